@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Create .venv and install toolkit into it (editable), choosing the PyTorch build first so that pip
+# never pulls several GB of CUDA wheels onto a machine that has no GPU.
+#   TOOLKIT_TORCH=auto|cpu|cuda   (default auto: cuda when nvidia-smi lists a GPU, else cpu)
+#   TOOLKIT_EXTRAS=dev            (optional extras of pyproject.toml to install, e.g. "dev" or "ct2")
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TORCH_VERSION=2.13.0
+python=${PYTHON:-python3}
+flavour=${TOOLKIT_TORCH:-auto}
+if [ "$flavour" = auto ]; then
+  if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then flavour=cuda; else flavour=cpu; fi
+fi
+
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+pip=(.venv/bin/python -m pip --quiet)
+"${pip[@]}" install --upgrade pip setuptools >/dev/null
+
+if ! .venv/bin/python -c "import torch" 2>/dev/null; then
+  echo "setup: installing PyTorch $TORCH_VERSION ($flavour build)" >&2
+  if [ "$flavour" = cuda ] || [ "$(uname -s)" != Linux ]; then
+    # PyPI's Linux wheel is the CUDA build; macOS and Windows wheels are CPU-only anyway.
+    "${pip[@]}" install "torch==$TORCH_VERSION"
+  else
+    # A local wheel cache (pip's find-links) may already hold the CPU build; else PyTorch's CPU index.
+    "${pip[@]}" install "torch==$TORCH_VERSION+cpu" 2>/dev/null \
+      || "${pip[@]}" install "torch==$TORCH_VERSION+cpu" --index-url https://download.pytorch.org/whl/cpu \
+           --extra-index-url https://pypi.org/simple
+  fi
+fi
+
+spec="."
+[ -n "${TOOLKIT_EXTRAS:-}" ] && spec=".[${TOOLKIT_EXTRAS}]"
+echo "setup: installing toolkit ($spec) into .venv" >&2
+"${pip[@]}" install -e "$spec" 2> >(grep -v "is ignored: it is neither" >&2)

@@ -1,0 +1,37 @@
+"""Test session: never touch the network; tiny random-weight models are built once per session."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+SEEDS = REPO / "seeds"
+SEED_FILES = sorted(SEEDS.glob("*.txt"))
+
+
+def seed_texts() -> list[str]:
+    return [p.read_text(encoding="utf-8") for p in SEED_FILES]
+
+
+@pytest.fixture(scope="session")
+def tiny_marian(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A MarianMT with random weights and a tokenizer trained on the seeds, saved like a real one."""
+    from toolkit.random_models import build_marian
+
+    return build_marian(tmp_path_factory.mktemp("models") / "tiny-marian-fr-en", seed_texts())
+
+
+@pytest.fixture(scope="session")
+def tiny_marian_short(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Like tiny_marian, but its input limit is 32 tokens, so seed sentences must be split."""
+    from toolkit.random_models import build_marian
+
+    return build_marian(tmp_path_factory.mktemp("models") / "tiny-marian-short", seed_texts(), max_positions=32)

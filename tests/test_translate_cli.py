@@ -1,0 +1,202 @@
+"""`toolkit translate` end to end, through the same loading path a user's model takes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import REPO, SEED_FILES, SEEDS
+from toolkit.cli import app
+from toolkit.segment import segment_document
+
+runner = CliRunner()
+
+
+def translate(*args: str, input: str | bytes | None = None):
+    return runner.invoke(app, ["translate", *args], input=input)
+
+
+def assert_same_layout(source: str, output: str) -> None:
+    """Same lines, blank where the source is blank, same indentation, same final newline."""
+    src_lines, out_lines = source.split("\n"), output.split("\n")
+    assert len(src_lines) == len(out_lines)
+    for s, o in zip(src_lines, out_lines):
+        assert (s.strip() == "") == (o.strip() == "")
+        assert s[: len(s) - len(s.lstrip())] == o[: len(o) - len(o.lstrip())]
+
+
+def test_translates_seeds_keeping_structure_and_alignment(tiny_marian: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = translate(str(SEEDS), "--model", str(tiny_marian), "--out", str(out), "--quiet")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [d["id"] for d in manifest["documents"]] == [p.stem for p in SEED_FILES]
+    for path, entry in zip(SEED_FILES, manifest["documents"]):
+        source = path.read_text(encoding="utf-8")
+        output = (out / entry["output_file"]).read_text(encoding="utf-8")
+        assert_same_layout(source, output)
+        assert not output.endswith("\n")  # the seeds have no final newline, nor has their translation
+        expected = segment_document(source, "fr").sentences
+        assert [(s["paragraph"], s["sentence"], s["source"]) for s in entry["segments"]] == expected
+        assert all(s["output"] for s in entry["segments"])
+        assert entry["source_tokens"] > 0 and entry["output_tokens"] > 0 and entry["seconds"] > 0
+    assert manifest["model"]["source"] == "local" and len(manifest["model"]["content_hash"]) == 64
+    assert manifest["generation"]["num_beams"] == 2  # the tiny model's own generation config
+    assert manifest["overridden"] == []
+    assert manifest["task"] == "translation" and manifest["toolkit_version"]
+    assert sorted(os.listdir(out)) == sorted([p.stem + ".txt" for p in SEED_FILES] + ["manifest.json"])
+
+
+def test_overrides_are_recorded_and_output_is_deterministic(tiny_marian: Path, tmp_path: Path) -> None:
+    outs = []
+    for name in ("a", "b"):
+        result = translate(str(SEED_FILES[0]), "-m", str(tiny_marian), "--beams", "3", "--batch-size", "2",
+                           "--out", str(tmp_path / name), "--quiet")
+        assert result.exit_code == 0, result.output
+        outs.append((tmp_path / name / f"{SEED_FILES[0].stem}.txt").read_text())
+    assert outs[0] == outs[1]
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert manifest["generation"]["num_beams"] == 3 and manifest["overridden"] == ["num_beams"]
+    assert manifest["batch_size"] == 2
+
+
+def test_long_sentences_are_split_not_truncated(tiny_marian_short: Path, tmp_path: Path) -> None:
+    result = translate(str(SEED_FILES[1]), "-m", str(tiny_marian_short), "--out", str(tmp_path / "r"), "--quiet")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    split = [s for s in manifest["documents"][0]["segments"] if s["pieces"] > 1]
+    assert split, "seed sentences exceed 32 tokens and must be split"
+    assert any("32-token input limit" in w for w in manifest["warnings"])
+    assert "input limit" in result.stderr
+
+
+def test_stdin_to_stdout(tiny_marian: Path) -> None:
+    result = translate("-", "-m", str(tiny_marian), "--out", "-", input="Bonjour. Au revoir.\n\nMerci.\n")
+    assert result.exit_code == 0, result.stderr
+    assert_same_layout("Bonjour. Au revoir.\n\nMerci.\n", result.stdout)
+
+
+def test_jsonl_in_jsonl_out(tiny_marian: Path, tmp_path: Path) -> None:
+    source = tmp_path / "docs.jsonl"
+    source.write_text(json.dumps({"id": "d1", "text": "Premier. Second."}) + "\n" +
+                      json.dumps({"id": "d2", "text": "Troisième."}) + "\n")
+    result = translate(str(source), "-m", str(tiny_marian), "--format", "jsonl", "--out", str(tmp_path / "o"), "--quiet")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (tmp_path / "o" / "d1.jsonl").read_text().splitlines()]
+    assert [(r["doc_id"], r["sentence"], r["source"]) for r in rows] == [("d1", 0, "Premier."), ("d1", 1, "Second.")]
+    assert all(r["translation"] for r in rows)
+
+
+def test_json_summary(tiny_marian: Path, tmp_path: Path) -> None:
+    result = translate(str(SEED_FILES[0]), "-m", str(tiny_marian), "--out", str(tmp_path / "j"), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["run_dir"] == str(tmp_path / "j")
+    assert summary["documents"][0]["id"] == SEED_FILES[0].stem
+
+
+def test_blank_documents_are_skipped_with_a_warning(tiny_marian: Path, tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "empty.txt").write_text("  \n\n")
+    (tmp_path / "in" / "ok.txt").write_text("Bonjour.")
+    result = translate(str(tmp_path / "in"), "-m", str(tiny_marian), "--out", str(tmp_path / "o"), "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "empty.txt: empty or whitespace-only document, skipped" in result.stderr
+    assert os.listdir(tmp_path / "o") == ["manifest.json", "ok.txt"] or sorted(os.listdir(tmp_path / "o")) == ["manifest.json", "ok.txt"]
+
+
+def one_line_error(result, fragment: str) -> None:
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("toolkit: error: "), result.stderr
+    assert fragment in lines[0], lines[0]
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("make_input, fragment", [
+    (lambda d: str(d / "missing.txt"), "no such file or directory"),
+    (lambda d: (d / "e.txt").write_text(" \n") and str(d / "e.txt"), "every input is empty"),
+    (lambda d: (d / "b.txt").write_bytes(b"\x00\x01\x02") and str(d / "b.txt"), "binary"),
+    (lambda d: (d / "l.txt").write_bytes("été".encode("latin-1")) and str(d / "l.txt"), "not valid utf-8 at byte offset 0"),
+    (lambda d: (d / "sub").mkdir() or str(d / "sub"), "holds no .txt"),
+])
+def test_input_errors(tiny_marian: Path, tmp_path: Path, make_input, fragment: str) -> None:
+    one_line_error(translate(make_input(tmp_path), "-m", str(tiny_marian), "--out", str(tmp_path / "o")), fragment)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--beams", "0"], "--beams must be a positive integer"),
+    (["--batch-size", "-1"], "--batch-size must be a positive integer"),
+    (["-m", "no-such-org/no-such-model"], "is not in the local Hugging Face cache and offline mode is on"),
+    (["-m", "./no/such/dir"], "unknown model './no/such/dir'"),
+    (["-m", "bad name with spaces"], "unknown model"),
+])
+def test_option_and_model_errors(tmp_path: Path, args: list[str], fragment: str) -> None:
+    one_line_error(translate(str(SEED_FILES[0]), *args, "--out", str(tmp_path / "o")), fragment)
+    assert not (tmp_path / "o").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".o.partial")]
+
+
+def test_directory_that_is_not_a_model(tmp_path: Path) -> None:
+    (tmp_path / "m").mkdir()
+    one_line_error(translate(str(SEED_FILES[0]), "-m", str(tmp_path / "m")), "not a model directory")
+
+
+def test_unwritable_output_folder(tiny_marian: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    one_line_error(translate(str(SEED_FILES[0]), "-m", str(tiny_marian), "--out", str(blocker / "run")), "cannot write there")
+    one_line_error(translate(str(SEED_FILES[0]), "-m", str(tiny_marian), "--out", str(blocker)), "not a folder")
+
+
+def test_existing_output_needs_overwrite(tiny_marian: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    one_line_error(translate(str(SEED_FILES[0]), "-m", str(tiny_marian), "--out", str(out)), "--overwrite")
+    assert (out / "keep.txt").exists()
+    result = translate(str(SEED_FILES[0]), "-m", str(tiny_marian), "--out", str(out), "--overwrite", "--quiet")
+    assert result.exit_code == 0
+    assert not (out / "keep.txt").exists() and (out / "manifest.json").exists()
+
+
+def test_failure_midway_leaves_nothing(tiny_marian: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolkit.translate import Translator
+
+    calls = []
+    original = Translator.translate_document
+
+    def fail_on_second(self, doc, on_batch=None):
+        calls.append(doc.id)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(self, doc, on_batch)
+
+    monkeypatch.setattr(Translator, "translate_document", fail_on_second)
+    result = translate(str(SEEDS), "-m", str(tiny_marian), "--out", str(tmp_path / "o"))
+    assert result.exit_code == 130
+    assert os.listdir(tmp_path) == []
+
+
+def test_real_subprocess(tiny_marian: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, "-m", "toolkit.cli", "translate", str(SEED_FILES[1]), "-m", str(tiny_marian),
+                           "--out", str(tmp_path / "o"), "--json"], capture_output=True, text=True, env=env, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["documents"][0]["output_file"] == f"{SEED_FILES[1].stem}.txt"
+    proc = subprocess.run([sys.executable, "-m", "toolkit.cli", "translate", "nope.txt"], capture_output=True, text=True,
+                          env=env, cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.strip() == "toolkit: error: nope.txt: no such file or directory"
+
+
+def test_default_model_comes_from_config_and_is_explained_offline(tmp_path: Path) -> None:
+    result = translate(str(SEED_FILES[0]), "--out", str(tmp_path / "o"))
+    one_line_error(result, "model 'Helsinki-NLP/opus-mt-fr-en' is not in the local Hugging Face cache")
+    assert "toolkit models download Helsinki-NLP/opus-mt-fr-en" in result.stderr

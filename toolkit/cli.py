@@ -1,0 +1,204 @@
+"""The `toolkit` command line: parses options, calls the library, renders the result."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.table import Table
+
+from toolkit.console import print_json, quiet_libraries, stderr, user_errors
+from toolkit.errors import ToolkitError
+
+app = typer.Typer(
+    help="Translate and summarise multilingual news, evaluate the results, benchmark the models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+class Format(str, Enum):
+    txt = "txt"
+    md = "md"
+    jsonl = "jsonl"
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+Inputs = Annotated[list[str], typer.Argument(help="Files, folders (*.txt, *.md, *.jsonl, recursively), or - for stdin.")]
+OutOption = Annotated[Optional[str], typer.Option("--out", "-o", help="Run folder to create (default: outputs/<command>-<time>), or - for stdout.")]
+FormatOption = Annotated[Format, typer.Option("--format", help="Output file format.")]
+BeamsOption = Annotated[Optional[int], typer.Option("--beams", help="Beam size (default: the model's generation config).")]
+MaxNewOption = Annotated[Optional[int], typer.Option("--max-new-tokens", help="Most tokens generated per segment (default: the model's).")]
+BatchOption = Annotated[Optional[int], typer.Option("--batch-size", help="Most segments per batch (default: configs/defaults.yaml).")]
+DeviceOption = Annotated[Device, typer.Option("--device", help="auto picks cuda when PyTorch sees a GPU.")]
+EncodingOption = Annotated[str, typer.Option("--encoding", help="Encoding of text inputs.")]
+OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace a non-empty --out folder.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")]
+RevisionOption = Annotated[Optional[str], typer.Option("--revision", help="Hub revision (branch, tag or commit) of the model.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        import toolkit
+
+        typer.echo(f"toolkit {toolkit.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+) -> None:
+    """Translate and summarise multilingual news, evaluate the results, benchmark the models."""
+
+
+def _positive(name: str, value: Optional[int]) -> None:
+    if value is not None and value < 1:
+        raise ToolkitError(f"{name} must be a positive integer, got {value}")
+
+
+def _out_target(out: Optional[str], command: str, as_json: bool, overwrite: bool):
+    """None for stdout, else an opened RunFolder (checked writable before any model loads)."""
+    from toolkit.runs import RunFolder, default_run_dir
+
+    if out == "-":
+        if as_json:
+            raise ToolkitError("--out - and --json both write to stdout: use one of them")
+        return None
+    return RunFolder(Path(out) if out else default_run_dir(command), overwrite=overwrite)
+
+
+def _summary_table(title: str, rows: list[dict[str, Any]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("document", "sentences", "source tokens", "output tokens", "seconds", "file"):
+        table.add_column(column, justify="right" if column not in ("document", "file") else "left")
+    for row in rows:
+        table.add_row(row["id"], str(len(row["segments"])), str(row["source_tokens"]), str(row["output_tokens"]),
+                      f"{row['seconds']:.2f}", row["output_file"] or "-")
+    return table
+
+
+@app.command()
+def translate(
+    inputs: Inputs,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Hugging Face id or local folder (default: configs/defaults.yaml for the pair).")] = None,
+    src: Annotated[Optional[str], typer.Option("--src", help="Source language (default: configs/defaults.yaml).")] = None,
+    tgt: Annotated[Optional[str], typer.Option("--tgt", help="Target language (default: configs/defaults.yaml).")] = None,
+    out: OutOption = None,
+    fmt: FormatOption = Format.txt,
+    beams: BeamsOption = None,
+    max_new_tokens: MaxNewOption = None,
+    batch_size: BatchOption = None,
+    device: DeviceOption = Device.auto,
+    revision: RevisionOption = None,
+    encoding: EncodingOption = "utf-8",
+    overwrite: OverwriteOption = False,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Translate documents sentence by sentence, keeping their paragraphs and layout."""
+    quiet_libraries()
+    with user_errors():
+        from toolkit.config import load_defaults
+        from toolkit.documents import read_inputs
+        from toolkit.runner import drop_blank, report_warnings, run_documents, stream_results, write_results
+        from toolkit.runs import base_manifest
+        from toolkit.translate import Translator
+
+        _positive("--beams", beams)
+        _positive("--batch-size", batch_size)
+        _positive("--max-new-tokens", max_new_tokens)
+        defaults = load_defaults()
+        src = src or defaults.translation.source_lang
+        tgt = tgt or defaults.translation.target_lang
+        docs, warnings = drop_blank(read_inputs(inputs, encoding))
+        run = _out_target(out, "translate", as_json, overwrite)
+        with run if run is not None else _nullcontext():
+            translator = Translator.from_pretrained(
+                model, src, tgt, device=device.value, revision=revision,
+                batch_size=batch_size or defaults.translation.batch_size,
+                max_batch_tokens=defaults.translation.max_batch_tokens,
+                num_beams=beams, max_new_tokens=max_new_tokens,
+            )
+            results = run_documents(docs, translator.translate_document, translator.count_sentences,
+                                    "translating", show_progress=not quiet and len(docs) > 1)
+            warnings += [w for r in results for w in r.warnings]
+            if run is None:
+                stream_results(results, fmt.value, "translation")
+                report_warnings(warnings, None)
+                return
+            entries = write_results(run, results, fmt.value, output_key="translation")
+            manifest = {**base_manifest("translate"), "task": "translation", "format": fmt.value,
+                        **translator.describe(), "documents": entries, "warnings": warnings}
+            target = run.commit(manifest)
+        report_warnings(warnings, str(target / "manifest.json"))
+        if as_json:
+            print_json({"run_dir": str(target), "manifest": str(target / "manifest.json"),
+                        "documents": [{k: e[k] for k in ("id", "output_file", "seconds", "source_tokens",
+                                                           "output_tokens", "warnings")} for e in entries],
+                        "warnings": warnings})
+        elif not quiet:
+            stderr.print(_summary_table(f"Translated {len(entries)} document(s) with {translator.model_ref.reference}", entries))
+            stderr.print(f"Wrote {target}/ (manifest.json has the alignment and settings)")
+
+
+models_app = typer.Typer(help="Find, download and inspect models in the Hugging Face cache.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("download")
+def models_download(
+    names: Annotated[list[str], typer.Argument(help="Hugging Face model ids.")],
+    revision: RevisionOption = None,
+) -> None:
+    """Fetch models into the standard Hugging Face cache for later offline use."""
+    quiet_libraries()
+    with user_errors():
+        from toolkit.models import download
+
+        for name in names:
+            path = download(name, revision)
+            stderr.print(f"{name}: cached at {path}")
+
+
+@models_app.command("list")
+def models_list(as_json: JsonOption = False) -> None:
+    """Models in the local Hugging Face cache, with their size on disk."""
+    with user_errors():
+        from toolkit.models import cached_models
+
+        rows = cached_models()
+        if as_json:
+            print_json(rows)
+            return
+        table = Table(title="Models in the Hugging Face cache", title_justify="left")
+        for column in ("model", "revisions", "size (MB)", "path"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(row["model"], ", ".join(r[:8] for r in row["revisions"]), f"{row['size_bytes'] / 1e6:.1f}", row["path"])
+        stderr.print(table if rows else "No models in the Hugging Face cache.")
+
+
+class _nullcontext:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""Configuration files, validated with pydantic: a bad file is one clear error naming file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from toolkit.errors import ConfigError
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+DEFAULTS_FILE = CONFIG_DIR / "defaults.yaml"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TranslationDefaults(Strict):
+    source_lang: str = "fr"
+    target_lang: str = "en"
+    models: dict[str, str] = Field(default_factory=dict)
+    batch_size: int = Field(16, ge=1)
+    max_batch_tokens: int = Field(8192, ge=16)
+
+
+class SummarizationDefaults(Strict):
+    lang: str = "en"
+    models: dict[str, str] = Field(default_factory=dict)
+    batch_size: int = Field(4, ge=1)
+    max_batch_tokens: int = Field(16384, ge=16)
+
+
+class PipelineDefaults(Strict):
+    order: Literal["translate-first", "summarize-first"] = "translate-first"
+
+
+class Defaults(Strict):
+    translation: TranslationDefaults = Field(default_factory=TranslationDefaults)
+    summarization: SummarizationDefaults = Field(default_factory=SummarizationDefaults)
+    pipeline: PipelineDefaults = Field(default_factory=PipelineDefaults)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_yaml_model(path: Path, schema: type[M]) -> M:
+    """Read ``path`` as YAML and validate it against ``schema``."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}: invalid YAML{where}") from None
+    try:
+        return schema.model_validate(data or {})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(p) for p in error["loc"]) or "(top level)"
+        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        raise ConfigError(f"{path}: {key}: {error['msg']}{more}") from None
+
+
+def load_defaults(path: Path | None = None) -> Defaults:
+    path = path or DEFAULTS_FILE
+    return load_yaml_model(path, Defaults) if path.exists() else Defaults()
+
+
+def default_translation_model(source_lang: str, target_lang: str, defaults: Defaults | None = None) -> str:
+    defaults = defaults or load_defaults()
+    pair = f"{source_lang}-{target_lang}"
+    if pair in defaults.translation.models:
+        return defaults.translation.models[pair]
+    return f"Helsinki-NLP/opus-mt-{source_lang}-{target_lang}"
+
+
+def default_summarization_model(lang: str, defaults: Defaults | None = None) -> str:
+    defaults = defaults or load_defaults()
+    if lang not in defaults.summarization.models:
+        known = ", ".join(sorted(defaults.summarization.models)) or "none"
+        raise ConfigError(f"no default summariser for language '{lang}' (configured: {known}); pass --model")
+    return defaults.summarization.models[lang]

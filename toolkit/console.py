@@ -1,0 +1,64 @@
+"""Human output on stderr (rich), machine output on stdout (JSON), and one-line user errors."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sys
+import warnings
+from typing import Any, Iterator
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from toolkit.errors import ToolkitError
+
+stderr = Console(stderr=True, highlight=False)
+EXIT_USER_ERROR = 2
+
+
+def quiet_libraries() -> None:
+    """Silence library chatter (download/loading bars, advisory warnings) that is not ours to show."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    warnings.filterwarnings("ignore", message=".*sacremoses.*")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
+    logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Render ToolkitError as one line on stderr and exit 2; Ctrl-C exits 130 without a traceback."""
+    try:
+        yield
+    except ToolkitError as exc:
+        print(f"toolkit: error: {exc}", file=sys.stderr)
+        raise typer.Exit(EXIT_USER_ERROR) from None
+    except KeyboardInterrupt:
+        print("toolkit: interrupted; nothing was written", file=sys.stderr)
+        raise typer.Exit(130) from None
+
+
+def progress(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=stderr, disable=not enabled, transient=False,
+    )
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def warn(message: str) -> None:
+    stderr.print(f"[yellow]warning:[/yellow] {message}", markup=True, highlight=False, soft_wrap=True)

@@ -1,0 +1,163 @@
+"""Generation with a seq2seq model: token-budget batching over length-sorted inputs.
+
+The engine knows nothing of documents; it turns a list of source texts into outputs and counts.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from toolkit.errors import ToolkitError
+
+# Generation settings a user may override; everything else stays as the model's config has it.
+GENERATION_KEYS = (
+    "num_beams",
+    "max_length",
+    "max_new_tokens",
+    "min_length",
+    "min_new_tokens",
+    "length_penalty",
+    "no_repeat_ngram_size",
+    "repetition_penalty",
+    "early_stopping",
+)
+
+
+def pick_device(device: str) -> str:
+    """'auto' → 'cuda' when a GPU is usable, else 'cpu'; 'cuda' without a GPU is a user error."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ToolkitError("--device cuda: no CUDA GPU is available to PyTorch here (use --device cpu)")
+    if device not in ("cpu",) and not device.startswith("cuda"):
+        raise ToolkitError(f"--device {device}: expected auto, cpu or cuda")
+    return device
+
+
+def generation_settings(model: Any, overrides: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The settings generation will use: the model's generation config, then the user's overrides.
+
+    Returns (settings, names of overridden keys). Sampling is always off so runs are repeatable.
+    """
+    config = model.generation_config
+    settings = {key: getattr(config, key, None) for key in GENERATION_KEYS}
+    settings = {k: v for k, v in settings.items() if v is not None}
+    if "max_new_tokens" in settings:
+        settings.pop("max_length", None)
+    overridden = []
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key not in GENERATION_KEYS:
+            raise ToolkitError(f"unknown generation setting '{key}'")
+        settings[key] = value
+        overridden.append(key)
+    if "max_new_tokens" in overrides and overrides["max_new_tokens"] is not None:
+        settings.pop("max_length", None)
+    settings.setdefault("num_beams", 1)
+    settings["do_sample"] = False
+    return settings, overridden
+
+
+def input_limit(tokenizer: Any, model: Any) -> int:
+    """The most source tokens (special tokens included) the model accepts in one input."""
+    limits = [getattr(model.config, "max_position_embeddings", None), getattr(tokenizer, "model_max_length", None)]
+    usable = [int(x) for x in limits if isinstance(x, int) and 0 < x < 1_000_000]
+    return min(usable) if usable else 512
+
+
+def make_batches(lengths: Sequence[int], batch_size: int, max_batch_tokens: int) -> list[list[int]]:
+    """Indices grouped into batches of similar length, longest first.
+
+    A batch holds at most ``batch_size`` items and at most ``max_batch_tokens`` padded tokens
+    (items × longest item), so memory stays bounded whatever the input.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for index in order:
+        longest = lengths[current[0]] if current else lengths[index]
+        if current and (len(current) >= batch_size or longest * (len(current) + 1) > max_batch_tokens):
+            batches.append(current)
+            current = []
+        current.append(index)
+    if current:
+        batches.append(current)
+    return batches
+
+
+@dataclass
+class Generated:
+    text: str
+    source_tokens: int
+    output_tokens: int
+    hit_length_limit: bool
+
+
+class TorchEngine:
+    """transformers' ``generate`` under ``inference_mode``, batched to a token budget."""
+
+    backend = "torch"
+
+    def __init__(self, tokenizer: Any, model: Any, device: str, settings: dict[str, Any],
+                 batch_size: int = 16, max_batch_tokens: int = 8192, prefix: str = "") -> None:
+        if batch_size < 1:
+            raise ToolkitError("--batch-size must be at least 1")
+        self.tokenizer = tokenizer
+        self.model = model
+        self.device = device
+        self.settings = settings
+        self.batch_size = batch_size
+        self.max_batch_tokens = max_batch_tokens
+        self.prefix = prefix
+        self.input_limit = input_limit(tokenizer, model)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(self.prefix + text)["input_ids"])
+
+    def output_limit(self, source_tokens: int) -> int:
+        if "max_new_tokens" in self.settings:
+            return int(self.settings["max_new_tokens"])
+        return int(self.settings.get("max_length", 512)) - 1  # minus the decoder start token
+
+    def generate(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None) -> list[Generated]:
+        import torch
+
+        if not texts:
+            return []
+        encoded = self.tokenizer([self.prefix + t for t in texts])["input_ids"]
+        lengths = [len(ids) for ids in encoded]
+        results: list[Generated | None] = [None] * len(texts)
+        pad_id = self.tokenizer.pad_token_id
+        for batch in make_batches(lengths, self.batch_size, self.max_batch_tokens):
+            features = self.tokenizer.pad({"input_ids": [encoded[i] for i in batch]}, return_tensors="pt")
+            features = {k: v.to(self.device) for k, v in features.items()}
+            with torch.inference_mode():
+                output = self.model.generate(**features, **self.settings)
+            output = output.cpu()
+            texts_out = self.tokenizer.batch_decode(output, skip_special_tokens=True)
+            for row, index in enumerate(batch):
+                ids = output[row]
+                produced = int((ids != pad_id).sum()) if pad_id is not None else len(ids)
+                start = getattr(self.model.generation_config, "decoder_start_token_id", None)
+                if start is not None and len(ids) and int(ids[0]) == start and start != pad_id:
+                    produced -= 1
+                results[index] = Generated(
+                    text=texts_out[row].strip(),
+                    source_tokens=lengths[index],
+                    output_tokens=produced,
+                    hit_length_limit=produced >= self.output_limit(lengths[index]),
+                )
+            if on_batch:
+                on_batch(len(batch))
+        return [r for r in results if r is not None]
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - start

@@ -1,0 +1,17 @@
+"""Errors a user can cause. The CLI renders them as one line and exits with code 2."""
+
+
+class ToolkitError(Exception):
+    """A problem with the user's input, configuration or environment (not a bug)."""
+
+
+class InputError(ToolkitError):
+    """An input path or document that cannot be used."""
+
+
+class ModelError(ToolkitError):
+    """A model reference that cannot be resolved or loaded."""
+
+
+class ConfigError(ToolkitError):
+    """A configuration file or option that does not validate."""

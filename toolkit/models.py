@@ -1,0 +1,166 @@
+"""Model references: a Hugging Face Hub id or a local directory, resolved to files on disk.
+
+Hub models live in the standard Hugging Face cache. Offline (``HF_HUB_OFFLINE=1``, or no network)
+and not cached is a ModelError that names the model and the fix, never a traceback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from toolkit.errors import ModelError
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+# What a seq2seq checkpoint needs; skips duplicate weight formats (flax, tf, onnx, rust).
+_DOWNLOAD_PATTERNS = ["*.json", "*.model", "*.spm", "*.txt", "*.safetensors", "*.tiktoken", "spiece.*", "vocab.*"]
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model resolved to a directory, with what identifies its exact content."""
+
+    reference: str
+    source: str  # "hub" | "local"
+    path: Path
+    revision: str | None = None  # hub commit hash
+    content_hash: str | None = None  # sha256 of a local directory's files
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "reference": self.reference,
+            "source": self.source,
+            "path": str(self.path),
+            "revision": self.revision,
+            "content_hash": self.content_hash,
+        }
+
+    @property
+    def identity(self) -> str:
+        """A string that changes whenever the model's files do (for caches)."""
+        return f"{self.reference}@{self.revision or self.content_hash}"
+
+
+def hub_offline() -> bool:
+    value = os.environ.get("HF_HUB_OFFLINE", "")
+    return value.strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def directory_hash(path: Path) -> str:
+    """sha256 over the relative names and bytes of every file under ``path``."""
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(file.relative_to(path).as_posix().encode())
+        digest.update(b"\0")
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def looks_like_path(reference: str) -> bool:
+    # A hub id has at most one slash ("org/name"); anything else path-shaped is meant as a folder.
+    return reference.startswith((".", "/", "~")) or reference.count("/") > 1 or reference.endswith("/")
+
+
+def cached_snapshot(repo_id: str, revision: str | None = None) -> Path | None:
+    """The cached snapshot folder of a hub model, or None when it is not in the local cache."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(repo_id, revision=revision, local_files_only=True))
+    except (LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError):
+        return None
+
+
+def _not_available(reference: str, why: str) -> ModelError:
+    return ModelError(
+        f"model '{reference}' is not in the local Hugging Face cache and {why}: "
+        f"run `toolkit models download {reference}` where there is network, or pass a local model directory"
+    )
+
+
+def download(repo_id: str, revision: str | None = None) -> Path:
+    """Fetch a hub model into the standard cache (only the files a seq2seq checkpoint needs)."""
+    from huggingface_hub import HfApi, snapshot_download
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
+
+    try:
+        files = {s.rfilename for s in HfApi().model_info(repo_id, revision=revision).siblings or []}
+        patterns = list(_DOWNLOAD_PATTERNS)
+        if not any(f.endswith(".safetensors") for f in files):
+            patterns.append("pytorch_model*.bin")
+        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=patterns))
+    except GatedRepoError:
+        raise ModelError(f"model '{repo_id}' is gated: accept its licence on the Hub and log in (`hf auth login`)") from None
+    except RepositoryNotFoundError:
+        raise ModelError(f"unknown model '{repo_id}': no such model on the Hugging Face Hub and no such local directory") from None
+    except RevisionNotFoundError:
+        raise ModelError(f"model '{repo_id}' has no revision '{revision}'") from None
+    except Exception as exc:  # network failures surface as several exception types
+        raise ModelError(
+            f"model '{repo_id}' is not in the local Hugging Face cache and the Hub cannot be reached "
+            f"({type(exc).__name__}): connect to the network (then `toolkit models download {repo_id}` caches it "
+            "for offline use), or pass a local model directory"
+        ) from None
+
+
+def resolve_model(reference: str, revision: str | None = None, allow_download: bool = True) -> ModelRef:
+    """Resolve a hub id or local directory to a ModelRef, downloading into the cache if allowed."""
+    path = Path(reference).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelError(f"{reference}: not a model directory (no config.json)")
+        return ModelRef(reference, "local", path.resolve(), content_hash=directory_hash(path))
+    if path.exists():
+        raise ModelError(f"{reference}: is a file, expected a model directory or a Hugging Face model id")
+    if looks_like_path(reference) or not _HUB_ID.match(reference):
+        raise ModelError(f"unknown model '{reference}': no such local directory, and not a Hugging Face model id")
+    snapshot = cached_snapshot(reference, revision)
+    if snapshot is None:
+        if hub_offline():
+            raise _not_available(reference, "offline mode is on (HF_HUB_OFFLINE=1)")
+        if not allow_download:
+            raise _not_available(reference, "downloading was not allowed")
+        snapshot = download(reference, revision)
+    return ModelRef(reference, "hub", snapshot, revision=snapshot.name)
+
+
+def model_size_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def load_seq2seq(ref: ModelRef, device: str = "cpu") -> tuple[Any, Any]:
+    """Load tokenizer and model with ``from_pretrained`` from a resolved reference, in eval mode."""
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(ref.path)
+        model = AutoModelForSeq2SeqLM.from_pretrained(ref.path)
+    except (OSError, ValueError, KeyError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"cannot load model '{ref.reference}' as a seq2seq model: {first_line}") from None
+    model.to(device)
+    model.eval()
+    return tokenizer, model
+
+
+def cached_models() -> list[dict[str, Any]]:
+    """Every model repository in the local Hugging Face cache."""
+    from huggingface_hub import scan_cache_dir
+    from huggingface_hub.errors import CacheNotFound
+
+    try:
+        info = scan_cache_dir()
+    except CacheNotFound:
+        return []
+    return [
+        {"model": repo.repo_id, "revisions": sorted(r.commit_hash for r in repo.revisions),
+         "size_bytes": repo.size_on_disk, "path": str(repo.repo_path)}
+        for repo in sorted(info.repos, key=lambda r: r.repo_id) if repo.repo_type == "model"
+    ]

@@ -1,0 +1,100 @@
+"""Random-weight models of real architectures, with tokenizers trained on the spot.
+
+No weights can be downloaded in some environments (CI, air-gapped newsrooms), yet the loading,
+batching and generation code must run for real. These builders make small (or full-size) models
+with the exact classes of MarianMT, BART and T5, save them with ``save_pretrained`` and so exercise
+the same ``from_pretrained`` path a user's model takes. Their outputs are meaningless by design.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Iterable, Sequence
+
+ENGLISH_SAMPLE = [
+    "The Russian president congratulated his Kazakh counterpart on his re-election on Monday.",
+    "More than two hundred people were killed in the unrest that began over a rise in fuel prices.",
+    "Russia will do everything to support the president of Kazakhstan, he added.",
+    "The early presidential election confirmed the head of state in power with a wide margin.",
+    "Voters could only choose between the current leader and five candidates without credibility.",
+    "The Kremlin spokesman said the transition under way was an internal affair of the country.",
+    "Mr. Tokayev took over the chairmanship of the powerful Security Council and the ruling party.",
+    "About twelve million voters were registered, and nearly seventy percent of them voted.",
+]
+
+
+def _corpus(texts: Iterable[str]) -> list[str]:
+    lines = [line.strip() for text in texts for line in text.splitlines() if line.strip()]
+    return lines or ENGLISH_SAMPLE
+
+
+def train_sentencepiece(texts: Sequence[str], vocab_size: int, model_type: str = "unigram") -> bytes:
+    """Train a SentencePiece model in memory and return its serialized bytes."""
+    import sentencepiece as spm
+
+    buffer = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(_corpus(texts)),
+        model_writer=buffer,
+        vocab_size=vocab_size,
+        model_type=model_type,
+        hard_vocab_limit=False,
+        character_coverage=1.0,
+        bos_id=-1,
+        eos_id=1,
+        unk_id=2,
+        pad_id=0,
+        minloglevel=2,
+    )
+    return buffer.getvalue()
+
+
+def _spm_pieces(model: bytes) -> list[str]:
+    import sentencepiece as spm
+
+    processor = spm.SentencePieceProcessor(model_proto=model)
+    return [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
+
+
+def build_marian(path: Path, source_texts: Sequence[str], target_texts: Sequence[str] = ENGLISH_SAMPLE,
+                 d_model: int = 32, layers: int = 1, heads: int = 2, ffn: int = 64, vocab_size: int = 400,
+                 max_length: int = 24, num_beams: int = 2, source_lang: str = "fr", target_lang: str = "en",
+                 max_positions: int = 512, seed: int = 0) -> Path:
+    """A MarianMT model with random weights and a MarianTokenizer trained on the given texts."""
+    import torch
+    from transformers import GenerationConfig, MarianConfig, MarianMTModel, MarianTokenizer
+
+    path.mkdir(parents=True, exist_ok=True)
+    source_spm = train_sentencepiece(source_texts, vocab_size)
+    target_spm = train_sentencepiece(target_texts, vocab_size)
+    (path / "source.spm").write_bytes(source_spm)
+    (path / "target.spm").write_bytes(target_spm)
+    vocab: dict[str, int] = {"</s>": 0, "<unk>": 1}
+    for piece in _spm_pieces(source_spm) + _spm_pieces(target_spm):
+        if piece not in vocab and piece not in ("<pad>", "<s>"):
+            vocab[piece] = len(vocab)
+    vocab["<pad>"] = len(vocab)
+    (path / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    tokenizer = MarianTokenizer(
+        source_spm=str(path / "source.spm"), target_spm=str(path / "target.spm"), vocab=str(path / "vocab.json"),
+        source_lang=source_lang, target_lang=target_lang, model_max_length=max_positions,
+    )
+    tokenizer.save_pretrained(path)
+    pad = vocab["<pad>"]
+    config = MarianConfig(
+        vocab_size=len(vocab), decoder_vocab_size=len(vocab), d_model=d_model,
+        encoder_layers=layers, decoder_layers=layers, encoder_attention_heads=heads, decoder_attention_heads=heads,
+        encoder_ffn_dim=ffn, decoder_ffn_dim=ffn, max_position_embeddings=max_positions, pad_token_id=pad,
+        eos_token_id=0, decoder_start_token_id=pad, forced_eos_token_id=0, scale_embedding=True,
+        share_encoder_decoder_embeddings=True, static_position_embeddings=True,
+    )
+    torch.manual_seed(seed)
+    model = MarianMTModel(config)
+    model.generation_config = GenerationConfig(
+        max_length=max_length, num_beams=num_beams, bad_words_ids=[[pad]], pad_token_id=pad, eos_token_id=0,
+        decoder_start_token_id=pad, forced_eos_token_id=0,
+    )
+    model.save_pretrained(path)
+    return path

@@ -1,0 +1,64 @@
+"""What a run produces per document, and how it is written: output files plus the manifest entry."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+FORMATS = ("txt", "md", "jsonl")
+
+
+@dataclass
+class SegmentRecord:
+    """One source sentence and what the model made of it (the manifest's alignment)."""
+
+    paragraph: int
+    sentence: int
+    source: str
+    output: str
+    pieces: int = 1
+    source_tokens: int = 0
+    output_tokens: int = 0
+
+
+@dataclass
+class DocumentResult:
+    id: str
+    source: str
+    output: str
+    seconds: float
+    source_tokens: int
+    output_tokens: int
+    segments: list[SegmentRecord] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    newline: str = "\n"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_manifest(self, output_file: str | None) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "source": self.source,
+            "output_file": output_file,
+            "seconds": round(self.seconds, 4),
+            "source_tokens": self.source_tokens,
+            "output_tokens": self.output_tokens,
+            "segments": [asdict(s) for s in self.segments],
+            "warnings": self.warnings,
+            **self.extra,
+        }
+
+
+def render(result: DocumentResult, fmt: str, output_key: str = "output") -> str:
+    """The text of one document's output file in format ``fmt``."""
+    if fmt == "jsonl":
+        lines = []
+        for seg in result.segments:
+            lines.append(json.dumps({"doc_id": result.id, "paragraph": seg.paragraph, "sentence": seg.sentence,
+                                     "source": seg.source, output_key: seg.output}, ensure_ascii=False))
+        return "\n".join(lines) + "\n"
+    return result.output
+
+
+def output_name(doc_id: str, fmt: str) -> str:
+    return f"{doc_id}.{fmt}"
