@@ -151,6 +151,41 @@ def translate(
             stderr.print(f"Wrote {target}/ (manifest.json has the alignment and settings)")
 
 
+@app.command()
+def evaluate(
+    hyp: Annotated[str, typer.Option("--hyp", help="Run folder of translate/summarize/pipeline, JSONL, or text (one segment per line).")],
+    ref: Annotated[list[str], typer.Option("--ref", help="References: JSONL (reference / references) or text; repeat for several references.")],
+    task: Annotated[Optional[str], typer.Option("--task", help="translation or summarization (default: from the run's manifest).")] = None,
+    metrics: Annotated[Optional[str], typer.Option("--metrics", help="Comma-separated: bleu,chrf,ter,rouge (or rouge1,rouge2,rougeL,rougeLsum).")] = None,
+    lang: Annotated[Optional[str], typer.Option("--lang", help="Language of the texts scored (default: from the manifest, else en).")] = None,
+    stem: Annotated[bool, typer.Option("--stem", help="ROUGE: stem words (Porter for English, Snowball otherwise).")] = False,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples (and randomization trials).")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed for resampling.")] = 12345,
+    baseline: Annotated[Optional[str], typer.Option("--baseline", help="A second system to compare with (paired tests).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for scores.json, scores.csv, scores.md.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Score translations (BLEU, chrF++, TER) or summaries (ROUGE) with confidence intervals."""
+    with user_errors():
+        from toolkit.evaluation import evaluate_paths
+        from toolkit.evaluation.report import signatures, table, write_reports
+
+        names = [m for m in metrics.split(",") if m.strip()] if metrics else None
+        result = evaluate_paths(hyp, ref, task, names, lang, stem, bootstrap, seed, baseline)
+        if out is not None:
+            try:
+                write_reports(result, out)
+            except OSError as exc:
+                raise ToolkitError(f"--out {out}: cannot write there ({exc.strerror})") from None
+        if as_json:
+            print_json(result)
+        else:
+            stderr.print(table(result))
+            stderr.print(signatures(result), soft_wrap=True)
+            if out is not None:
+                stderr.print(f"Wrote {out}/scores.json, scores.csv, scores.md")
+
+
 models_app = typer.Typer(help="Find, download and inspect models in the Hugging Face cache.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 

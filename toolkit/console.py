@@ -16,7 +16,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from toolkit.errors import ToolkitError
 
-stderr = Console(stderr=True, highlight=False)
+# Logs and CI captures are not terminals: rich would wrap them at 80 columns.
+stderr = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 120)
 EXIT_USER_ERROR = 2
 
 

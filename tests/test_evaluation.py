@@ -1,0 +1,223 @@
+"""Metrics equal their reference implementations, French ROUGE is right, and the statistics behave."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sacrebleu
+from rouge_score import rouge_scorer
+from typer.testing import CliRunner
+
+from conftest import REPO, SEEDS
+from toolkit.cli import app
+from toolkit.evaluation import ROUGE, evaluate
+from toolkit.evaluation.metrics import ref_streams
+from toolkit.segment import segment_document
+
+REFS = REPO / "evaluation" / "references"
+runner = CliRunner()
+
+HYPS = ["The cat sat on the mat.", "A dog barked at the postman this morning.", "It is raining again in Paris."]
+REF1 = ["The cat is sitting on the mat.", "The dog barked at the mailman this morning.", "It rains in Paris again."]
+REF2 = ["A cat sat on a mat.", "This morning a dog barked at the postman.", "Paris has rain once more."]
+
+
+def scores(result: dict) -> dict[str, float]:
+    return {s["metric"]: s["score"] for s in result["scores"]}
+
+
+def test_bleu_chrf_ter_equal_sacrebleu_with_two_references() -> None:
+    refs = [[a, b] for a, b in zip(REF1, REF2)]
+    got = scores(evaluate(HYPS, refs, "translation", bootstrap=50))
+    assert got["BLEU"] == sacrebleu.corpus_bleu(HYPS, [REF1, REF2]).score
+    assert got["chrF++"] == sacrebleu.corpus_chrf(HYPS, [REF1, REF2], word_order=2).score
+    assert got["TER"] == sacrebleu.corpus_ter(HYPS, [REF1, REF2]).score
+
+
+def test_reference_shape_is_per_stream() -> None:
+    assert ref_streams([["a1", "a2"], ["b1"]]) == [["a1", "b1"], ["a2", None]]
+
+
+def test_rouge_equals_rouge_score_on_ascii_english() -> None:
+    for stem in (False, True):
+        default = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL", "rougeLsum"], use_stemmer=stem)
+        ours = ROUGE(lang="en", stem=stem)
+        for hyp, ref in zip(HYPS, REF1):
+            expected = default.score(ref, hyp)
+            got = ours.segment_scores(hyp, [ref])
+            for variant in ("rouge1", "rouge2", "rougeL", "rougeLsum"):
+                assert got[variant] == pytest.approx(expected[variant].fmeasure * 100, abs=1e-12)
+
+
+def test_rouge_lsum_splits_sentences_like_rouge_score_with_newlines() -> None:
+    hyp = "The cat sat. The dog ran away quickly."
+    ref = "The dog ran away. The cat sat quietly."
+    expected = rouge_scorer.RougeScorer(["rougeLsum"]).score(ref.replace(". ", ".\n"), hyp.replace(". ", ".\n"))
+    assert ROUGE(["rougeLsum"]).segment_scores(hyp, [ref])["rougeLsum"] == pytest.approx(expected["rougeLsum"].fmeasure * 100)
+
+
+def test_french_identical_accented_strings_score_one() -> None:
+    text = "Le président a été réélu à une écrasante majorité. Élection anticipée à Noursoultan."
+    for stem in (False, True):
+        got = ROUGE(lang="fr", stem=stem).segment_scores(text, [text])
+        assert all(v == pytest.approx(100.0) for v in got.values())
+
+
+def test_french_strings_differing_only_in_accented_words_do_not() -> None:
+    # rouge-score's default tokenizer reduces "été"/"élu" and "àté"/"ôlu" to the same tokens.
+    hyp, ref = "il a été élu", "il a àté ôlu"
+    default = rouge_scorer.RougeScorer(["rouge1"]).score(ref, hyp)["rouge1"].fmeasure
+    assert default == 1.0  # the bug we fix
+    assert ROUGE(lang="fr").segment_scores(hyp, [ref])["rouge1"] == pytest.approx(50.0)
+
+
+def test_hand_computed_french_example() -> None:
+    # hyp tokens: le chat noir dort (4); ref tokens: le chat dort sur le canapé (6)
+    # ROUGE-1: overlap le, chat, dort = 3 → P 3/4, R 3/6 → F = 0.6
+    # ROUGE-2: hyp bigrams {le chat, chat noir, noir dort}, ref has "le chat" → P 1/3, R 1/5 → F = 0.25
+    # ROUGE-L: LCS "le chat dort" = 3 → same as ROUGE-1 = 0.6
+    got = ROUGE(lang="fr").segment_scores("Le chat noir dort.", ["Le chat dort sur le canapé."])
+    assert got["rouge1"] == pytest.approx(60.0)
+    assert got["rouge2"] == pytest.approx(25.0)
+    assert got["rougeL"] == pytest.approx(60.0)
+
+
+def test_french_stemming_uses_snowball() -> None:
+    got = ROUGE(["rouge1"], lang="fr", stem=True).segment_scores("les présidents élus", ["le président élu"])
+    assert got["rouge1"] > ROUGE(["rouge1"], lang="fr").segment_scores("les présidents élus", ["le président élu"])["rouge1"]
+    assert "stem:snowball-fr" in ROUGE(lang="fr", stem=True).signature("rouge1")
+
+
+def sentences(n: int) -> tuple[list[str], list[list[str]], list[str]]:
+    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()
+    refs, good, bad = [], [], []
+    for i in range(n):
+        ref = " ".join(words[(i + j) % len(words)] for j in range(8))
+        refs.append([ref])
+        good.append(ref if i % 4 else " ".join(ref.split()[:6]))
+        bad.append(" ".join(reversed(ref.split()[:5])) + " omega")
+    return good, refs, bad
+
+
+def test_system_compared_with_itself() -> None:
+    good, refs, _ = sentences(30)
+    result = evaluate(good, refs, "translation", baseline=good, bootstrap=300)
+    for comparison in result["baseline"]["comparison"]:
+        assert comparison["delta"] == 0
+        assert comparison["p_bootstrap"] == pytest.approx(1.0)
+        assert comparison["p_randomization"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("task, metrics", [("translation", None), ("summarization", ["rouge"])])
+def test_clearly_better_system_is_significant(task: str, metrics) -> None:
+    good, refs, bad = sentences(36)
+    result = evaluate(good, refs, task, metrics=metrics, baseline=bad, bootstrap=500)
+    for comparison in result["baseline"]["comparison"]:
+        assert comparison["p_bootstrap"] < 0.05 and comparison["p_randomization"] < 0.05
+        assert comparison["system_better"]
+        assert comparison["ci_low"] <= comparison["delta"] <= comparison["ci_high"]
+
+
+def test_confidence_intervals_contain_estimate_and_are_seeded() -> None:
+    good, refs, _ = sentences(30)
+    a = evaluate(good, refs, "translation", metrics=["bleu", "chrf", "ter", "rouge"], bootstrap=200, seed=7)
+    b = evaluate(good, refs, "translation", metrics=["bleu", "chrf", "ter", "rouge"], bootstrap=200, seed=7)
+    c = evaluate(good, refs, "translation", metrics=["bleu", "chrf", "ter", "rouge"], bootstrap=200, seed=8)
+    assert a["scores"] == b["scores"]
+    assert [s["ci_low"] for s in a["scores"]] != [s["ci_low"] for s in c["scores"]]
+    for score in a["scores"]:
+        assert score["ci_low"] <= score["score"] <= score["ci_high"]
+
+
+def test_segment_level_chrf() -> None:
+    result = evaluate(HYPS, [[r] for r in REF1], "translation", bootstrap=10)
+    assert [round(s["chrf"], 6) for s in result["segments"]] == [
+        round(sacrebleu.sentence_chrf(h, [r], word_order=2).score, 6) for h, r in zip(HYPS, REF1)]
+
+
+def test_references_are_aligned_with_the_toolkit_segmentation() -> None:
+    rows = [json.loads(line) for line in (REFS / "translations.fr-en.jsonl").read_text().splitlines()]
+    for doc_id in {r["doc_id"] for r in rows}:
+        expected = segment_document((SEEDS / f"{doc_id}.txt").read_text(encoding="utf-8"), "fr").sentences
+        mine = [(r["paragraph"], r["sentence"], r["source"]) for r in rows if r["doc_id"] == doc_id]
+        assert mine == expected
+        assert [r["segment"] for r in rows if r["doc_id"] == doc_id] == list(range(len(expected)))
+    for lang in ("en", "fr"):
+        summaries = [json.loads(line) for line in (REFS / f"summaries.{lang}.jsonl").read_text().splitlines()]
+        assert {s["doc_id"] for s in summaries} == {p.stem for p in SEEDS.glob("*.txt")}
+        assert all(40 <= len(s["references"][0].split()) <= 75 for s in summaries)
+
+
+def invoke(*args: str):
+    return runner.invoke(app, ["evaluate", *args])
+
+
+def test_cli_on_committed_references(tmp_path: Path) -> None:
+    ref = str(REFS / "translations.fr-en.jsonl")
+    result = invoke("--hyp", ref, "--ref", ref, "--out", str(tmp_path / "s"), "--bootstrap", "100")
+    assert result.exit_code == 0, result.output
+    assert "BLEU" in result.stderr and "nrefs:1" in result.stderr
+    data = json.loads((tmp_path / "s" / "scores.json").read_text())
+    assert scores(data)["BLEU"] == pytest.approx(100.0)
+    assert (tmp_path / "s" / "scores.csv").read_text().startswith("metric,score,ci_low,ci_high,signature")
+    assert "| BLEU | 100.00 |" in (tmp_path / "s" / "scores.md").read_text()
+    summary = str(REFS / "summaries.fr.jsonl")
+    result = invoke("--hyp", summary, "--ref", summary, "--lang", "fr", "--json", "--bootstrap", "50")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["task"] == "summarization" and scores(data)["ROUGE-1"] == pytest.approx(100.0)
+
+
+def test_cli_on_a_translate_run_with_baseline(tiny_marian: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    assert runner.invoke(app, ["translate", str(SEEDS), "-m", str(tiny_marian), "--out", str(run), "-q"]).exit_code == 0
+    ref = str(REFS / "translations.fr-en.jsonl")
+    result = invoke("--hyp", str(run), "--ref", ref, "--baseline", ref, "--json", "--bootstrap", "200")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["segments_count"] == 25 and data["lang"] == "en"
+    bleu = next(c for c in data["baseline"]["comparison"] if c["metric"] == "BLEU")
+    assert bleu["delta"] < 0 and bleu["p_randomization"] < 0.05 and not bleu["system_better"]
+
+
+def test_plain_text_files_and_repeated_refs(tmp_path: Path) -> None:
+    (tmp_path / "hyp.txt").write_text("\n".join(HYPS) + "\n")
+    (tmp_path / "r1.txt").write_text("\n".join(REF1) + "\n")
+    (tmp_path / "r2.txt").write_text("\n".join(REF2) + "\n")
+    result = invoke("--hyp", str(tmp_path / "hyp.txt"), "--ref", str(tmp_path / "r1.txt"), "--ref", str(tmp_path / "r2.txt"),
+                    "--json", "--bootstrap", "20", "--metrics", "bleu")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["scores"][0]["score"] == sacrebleu.corpus_bleu(HYPS, [REF1, REF2]).score
+
+
+def error_line(result) -> str:
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("toolkit: error: ")
+    return lines[0]
+
+
+def test_cli_errors(tmp_path: Path) -> None:
+    ref = str(REFS / "translations.fr-en.jsonl")
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "blank.txt").write_text("\n\n")
+    (tmp_path / "two.txt").write_text("a\nb\n")
+    (tmp_path / "r3.txt").write_text("a\nb\nc\n")
+    (tmp_path / "latin.txt").write_bytes("été".encode("latin-1"))
+    rows = [json.loads(line) for line in Path(ref).read_text().splitlines()]
+    (tmp_path / "partial.jsonl").write_text("\n".join(json.dumps({**r, "doc_id": "other"} if r["doc_id"].startswith("001") else r)
+                                                      for r in rows))
+    (tmp_path / "short.jsonl").write_text("\n".join(json.dumps(r) for r in rows[:-1]))
+    assert "empty hypothesis" in error_line(invoke("--hyp", str(tmp_path / "empty.txt"), "--ref", str(tmp_path / "r3.txt")))
+    assert "empty hypothesis" in error_line(invoke("--hyp", str(tmp_path / "blank.txt"), "--ref", str(tmp_path / "two.txt")))
+    assert "has 2 segments but" in error_line(invoke("--hyp", str(tmp_path / "two.txt"), "--ref", str(tmp_path / "r3.txt")))
+    line = error_line(invoke("--hyp", str(tmp_path / "partial.jsonl"), "--ref", ref))
+    assert "missing from" in line and "001_9dc1b2430c6dff80" in line and "not in" in line and "other" in line
+    assert "has 12 segments but" in error_line(invoke("--hyp", str(tmp_path / "short.jsonl"), "--ref", ref))
+    assert "not valid utf-8" in error_line(invoke("--hyp", str(tmp_path / "latin.txt"), "--ref", str(tmp_path / "two.txt")))
+    assert "unknown metric 'meteor'" in error_line(invoke("--hyp", ref, "--ref", ref, "--metrics", "bleu,meteor"))
+    assert "unknown language code" in error_line(invoke("--hyp", ref, "--ref", ref, "--lang", "klingon"))
+    assert "no such file" in error_line(invoke("--hyp", str(tmp_path / "nope.jsonl"), "--ref", ref))
+    assert "not a toolkit run" in error_line(invoke("--hyp", str(tmp_path), "--ref", ref))

@@ -1,0 +1,192 @@
+"""Reading hypotheses and references — run folders, JSONL, plain text — and aligning them by id."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from toolkit.documents import decode_bytes
+from toolkit.errors import InputError
+
+HYPOTHESIS_FIELDS = ("hypothesis", "translation", "summary", "output", "text", "reference")
+Key = tuple[str, int]
+
+
+@dataclass
+class Segments:
+    """Texts from one file or run folder. ``keys`` is None for plain text (aligned by position)."""
+
+    origin: str
+    keys: list[Key] | None
+    texts: list[list[str]]  # one list per segment: one hypothesis, or one or more references
+    task: str | None = None  # translation | summarization, when the source says
+    lang: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    return decode_bytes(data, str(path))[0]
+
+
+def _from_run(folder: Path, task: str | None) -> Segments:
+    try:
+        manifest = json.loads(_read_text(folder / "manifest.json"))
+    except json.JSONDecodeError:
+        raise InputError(f"{folder}/manifest.json: not valid JSON") from None
+    run_task = manifest.get("task")
+    section = manifest
+    if run_task == "pipeline":
+        if task is None:
+            raise InputError(f"{folder}: a pipeline run holds translations and summaries: pass --task")
+        section = manifest["stages"][task]
+        section = {**section, "format": section.get("format", manifest.get("format"))}
+        run_task = task
+    keys: list[Key] = []
+    texts: list[list[str]] = []
+    for doc in section["documents"]:
+        if run_task == "translation":
+            for index, segment in enumerate(doc["segments"]):
+                keys.append((doc["id"], index))
+                texts.append([segment["output"]])
+        else:
+            keys.append((doc["id"], 0))
+            texts.append([_read_text(folder / doc["output_file"]).strip()])
+    lang = section.get("target_lang") or section.get("summary_lang")
+    return Segments(str(folder), keys, texts, run_task, lang)
+
+
+def _from_jsonl(path: Path, role: str) -> Segments:
+    keys: list[Key] = []
+    texts: list[list[str]] = []
+    counters: dict[str, int] = {}
+    has_segment = False
+    lines = _read_text(path).split("\n")
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record: dict[str, Any] = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from None
+        if not isinstance(record, dict):
+            raise InputError(f"{path}:{lineno}: expected a JSON object")
+        doc_id = record.get("doc_id", record.get("id"))
+        if doc_id is None:
+            raise InputError(f"{path}:{lineno}: record has no 'doc_id' (or 'id')")
+        doc_id = str(doc_id)
+        if "segment" in record:
+            has_segment = True
+            index = int(record["segment"])
+        else:
+            index = counters.get(doc_id, 0)
+        counters[doc_id] = index + 1
+        if role == "ref" and ("references" in record or "reference" in record):
+            value = record.get("references", record.get("reference"))
+            refs = [value] if isinstance(value, str) else value
+        else:
+            field = next((f for f in HYPOTHESIS_FIELDS if f in record), None)
+            if field is None and isinstance(record.get("references"), list) and record["references"]:
+                record["reference"], field = record["references"][0], "reference"  # a reference scored as a system
+            if field is None:
+                wanted = "'reference' or 'references'" if role == "ref" else "one of " + ", ".join(HYPOTHESIS_FIELDS)
+                raise InputError(f"{path}:{lineno}: record has no text field ({wanted})")
+            refs = [record[field]]
+        if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
+            raise InputError(f"{path}:{lineno}: texts must be strings")
+        keys.append((doc_id, index))
+        texts.append(refs)
+    if len(set(keys)) != len(keys):
+        raise InputError(f"{path}: the same (doc_id, segment) appears twice")
+    task = "translation" if has_segment else ("summarization" if all(i == 0 for _, i in keys) else None)
+    return Segments(str(path), keys, texts, task)
+
+
+def load_segments(path: str, role: str = "hyp", task: str | None = None) -> Segments:
+    """Read hypotheses (role 'hyp') or references (role 'ref') from a run folder, JSONL or text."""
+    location = Path(path)
+    if not location.exists():
+        raise InputError(f"{path}: no such file or directory")
+    if location.is_dir():
+        if not (location / "manifest.json").is_file():
+            raise InputError(f"{path}: folder is not a toolkit run (no manifest.json)")
+        return _from_run(location, task)
+    if location.suffix.lower() == ".jsonl":
+        return _from_jsonl(location, role)
+    text = _read_text(location)
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return Segments(str(location), None, [[line] for line in lines])
+
+
+def merge_references(sources: Sequence[Segments]) -> Segments:
+    """Several --ref files: each adds one more reference to every segment."""
+    first = sources[0]
+    if len(sources) == 1:
+        return first
+    merged = [list(t) for t in first.texts]
+    for other in sources[1:]:
+        if other.keys != first.keys and (other.keys is not None and first.keys is not None):
+            if set(other.keys) != set(first.keys):
+                raise InputError(f"{other.origin}: its ids differ from those of {first.origin}")
+            lookup = dict(zip(other.keys, other.texts))
+            for i, key in enumerate(first.keys):
+                merged[i].extend(lookup[key])
+            continue
+        if len(other) != len(first):
+            raise InputError(f"{other.origin} has {len(other)} segments but {first.origin} has {len(first)}")
+        for i, texts in enumerate(other.texts):
+            merged[i].extend(texts)
+    return Segments(" + ".join(s.origin for s in sources), first.keys, merged, first.task, first.lang)
+
+
+def _preview(items: Sequence[str], limit: int = 8) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def align(hyp: Segments, ref: Segments) -> tuple[list[Key], list[str], list[list[str]]]:
+    """Hypotheses and references in reference order; any mismatch is an error that lists it."""
+    if len(hyp) == 0:
+        raise InputError(f"{hyp.origin}: empty hypothesis (no segments)")
+    if hyp.keys is None or ref.keys is None:
+        if len(hyp) != len(ref):
+            raise InputError(f"{hyp.origin} has {len(hyp)} segments but {ref.origin} has {len(ref)}")
+        keys = ref.keys or hyp.keys or [("", i) for i in range(len(ref))]
+        return keys, _non_blank(hyp, [t[0] for t in hyp.texts]), [list(t) for t in ref.texts]
+    hyp_docs = list(dict.fromkeys(d for d, _ in hyp.keys))
+    ref_docs = list(dict.fromkeys(d for d, _ in ref.keys))
+    missing = [d for d in ref_docs if d not in set(hyp_docs)]
+    extra = [d for d in hyp_docs if d not in set(ref_docs)]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing from {hyp.origin}: {_preview(missing)}")
+        if extra:
+            parts.append(f"not in {ref.origin}: {_preview(extra)}")
+        raise InputError("document ids do not match; " + "; ".join(parts))
+    for doc in ref_docs:
+        n_hyp = sum(1 for d, _ in hyp.keys if d == doc)
+        n_ref = sum(1 for d, _ in ref.keys if d == doc)
+        if n_hyp != n_ref:
+            raise InputError(f"document {doc}: {hyp.origin} has {n_hyp} segments but {ref.origin} has {n_ref}")
+    lookup = dict(zip(hyp.keys, hyp.texts))
+    if set(lookup) != set(ref.keys):
+        bad = [f"{d}#{i}" for d, i in ref.keys if (d, i) not in lookup]
+        raise InputError(f"segment ids do not match: {_preview(bad)}")
+    hypotheses = [lookup[k][0] for k in ref.keys]
+    return list(ref.keys), _non_blank(hyp, hypotheses), [list(t) for t in ref.texts]
+
+
+def _non_blank(hyp: Segments, hypotheses: list[str]) -> list[str]:
+    if not any(h.strip() for h in hypotheses):
+        raise InputError(f"{hyp.origin}: empty hypothesis (every segment is blank)")
+    return hypotheses

@@ -1,0 +1,121 @@
+"""Metric objects: sacrebleu's BLEU, chrF++ and TER, and ROUGE variants, behind one small interface.
+
+A metric turns aligned hypotheses and references into (corpus score, per-segment statistics,
+signature); ``from_sums`` recomputes the score from summed statistics for resampling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from toolkit.errors import ToolkitError
+from toolkit.evaluation.rouge import ROUGE, VARIANTS
+
+TRANSLATION_METRICS = ("bleu", "chrf", "ter")
+SUMMARIZATION_METRICS = ("rouge",)
+KNOWN = ("bleu", "chrf", "ter", "rouge", *VARIANTS)
+# sacrebleu tokenizers for target languages whose words are not space-separated.
+_BLEU_TOKENIZE = {"zh": "zh", "ja": "char", "ko": "char", "th": "char"}
+
+
+@dataclass
+class MetricScore:
+    name: str
+    score: float
+    stats: np.ndarray
+    signature: str
+    higher_is_better: bool
+
+
+def ref_streams(references: Sequence[Sequence[str]]) -> list[list[str | None]]:
+    """Per-segment reference lists → sacrebleu's shape: one stream per reference position.
+
+    sacrebleu wants ``[[ref1 of seg1, ref1 of seg2, …], [ref2 of seg1, …]]``; passing per-segment
+    lists instead silently scores against the wrong references. Segments with fewer references are
+    padded with None, which sacrebleu skips.
+    """
+    depth = max(len(r) for r in references)
+    return [[r[i] if i < len(r) else None for r in references] for i in range(depth)]
+
+
+class SacreMetric:
+    def __init__(self, name: str, lang: str) -> None:
+        from sacrebleu.metrics import BLEU, CHRF, TER
+
+        self.name = name
+        if name == "bleu":
+            self.metric: Any = BLEU(tokenize=_BLEU_TOKENIZE.get(lang, "13a"))
+            self.display = "BLEU"
+        elif name == "chrf":
+            self.metric = CHRF(word_order=2)
+            self.display = "chrF++"
+        else:
+            self.metric = TER()
+            self.display = "TER"
+        self.higher_is_better = name != "ter"
+
+    def from_sums(self, sums: np.ndarray) -> float:
+        return float(self.metric._compute_score_from_stats(list(sums)).score)
+
+    def compute(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> MetricScore:
+        streams = ref_streams(references)
+        score = self.metric.corpus_score(list(hypotheses), streams)
+        stats = np.array(self.metric._extract_corpus_statistics(list(hypotheses), streams), dtype=np.float64)
+        return MetricScore(self.display, float(score.score), stats, str(self.metric.get_signature()), self.higher_is_better)
+
+    def sentence_scores(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> list[float]:
+        return [float(self.metric.sentence_score(h, [r for r in refs if r is not None]).score)
+                for h, refs in zip(hypotheses, references)]
+
+
+class RougeMetric:
+    """One ROUGE variant; variants of one evaluation share a scorer and its per-document scores."""
+
+    higher_is_better = True
+
+    def __init__(self, variant: str, rouge: ROUGE, cache: dict[Any, list[dict[str, float]]]) -> None:
+        self.name = variant
+        self.display = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L", "rougeLsum": "ROUGE-Lsum"}[variant]
+        self.rouge = rouge
+        self._cache = cache
+
+    @staticmethod
+    def from_sums(sums: np.ndarray) -> float:
+        return float(sums[0] / sums[1])  # mean F-measure over the documents drawn
+
+    def compute(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> MetricScore:
+        key = (tuple(hypotheses), tuple(tuple(r) for r in references))
+        if key not in self._cache:
+            self._cache[key] = [self.rouge.segment_scores(h, r) for h, r in zip(hypotheses, references)]
+        per_doc = self._cache[key]
+        stats = np.array([[d[self.name], 1.0] for d in per_doc])
+        nrefs = sorted({len(r) for r in references})
+        signature = self.rouge.signature(self.name, nrefs[0] if len(nrefs) == 1 else "var")
+        return MetricScore(self.display, self.from_sums(stats.sum(axis=0)), stats, signature, True)
+
+
+def build_metrics(names: Sequence[str], lang: str, stem: bool = False) -> list[SacreMetric | RougeMetric]:
+    """Metric objects for names such as ``bleu,chrf,ter,rouge`` (``rouge`` = all four variants)."""
+    metrics: list[SacreMetric | RougeMetric] = []
+    variants: list[str] = []
+    for raw in names:
+        name = raw.strip()
+        lowered = name.lower()
+        if lowered in TRANSLATION_METRICS:
+            metrics.append(SacreMetric(lowered, lang))
+        elif lowered == "rouge":
+            variants.extend(VARIANTS)
+        elif name in VARIANTS or lowered in {v.lower() for v in VARIANTS}:
+            variants.append(next(v for v in VARIANTS if v.lower() == lowered))
+        else:
+            raise ToolkitError(f"unknown metric '{name}' (known: {', '.join(KNOWN)})")
+    if variants:
+        rouge = ROUGE(tuple(dict.fromkeys(variants)), lang=lang, stem=stem)
+        cache: dict[Any, list[dict[str, float]]] = {}
+        metrics.extend(RougeMetric(v, rouge, cache) for v in rouge.variants)
+    if not metrics:
+        raise ToolkitError("no metrics given")
+    return metrics

@@ -1,0 +1,119 @@
+"""ROUGE that is right for languages other than ASCII English, with a signature like sacrebleu's.
+
+rouge-score's default tokenizer keeps only [a-z0-9]: "été" becomes "t", so French summaries that
+differ only in accented words score as identical. This tokenizer keeps every Unicode letter and
+digit, lower-cases, and stems with Snowball for the language (Porter, as rouge-score, for English).
+On ASCII English it produces exactly rouge-score's tokens, so scores match rouge-score there.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable, Sequence
+
+from toolkit.errors import ToolkitError
+
+VARIANTS = ("rouge1", "rouge2", "rougeL", "rougeLsum")
+_WORD = re.compile(r"[^\W_]+")
+# ISO 639-1 → NLTK Snowball stemmer names.
+SNOWBALL = {
+    "ar": "arabic", "da": "danish", "de": "german", "en": "english", "es": "spanish", "fi": "finnish",
+    "fr": "french", "hu": "hungarian", "it": "italian", "nl": "dutch", "no": "norwegian", "pt": "portuguese",
+    "ro": "romanian", "ru": "russian", "sv": "swedish",
+}
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    return metadata.version("rouge-score")
+
+
+@lru_cache(maxsize=None)
+def _stemmer(lang: str) -> tuple[str, Callable[[str], str]]:
+    if lang == "en":
+        from nltk.stem import porter
+
+        return "porter", porter.PorterStemmer().stem  # what rouge-score uses
+    if lang not in SNOWBALL:
+        raise ToolkitError(f"no stemmer for language '{lang}' (available: {', '.join(sorted(SNOWBALL))})")
+    from nltk.stem.snowball import SnowballStemmer
+
+    return f"snowball-{lang}", SnowballStemmer(SNOWBALL[lang]).stem
+
+
+class UnicodeTokenizer:
+    """rouge-score tokenizer interface (``tokenize(text) -> list[str]``), Unicode-aware."""
+
+    def __init__(self, lang: str = "en", stem: bool = False) -> None:
+        self.lang = lang
+        self.stem_name, self._stem = _stemmer(lang) if stem else ("none", None)
+
+    def tokenize(self, text: str) -> list[str]:
+        tokens = _WORD.findall(unicodedata.normalize("NFC", text).lower())
+        if self._stem is not None:
+            # rouge-score stems only tokens longer than 3 characters; so do we.
+            tokens = [self._stem(t) if len(t) > 3 else t for t in tokens]
+        return tokens
+
+
+@dataclass
+class RougeScore:
+    name: str
+    score: float  # F-measure × 100, averaged over documents
+    signature: str
+
+    def format(self) -> str:
+        return f"{self.name} = {self.score:.2f}"
+
+
+class ROUGE:
+    """ROUGE-1/2/L/Lsum with rouge-score's scorer and a Unicode tokenizer.
+
+    ``corpus_score`` averages per-document F-measures (as rouge-score's users do); with several
+    references per document each variant takes the best-matching one (rouge-score's score_multi).
+    ROUGE-Lsum needs sentences on separate lines; they are split with toolkit's segmenter.
+    """
+
+    def __init__(self, variants: Sequence[str] = VARIANTS, lang: str = "en", stem: bool = False) -> None:
+        from rouge_score import rouge_scorer
+
+        unknown = set(variants) - set(VARIANTS)
+        if unknown:
+            raise ToolkitError(f"unknown ROUGE variant(s): {', '.join(sorted(unknown))}")
+        self.variants = tuple(variants)
+        self.lang = lang
+        self.tokenizer = UnicodeTokenizer(lang, stem)
+        self._scorer = rouge_scorer.RougeScorer(list(self.variants), tokenizer=self.tokenizer)
+
+    def _lines(self, text: str) -> str:
+        from toolkit.segment import split_sentences
+
+        return "\n".join(s for line in text.split("\n") for s in split_sentences(line, self.lang))
+
+    def segment_scores(self, hypothesis: str, references: Sequence[str]) -> dict[str, float]:
+        """F-measure × 100 of each variant for one document."""
+        refs = [self._lines(r) for r in references if r is not None]
+        if not refs:
+            raise ToolkitError("ROUGE needs at least one reference per document")
+        hyp = self._lines(hypothesis)
+        scores = self._scorer.score_multi(refs, hyp) if len(refs) > 1 else self._scorer.score(refs[0], hyp)
+        return {v: scores[v].fmeasure * 100 for v in self.variants}
+
+    def signature(self, variant: str, nrefs: int | str = 1) -> str:
+        import toolkit
+
+        return (f"nrefs:{nrefs}|tok:unicode-words|case:lc|stem:{self.tokenizer.stem_name}|variant:{variant}"
+                f"|split:toolkit-{self.lang}|agg:mean-f|version:rouge-score-{_version()}+toolkit-{toolkit.__version__}")
+
+    def corpus_score(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> dict[str, RougeScore]:
+        """``references[i]`` holds the references of document i (this is per document, not per stream)."""
+        if len(hypotheses) != len(references):
+            raise ToolkitError(f"{len(hypotheses)} hypotheses but {len(references)} reference sets")
+        per_doc = [self.segment_scores(h, r) for h, r in zip(hypotheses, references)]
+        nrefs = sorted({len(r) for r in references})
+        label = nrefs[0] if len(nrefs) == 1 else "var"
+        return {v: RougeScore(v, sum(d[v] for d in per_doc) / len(per_doc), self.signature(v, label)) for v in self.variants}
