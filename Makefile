@@ -1,4 +1,4 @@
-# `make run`: set up and translate + summarise the French seed articles into outputs/seeds/.
+# `make run`: set up, then translate and summarise the French seed articles into outputs/seeds/.
 # `make test`: set up (with test dependencies) and run the whole test suite.
 VENV := .venv
 BIN := $(VENV)/bin
@@ -18,7 +18,7 @@ setup: $(VENV)/.installed
 setup-dev: $(VENV)/.installed-dev
 
 run: setup
-	$(BIN)/toolkit translate seeds --out outputs/seeds --overwrite
+	$(BIN)/toolkit pipeline seeds --out outputs/seeds --overwrite
 
 test: setup-dev
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest

@@ -35,3 +35,19 @@ def tiny_marian_short(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from toolkit.random_models import build_marian
 
     return build_marian(tmp_path_factory.mktemp("models") / "tiny-marian-short", seed_texts(), max_positions=32)
+
+
+@pytest.fixture(scope="session")
+def tiny_bart(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A BART summariser (byte-level BPE) whose 64-token window is far shorter than a seed article."""
+    from toolkit.random_models import build_bart
+
+    return build_bart(tmp_path_factory.mktemp("models") / "tiny-bart", seed_texts(), max_positions=64)
+
+
+@pytest.fixture(scope="session")
+def tiny_t5(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A T5 (SentencePiece) with the `summarize: ` prefix in its config, 128-token window."""
+    from toolkit.random_models import build_t5
+
+    return build_t5(tmp_path_factory.mktemp("models") / "tiny-t5", seed_texts())

@@ -82,9 +82,51 @@ def _summary_table(title: str, rows: list[dict[str, Any]]) -> Table:
     for column in ("document", "sentences", "source tokens", "output tokens", "seconds", "file"):
         table.add_column(column, justify="right" if column not in ("document", "file") else "left")
     for row in rows:
-        table.add_row(row["id"], str(len(row["segments"])), str(row["source_tokens"]), str(row["output_tokens"]),
+        table.add_row(row["id"], str(len(row["segments"])) if row["segments"] else "–", str(row["source_tokens"]), str(row["output_tokens"]),
                       f"{row['seconds']:.2f}", row["output_file"] or "-")
     return table
+
+
+def _read_documents(inputs: list[str], encoding: str) -> tuple[list[Any], list[str]]:
+    from toolkit.documents import read_inputs
+    from toolkit.runner import drop_blank
+
+    return drop_blank(read_inputs(inputs, encoding))
+
+
+def _emit(run: Any, results: list[Any], warnings: list[str], fmt: str, output_key: str, head: dict[str, Any],
+          as_json: bool, quiet: bool, title: str) -> None:
+    """Stream or write a single-stage run's outputs, commit its manifest, and report."""
+    from toolkit.runner import report_warnings, stream_results, write_results
+
+    warnings = warnings + [w for r in results for w in r.warnings]
+    if run is None:
+        stream_results(results, fmt, output_key)
+        report_warnings(warnings, None)
+        return
+    entries = write_results(run, results, fmt, output_key=output_key)
+    target = run.commit({**head, "format": fmt, "documents": entries, "warnings": warnings})
+    _report(target, {"": entries}, warnings, as_json, quiet, title)
+
+
+def _report(target: Path, stages: dict[str, list[dict[str, Any]]], warnings: list[str], as_json: bool, quiet: bool,
+            title: str) -> None:
+    from toolkit.runner import report_warnings
+
+    report_warnings(warnings, str(target / "manifest.json"))
+    keys = ("id", "output_file", "seconds", "source_tokens", "output_tokens", "warnings")
+    if as_json:
+        summary: dict[str, Any] = {"run_dir": str(target), "manifest": str(target / "manifest.json"), "warnings": warnings}
+        rows = {stage: [{k: e[k] for k in keys} for e in entries] for stage, entries in stages.items()}
+        if list(rows) == [""]:
+            summary["documents"] = rows[""]
+        else:
+            summary["stages"] = rows
+        print_json(summary)
+    elif not quiet:
+        for stage, entries in stages.items():
+            stderr.print(_summary_table(f"{title} {stage}".strip(), entries))
+        stderr.print(f"Wrote {target}/ (manifest.json has the alignment and settings)")
 
 
 @app.command()
@@ -109,8 +151,8 @@ def translate(
     quiet_libraries()
     with user_errors():
         from toolkit.config import load_defaults
-        from toolkit.documents import read_inputs
-        from toolkit.runner import drop_blank, report_warnings, run_documents, stream_results, write_results
+        from toolkit.languages import check_language
+        from toolkit.runner import run_documents
         from toolkit.runs import base_manifest
         from toolkit.translate import Translator
 
@@ -118,9 +160,9 @@ def translate(
         _positive("--batch-size", batch_size)
         _positive("--max-new-tokens", max_new_tokens)
         defaults = load_defaults()
-        src = src or defaults.translation.source_lang
-        tgt = tgt or defaults.translation.target_lang
-        docs, warnings = drop_blank(read_inputs(inputs, encoding))
+        src = check_language(src or defaults.translation.source_lang, "--src")
+        tgt = check_language(tgt or defaults.translation.target_lang, "--tgt")
+        docs, warnings = _read_documents(inputs, encoding)
         run = _out_target(out, "translate", as_json, overwrite)
         with run if run is not None else _nullcontext():
             translator = Translator.from_pretrained(
@@ -131,24 +173,139 @@ def translate(
             )
             results = run_documents(docs, translator.translate_document, translator.count_sentences,
                                     "translating", show_progress=not quiet and len(docs) > 1)
-            warnings += [w for r in results for w in r.warnings]
-            if run is None:
-                stream_results(results, fmt.value, "translation")
-                report_warnings(warnings, None)
-                return
-            entries = write_results(run, results, fmt.value, output_key="translation")
-            manifest = {**base_manifest("translate"), "task": "translation", "format": fmt.value,
-                        **translator.describe(), "documents": entries, "warnings": warnings}
+            head = {**base_manifest("translate"), "task": "translation", **translator.describe()}
+            _emit(run, results, warnings, fmt.value, "translation", head, as_json, quiet,
+                  f"Translated {len(results)} document(s) with {translator.model_ref.reference}")
+
+
+SummarizerOption = Annotated[Optional[str], typer.Option("--model", "-m", help="Hugging Face id, local folder, lead-N or textrank[-N] (default: configs/defaults.yaml for --lang).")]
+MinLengthOption = Annotated[Optional[int], typer.Option("--min-length", help="Shortest summary in tokens (default: the model's).")]
+MaxLengthOption = Annotated[Optional[int], typer.Option("--max-length", help="Longest summary in tokens (default: the model's).")]
+LengthPenaltyOption = Annotated[Optional[float], typer.Option("--length-penalty", help="Beam length penalty (default: the model's).")]
+NoRepeatOption = Annotated[Optional[int], typer.Option("--no-repeat-ngram", help="Forbid repeating n-grams of this size (default: the model's).")]
+
+
+def _summary_generation(beams: Optional[int], min_length: Optional[int], max_length: Optional[int],
+                        length_penalty: Optional[float], no_repeat_ngram: Optional[int]) -> dict[str, Any]:
+    _positive("--beams", beams)
+    _positive("--max-length", max_length)
+    _positive("--no-repeat-ngram", no_repeat_ngram)
+    if min_length is not None and min_length < 0:
+        raise ToolkitError(f"--min-length must not be negative, got {min_length}")
+    if min_length is not None and max_length is not None and min_length > max_length:
+        raise ToolkitError(f"--min-length {min_length} is larger than --max-length {max_length}")
+    return {"num_beams": beams, "min_length": min_length, "max_length": max_length,
+            "length_penalty": length_penalty, "no_repeat_ngram_size": no_repeat_ngram}
+
+
+@app.command()
+def summarize(
+    inputs: Inputs,
+    model: SummarizerOption = None,
+    lang: Annotated[Optional[str], typer.Option("--lang", help="Language of the documents (default: configs/defaults.yaml).")] = None,
+    min_length: MinLengthOption = None,
+    max_length: MaxLengthOption = None,
+    beams: BeamsOption = None,
+    length_penalty: LengthPenaltyOption = None,
+    no_repeat_ngram: NoRepeatOption = None,
+    out: OutOption = None,
+    fmt: FormatOption = Format.txt,
+    batch_size: BatchOption = None,
+    device: DeviceOption = Device.auto,
+    revision: RevisionOption = None,
+    encoding: EncodingOption = "utf-8",
+    overwrite: OverwriteOption = False,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Summarise documents of any length (map-reduce beyond the model's window), or extract lead-N / TextRank."""
+    quiet_libraries()
+    with user_errors():
+        from toolkit.config import load_defaults
+        from toolkit.languages import check_language
+        from toolkit.runner import run_documents
+        from toolkit.runs import base_manifest
+        from toolkit.summarize import load_summarizer
+
+        generation = _summary_generation(beams, min_length, max_length, length_penalty, no_repeat_ngram)
+        _positive("--batch-size", batch_size)
+        defaults = load_defaults()
+        lang = check_language(lang or defaults.summarization.lang)
+        docs, warnings = _read_documents(inputs, encoding)
+        run = _out_target(out, "summarize", as_json, overwrite)
+        with run if run is not None else _nullcontext():
+            summarizer = load_summarizer(model, lang, device.value, batch_size or defaults.summarization.batch_size,
+                                         defaults.summarization.max_batch_tokens, revision, **generation)
+            results = run_documents(docs, summarizer.summarize_document, summarizer.count_units, "summarising",
+                                    show_progress=not quiet and len(docs) > 1)
+            head = {**base_manifest("summarize"), "task": "summarization", **summarizer.describe()}
+            _emit(run, results, warnings, fmt.value, "summary", head, as_json, quiet,
+                  f"Summarised {len(results)} document(s) with {summarizer.describe()['model']['reference']}")
+
+
+@app.command()
+def pipeline(
+    inputs: Inputs,
+    translator_model: Annotated[Optional[str], typer.Option("--translator", help="Translation model (default: configs/defaults.yaml for the pair).")] = None,
+    summarizer_model: Annotated[Optional[str], typer.Option("--summarizer", help="Summariser: model, lead-N or textrank[-N] (default: configs/defaults.yaml for the summary's input language).")] = None,
+    order: Annotated[Optional[str], typer.Option("--order", help="translate-first (default) or summarize-first.")] = None,
+    src: Annotated[Optional[str], typer.Option("--src", help="Source language.")] = None,
+    tgt: Annotated[Optional[str], typer.Option("--tgt", help="Target language.")] = None,
+    min_length: MinLengthOption = None,
+    max_length: MaxLengthOption = None,
+    length_penalty: LengthPenaltyOption = None,
+    no_repeat_ngram: NoRepeatOption = None,
+    beams: Annotated[Optional[int], typer.Option("--beams", help="Beam size for both stages (default: each model's).")] = None,
+    out: OutOption = None,
+    device: DeviceOption = Device.auto,
+    encoding: EncodingOption = "utf-8",
+    overwrite: OverwriteOption = False,
+    as_json: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Translate then summarise (or summarise then translate): both outputs per document, one manifest."""
+    quiet_libraries()
+    with user_errors():
+        from toolkit.config import load_defaults
+        from toolkit.languages import check_language
+        from toolkit.pipeline import ORDERS, run_pipeline
+        from toolkit.runner import write_results
+        from toolkit.runs import base_manifest
+        from toolkit.summarize import load_summarizer
+        from toolkit.translate import Translator
+
+        defaults = load_defaults()
+        order = order or defaults.pipeline.order
+        if order not in ORDERS:
+            raise ToolkitError(f"--order {order}: expected translate-first or summarize-first")
+        generation = _summary_generation(beams, min_length, max_length, length_penalty, no_repeat_ngram)
+        src = check_language(src or defaults.translation.source_lang, "--src")
+        tgt = check_language(tgt or defaults.translation.target_lang, "--tgt")
+        if out == "-":
+            raise ToolkitError("pipeline writes two outputs per document: --out must be a folder")
+        docs, warnings = _read_documents(inputs, encoding)
+        run = _out_target(out, "pipeline", as_json, overwrite)
+        with run:
+            translator = Translator.from_pretrained(
+                translator_model, src, tgt, device=device.value, batch_size=defaults.translation.batch_size,
+                max_batch_tokens=defaults.translation.max_batch_tokens, num_beams=beams)
+            summary_input_lang = tgt if order == "translate-first" else src
+            summarizer = load_summarizer(summarizer_model, summary_input_lang, device.value,
+                                         defaults.summarization.batch_size, defaults.summarization.max_batch_tokens,
+                                         **generation)
+            result = run_pipeline(docs, translator, summarizer, order, show_progress=not quiet)
+            stages, tables = [], {}
+            for stage in result.stages:
+                entries = write_results(run, stage.results, "txt", subdir=stage.folder)
+                stage_warnings = [w for r in stage.results for w in r.warnings]
+                warnings += stage_warnings
+                stages.append({"stage": stage.name, "folder": stage.folder, **stage.description,
+                               "documents": entries, "warnings": stage_warnings})
+                tables[stage.folder] = entries
+            manifest = {**base_manifest("pipeline"), "task": "pipeline", "order": order, "source_lang": src,
+                        "target_lang": tgt, "stages": stages, "outputs": result.outputs, "warnings": warnings}
             target = run.commit(manifest)
-        report_warnings(warnings, str(target / "manifest.json"))
-        if as_json:
-            print_json({"run_dir": str(target), "manifest": str(target / "manifest.json"),
-                        "documents": [{k: e[k] for k in ("id", "output_file", "seconds", "source_tokens",
-                                                           "output_tokens", "warnings")} for e in entries],
-                        "warnings": warnings})
-        elif not quiet:
-            stderr.print(_summary_table(f"Translated {len(entries)} document(s) with {translator.model_ref.reference}", entries))
-            stderr.print(f"Wrote {target}/ (manifest.json has the alignment and settings)")
+        _report(target, tables, warnings, as_json, quiet, "Pipeline:")
 
 
 @app.command()

@@ -38,14 +38,17 @@ def pick_device(device: str) -> str:
     return device
 
 
-def generation_settings(model: Any, overrides: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """The settings generation will use: the model's generation config, then the user's overrides.
-
-    Returns (settings, names of overridden keys). Sampling is always off so runs are repeatable.
-    """
+def generation_settings(model: Any, overrides: dict[str, Any],
+                        task_defaults: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[str]]:
+    """The settings generation will use: the model's generation config, then its task-specific
+    defaults (``config.task_specific_params``, as older checkpoints keep them), then the user's
+    overrides. Returns (settings, names of overridden keys). Sampling is always off."""
     config = model.generation_config
     settings = {key: getattr(config, key, None) for key in GENERATION_KEYS}
     settings = {k: v for k, v in settings.items() if v is not None}
+    for key, value in (task_defaults or {}).items():
+        if key in GENERATION_KEYS and value is not None:
+            settings[key] = value
     if "max_new_tokens" in settings:
         settings.pop("max_length", None)
     overridden = []

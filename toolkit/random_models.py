@@ -98,3 +98,68 @@ def build_marian(path: Path, source_texts: Sequence[str], target_texts: Sequence
     )
     model.save_pretrained(path)
     return path
+
+
+def build_bart(path: Path, texts: Sequence[str], d_model: int = 32, layers: int = 1, heads: int = 2, ffn: int = 64,
+               vocab_size: int = 500, max_positions: int = 128, max_length: int = 20, min_length: int = 4,
+               num_beams: int = 2, seed: int = 0) -> Path:
+    """A BART summariser with random weights and a byte-level BPE tokenizer trained on ``texts``.
+
+    Its generation config follows bart-large-cnn's shape (beams, length penalty, min/max length,
+    no-repeat n-gram), scaled down.
+    """
+    import torch
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import BartConfig, BartForConditionalGeneration, BartTokenizer, GenerationConfig
+
+    path.mkdir(parents=True, exist_ok=True)
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(_corpus(list(texts) + ENGLISH_SAMPLE), vocab_size=vocab_size, min_frequency=1,
+                            special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"], show_progress=False)
+    bpe.save_model(str(path))
+    tokenizer = BartTokenizer(vocab=str(path / "vocab.json"), merges=str(path / "merges.txt"),
+                              model_max_length=max_positions)
+    tokenizer.save_pretrained(path)
+    config = BartConfig(
+        vocab_size=len(tokenizer), d_model=d_model, encoder_layers=layers, decoder_layers=layers,
+        encoder_attention_heads=heads, decoder_attention_heads=heads, encoder_ffn_dim=ffn, decoder_ffn_dim=ffn,
+        max_position_embeddings=max_positions, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+        decoder_start_token_id=2, forced_bos_token_id=0, forced_eos_token_id=2,
+    )
+    torch.manual_seed(seed)
+    model = BartForConditionalGeneration(config)
+    model.generation_config = GenerationConfig(
+        num_beams=num_beams, max_length=max_length, min_length=min_length, length_penalty=2.0,
+        no_repeat_ngram_size=3, early_stopping=True, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+        decoder_start_token_id=2, forced_bos_token_id=0, forced_eos_token_id=2,
+    )
+    model.save_pretrained(path)
+    return path
+
+
+def build_t5(path: Path, texts: Sequence[str], d_model: int = 32, layers: int = 1, heads: int = 2, ffn: int = 64,
+             vocab_size: int = 300, max_input: int = 128, max_length: int = 20, num_beams: int = 2,
+             prefix: str = "summarize: ", seed: int = 0) -> Path:
+    """A T5 with random weights, a SentencePiece tokenizer trained on ``texts``, and T5's
+    ``summarize: `` task prefix in ``task_specific_params`` like the released checkpoints."""
+    import sentencepiece as spm
+    import torch
+    from transformers import GenerationConfig, T5Config, T5ForConditionalGeneration, T5Tokenizer
+
+    path.mkdir(parents=True, exist_ok=True)
+    model_proto = train_sentencepiece(list(texts) + ENGLISH_SAMPLE, vocab_size)
+    processor = spm.SentencePieceProcessor(model_proto=model_proto)
+    vocab = [(processor.id_to_piece(i), processor.get_score(i)) for i in range(processor.get_piece_size())]
+    tokenizer = T5Tokenizer(vocab=vocab, extra_ids=0, model_max_length=max_input)
+    tokenizer.save_pretrained(path)
+    config = T5Config(
+        vocab_size=len(tokenizer), d_model=d_model, d_kv=d_model // heads, d_ff=ffn, num_layers=layers,
+        num_decoder_layers=layers, num_heads=heads, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
+        task_specific_params={"summarization": {"prefix": prefix}},
+    )
+    torch.manual_seed(seed)
+    model = T5ForConditionalGeneration(config)
+    model.generation_config = GenerationConfig(num_beams=num_beams, max_length=max_length, pad_token_id=0,
+                                               eos_token_id=1, decoder_start_token_id=0)
+    model.save_pretrained(path)
+    return path

@@ -51,6 +51,8 @@ class DocumentResult:
 
 def render(result: DocumentResult, fmt: str, output_key: str = "output") -> str:
     """The text of one document's output file in format ``fmt``."""
+    if fmt == "jsonl" and not result.segments:  # document-level output (a summary)
+        return json.dumps({"doc_id": result.id, output_key: result.output}, ensure_ascii=False) + "\n"
     if fmt == "jsonl":
         lines = []
         for seg in result.segments:

@@ -44,10 +44,10 @@ def _from_run(folder: Path, task: str | None) -> Segments:
     run_task = manifest.get("task")
     section = manifest
     if run_task == "pipeline":
-        if task is None:
-            raise InputError(f"{folder}: a pipeline run holds translations and summaries: pass --task")
-        section = manifest["stages"][task]
-        section = {**section, "format": section.get("format", manifest.get("format"))}
+        task = task or "summarization"
+        if task not in manifest.get("outputs", {}):
+            raise InputError(f"{folder}: this pipeline run ({manifest.get('order')}) has no {task} output")
+        section = manifest["stages"][manifest["outputs"][task]]
         run_task = task
     keys: list[Key] = []
     texts: list[list[str]] = []
@@ -59,7 +59,7 @@ def _from_run(folder: Path, task: str | None) -> Segments:
         else:
             keys.append((doc["id"], 0))
             texts.append([_read_text(folder / doc["output_file"]).strip()])
-    lang = section.get("target_lang") or section.get("summary_lang")
+    lang = section.get("target_lang") or section.get("lang")
     return Segments(str(folder), keys, texts, run_task, lang)
 
 

@@ -1,0 +1,238 @@
+"""Summarizers: seq2seq models with map-reduce over long documents, and extractive baselines
+(lead-N, TextRank) that need no weights."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any, Callable, Protocol, Sequence
+
+import numpy as np
+
+from toolkit.config import default_summarization_model
+from toolkit.documents import Document
+from toolkit.engine import TorchEngine, generation_settings, pick_device
+from toolkit.models import ModelRef, load_seq2seq, resolve_model
+from toolkit.results import DocumentResult
+from toolkit.segment import pack_sentences, segment_document, split_to_budget
+
+EXTRACTIVE = re.compile(r"^(lead|textrank)(?:-(\d+))?$")
+MAX_REDUCE_LEVELS = 8
+
+
+class Summarizer(Protocol):
+    lang: str
+
+    def describe(self) -> dict[str, Any]: ...
+
+    def summarize_document(self, doc: Document, on_batch: Callable[[int], None] | None = None) -> DocumentResult: ...
+
+    def count_units(self, doc: Document) -> int: ...
+
+
+def document_sentences(doc: Document, lang: str) -> list[str]:
+    return [text for _, _, text in segment_document(doc.text, lang, markdown=doc.format == "md").sentences]
+
+
+def _words(text: str, lang: str) -> int:
+    from toolkit.evaluation.rouge import UnicodeTokenizer
+
+    return len(UnicodeTokenizer(lang).tokenize(text))
+
+
+class _Extractive:
+    """Shared by the extractive baselines: pick sentence indices, keep document order."""
+
+    method = "extractive"
+
+    def __init__(self, n: int, lang: str) -> None:
+        if n < 1:
+            raise ValueError("an extractive summary needs at least one sentence")
+        self.n = n
+        self.lang = lang
+
+    def select(self, sentences: Sequence[str]) -> list[int]:
+        raise NotImplementedError
+
+    def count_units(self, doc: Document) -> int:
+        return 1
+
+    def summarize_document(self, doc: Document, on_batch: Callable[[int], None] | None = None) -> DocumentResult:
+        start = time.perf_counter()
+        sentences = document_sentences(doc, self.lang)
+        chosen = sorted(self.select(sentences))
+        summary = " ".join(sentences[i] for i in chosen)
+        if on_batch:
+            on_batch(1)
+        return DocumentResult(
+            id=doc.id, source=doc.source, output=summary, seconds=time.perf_counter() - start,
+            source_tokens=sum(_words(s, self.lang) for s in sentences), output_tokens=_words(summary, self.lang),
+            extra={"method": self.method, "token_unit": "words", "selected_sentences": chosen,
+                   "source_sentences": len(sentences)},
+        )
+
+
+class LeadSummarizer(_Extractive):
+    """The first N sentences: the classic news baseline (lead-3 is hard to beat on news)."""
+
+    method = "lead"
+
+    def select(self, sentences: Sequence[str]) -> list[int]:
+        return list(range(min(self.n, len(sentences))))
+
+    def describe(self) -> dict[str, Any]:
+        return {"model": {"reference": f"lead-{self.n}", "source": "builtin"}, "method": "lead", "sentences": self.n,
+                "lang": self.lang}
+
+
+def textrank_scores(sentences: Sequence[str], lang: str, damping: float = 0.85, tolerance: float = 1e-8,
+                    max_iterations: int = 500) -> np.ndarray:
+    """PageRank over the graph of sentences weighted by TF-IDF cosine similarity."""
+    from toolkit.evaluation.rouge import UnicodeTokenizer
+
+    n = len(sentences)
+    if n == 0:
+        return np.zeros(0)
+    tokenizer = UnicodeTokenizer(lang)
+    bags = [tokenizer.tokenize(s) for s in sentences]
+    vocab = {w: i for i, w in enumerate(sorted({w for bag in bags for w in bag}))}
+    counts = np.zeros((n, max(len(vocab), 1)))
+    for row, bag in enumerate(bags):
+        for word in bag:
+            counts[row, vocab[word]] += 1
+    df = (counts > 0).sum(axis=0)
+    idf = np.log((1 + n) / (1 + df)) + 1
+    vectors = counts * idf
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+    similarity = vectors @ vectors.T
+    np.fill_diagonal(similarity, 0.0)
+    totals = similarity.sum(axis=1, keepdims=True)
+    # A sentence sharing no word with any other links to all alike (the usual dangling-node rule).
+    transition = np.where(totals > 0, similarity / np.where(totals > 0, totals, 1), 1.0 / n)
+    rank = np.full(n, 1.0 / n)
+    for _ in range(max_iterations):
+        updated = (1 - damping) / n + damping * transition.T @ rank
+        if np.abs(updated - rank).sum() < tolerance:
+            rank = updated
+            break
+        rank = updated
+    return rank
+
+
+class TextRankSummarizer(_Extractive):
+    """TextRank (Mihalcea & Tarau 2004): the N most central sentences, in document order."""
+
+    method = "textrank"
+
+    def select(self, sentences: Sequence[str]) -> list[int]:
+        scores = textrank_scores(sentences, self.lang)
+        order = sorted(range(len(sentences)), key=lambda i: (-round(float(scores[i]), 12), i))
+        return order[: self.n]
+
+    def describe(self) -> dict[str, Any]:
+        return {"model": {"reference": f"textrank-{self.n}", "source": "builtin"}, "method": "textrank",
+                "sentences": self.n, "similarity": "tf-idf cosine", "damping": 0.85, "lang": self.lang}
+
+
+class Seq2SeqSummarizer:
+    """Abstractive summaries with any seq2seq checkpoint (BART, PEGASUS, T5, mT5, mBART …).
+
+    A document longer than the model's input window is cut on sentence boundaries into chunks
+    that fit, each chunk is summarised, and the joined chunk summaries are summarised again
+    (map-reduce), as many levels as needed. The manifest records every level.
+    """
+
+    method = "seq2seq"
+
+    def __init__(self, engine: TorchEngine, model_ref: ModelRef, lang: str, overridden: Sequence[str] = ()) -> None:
+        self.engine = engine
+        self.model_ref = model_ref
+        self.lang = lang
+        self.overridden = list(overridden)
+
+    @classmethod
+    def from_pretrained(cls, reference: str, lang: str = "en", device: str = "auto", batch_size: int = 4,
+                        max_batch_tokens: int = 16384, revision: str | None = None,
+                        **generation: Any) -> "Seq2SeqSummarizer":
+        ref = resolve_model(reference, revision=revision)
+        device = pick_device(device)
+        tokenizer, model = load_seq2seq(ref, device)
+        task = dict((getattr(model.config, "task_specific_params", None) or {}).get("summarization", {}))
+        prefix = task.pop("prefix", "") or ""
+        settings, overridden = generation_settings(model, generation, task)
+        engine = TorchEngine(tokenizer, model, device, settings, batch_size, max_batch_tokens, prefix=prefix)
+        return cls(engine, ref, lang, overridden)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "model": self.model_ref.to_dict(), "method": "seq2seq", "backend": self.engine.backend,
+            "device": self.engine.device, "lang": self.lang, "prefix": self.engine.prefix,
+            "generation": self.engine.settings, "overridden": self.overridden, "batch_size": self.engine.batch_size,
+            "input_limit": self.engine.input_limit,
+        }
+
+    def count_units(self, doc: Document) -> int:
+        return 1
+
+    def summarize_document(self, doc: Document, on_batch: Callable[[int], None] | None = None) -> DocumentResult:
+        start = time.perf_counter()
+        count = self.engine.count_tokens
+        budget = self.engine.input_limit
+        units = document_sentences(doc, self.lang)
+        source_tokens = count(" ".join(units))
+        levels: list[dict[str, Any]] = []
+        warnings: list[str] = []
+        total = source_tokens
+        while total > budget and len(levels) < MAX_REDUCE_LEVELS:
+            chunks = pack_sentences(units, count, budget)
+            generated = self.engine.generate([" ".join(c) for c in chunks])
+            levels.append({"level": len(levels), "chunks": len(chunks), "chunk_tokens": [count(" ".join(c)) for c in chunks],
+                           "summaries": [g.text for g in generated]})
+            units = [g.text for g in generated if g.text]
+            shrunk = count(" ".join(units))
+            if shrunk >= total:
+                break  # the model's summaries are no shorter than its inputs: no further level would help
+            total = shrunk
+        text = " ".join(units)
+        if count(text) > budget:
+            kept = split_to_budget(text, count, budget)[0]
+            warnings.append(f"{doc.id}: after {len(levels)} map-reduce level(s) the text still had {count(text)} tokens; "
+                            f"only its first {count(kept)} tokens (of the model's {budget}) were summarised")
+            text = kept
+        [final] = self.engine.generate([text])
+        if final.hit_length_limit:
+            warnings.append(f"{doc.id}: summary reached the {self.engine.output_limit(final.source_tokens)}-token "
+                            "generation limit and may be cut")
+        if on_batch:
+            on_batch(1)
+        return DocumentResult(
+            id=doc.id, source=doc.source, output=final.text, seconds=time.perf_counter() - start,
+            source_tokens=source_tokens, output_tokens=final.output_tokens, warnings=warnings,
+            extra={"method": "seq2seq", "token_unit": "model", "map_reduce_levels": levels,
+                   "chunked": bool(levels)},
+        )
+
+
+def load_summarizer(reference: str | None, lang: str = "en", device: str = "auto", batch_size: int = 4,
+                    max_batch_tokens: int = 16384, revision: str | None = None, **generation: Any) -> Summarizer:
+    """``lead-N`` / ``textrank[-N]`` (N defaults to 3), a Hugging Face id, or a local folder."""
+    reference = reference or default_summarization_model(lang)
+    match = EXTRACTIVE.match(reference.lower())
+    if match and not _is_path(reference):
+        n = int(match.group(2) or 3)
+        from toolkit.errors import ToolkitError
+
+        if n < 1:
+            raise ToolkitError(f"--model {reference}: the number of sentences must be at least 1")
+        return LeadSummarizer(n, lang) if match.group(1) == "lead" else TextRankSummarizer(n, lang)
+    return Seq2SeqSummarizer.from_pretrained(reference, lang, device, batch_size, max_batch_tokens, revision, **generation)
+
+
+def _is_path(reference: str) -> bool:
+    from pathlib import Path
+
+    return Path(reference).exists()
+
+
+__all__ = ["LeadSummarizer", "TextRankSummarizer", "Seq2SeqSummarizer", "load_summarizer", "textrank_scores"]
