@@ -7,6 +7,8 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Converted CTranslate2 models go to a fresh cache, never the user's.
+os.environ["TOOLKIT_CACHE"] = __import__("tempfile").mkdtemp(prefix="toolkit-test-cache-")
 
 from pathlib import Path  # noqa: E402
 

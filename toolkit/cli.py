@@ -43,6 +43,15 @@ EncodingOption = Annotated[str, typer.Option("--encoding", help="Encoding of tex
 OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace a non-empty --out folder.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")]
+class Backend(str, Enum):
+    auto = "auto"
+    torch = "torch"
+    ct2 = "ct2"
+
+
+BackendOption = Annotated[Optional[Backend], typer.Option("--backend", help="auto: CTranslate2 where it supports the model, else PyTorch (default: configs/defaults.yaml).")]
+QuantizationOption = Annotated[Optional[str], typer.Option("--quantization", help="ct2 weights: int8 (CPU default), int8_float16 (CUDA default), int8_float32, float16, bfloat16, float32.")]
+ThreadsOption = Annotated[int, typer.Option("--threads", help="CPU threads for inference (0: the library's default).")]
 RevisionOption = Annotated[Optional[str], typer.Option("--revision", help="Hub revision (branch, tag or commit) of the model.")]
 
 
@@ -141,6 +150,9 @@ def translate(
     max_new_tokens: MaxNewOption = None,
     batch_size: BatchOption = None,
     device: DeviceOption = Device.auto,
+    backend: BackendOption = None,
+    quantization: QuantizationOption = None,
+    threads: ThreadsOption = 0,
     revision: RevisionOption = None,
     encoding: EncodingOption = "utf-8",
     overwrite: OverwriteOption = False,
@@ -167,7 +179,8 @@ def translate(
         with run if run is not None else _nullcontext():
             translator = Translator.from_pretrained(
                 model, src, tgt, device=device.value, revision=revision,
-                batch_size=batch_size or defaults.translation.batch_size,
+                backend=(backend.value if backend else defaults.translation.backend), quantization=quantization,
+                threads=threads, batch_size=batch_size or defaults.translation.batch_size,
                 max_batch_tokens=defaults.translation.max_batch_tokens,
                 num_beams=beams, max_new_tokens=max_new_tokens,
             )
@@ -212,6 +225,9 @@ def summarize(
     fmt: FormatOption = Format.txt,
     batch_size: BatchOption = None,
     device: DeviceOption = Device.auto,
+    backend: BackendOption = None,
+    quantization: QuantizationOption = None,
+    threads: ThreadsOption = 0,
     revision: RevisionOption = None,
     encoding: EncodingOption = "utf-8",
     overwrite: OverwriteOption = False,
@@ -235,7 +251,9 @@ def summarize(
         run = _out_target(out, "summarize", as_json, overwrite)
         with run if run is not None else _nullcontext():
             summarizer = load_summarizer(model, lang, device.value, batch_size or defaults.summarization.batch_size,
-                                         defaults.summarization.max_batch_tokens, revision, **generation)
+                                         defaults.summarization.max_batch_tokens, revision,
+                                         backend.value if backend else defaults.summarization.backend, quantization,
+                                         threads, **generation)
             results = run_documents(docs, summarizer.summarize_document, summarizer.count_units, "summarising",
                                     show_progress=not quiet and len(docs) > 1)
             head = {**base_manifest("summarize"), "task": "summarization", **summarizer.describe()}
@@ -258,6 +276,9 @@ def pipeline(
     beams: Annotated[Optional[int], typer.Option("--beams", help="Beam size for both stages (default: each model's).")] = None,
     out: OutOption = None,
     device: DeviceOption = Device.auto,
+    backend: BackendOption = None,
+    quantization: QuantizationOption = None,
+    threads: ThreadsOption = 0,
     encoding: EncodingOption = "utf-8",
     overwrite: OverwriteOption = False,
     as_json: JsonOption = False,
@@ -288,11 +309,13 @@ def pipeline(
         with run:
             translator = Translator.from_pretrained(
                 translator_model, src, tgt, device=device.value, batch_size=defaults.translation.batch_size,
-                max_batch_tokens=defaults.translation.max_batch_tokens, num_beams=beams)
+                backend=backend.value if backend else defaults.translation.backend, quantization=quantization,
+                threads=threads, max_batch_tokens=defaults.translation.max_batch_tokens, num_beams=beams)
             summary_input_lang = tgt if order == "translate-first" else src
             summarizer = load_summarizer(summarizer_model, summary_input_lang, device.value,
                                          defaults.summarization.batch_size, defaults.summarization.max_batch_tokens,
-                                         **generation)
+                                         None, backend.value if backend else defaults.summarization.backend,
+                                         quantization, threads, **generation)
             result = run_pipeline(docs, translator, summarizer, order, show_progress=not quiet)
             stages, tables = [], {}
             for stage in result.stages:

@@ -24,6 +24,7 @@ class TranslationDefaults(Strict):
     models: dict[str, str] = Field(default_factory=dict)
     batch_size: int = Field(16, ge=1)
     max_batch_tokens: int = Field(8192, ge=16)
+    backend: Literal["auto", "torch", "ct2"] = "auto"
 
 
 class SummarizationDefaults(Strict):
@@ -31,6 +32,7 @@ class SummarizationDefaults(Strict):
     models: dict[str, str] = Field(default_factory=dict)
     batch_size: int = Field(4, ge=1)
     max_batch_tokens: int = Field(16384, ge=16)
+    backend: Literal["auto", "torch", "ct2"] = "auto"
 
 
 class PipelineDefaults(Strict):

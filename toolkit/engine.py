@@ -38,12 +38,11 @@ def pick_device(device: str) -> str:
     return device
 
 
-def generation_settings(model: Any, overrides: dict[str, Any],
+def generation_settings(config: Any, overrides: dict[str, Any],
                         task_defaults: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[str]]:
     """The settings generation will use: the model's generation config, then its task-specific
     defaults (``config.task_specific_params``, as older checkpoints keep them), then the user's
     overrides. Returns (settings, names of overridden keys). Sampling is always off."""
-    config = model.generation_config
     settings = {key: getattr(config, key, None) for key in GENERATION_KEYS}
     settings = {k: v for k, v in settings.items() if v is not None}
     for key, value in (task_defaults or {}).items():
@@ -66,9 +65,9 @@ def generation_settings(model: Any, overrides: dict[str, Any],
     return settings, overridden
 
 
-def input_limit(tokenizer: Any, model: Any) -> int:
+def input_limit(tokenizer: Any, config: Any) -> int:
     """The most source tokens (special tokens included) the model accepts in one input."""
-    limits = [getattr(model.config, "max_position_embeddings", None), getattr(tokenizer, "model_max_length", None)]
+    limits = [getattr(config, "max_position_embeddings", None), getattr(tokenizer, "model_max_length", None)]
     usable = [int(x) for x in limits if isinstance(x, int) and 0 < x < 1_000_000]
     return min(usable) if usable else 512
 
@@ -117,10 +116,15 @@ class TorchEngine:
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
         self.prefix = prefix
-        self.input_limit = input_limit(tokenizer, model)
+        self.input_limit = input_limit(tokenizer, model.config)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(self.prefix + text)["input_ids"])
+
+    def describe(self) -> dict[str, Any]:
+        import torch
+
+        return {"threads": torch.get_num_threads(), "dtype": str(next(self.model.parameters()).dtype)}
 
     def output_limit(self, source_tokens: int) -> int:
         if "max_new_tokens" in self.settings:

@@ -11,8 +11,7 @@ import numpy as np
 
 from toolkit.config import default_summarization_model
 from toolkit.documents import Document
-from toolkit.engine import TorchEngine, generation_settings, pick_device
-from toolkit.models import ModelRef, load_seq2seq, resolve_model
+from toolkit.backends import LoadedEngine, load_engine
 from toolkit.results import DocumentResult
 from toolkit.segment import pack_sentences, segment_document, split_to_budget
 
@@ -145,32 +144,23 @@ class Seq2SeqSummarizer:
 
     method = "seq2seq"
 
-    def __init__(self, engine: TorchEngine, model_ref: ModelRef, lang: str, overridden: Sequence[str] = ()) -> None:
-        self.engine = engine
-        self.model_ref = model_ref
+    def __init__(self, loaded: LoadedEngine, lang: str) -> None:
+        self.loaded = loaded
+        self.engine = loaded.engine
+        self.model_ref = loaded.ref
         self.lang = lang
-        self.overridden = list(overridden)
 
     @classmethod
-    def from_pretrained(cls, reference: str, lang: str = "en", device: str = "auto", batch_size: int = 4,
+    def from_pretrained(cls, reference: str, lang: str = "en", device: str = "auto", backend: str = "auto",
+                        quantization: str | None = None, threads: int = 0, batch_size: int = 4,
                         max_batch_tokens: int = 16384, revision: str | None = None,
                         **generation: Any) -> "Seq2SeqSummarizer":
-        ref = resolve_model(reference, revision=revision)
-        device = pick_device(device)
-        tokenizer, model = load_seq2seq(ref, device)
-        task = dict((getattr(model.config, "task_specific_params", None) or {}).get("summarization", {}))
-        prefix = task.pop("prefix", "") or ""
-        settings, overridden = generation_settings(model, generation, task)
-        engine = TorchEngine(tokenizer, model, device, settings, batch_size, max_batch_tokens, prefix=prefix)
-        return cls(engine, ref, lang, overridden)
+        loaded = load_engine(reference, "summarization", device, backend, quantization, threads, batch_size,
+                             max_batch_tokens, revision, generation)
+        return cls(loaded, lang)
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "model": self.model_ref.to_dict(), "method": "seq2seq", "backend": self.engine.backend,
-            "device": self.engine.device, "lang": self.lang, "prefix": self.engine.prefix,
-            "generation": self.engine.settings, "overridden": self.overridden, "batch_size": self.engine.batch_size,
-            "input_limit": self.engine.input_limit,
-        }
+        return {**self.loaded.describe(), "method": "seq2seq", "lang": self.lang}
 
     def count_units(self, doc: Document) -> int:
         return 1
@@ -215,7 +205,8 @@ class Seq2SeqSummarizer:
 
 
 def load_summarizer(reference: str | None, lang: str = "en", device: str = "auto", batch_size: int = 4,
-                    max_batch_tokens: int = 16384, revision: str | None = None, **generation: Any) -> Summarizer:
+                    max_batch_tokens: int = 16384, revision: str | None = None, backend: str = "auto",
+                    quantization: str | None = None, threads: int = 0, **generation: Any) -> Summarizer:
     """``lead-N`` / ``textrank[-N]`` (N defaults to 3), a Hugging Face id, or a local folder."""
     reference = reference or default_summarization_model(lang)
     match = EXTRACTIVE.match(reference.lower())
@@ -226,7 +217,8 @@ def load_summarizer(reference: str | None, lang: str = "en", device: str = "auto
         if n < 1:
             raise ToolkitError(f"--model {reference}: the number of sentences must be at least 1")
         return LeadSummarizer(n, lang) if match.group(1) == "lead" else TextRankSummarizer(n, lang)
-    return Seq2SeqSummarizer.from_pretrained(reference, lang, device, batch_size, max_batch_tokens, revision, **generation)
+    return Seq2SeqSummarizer.from_pretrained(reference, lang, device, backend, quantization, threads, batch_size,
+                                             max_batch_tokens, revision, **generation)
 
 
 def _is_path(reference: str) -> bool:

@@ -7,9 +7,8 @@ from typing import Any, Callable, Sequence
 
 from toolkit.config import default_translation_model
 from toolkit.documents import Document
-from toolkit.engine import TorchEngine, generation_settings, pick_device
+from toolkit.backends import LoadedEngine, load_engine
 from toolkit.errors import ToolkitError
-from toolkit.models import ModelRef, load_seq2seq, resolve_model
 from toolkit.results import DocumentResult, SegmentRecord
 from toolkit.segment import segment_document, split_to_budget
 
@@ -21,40 +20,26 @@ class Translator:
     every split and every output that reached the length limit is reported as a warning.
     """
 
-    def __init__(self, engine: TorchEngine, model_ref: ModelRef, source_lang: str, target_lang: str,
-                 overridden: Sequence[str] = ()) -> None:
-        self.engine = engine
-        self.model_ref = model_ref
+    def __init__(self, loaded: LoadedEngine, source_lang: str, target_lang: str) -> None:
+        self.loaded = loaded
+        self.engine = loaded.engine
+        self.model_ref = loaded.ref
         self.source_lang = source_lang
         self.target_lang = target_lang
-        self.overridden = list(overridden)
 
     @classmethod
     def from_pretrained(cls, reference: str | None = None, source_lang: str = "fr", target_lang: str = "en",
-                        device: str = "auto", batch_size: int = 16, max_batch_tokens: int = 8192,
+                        device: str = "auto", backend: str = "auto", quantization: str | None = None,
+                        threads: int = 0, batch_size: int = 16, max_batch_tokens: int = 8192,
                         revision: str | None = None, **generation: Any) -> "Translator":
         reference = reference or default_translation_model(source_lang, target_lang)
-        ref = resolve_model(reference, revision=revision)
-        device = pick_device(device)
-        tokenizer, model = load_seq2seq(ref, device)
-        settings, overridden = generation_settings(model, generation)
-        engine = TorchEngine(tokenizer, model, device, settings, batch_size, max_batch_tokens)
-        return cls(engine, ref, source_lang, target_lang, overridden)
+        loaded = load_engine(reference, "translation", device, backend, quantization, threads, batch_size,
+                             max_batch_tokens, revision, generation)
+        return cls(loaded, source_lang, target_lang)
 
     def describe(self) -> dict[str, Any]:
         """The manifest's account of the model and the settings actually used."""
-        return {
-            "model": self.model_ref.to_dict(),
-            "backend": self.engine.backend,
-            "device": self.engine.device,
-            "source_lang": self.source_lang,
-            "target_lang": self.target_lang,
-            "generation": self.engine.settings,
-            "overridden": self.overridden,
-            "batch_size": self.engine.batch_size,
-            "max_batch_tokens": self.engine.max_batch_tokens,
-            "input_limit": self.engine.input_limit,
-        }
+        return {**self.loaded.describe(), "source_lang": self.source_lang, "target_lang": self.target_lang}
 
     def translate_sentences(self, sentences: Sequence[str],
                             on_batch: Callable[[int], None] | None = None) -> tuple[list[SegmentRecord], list[tuple[int, str]]]:

@@ -1,0 +1,101 @@
+"""Choosing and building the generation engine: PyTorch (transformers ``generate``) or CTranslate2."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from toolkit import ct2
+from toolkit.engine import TorchEngine, generation_settings, pick_device
+from toolkit.errors import ModelError, ToolkitError
+from toolkit.models import ModelRef, resolve_model
+
+BACKENDS = ("auto", "torch", "ct2")
+Engine = Union[TorchEngine, "ct2.CT2Engine"]
+
+
+@dataclass
+class LoadedEngine:
+    engine: Any
+    ref: ModelRef
+    overridden: list[str]
+    backend_note: str | None = None  # why auto chose what it chose
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        engine = self.engine
+        return {
+            "model": self.ref.to_dict(), "backend": engine.backend, "backend_note": self.backend_note,
+            "device": engine.device, "generation": engine.settings, "overridden": self.overridden,
+            "batch_size": engine.batch_size, "max_batch_tokens": engine.max_batch_tokens,
+            "input_limit": engine.input_limit, "prefix": engine.prefix, **engine.describe(),
+        }
+
+
+def _load_configs(ref: ModelRef) -> tuple[Any, Any, Any]:
+    from transformers import AutoConfig, AutoTokenizer, GenerationConfig
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(ref.path)
+        config = AutoConfig.from_pretrained(ref.path)
+    except (OSError, ValueError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"cannot load model '{ref.reference}': {first}") from None
+    try:
+        generation = GenerationConfig.from_pretrained(ref.path)
+    except OSError:
+        generation = GenerationConfig.from_model_config(config)
+    return tokenizer, config, generation
+
+
+def choose_backend(backend: str, ref: ModelRef) -> tuple[str, str | None]:
+    if backend not in BACKENDS:
+        raise ToolkitError(f"--backend {backend}: expected auto, torch or ct2")
+    if backend == "torch":
+        return "torch", None
+    if not ct2.available():
+        if backend == "ct2":
+            raise ToolkitError("--backend ct2: CTranslate2 is not installed (pip install ctranslate2)")
+        return "torch", "auto: CTranslate2 is not installed"
+    if not ct2.supports(ref):
+        if backend == "ct2":
+            raise ToolkitError(f"--backend ct2: CTranslate2 cannot run '{ref.reference}' "
+                               f"(model type {ct2.model_type(ref)!r}); use --backend torch")
+        return "torch", f"auto: CTranslate2 does not support model type {ct2.model_type(ref)!r}"
+    return "ct2", "auto: CTranslate2 supports this model" if backend == "auto" else None
+
+
+def load_engine(reference: str, task: str, device: str = "auto", backend: str = "auto", quantization: str | None = None,
+                threads: int = 0, batch_size: int = 16, max_batch_tokens: int = 8192, revision: str | None = None,
+                overrides: dict[str, Any] | None = None) -> LoadedEngine:
+    """Resolve ``reference`` and build the engine that will run it.
+
+    ``task`` ("translation" or "summarization") selects the model's task-specific defaults and
+    prefix (T5's ``summarize: ``). With the ct2 backend the PyTorch weights are never loaded,
+    except once to convert them.
+    """
+    if threads < 0:
+        raise ToolkitError("--threads must be 0 (library default) or a positive integer")
+    ref = resolve_model(reference, revision=revision)
+    device = pick_device(device)
+    chosen, note = choose_backend(backend, ref)
+    tokenizer, config, generation = _load_configs(ref)
+    task_params = dict((getattr(config, "task_specific_params", None) or {}).get(task, {}))
+    prefix = task_params.pop("prefix", "") or ""
+    settings, overridden = generation_settings(generation, overrides or {}, task_params)
+    if chosen == "ct2":
+        quantization = quantization or ct2.default_quantization(device)
+        engine: Any = ct2.CT2Engine(tokenizer, ref, device, settings, quantization, batch_size, max_batch_tokens,
+                                    prefix, threads, config, generation)
+    else:
+        if quantization not in (None, "float32"):
+            raise ToolkitError(f"--quantization {quantization} needs the ct2 backend (torch runs float32)")
+        import torch
+
+        from toolkit.models import load_seq2seq
+
+        if threads:
+            torch.set_num_threads(threads)
+        tokenizer, model = load_seq2seq(ref, device)
+        engine = TorchEngine(tokenizer, model, device, settings, batch_size, max_batch_tokens, prefix)
+    return LoadedEngine(engine, ref, overridden, note)

@@ -1,0 +1,191 @@
+"""CTranslate2 backend: convert a Hugging Face checkpoint once, cache it, decode with the same
+segmentation, batching, settings and outputs as the torch backend.
+
+Converted models live under ``$TOOLKIT_CACHE/ct2`` (default ``~/.cache/toolkit/ct2``), one folder
+per (model content, quantization, CTranslate2 version), so a second run never converts again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from toolkit.engine import Generated, input_limit, make_batches
+from toolkit.errors import ModelError, ToolkitError
+from toolkit.models import ModelRef
+
+# Architectures CTranslate2's Transformers converter handles for encoder-decoder generation.
+SUPPORTED_MODEL_TYPES = {"marian", "bart", "mbart", "pegasus", "t5", "mt5", "m2m_100"}
+QUANTIZATIONS = ("int8", "int8_float32", "int8_float16", "int8_bfloat16", "float16", "bfloat16", "float32")
+
+
+def available() -> bool:
+    try:
+        import ctranslate2  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def cache_root() -> Path:
+    root = os.environ.get("TOOLKIT_CACHE")
+    return (Path(root) if root else Path.home() / ".cache" / "toolkit") / "ct2"
+
+
+def default_quantization(device: str) -> str:
+    return "int8_float16" if device.startswith("cuda") else "int8"
+
+
+def model_type(ref: ModelRef) -> str | None:
+    try:
+        return json.loads((ref.path / "config.json").read_text()).get("model_type")
+    except (OSError, ValueError):
+        return None
+
+
+def supports(ref: ModelRef) -> bool:
+    return model_type(ref) in SUPPORTED_MODEL_TYPES
+
+
+def converted_path(ref: ModelRef, quantization: str) -> Path:
+    import ctranslate2
+
+    key = hashlib.sha256(f"{ref.identity}|{quantization}|{ctranslate2.__version__}".encode()).hexdigest()[:20]
+    name = ref.reference.strip("/").replace("/", "--")[-60:]
+    return cache_root() / f"{name}-{quantization}-{key}"
+
+
+def _converter(path: Path) -> Any:
+    from ctranslate2.converters import TransformersConverter
+
+    class Converter(TransformersConverter):
+        def load_model(self, model_class: Any, model_name_or_path: str, **kwargs: Any) -> Any:
+            model = super().load_model(model_class, model_name_or_path, **kwargs)
+            # transformers 5 dropped BartConfig.normalize_before, which the converter reads;
+            # BART is post-LayerNorm, i.e. the old default False.
+            if model.config.model_type == "bart" and not hasattr(model.config, "normalize_before"):
+                model.config.normalize_before = False
+            return model
+
+    return Converter(str(path))
+
+
+def convert(ref: ModelRef, quantization: str) -> tuple[Path, bool]:
+    """The converted model folder for ``ref`` and whether it was converted now (False: cache hit)."""
+    if quantization not in QUANTIZATIONS:
+        raise ToolkitError(f"--quantization {quantization}: expected one of {', '.join(QUANTIZATIONS)}")
+    target = converted_path(ref, quantization)
+    if (target / "model.bin").is_file() and (target / "toolkit.json").is_file():
+        return target, False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.parent / f".{target.name}.partial-{os.getpid()}"
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        _converter(ref.path).convert(str(partial), quantization=quantization, force=True)
+        (partial / "toolkit.json").write_text(json.dumps({**ref.to_dict(), "quantization": quantization}, indent=2))
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(partial, target)
+    except (ValueError, NotImplementedError, KeyError, AttributeError, RuntimeError) as exc:
+        raise ModelError(f"CTranslate2 cannot convert '{ref.reference}': {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return target, True
+
+
+# transformers generation settings → CTranslate2 translate_batch arguments.
+def decoding_options(settings: dict[str, Any], forced_eos: bool = False) -> dict[str, Any]:
+    """CTranslate2 options that decode like ``generate`` with ``settings``.
+
+    transformers counts the decoder start token in ``max_length``, CTranslate2 does not; and a
+    model with ``forced_eos_token_id`` spends its last position on a forced end token, which
+    CTranslate2 cannot force, so it stops one token earlier instead (same text either way)."""
+    options: dict[str, Any] = {"beam_size": int(settings.get("num_beams", 1))}
+    if "max_new_tokens" in settings:
+        options["max_decoding_length"] = int(settings["max_new_tokens"]) - int(forced_eos)
+    else:
+        options["max_decoding_length"] = int(settings.get("max_length", 512)) - 1 - int(forced_eos)
+    if "min_new_tokens" in settings:
+        options["min_decoding_length"] = int(settings["min_new_tokens"])
+    elif "min_length" in settings:
+        options["min_decoding_length"] = max(0, int(settings["min_length"]) - 1)
+    for key in ("length_penalty", "no_repeat_ngram_size", "repetition_penalty"):
+        if key in settings:
+            options[key] = settings[key]
+    return options
+
+
+class CT2Engine:
+    """Same interface as TorchEngine, decoding with ``ctranslate2.Translator.translate_batch``."""
+
+    backend = "ct2"
+
+    def __init__(self, tokenizer: Any, ref: ModelRef, device: str, settings: dict[str, Any], quantization: str,
+                 batch_size: int = 16, max_batch_tokens: int = 8192, prefix: str = "", threads: int = 0,
+                 model_config: Any = None, generation_config: Any = None) -> None:
+        import ctranslate2
+
+        if batch_size < 1:
+            raise ToolkitError("--batch-size must be at least 1")
+        self.tokenizer = tokenizer
+        self.settings = settings
+        self.batch_size = batch_size
+        self.max_batch_tokens = max_batch_tokens
+        self.prefix = prefix
+        self.device = device
+        self.quantization = quantization
+        self.model_path, self.converted_now = convert(ref, quantization)
+        ct2_device, _, index = device.partition(":")
+        self.translator = ctranslate2.Translator(
+            str(self.model_path), device=ct2_device, device_index=int(index or 0), compute_type=quantization,
+            intra_threads=threads,
+        )
+        self.threads = threads
+        self.input_limit = input_limit(tokenizer, model_config) if model_config is not None else 512
+        self.forced_eos = getattr(generation_config, "forced_eos_token_id", None) is not None
+        forced_bos = getattr(generation_config, "forced_bos_token_id", None)
+        # BART-style models force <s> after the decoder start token; CTranslate2 takes it as a prefix.
+        self.target_prefix = tokenizer.convert_ids_to_tokens([forced_bos]) if forced_bos is not None else None
+        self.options = decoding_options(settings, self.forced_eos)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(self.prefix + text)["input_ids"])
+
+    def output_limit(self, source_tokens: int) -> int:
+        return int(self.options["max_decoding_length"])
+
+    def describe(self) -> dict[str, Any]:
+        return {"quantization": self.quantization, "converted_model": str(self.model_path),
+                "converted_this_run": self.converted_now, "threads": self.threads, "ct2_options": self.options}
+
+    def generate(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None) -> list[Generated]:
+        if not texts:
+            return []
+        encoded = self.tokenizer([self.prefix + t for t in texts])["input_ids"]
+        tokens = [self.tokenizer.convert_ids_to_tokens(ids) for ids in encoded]
+        lengths = [len(ids) for ids in encoded]
+        results: list[Generated | None] = [None] * len(texts)
+        limit = self.options["max_decoding_length"]
+        for batch in make_batches(lengths, self.batch_size, self.max_batch_tokens):
+            # max_input_length=0: CTranslate2 would otherwise cut inputs at 1024 tokens, silently.
+            prefix = [self.target_prefix] * len(batch) if self.target_prefix else None
+            outputs = self.translator.translate_batch([tokens[i] for i in batch], target_prefix=prefix,
+                                                     max_input_length=0, max_batch_size=0, **self.options)
+            for index, output in zip(batch, outputs):
+                hypothesis = output.hypotheses[0]
+                ids = self.tokenizer.convert_tokens_to_ids(hypothesis)
+                hit = len(hypothesis) >= limit
+                results[index] = Generated(
+                    text=self.tokenizer.decode(ids, skip_special_tokens=True).strip(),
+                    source_tokens=lengths[index],
+                    # CTranslate2 leaves out the end token it produced (or that transformers would force).
+                    output_tokens=len(hypothesis) + int(not hit or self.forced_eos),
+                    hit_length_limit=hit,
+                )
+            if on_batch:
+                on_batch(len(batch))
+        return [r for r in results if r is not None]
