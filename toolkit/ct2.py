@@ -113,6 +113,8 @@ def decoding_options(settings: dict[str, Any], forced_eos: bool = False) -> dict
         options["min_decoding_length"] = int(settings["min_new_tokens"])
     elif "min_length" in settings:
         options["min_decoding_length"] = max(0, int(settings["min_length"]) - 1)
+    if "min_decoding_length" in options:
+        options["min_decoding_length"] = min(options["min_decoding_length"], options["max_decoding_length"])
     for key in ("length_penalty", "no_repeat_ngram_size", "repetition_penalty"):
         if key in settings:
             options[key] = settings[key]

@@ -61,7 +61,7 @@ def _spm_pieces(model: bytes) -> list[str]:
 def build_marian(path: Path, source_texts: Sequence[str], target_texts: Sequence[str] = ENGLISH_SAMPLE,
                  d_model: int = 32, layers: int = 1, heads: int = 2, ffn: int = 64, vocab_size: int = 400,
                  max_length: int = 24, num_beams: int = 2, source_lang: str = "fr", target_lang: str = "en",
-                 max_positions: int = 512, seed: int = 0) -> Path:
+                 max_positions: int = 512, seed: int = 0, pad_vocab_to: int | None = None) -> Path:
     """A MarianMT model with random weights and a MarianTokenizer trained on the given texts."""
     import torch
     from transformers import GenerationConfig, MarianConfig, MarianMTModel, MarianTokenizer
@@ -75,6 +75,8 @@ def build_marian(path: Path, source_texts: Sequence[str], target_texts: Sequence
     for piece in _spm_pieces(source_spm) + _spm_pieces(target_spm):
         if piece not in vocab and piece not in ("<pad>", "<s>"):
             vocab[piece] = len(vocab)
+    while pad_vocab_to and len(vocab) < pad_vocab_to - 1:
+        vocab[f"▁<unused{len(vocab)}>"] = len(vocab)
     vocab["<pad>"] = len(vocab)
     (path / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     tokenizer = MarianTokenizer(
@@ -102,7 +104,8 @@ def build_marian(path: Path, source_texts: Sequence[str], target_texts: Sequence
 
 def build_bart(path: Path, texts: Sequence[str], d_model: int = 32, layers: int = 1, heads: int = 2, ffn: int = 64,
                vocab_size: int = 500, max_positions: int = 128, max_length: int = 20, min_length: int = 4,
-               num_beams: int = 2, seed: int = 0) -> Path:
+               num_beams: int = 2, seed: int = 0, decoder_layers: int | None = None,
+               pad_vocab_to: int | None = None) -> Path:
     """A BART summariser with random weights and a byte-level BPE tokenizer trained on ``texts``.
 
     Its generation config follows bart-large-cnn's shape (beams, length penalty, min/max length,
@@ -119,9 +122,12 @@ def build_bart(path: Path, texts: Sequence[str], d_model: int = 32, layers: int 
     bpe.save_model(str(path))
     tokenizer = BartTokenizer(vocab=str(path / "vocab.json"), merges=str(path / "merges.txt"),
                               model_max_length=max_positions)
+    if pad_vocab_to and pad_vocab_to > len(tokenizer):
+        # Full-size vocabularies make the output projection cost what the real model's does.
+        tokenizer.add_tokens([f"<unused{i}>" for i in range(pad_vocab_to - len(tokenizer))])
     tokenizer.save_pretrained(path)
     config = BartConfig(
-        vocab_size=len(tokenizer), d_model=d_model, encoder_layers=layers, decoder_layers=layers,
+        vocab_size=len(tokenizer), d_model=d_model, encoder_layers=layers, decoder_layers=decoder_layers or layers,
         encoder_attention_heads=heads, decoder_attention_heads=heads, encoder_ffn_dim=ffn, decoder_ffn_dim=ffn,
         max_position_embeddings=max_positions, pad_token_id=1, bos_token_id=0, eos_token_id=2,
         decoder_start_token_id=2, forced_bos_token_id=0, forced_eos_token_id=2,
@@ -161,5 +167,35 @@ def build_t5(path: Path, texts: Sequence[str], d_model: int = 32, layers: int = 
     model = T5ForConditionalGeneration(config)
     model.generation_config = GenerationConfig(num_beams=num_beams, max_length=max_length, pad_token_id=0,
                                                eos_token_id=1, decoder_start_token_id=0)
+    model.save_pretrained(path)
+    return path
+
+
+def build_marian_from_tokenizer(path: Path, tokenizer_dir: Path, d_model: int = 512, layers: int = 6, heads: int = 8,
+                                ffn: int = 2048, num_beams: int = 4, max_length: int = 512, seed: int = 0) -> Path:
+    """A MarianMT with random weights around a real Marian tokenizer folder (vocabulary, special
+    token ids and SentencePiece models as released), at the given dimensions."""
+    import torch
+    from transformers import GenerationConfig, MarianConfig, MarianMTModel, MarianTokenizer
+
+    tokenizer = MarianTokenizer.from_pretrained(tokenizer_dir)
+    base = MarianConfig.from_pretrained(tokenizer_dir)
+    config = MarianConfig(
+        vocab_size=base.vocab_size, decoder_vocab_size=base.decoder_vocab_size, d_model=d_model,
+        encoder_layers=layers, decoder_layers=layers, encoder_attention_heads=heads, decoder_attention_heads=heads,
+        encoder_ffn_dim=ffn, decoder_ffn_dim=ffn, max_position_embeddings=base.max_position_embeddings,
+        pad_token_id=base.pad_token_id, eos_token_id=base.eos_token_id, decoder_start_token_id=base.decoder_start_token_id,
+        forced_eos_token_id=base.eos_token_id, scale_embedding=True, share_encoder_decoder_embeddings=True,
+        static_position_embeddings=True,
+    )
+    torch.manual_seed(seed)
+    model = MarianMTModel(config)
+    model.generation_config = GenerationConfig(
+        max_length=max_length, num_beams=num_beams, bad_words_ids=[[base.pad_token_id]], pad_token_id=base.pad_token_id,
+        eos_token_id=base.eos_token_id, decoder_start_token_id=base.decoder_start_token_id,
+        forced_eos_token_id=base.eos_token_id,
+    )
+    path.mkdir(parents=True, exist_ok=True)
+    tokenizer.save_pretrained(path)
     model.save_pretrained(path)
     return path

@@ -115,6 +115,13 @@ class RunFolder:
         self.files.append(relative)
         return self.target / relative
 
+    def write_bytes(self, relative: str, data: bytes) -> Path:
+        from toolkit.documents import atomic_write_bytes
+
+        atomic_write_bytes(self.partial / relative, data)
+        self.files.append(relative)
+        return self.target / relative
+
     def commit(self, manifest: dict[str, Any]) -> Path:
         """Write the manifest last, then move the finished folder into place."""
         manifest = {**manifest, "files": sorted(self.files)}

@@ -1,0 +1,160 @@
+"""`toolkit benchmark`: the smoke config end to end, config validation, caching, failures, compare."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import REPO
+from toolkit.cli import app
+
+runner = CliRunner()
+SMOKE = REPO / "configs" / "benchmarks" / "smoke.yaml"
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the paths the configs name, so runs write their outputs/ there."""
+    root = tmp_path_factory.mktemp("bench")
+    for name in ("seeds", "evaluation", "configs"):
+        shutil.copytree(REPO / name, root / name)
+    return root
+
+
+@pytest.fixture(scope="module")
+def smoke_run(workspace: Path) -> tuple[Path, object]:
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(workspace)
+    try:
+        result = runner.invoke(app, ["benchmark", "configs/benchmarks/smoke.yaml", "--out", "outputs/run-a", "--quiet"])
+    finally:
+        os.chdir(cwd)
+    return workspace / "outputs" / "run-a", result
+
+
+def test_smoke_benchmark_writes_every_report(smoke_run) -> None:
+    run, result = smoke_run
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in run.iterdir()} >= {"results.json", "results.csv", "leaderboard.md", "quality-vs-speed.png",
+                                               "config.yaml", "manifest.json"}
+    assert (run / "quality-vs-speed.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    results = json.loads((run / "results.json").read_text())
+    systems = {"marian-torch", "marian-ct2", "lead-3", "textrank", "bart", "marian-then-textrank"}
+    assert {r["system"] for r in results["runs"]} == systems and not [r for r in results["runs"] if "error" in r]
+    assert results["environment"]["packages"]["torch"] and results["config"]["name"] == "smoke"
+    quality = {(q["system"], q["task"]): q for q in results["quality"]}
+    assert set(quality) == {("marian-torch", "translation"), ("marian-ct2", "translation"), ("lead-3", "summarization"),
+                            ("textrank", "summarization"), ("bart", "summarization"),
+                            ("marian-then-textrank", "translation"), ("marian-then-textrank", "summarization")}
+    assert quality[("textrank", "summarization")]["evaluation"]["baseline"]["comparison"]
+    assert quality[("marian-then-textrank", "summarization")]["lang"] == "en"
+    assert quality[("lead-3", "summarization")]["lang"] == "fr"
+    assert set(quality[("marian-ct2", "translation")]["per_document"]) == {p.stem for p in (REPO / "seeds").glob("*.txt")}
+    for run_entry in results["runs"]:
+        speed = run_entry["speed"]
+        assert speed["latency_p50"] > 0 and speed["peak_rss_mb"] > 50 and speed["load_seconds"] >= 0
+    with (run / "results.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert {"system", "task", "BLEU", "chrF++", "ROUGE-L", "latency_p50", "generated_tokens_per_second", "peak_rss_mb",
+            "model_size_mb"} <= set(rows[0])
+    leaderboard = (run / "leaderboard.md").read_text()
+    assert "## translation (baseline: marian-torch)" in leaderboard and "| marian-ct2 |" in leaderboard
+
+
+def test_rerun_hits_the_cache_and_compare(smoke_run, workspace: Path) -> None:
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(workspace)
+    try:
+        result = runner.invoke(app, ["benchmark", "configs/benchmarks/smoke.yaml", "--out", "outputs/run-b", "--json",
+                                     "--systems", "marian-torch,lead-3"])
+        assert result.exit_code == 0, result.output
+        results = json.loads((workspace / "outputs/run-b/results.json").read_text())
+        assert all(r["cached"] for r in results["runs"])
+        fresh = runner.invoke(app, ["benchmark", "configs/benchmarks/smoke.yaml", "--out", "outputs/run-c", "--quiet",
+                                    "--systems", "lead-3", "--no-cache", "--limit", "1"])
+        assert fresh.exit_code == 0, fresh.output
+        results = json.loads((workspace / "outputs/run-c/results.json").read_text())
+        assert [r["cached"] for r in results["runs"]] == [False] and len(results["runs"][0]["documents"]) == 1
+        compared = runner.invoke(app, ["benchmark", "compare", "outputs/run-a", "outputs/run-b"])
+        assert compared.exit_code == 0, compared.output
+        assert "marian-torch" in compared.stderr and "only in A: bart" in compared.stderr
+    finally:
+        os.chdir(cwd)
+
+
+def test_failing_system_does_not_stop_the_others(workspace: Path, tmp_path: Path) -> None:
+    import os
+
+    config = (workspace / "configs/benchmarks/smoke.yaml").read_text()
+    config = config.replace("  - name: lead-3\n", "  - name: missing\n    task: summarization\n    model: nobody/not-cached\n  - name: lead-3\n")
+    (workspace / "configs/benchmarks/broken.yaml").write_text(config)
+    cwd = os.getcwd()
+    os.chdir(workspace)
+    try:
+        result = runner.invoke(app, ["benchmark", "configs/benchmarks/broken.yaml", "--out", "outputs/run-d", "--json",
+                                     "--systems", "missing,lead-3,textrank"])
+    finally:
+        os.chdir(cwd)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert [f["system"] for f in summary["failed"]] == ["missing"]
+    assert "not in the local Hugging Face cache" in summary["failed"][0]["error"]
+    assert {row["system"] for row in summary["leaderboard"]} == {"lead-3", "textrank"}
+
+
+def test_dry_run_resolves_without_generating(workspace: Path) -> None:
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(workspace)
+    try:
+        result = runner.invoke(app, ["benchmark", "configs/benchmarks/fr-en-translation.yaml", "--dry-run", "--json"])
+    finally:
+        os.chdir(cwd)
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)
+    assert [s["system"] for s in plan["systems"]] == ["opus-mt-fr-en", "opus-mt-fr-en-torch", "opus-mt-tc-big-fr-en"]
+    assert all(s["error"] and "not in the local Hugging Face cache" in s["error"] for s in plan["systems"])
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda c: c.replace("repeats: 1", "repeats: one"), "repeats: Input should be a valid integer"),
+    (lambda c: c.replace("warmup: 1", "warmup: 1\nspeed: fast"), "speed: Extra inputs are not permitted"),
+    (lambda c: c.replace("sources: [seeds]", "sources: [nowhere]"), "datasets.seeds.sources.0: no such file"),
+    (lambda c: c.replace("summarization: lead-3", "summarization: nobody"), "baseline.summarization: no system named 'nobody'"),
+    (lambda c: c.replace("    model: lead-3\n", ""), "systems.2: Value error, a summarization system needs 'model'"),
+    (lambda c: c.replace("task: pipeline", "task: dance"), "systems.5.task: Input should be"),
+    (lambda c: "name: [unclosed", "invalid YAML"),
+])
+def test_config_errors_name_file_and_key(workspace: Path, edit, fragment: str) -> None:
+    import os
+
+    bad = workspace / "configs/benchmarks/bad.yaml"
+    bad.write_text(edit(SMOKE.read_text()))
+    cwd = os.getcwd()
+    os.chdir(workspace)
+    try:
+        result = runner.invoke(app, ["benchmark", "configs/benchmarks/bad.yaml", "--dry-run"])
+    finally:
+        os.chdir(cwd)
+    assert result.exit_code == 2, result.output
+    line = result.stderr.strip()
+    assert line.startswith("toolkit: error: configs/benchmarks/bad.yaml: ") and fragment in line, line
+
+
+def test_unknown_system_and_missing_config(workspace: Path) -> None:
+    result = runner.invoke(app, ["benchmark", str(SMOKE), "--systems", "nope", "--dry-run"])
+    assert result.exit_code == 2 and "no system named nope" in result.stderr
+    result = runner.invoke(app, ["benchmark", "no/such.yaml"])
+    assert result.exit_code == 2 and "config file not found" in result.stderr
+    result = runner.invoke(app, ["benchmark", "compare", "only-one"])
+    assert result.exit_code == 2 and "usage: toolkit benchmark compare RUN_A RUN_B" in result.stderr

@@ -1,0 +1,31 @@
+"""The speed benchmark's machinery on tiny dimensions (its figures are not asserted)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import REPO
+
+
+def test_quick_speed_benchmark_runs_all_four_systems(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "toolkit.benchmark.speed", "--quick", "--out", str(tmp_path), "--translation-tokens", "6",
+         "--summary-tokens", "6", "--beams", "2"],
+        capture_output=True, text=True, cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads((tmp_path / "speed.json").read_text())
+    assert [t["task"] for t in report["tasks"]] == ["translation", "summarization"]
+    for task in report["tasks"]:
+        systems = [r["system"] for r in task["results"]]
+        assert systems == ["transformers", "toolkit-torch", "toolkit-ct2", "ctranslate2"]
+        for r in task["results"]:
+            assert "error" not in r, r
+            assert r["generated_tokens"] > 0 and r["tokens_per_second"] > 0 and r["peak_rss_mb"] > 0
+            assert r["speedup"] > 0 and r["memory_ratio"] > 0
+    markdown = (tmp_path / "speed.md").read_text()
+    assert "| toolkit, ct2 backend |" in markdown and "Machine:" in markdown

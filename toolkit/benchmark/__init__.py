@@ -1,0 +1,1 @@
+"""Benchmarks: quality, speed and memory of models and backends, measured side by side."""

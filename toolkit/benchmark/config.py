@@ -1,0 +1,114 @@
+"""Benchmark configs (configs/benchmarks/*.yaml), validated with pydantic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from pydantic import Field, model_validator
+
+from toolkit.config import Strict, load_yaml_model
+from toolkit.errors import ConfigError
+
+Task = Literal["translation", "summarization", "pipeline"]
+
+
+class Dataset(Strict):
+    """Documents to run on, and the references to score against.
+
+    ``sources``: files, folders or JSONL (``id``, ``text``), read like `toolkit translate` inputs.
+    ``references``: a JSONL as in evaluation/ for translation (``doc_id``, ``segment``,
+    ``reference(s)``), and per summary language one for summaries (``doc_id``, ``reference(s)``).
+    """
+
+    sources: list[str]
+    source_lang: str = "fr"
+    target_lang: str = "en"
+    references: "References" = Field(default_factory=lambda: References())
+
+
+class References(Strict):
+    translation: Optional[str] = None
+    summarization: dict[str, str] = Field(default_factory=dict)  # summary language → references
+
+
+class System(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][\w.+-]*$")
+    task: Task
+    model: Optional[str] = None  # translation / summarization
+    translator: Optional[str] = None  # pipeline
+    summarizer: Optional[str] = None  # pipeline
+    order: Literal["translate-first", "summarize-first"] = "translate-first"
+    backend: Literal["auto", "torch", "ct2"] = "auto"
+    quantization: Optional[str] = None
+    device: Literal["auto", "cpu", "cuda"] = "cpu"
+    threads: int = Field(0, ge=0)
+    batch_size: int = Field(16, ge=1)
+    generation: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _models_for_task(self) -> "System":
+        if self.task == "pipeline":
+            if not self.translator or not self.summarizer:
+                raise ValueError("a pipeline system needs 'translator' and 'summarizer'")
+        elif not self.model:
+            raise ValueError(f"a {self.task} system needs 'model'")
+        return self
+
+    def summary_lang(self, dataset: Dataset) -> str:
+        """Summaries of a summarization system are in the source language; a pipeline's in the target."""
+        return dataset.source_lang if self.task == "summarization" else dataset.target_lang
+
+    @property
+    def produces(self) -> list[str]:
+        """The outputs this system is scored on."""
+        if self.task == "pipeline":
+            return ["translation", "summarization"] if self.order == "translate-first" else ["summarization"]
+        return [self.task]
+
+
+class Benchmark(Strict):
+    name: str
+    description: str = ""
+    datasets: dict[str, Dataset]
+    systems: list[System]
+    metrics: dict[Literal["translation", "summarization"], list[str]] = Field(
+        default_factory=lambda: {"translation": ["bleu", "chrf", "ter"], "summarization": ["rouge"]})
+    baseline: dict[Literal["translation", "summarization"], str] = Field(default_factory=dict)
+    repeats: int = Field(1, ge=1)
+    warmup: int = Field(1, ge=0)
+    bootstrap: int = Field(1000, ge=1)
+    seed: int = 12345
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Benchmark":
+        names = [s.name for s in self.systems]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"system names must be unique: {', '.join(duplicates)}")
+        for task, name in self.baseline.items():
+            system = next((s for s in self.systems if s.name == name), None)
+            if system is None:
+                raise ValueError(f"baseline.{task}: no system named '{name}'")
+            if task not in system.produces:
+                raise ValueError(f"baseline.{task}: system '{name}' produces no {task}")
+        return self
+
+
+def load_benchmark(path: Path) -> Benchmark:
+    """Read and validate a benchmark config; relative paths are resolved from the current folder
+    and must exist."""
+    config = load_yaml_model(path, Benchmark)
+    for name, dataset in config.datasets.items():
+        for i, source in enumerate(dataset.sources):
+            if not Path(source).exists():
+                raise ConfigError(f"{path}: datasets.{name}.sources.{i}: no such file or directory: {source}")
+        files = {"translation": dataset.references.translation,
+                 **{f"summarization.{lang}": ref for lang, ref in dataset.references.summarization.items()}}
+        for key, reference in files.items():
+            if reference is not None and not Path(reference).is_file():
+                raise ConfigError(f"{path}: datasets.{name}.references.{key}: no such file: {reference}")
+    return config
+
+
+Dataset.model_rebuild()

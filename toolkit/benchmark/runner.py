@@ -1,0 +1,273 @@
+"""Running a benchmark config: resolve models, run each system in its own process (cached by
+model revision, parameters and inputs), score quality with the evaluation harness, report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import toolkit
+from toolkit.benchmark.config import Benchmark, System
+from toolkit.benchmark.measure import percentile
+from toolkit.errors import ToolkitError
+
+RANDOM_PREFIX = "random:"
+RANDOM_KINDS = ("marian", "bart", "t5")
+
+
+def random_model(kind: str, root: Path) -> Path:
+    """Tiny random-weight models for testing the machinery offline (``model: random:marian``)."""
+    from toolkit.random_models import build_bart, build_marian, build_t5
+
+    if kind not in RANDOM_KINDS:
+        raise ToolkitError(f"unknown random model '{RANDOM_PREFIX}{kind}' (known: {', '.join(RANDOM_KINDS)})")
+    path = root / f"random-{kind}"
+    if (path / "config.json").exists():
+        return path
+    texts = [p.read_text(encoding="utf-8") for p in sorted((Path(toolkit.__file__).parent.parent / "seeds").glob("*.txt"))]
+    {"marian": build_marian, "bart": build_bart, "t5": build_t5}[kind](path, texts)
+    return path
+
+
+@dataclass
+class Resolved:
+    """A system's model references resolved to what identifies them (or why they cannot run)."""
+
+    system: System
+    references: dict[str, str] = field(default_factory=dict)  # role → reference to load
+    identities: dict[str, str] = field(default_factory=dict)  # role → revision/content identity
+    status: dict[str, str] = field(default_factory=dict)  # role → cached | local | builtin | …
+    error: str | None = None
+
+
+def model_roles(system: System) -> dict[str, str]:
+    if system.task == "pipeline":
+        return {"translator": system.translator or "", "summarizer": system.summarizer or ""}
+    return {"model": system.model or ""}
+
+
+def resolve_system(system: System, models_root: Path, allow_download: bool = False) -> Resolved:
+    from toolkit.models import resolve_model
+    from toolkit.summarize import EXTRACTIVE
+
+    resolved = Resolved(system)
+    for role, reference in model_roles(system).items():
+        try:
+            if reference.startswith(RANDOM_PREFIX):
+                path = random_model(reference[len(RANDOM_PREFIX):], models_root)
+                ref = resolve_model(str(path))
+                resolved.references[role], resolved.identities[role] = str(path), ref.identity
+                resolved.status[role] = "random (built locally)"
+            elif EXTRACTIVE.match(reference.lower()) and role != "translator":
+                resolved.references[role] = resolved.identities[role] = reference
+                resolved.status[role] = "builtin"
+            else:
+                ref = resolve_model(reference, allow_download=allow_download)
+                resolved.references[role], resolved.identities[role] = reference, ref.identity
+                resolved.status[role] = "local folder" if ref.source == "local" else "in HF cache"
+        except ToolkitError as exc:
+            resolved.status[role] = "unavailable"
+            resolved.error = str(exc)
+    return resolved
+
+
+def _inputs_hash(sources: list[str]) -> str:
+    from toolkit.documents import read_inputs
+
+    digest = hashlib.sha256()
+    for doc in read_inputs(sources):
+        digest.update(doc.id.encode() + b"\0" + doc.text.encode() + b"\0")
+    return digest.hexdigest()
+
+
+def cache_key(resolved: Resolved, dataset: dict[str, Any], limit: int | None, repeats: int, warmup: int) -> str:
+    spec = {
+        "system": resolved.system.model_dump(exclude={"name"}),
+        "identities": resolved.identities,
+        "inputs": _inputs_hash(dataset["sources"]),
+        "langs": [dataset["source_lang"], dataset["target_lang"]],
+        "limit": limit, "repeats": repeats, "warmup": warmup, "toolkit": toolkit.__version__,
+    }
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def run_system(resolved: Resolved, dataset_name: str, dataset: dict[str, Any], limit: int | None, repeats: int,
+               warmup: int, cache_dir: Path, use_cache: bool, on_progress: Callable[[int], None]) -> dict[str, Any]:
+    """Generation outputs and measurements of one system on one dataset (from cache if allowed)."""
+    system = resolved.system
+    if resolved.error:
+        return {"system": system.name, "dataset": dataset_name, "error": resolved.error}
+    key = cache_key(resolved, dataset, limit, repeats, warmup)
+    cached = cache_dir / f"{key}.json"
+    if use_cache and cached.is_file():
+        result = json.loads(cached.read_text())
+        on_progress(len(result["documents"]))
+        return {**result, "dataset": dataset_name, "cached": True, "cache_key": key}
+    spec = {"system": {**system.model_dump(), **{k: v for k, v in resolved.references.items()}},
+            "dataset": dataset, "limit": limit, "repeats": repeats, "warmup": warmup}
+    with tempfile.TemporaryDirectory(prefix="toolkit-bench-") as tmp:
+        spec_path, result_path = Path(tmp) / "spec.json", Path(tmp) / "result.json"
+        spec_path.write_text(json.dumps(spec))
+        env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+        proc = subprocess.Popen([sys.executable, "-m", "toolkit.benchmark.worker", str(spec_path), str(result_path)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("progress "):
+                on_progress(int(line.split()[1]))
+        stderr = proc.stderr.read() if proc.stderr else ""
+        proc.wait()
+        if not result_path.exists():
+            last = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit code {proc.returncode}"
+            return {"system": system.name, "dataset": dataset_name, "error": f"worker failed: {last}"}
+        result = json.loads(result_path.read_text())
+    if "error" not in result:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        from toolkit.documents import atomic_write_text
+
+        atomic_write_text(cached, json.dumps(result, ensure_ascii=False))
+    return {**result, "dataset": dataset_name, "cached": False, "cache_key": key}
+
+
+def _speed(result: dict[str, Any]) -> dict[str, Any]:
+    docs = result["documents"].values()
+    latencies = [s for d in docs for s in d["seconds"]]
+    repeats = result.get("repeats", 1)
+    seconds = sum(latencies)
+    source = sum(d["source_tokens"] for d in docs) * repeats
+    generated = sum(d["output_tokens"] for d in docs) * repeats
+    return {"load_seconds": result["load_seconds"], "latency_p50": percentile(latencies, 50),
+            "latency_p95": percentile(latencies, 95), "wall_seconds": seconds,
+            "source_tokens_per_second": source / seconds if seconds else None,
+            "generated_tokens_per_second": generated / seconds if seconds else None,
+            "peak_rss_mb": result["peak_rss_mb"], "model_size_mb": result["model_bytes"] / 1e6}
+
+
+def _references(path: str, doc_ids: list[str], task: str):
+    from toolkit.evaluation.data import Segments, load_segments
+
+    refs = load_segments(path, "ref", task)
+    keep = [i for i, (d, _) in enumerate(refs.keys or []) if d in set(doc_ids)]
+    return Segments(refs.origin, [refs.keys[i] for i in keep], [refs.texts[i] for i in keep], refs.task, refs.lang)
+
+
+def _hypotheses(result: dict[str, Any], task: str):
+    from toolkit.evaluation.data import Segments
+
+    keys, texts = [], []
+    for doc_id in result["doc_order"]:
+        output = result["documents"][doc_id][task]
+        for i, text in enumerate(output if task == "translation" else [output]):
+            keys.append((doc_id, i))
+            texts.append([text])
+    return Segments(result["system"], keys, texts, task)
+
+
+def score(config: Benchmark, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Quality rows: one per (system, dataset, task), with CIs and the paired test vs the baseline."""
+    from toolkit.evaluation import evaluate
+    from toolkit.evaluation.data import align
+    from toolkit.evaluation.metrics import build_metrics
+
+    rows = []
+    by_key = {(r["system"], r["dataset"]): r for r in runs if "error" not in r}
+    systems = {s.name: s for s in config.systems}
+    for run in runs:
+        if "error" in run:
+            continue
+        dataset = config.datasets[run["dataset"]]
+        system = systems[run["system"]]
+        for task in system.produces:
+            lang = dataset.target_lang if task == "translation" else system.summary_lang(dataset)
+            path = dataset.references.translation if task == "translation" else dataset.references.summarization.get(lang)
+            if path is None:
+                continue
+            refs = _references(path, run["doc_order"], task)
+            keys, hyps, references = align(_hypotheses(run, task), refs)
+            baseline_name = config.baseline.get(task)
+            baseline_run = by_key.get((baseline_name, run["dataset"])) if baseline_name else None
+            baseline = None
+            same_language = baseline_name in systems and (task == "translation" or systems[baseline_name].summary_lang(dataset) == lang)
+            if baseline_run is not None and baseline_name != run["system"] and same_language:
+                _, baseline, _ = align(_hypotheses(baseline_run, task), refs)
+            result = evaluate(hyps, references, task, config.metrics.get(task), lang, False,
+                              config.bootstrap, config.seed, baseline, keys)
+            metrics = build_metrics(config.metrics.get(task) or (["bleu", "chrf", "ter"] if task == "translation" else ["rouge"]),
+                                    lang)
+            per_doc = {}
+            for doc_id in run["doc_order"]:
+                index = [i for i, (d, _) in enumerate(keys) if d == doc_id]
+                doc_scores = [m.compute([hyps[i] for i in index], [references[i] for i in index]) for m in metrics]
+                per_doc[doc_id] = {s.name: s.score for s in doc_scores}
+            rows.append({"system": run["system"], "dataset": run["dataset"], "task": task, "lang": lang,
+                         "baseline": baseline_name if baseline is not None else None,
+                         "evaluation": result, "per_document": per_doc})
+    return rows
+
+
+def run_id(config: Benchmark) -> str:
+    return f"{config.name}-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def select_systems(config: Benchmark, names: list[str] | None) -> list[System]:
+    if not names:
+        return list(config.systems)
+    known = {s.name for s in config.systems}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ToolkitError(f"--systems: no system named {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    return [s for s in config.systems if s.name in names]
+
+
+def plan(config: Benchmark, systems: list[System], models_root: Path) -> list[Resolved]:
+    return [resolve_system(s, models_root) for s in systems]
+
+
+def run_benchmark(config: Benchmark, config_path: Path, out: Path, systems: list[System], limit: int | None,
+                  use_cache: bool, cache_dir: Path, models_root: Path, show_progress: bool) -> dict[str, Any]:
+    """Run every selected system on every dataset, score, and write the run folder ``out``."""
+    from toolkit.benchmark.report import markdown, plot, to_csv
+    from toolkit.console import progress
+    from toolkit.documents import read_inputs
+    from toolkit.runs import RunFolder, environment, git_commit
+
+    resolved = plan(config, systems, models_root)
+    datasets = {name: {**d.model_dump(), "sources": d.sources} for name, d in config.datasets.items()}
+    sizes = {name: min(len(read_inputs(d.sources)), limit or 10**9) for name, d in config.datasets.items()}
+    run = RunFolder(out)
+    with run:
+        runs = []
+        with progress(show_progress) as bar:
+            task = bar.add_task("benchmark", total=len(resolved) * sum(sizes.values()))
+            for item in resolved:
+                for name, dataset in datasets.items():
+                    bar.update(task, description=f"{item.system.name} on {name}")
+                    result = run_system(item, name, dataset, limit, config.repeats, config.warmup, cache_dir, use_cache,
+                                        lambda n: bar.advance(task, n))
+                    if "error" in result:
+                        bar.advance(task, 0)
+                    else:
+                        result["speed"] = _speed(result)
+                    result["resolved"] = {"references": item.references, "identities": item.identities,
+                                          "status": item.status}
+                    runs.append(result)
+        results = {
+            "run_id": out.name, "toolkit_version": toolkit.__version__, "git_commit": git_commit(),
+            "environment": environment(), "config_file": str(config_path), "config": config.model_dump(mode="json"),
+            "limit": limit, "systems": [s.name for s in systems], "runs": runs, "quality": score(config, runs),
+        }
+        run.write_text("results.json", json.dumps(results, ensure_ascii=False, indent=1) + "\n")
+        run.write_text("results.csv", to_csv(results))
+        run.write_text("leaderboard.md", markdown(results))
+        run.write_bytes("quality-vs-speed.png", plot(results))
+        run.write_text("config.yaml", config_path.read_text(encoding="utf-8"))
+        run.commit({"task": "benchmark", "run_id": out.name, "config_file": str(config_path)})
+    return results

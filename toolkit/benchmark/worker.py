@@ -1,0 +1,134 @@
+"""One benchmark system on one dataset, in a process of its own (so its memory is its own).
+
+    python -m toolkit.benchmark.worker SPEC.json RESULT.json
+
+Prints ``progress N`` lines on stdout as documents finish; writes everything to RESULT.json.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+
+def _progress(n: int = 1) -> None:
+    print(f"progress {n}", flush=True)
+
+
+def _load(system: dict[str, Any], dataset: dict[str, Any]) -> tuple[Any, Any, list[dict[str, Any]]]:
+    """(translator or None, summarizer or None, model descriptions)."""
+    from toolkit.summarize import load_summarizer
+    from toolkit.translate import Translator
+
+    common = dict(device=system["device"], backend=system["backend"], quantization=system["quantization"],
+                  threads=system["threads"], batch_size=system["batch_size"])
+    generation = system["generation"]
+    translator = summarizer = None
+    task = system["task"]
+    if task == "translation":
+        translator = Translator.from_pretrained(system["model"], dataset["source_lang"], dataset["target_lang"],
+                                                **common, **generation)
+    elif task == "summarization":
+        summarizer = load_summarizer(system["model"], dataset["source_lang"], system["device"], system["batch_size"],
+                                     16384, None, system["backend"], system["quantization"], system["threads"],
+                                     **generation)
+    else:
+        translator = Translator.from_pretrained(system["translator"], dataset["source_lang"], dataset["target_lang"],
+                                                **common)
+        lang = dataset["target_lang"] if system["order"] == "translate-first" else dataset["source_lang"]
+        summarizer = load_summarizer(system["summarizer"], lang, system["device"], system["batch_size"], 16384, None,
+                                     system["backend"], system["quantization"], system["threads"], **generation)
+    described = [m.describe() for m in (translator, summarizer) if m is not None]
+    return translator, summarizer, described
+
+
+def _model_bytes(descriptions: list[dict[str, Any]]) -> int:
+    from toolkit.models import model_size_bytes
+
+    total = 0
+    for d in descriptions:
+        path = d.get("converted_model") or d.get("model", {}).get("path")
+        if path and Path(path).is_dir():
+            total += model_size_bytes(Path(path))
+    return total
+
+
+def run(spec: dict[str, Any]) -> dict[str, Any]:
+    from toolkit.benchmark.measure import peak_rss_mb
+    from toolkit.console import quiet_libraries
+    from toolkit.documents import Document, read_inputs
+    from toolkit.pipeline import run_pipeline
+    from toolkit.runner import drop_blank
+
+    quiet_libraries()
+    system, dataset = spec["system"], spec["dataset"]
+    docs, _ = drop_blank(read_inputs(dataset["sources"]))
+    if spec.get("limit"):
+        docs = docs[: spec["limit"]]
+    start = time.perf_counter()
+    translator, summarizer, described = _load(system, dataset)
+    load_seconds = time.perf_counter() - start
+
+    def process(doc: Document) -> dict[str, Any]:
+        if system["task"] == "translation":
+            r = translator.translate_document(doc)
+            return {"translation": [s.output for s in r.segments], "source_tokens": r.source_tokens,
+                    "output_tokens": r.output_tokens, "warnings": r.warnings}
+        if system["task"] == "summarization":
+            r = summarizer.summarize_document(doc)
+            return {"summarization": r.output, "source_tokens": r.source_tokens, "output_tokens": r.output_tokens,
+                    "warnings": r.warnings}
+        result = run_pipeline([doc], translator, summarizer, system["order"])
+        stages = {s.name: s.results[0] for s in result.stages}
+        out: dict[str, Any] = {"source_tokens": stages["translate" if system["order"] == "translate-first" else "summarize"].source_tokens,
+                               "output_tokens": sum(s.output_tokens for s in stages.values()),
+                               "warnings": [w for s in stages.values() for w in s.warnings]}
+        if system["order"] == "translate-first":
+            out["translation"] = [s.output for s in stages["translate"].segments]
+            out["summarization"] = stages["summarize"].output
+        else:
+            out["summarization"] = stages["translate"].output
+        return out
+
+    for _ in range(spec.get("warmup", 1)):
+        process(docs[0])
+    per_doc: dict[str, dict[str, Any]] = {}
+    for repeat in range(spec.get("repeats", 1)):
+        for doc in docs:
+            t0 = time.perf_counter()
+            output = process(doc)
+            seconds = time.perf_counter() - t0
+            entry = per_doc.setdefault(doc.id, {"seconds": []})
+            entry["seconds"].append(seconds)
+            entry.update(output)
+            if repeat == 0:
+                _progress()
+    return {"system": system["name"], "load_seconds": load_seconds, "documents": per_doc,
+            "doc_order": [d.id for d in docs], "peak_rss_mb": peak_rss_mb(), "model_bytes": _model_bytes(described),
+            "models": described, "repeats": spec.get("repeats", 1), "warmup": spec.get("warmup", 1)}
+
+
+def main() -> None:
+    spec_path, result_path = Path(sys.argv[1]), Path(sys.argv[2])
+    spec = json.loads(spec_path.read_text())
+    try:
+        result = run(spec)
+        code = 0
+    except Exception as exc:  # reported in the results; the other systems go on
+        from toolkit.errors import ToolkitError
+
+        message = str(exc) if isinstance(exc, ToolkitError) else f"{type(exc).__name__}: {exc}"
+        result = {"system": spec["system"]["name"], "error": message.splitlines()[0] if message else type(exc).__name__}
+        if not isinstance(exc, ToolkitError):
+            result["traceback"] = traceback.format_exc()
+        code = 1
+    result_path.write_text(json.dumps(result, ensure_ascii=False, indent=1))
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()
