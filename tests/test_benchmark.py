@@ -122,7 +122,8 @@ def test_dry_run_resolves_without_generating(workspace: Path) -> None:
         os.chdir(cwd)
     assert result.exit_code == 0, result.output
     plan = json.loads(result.stdout)
-    assert [s["system"] for s in plan["systems"]] == ["opus-mt-fr-en", "opus-mt-fr-en-torch", "opus-mt-tc-big-fr-en"]
+    assert [s["system"] for s in plan["systems"]] == ["opus-mt-fr-en", "opus-mt-fr-en-torch", "opus-mt-tc-big-fr-en",
+                                                     "nllb-200-distilled-600M", "m2m100-418M"]
     assert all(s["error"] and "not in the local Hugging Face cache" in s["error"] for s in plan["systems"])
 
 

@@ -67,7 +67,8 @@ def choose_backend(backend: str, ref: ModelRef) -> tuple[str, str | None]:
 
 def load_engine(reference: str, task: str, device: str = "auto", backend: str = "auto", quantization: str | None = None,
                 threads: int = 0, batch_size: int = 16, max_batch_tokens: int = 8192, revision: str | None = None,
-                overrides: dict[str, Any] | None = None) -> LoadedEngine:
+                overrides: dict[str, Any] | None = None, source_prefix: str = "", src_code: str | None = None,
+                tgt_code: str | None = None) -> LoadedEngine:
     """Resolve ``reference`` and build the engine that will run it.
 
     ``task`` ("translation" or "summarization") selects the model's task-specific defaults and
@@ -81,8 +82,13 @@ def load_engine(reference: str, task: str, device: str = "auto", backend: str = 
     chosen, note = choose_backend(backend, ref)
     tokenizer, config, generation = _load_configs(ref)
     task_params = dict((getattr(config, "task_specific_params", None) or {}).get(task, {}))
-    prefix = task_params.pop("prefix", "") or ""
+    prefix = source_prefix or task_params.pop("prefix", "") or ""
+    task_params.pop("prefix", None)
+    if src_code:
+        _set_language_codes(tokenizer, generation, ref, src_code, tgt_code)
     settings, overridden = generation_settings(generation, overrides or {}, task_params)
+    if tgt_code:
+        settings["forced_bos_token_id"] = generation.forced_bos_token_id
     if chosen == "ct2":
         quantization = quantization or ct2.default_quantization(device)
         engine: Any = ct2.CT2Engine(tokenizer, ref, device, settings, quantization, batch_size, max_batch_tokens,
@@ -92,10 +98,24 @@ def load_engine(reference: str, task: str, device: str = "auto", backend: str = 
             raise ToolkitError(f"--quantization {quantization} needs the ct2 backend (torch runs float32)")
         import torch
 
-        from toolkit.models import load_seq2seq
+        from toolkit.models import load_seq2seq_model
 
         if threads:
             torch.set_num_threads(threads)
-        tokenizer, model = load_seq2seq(ref, device)
+        model = load_seq2seq_model(ref, device)
         engine = TorchEngine(tokenizer, model, device, settings, batch_size, max_batch_tokens, prefix)
     return LoadedEngine(engine, ref, overridden, note)
+
+
+def _set_language_codes(tokenizer: Any, generation: Any, ref: ModelRef, src_code: str, tgt_code: str | None) -> None:
+    """Many-to-many models: the source language marks the input, the target is the forced first token."""
+    vocab = tokenizer.get_vocab()
+    for code in (src_code, tgt_code):
+        if code is not None and code not in vocab:
+            raise ModelError(f"model '{ref.reference}' has no language code '{code}' in its vocabulary")
+    # M2M100 names languages "fr" but spells their tokens "__fr__"; NLLB uses "fra_Latn" for both.
+    tokenizer.src_lang = src_code[2:-2] if src_code.startswith("__") and src_code.endswith("__") else src_code
+    if hasattr(tokenizer, "set_src_lang_special_tokens"):
+        tokenizer.set_src_lang_special_tokens(tokenizer.src_lang)
+    if tgt_code is not None:
+        generation.forced_bos_token_id = tokenizer.convert_tokens_to_ids(tgt_code)

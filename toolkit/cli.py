@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -52,6 +53,8 @@ class Backend(str, Enum):
 BackendOption = Annotated[Optional[Backend], typer.Option("--backend", help="auto: CTranslate2 where it supports the model, else PyTorch (default: configs/defaults.yaml).")]
 QuantizationOption = Annotated[Optional[str], typer.Option("--quantization", help="ct2 weights: int8 (CPU default), int8_float16 (CUDA default), int8_float32, float16, bfloat16, float32.")]
 ThreadsOption = Annotated[int, typer.Option("--threads", help="CPU threads for inference (0: the library's default).")]
+NoPivotOption = Annotated[bool, typer.Option("--no-pivot", help="Refuse two-hop routes through English.")]
+RegistryOption = Annotated[Optional[Path], typer.Option("--registry", help="Model registry (default: configs/models.yaml).")]
 RevisionOption = Annotated[Optional[str], typer.Option("--revision", help="Hub revision (branch, tag or commit) of the model.")]
 
 
@@ -142,8 +145,10 @@ def _report(target: Path, stages: dict[str, list[dict[str, Any]]], warnings: lis
 def translate(
     inputs: Inputs,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Hugging Face id or local folder (default: configs/defaults.yaml for the pair).")] = None,
-    src: Annotated[Optional[str], typer.Option("--src", help="Source language (default: configs/defaults.yaml).")] = None,
+    src: Annotated[Optional[str], typer.Option("--src", help="Source language, or auto to detect it per document (default: configs/defaults.yaml).")] = None,
     tgt: Annotated[Optional[str], typer.Option("--tgt", help="Target language (default: configs/defaults.yaml).")] = None,
+    no_pivot: NoPivotOption = False,
+    registry: RegistryOption = None,
     out: OutOption = None,
     fmt: FormatOption = Format.txt,
     beams: BeamsOption = None,
@@ -162,33 +167,53 @@ def translate(
     """Translate documents sentence by sentence, keeping their paragraphs and layout."""
     quiet_libraries()
     with user_errors():
-        from toolkit.config import load_defaults
-        from toolkit.languages import check_language
         from toolkit.runner import run_documents
         from toolkit.runs import base_manifest
-        from toolkit.translate import Translator
 
         _positive("--beams", beams)
         _positive("--batch-size", batch_size)
         _positive("--max-new-tokens", max_new_tokens)
-        defaults = load_defaults()
-        src = check_language(src or defaults.translation.source_lang, "--src")
-        tgt = check_language(tgt or defaults.translation.target_lang, "--tgt")
         docs, warnings = _read_documents(inputs, encoding)
         run = _out_target(out, "translate", as_json, overwrite)
         with run if run is not None else _nullcontext():
-            translator = Translator.from_pretrained(
-                model, src, tgt, device=device.value, revision=revision,
-                backend=(backend.value if backend else defaults.translation.backend), quantization=quantization,
-                threads=threads, batch_size=batch_size or defaults.translation.batch_size,
-                max_batch_tokens=defaults.translation.max_batch_tokens,
-                num_beams=beams, max_new_tokens=max_new_tokens,
-            )
+            translator = _document_translator(
+                docs, model, src, tgt, no_pivot, registry, device=device.value, backend=backend, quantization=quantization,
+                threads=threads, batch_size=batch_size, revision=revision, num_beams=beams, max_new_tokens=max_new_tokens)
             results = run_documents(docs, translator.translate_document, translator.count_sentences,
                                     "translating", show_progress=not quiet and len(docs) > 1)
             head = {**base_manifest("translate"), "task": "translation", **translator.describe()}
             _emit(run, results, warnings, fmt.value, "translation", head, as_json, quiet,
-                  f"Translated {len(results)} document(s) with {translator.model_ref.reference}")
+                  f"Translated {len(results)} document(s) to {translator.target_lang}")
+
+
+def _document_translator(docs: list[Any], model: Optional[str], src: Optional[str], tgt: Optional[str], no_pivot: bool,
+                         registry: Optional[Path], backend: Optional["Backend"], batch_size: Optional[int] = None,
+                         **engine: Any) -> Any:
+    """The translator for `translate` and `pipeline`: languages from options or configs (auto:
+    detected per document), models from --model or the registry, loaded before any run."""
+    from toolkit.config import load_defaults
+    from toolkit.languages import check_language
+    from toolkit.registry import load_registry
+    from toolkit.translate import DocumentTranslator, load_translator
+
+    defaults = load_defaults()
+    source = src or defaults.translation.source_lang
+    source = "auto" if source == "auto" else check_language(source, "--src")
+    target = check_language(tgt or defaults.translation.target_lang, "--tgt")
+    routes = load_registry(registry) if registry else load_registry()
+    engine.update(backend=backend.value if backend else defaults.translation.backend,
+                  batch_size=batch_size or defaults.translation.batch_size,
+                  max_batch_tokens=defaults.translation.max_batch_tokens)
+
+    # Pairs pinned in configs/defaults.yaml refine the shipped registry; a registry of your own decides alone.
+    pinned = {} if registry else defaults.translation.models
+
+    def factory(lang: str) -> Any:
+        return load_translator(model, lang, target, routes, not no_pivot, pinned, **dict(engine))
+
+    translator = DocumentTranslator(source, target, factory)
+    translator.prepare(docs)
+    return translator
 
 
 SummarizerOption = Annotated[Optional[str], typer.Option("--model", "-m", help="Hugging Face id, local folder, lead-N or textrank[-N] (default: configs/defaults.yaml for --lang).")]
@@ -267,8 +292,11 @@ def pipeline(
     translator_model: Annotated[Optional[str], typer.Option("--translator", help="Translation model (default: configs/defaults.yaml for the pair).")] = None,
     summarizer_model: Annotated[Optional[str], typer.Option("--summarizer", help="Summariser: model, lead-N or textrank[-N] (default: configs/defaults.yaml for the summary's input language).")] = None,
     order: Annotated[Optional[str], typer.Option("--order", help="translate-first (default) or summarize-first.")] = None,
-    src: Annotated[Optional[str], typer.Option("--src", help="Source language.")] = None,
+    src: Annotated[Optional[str], typer.Option("--src", help="Source language, or auto (default: configs/defaults.yaml).")] = None,
     tgt: Annotated[Optional[str], typer.Option("--tgt", help="Target language.")] = None,
+    summary_lang: Annotated[Optional[str], typer.Option("--summary-lang", help="Language of the summary (default: the target language).")] = None,
+    no_pivot: NoPivotOption = False,
+    registry: RegistryOption = None,
     min_length: MinLengthOption = None,
     max_length: MaxLengthOption = None,
     length_penalty: LengthPenaltyOption = None,
@@ -293,30 +321,33 @@ def pipeline(
         from toolkit.runner import write_results
         from toolkit.runs import base_manifest
         from toolkit.summarize import load_summarizer
-        from toolkit.translate import Translator
 
         defaults = load_defaults()
         order = order or defaults.pipeline.order
         if order not in ORDERS:
             raise ToolkitError(f"--order {order}: expected translate-first or summarize-first")
         generation = _summary_generation(beams, min_length, max_length, length_penalty, no_repeat_ngram)
-        src = check_language(src or defaults.translation.source_lang, "--src")
-        tgt = check_language(tgt or defaults.translation.target_lang, "--tgt")
         if out == "-":
             raise ToolkitError("pipeline writes two outputs per document: --out must be a folder")
         docs, warnings = _read_documents(inputs, encoding)
         run = _out_target(out, "pipeline", as_json, overwrite)
         with run:
-            translator = Translator.from_pretrained(
-                translator_model, src, tgt, device=device.value, batch_size=defaults.translation.batch_size,
-                backend=backend.value if backend else defaults.translation.backend, quantization=quantization,
-                threads=threads, max_batch_tokens=defaults.translation.max_batch_tokens, num_beams=beams)
-            summary_input_lang = tgt if order == "translate-first" else src
+            translator = _document_translator(docs, translator_model, src, tgt, no_pivot, registry, device=device.value,
+                                              backend=backend, quantization=quantization, threads=threads,
+                                              num_beams=beams)
+            src, tgt = translator.source_lang, translator.target_lang
+            wanted = check_language(summary_lang, "--summary-lang") if summary_lang else tgt
+            summary_translator = None
+            if wanted not in (src, tgt):
+                via = tgt if order == "translate-first" else src
+                summary_translator = _document_translator(docs, None, via, wanted, no_pivot, registry, device=device.value,
+                                                          backend=backend, quantization=quantization, threads=threads)
+            summary_input_lang = src if order == "summarize-first" or wanted == src else tgt
             summarizer = load_summarizer(summarizer_model, summary_input_lang, device.value,
                                          defaults.summarization.batch_size, defaults.summarization.max_batch_tokens,
                                          None, backend.value if backend else defaults.summarization.backend,
                                          quantization, threads, **generation)
-            result = run_pipeline(docs, translator, summarizer, order, show_progress=not quiet)
+            result = run_pipeline(docs, translator, summarizer, order, not quiet, wanted, summary_translator)
             stages, tables = [], {}
             for stage in result.stages:
                 entries = write_results(run, stage.results, "txt", subdir=stage.folder)
@@ -326,9 +357,35 @@ def pipeline(
                                "documents": entries, "warnings": stage_warnings})
                 tables[stage.folder] = entries
             manifest = {**base_manifest("pipeline"), "task": "pipeline", "order": order, "source_lang": src,
-                        "target_lang": tgt, "stages": stages, "outputs": result.outputs, "warnings": warnings}
+                        "target_lang": tgt, "summary_lang": result.summary_lang, "stages": stages,
+                        "outputs": result.outputs, "warnings": warnings}
             target = run.commit(manifest)
         _report(target, tables, warnings, as_json, quiet, "Pipeline:")
+
+
+@app.command()
+def detect(
+    inputs: Inputs,
+    encoding: EncodingOption = "utf-8",
+    as_json: JsonOption = False,
+) -> None:
+    """Identify the language of each document (and of each paragraph), offline."""
+    with user_errors():
+        from toolkit.detect import detect as detect_text
+        from toolkit.documents import read_inputs
+
+        docs = read_inputs(inputs, encoding)
+        rows = [{"id": d.id, "source": d.source, **detect_text(d.text).to_dict()} for d in docs if not d.is_blank]
+        if as_json:
+            print_json(rows)
+            return
+        table = Table(title="Detected languages", title_justify="left")
+        for column in ("document", "language", "confidence", "mixed", "paragraph languages"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(row["id"], row["lang"], f"{row['confidence']:.2f}", "yes" if row["mixed"] else "no",
+                          ", ".join(f"{k} {v:.0%}" for k, v in row["languages"].items()))
+        stderr.print(table)
 
 
 @app.command()
@@ -447,14 +504,66 @@ models_app = typer.Typer(help="Find, download and inspect models in the Hugging 
 app.add_typer(models_app, name="models")
 
 
+@models_app.command("resolve")
+def models_resolve(
+    src: Annotated[str, typer.Option("--src", help="Source language (ISO 639-1/3 or NLLB code).")],
+    tgt: Annotated[str, typer.Option("--tgt", help="Target language.")],
+    no_pivot: NoPivotOption = False,
+    registry: RegistryOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Which model(s) translate SRC → TGT, through which hops, and whether each is cached; downloads nothing."""
+    with user_errors():
+        from toolkit.config import load_defaults
+        from toolkit.models import cached_snapshot
+        from toolkit.registry import load_registry, resolve_route
+
+        route = resolve_route(src, tgt, load_registry(registry) if registry else load_registry(), not no_pivot,
+                              {} if registry else load_defaults().translation.models)
+        hops = []
+        for hop in route.hops:
+            local = Path(hop.model).expanduser().is_dir()
+            hops.append({**hop.__dict__, "cached": local or cached_snapshot(hop.model) is not None})
+        if as_json:
+            print_json({"src": route.src, "tgt": route.tgt, "kind": route.kind, "hops": hops})
+            return
+        table = Table(title=f"{route.src} → {route.tgt}: {route.kind}", title_justify="left")
+        for column in ("hop", "model", "kind", "target token / codes", "cached"):
+            table.add_column(column)
+        for hop in hops:
+            codes = hop["source_prefix"].strip() or (f"{hop['src_code']} → {hop['tgt_code']}" if hop["src_code"] else "–")
+            table.add_row(f"{hop['src']}→{hop['tgt']}", hop["model"], hop["kind"], codes, "yes" if hop["cached"] else "no")
+        stderr.print(table)
+
+
+@models_app.command("info")
+def models_info(
+    name: Annotated[str, typer.Argument(help="Hugging Face id (cached) or local folder.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Architecture, size, languages and generation defaults of a cached or local model."""
+    with user_errors():
+        from toolkit.models import model_info
+
+        info = model_info(name)
+        if as_json:
+            print_json(info)
+            return
+        table = Table(title=name, title_justify="left", show_header=False)
+        table.add_column("field")
+        table.add_column("value")
+        for key, value in info.items():
+            table.add_row(key, json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value))
+        stderr.print(table)
+
+
 @models_app.command("download")
 def models_download(
     names: Annotated[list[str], typer.Argument(help="Hugging Face model ids.")],
     revision: RevisionOption = None,
 ) -> None:
     """Fetch models into the standard Hugging Face cache for later offline use."""
-    quiet_libraries()
-    with user_errors():
+    with user_errors():  # library progress bars stay on: downloads take minutes
         from toolkit.models import download
 
         for name in names:

@@ -19,7 +19,7 @@ class Strict(BaseModel):
 
 
 class TranslationDefaults(Strict):
-    source_lang: str = "fr"
+    source_lang: str = "auto"
     target_lang: str = "en"
     models: dict[str, str] = Field(default_factory=dict)
     batch_size: int = Field(16, ge=1)

@@ -22,6 +22,7 @@ GENERATION_KEYS = (
     "no_repeat_ngram_size",
     "repetition_penalty",
     "early_stopping",
+    "forced_bos_token_id",
 )
 
 

@@ -135,19 +135,18 @@ def model_size_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def load_seq2seq(ref: ModelRef, device: str = "cpu") -> tuple[Any, Any]:
-    """Load tokenizer and model with ``from_pretrained`` from a resolved reference, in eval mode."""
-    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+def load_seq2seq_model(ref: ModelRef, device: str = "cpu") -> Any:
+    """Load the PyTorch model with ``from_pretrained`` from a resolved reference, in eval mode."""
+    from transformers import AutoModelForSeq2SeqLM
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(ref.path)
         model = AutoModelForSeq2SeqLM.from_pretrained(ref.path)
     except (OSError, ValueError, KeyError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"cannot load model '{ref.reference}' as a seq2seq model: {first_line}") from None
     model.to(device)
     model.eval()
-    return tokenizer, model
+    return model
 
 
 def cached_models() -> list[dict[str, Any]]:
@@ -164,3 +163,30 @@ def cached_models() -> list[dict[str, Any]]:
          "size_bytes": repo.size_on_disk, "path": str(repo.repo_path)}
         for repo in sorted(info.repos, key=lambda r: r.repo_id) if repo.repo_type == "model"
     ]
+
+
+def model_info(reference: str) -> dict[str, Any]:
+    """What a cached or local model is, without loading its weights."""
+    import json
+
+    ref = resolve_model(reference, allow_download=False)
+    config = json.loads((ref.path / "config.json").read_text())
+    generation_file = ref.path / "generation_config.json"
+    generation = json.loads(generation_file.read_text()) if generation_file.is_file() else {}
+    tokenizer_file = ref.path / "tokenizer_config.json"
+    tokenizer = json.loads(tokenizer_file.read_text()) if tokenizer_file.is_file() else {}
+    languages = {k: tokenizer[k] for k in ("source_lang", "target_lang", "src_lang", "tgt_lang") if tokenizer.get(k)}
+    keys = ("num_beams", "max_length", "min_length", "length_penalty", "no_repeat_ngram_size", "early_stopping",
+            "forced_bos_token_id", "forced_eos_token_id")
+    return {
+        "model": ref.reference, "source": ref.source, "path": str(ref.path), "revision": ref.revision,
+        "architecture": (config.get("architectures") or [config.get("model_type")])[0],
+        "model_type": config.get("model_type"),
+        "dimensions": {k: config[k] for k in ("d_model", "encoder_layers", "decoder_layers", "num_layers",
+                                                "encoder_attention_heads", "num_heads", "vocab_size",
+                                                "max_position_embeddings") if k in config},
+        "size_mb": round(model_size_bytes(ref.path) / 1e6, 1),
+        "languages": languages,
+        "task_specific_params": config.get("task_specific_params") or {},
+        "generation_defaults": {k: generation.get(k, config.get(k)) for k in keys if generation.get(k, config.get(k)) is not None},
+    }

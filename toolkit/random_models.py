@@ -61,8 +61,11 @@ def _spm_pieces(model: bytes) -> list[str]:
 def build_marian(path: Path, source_texts: Sequence[str], target_texts: Sequence[str] = ENGLISH_SAMPLE,
                  d_model: int = 32, layers: int = 1, heads: int = 2, ffn: int = 64, vocab_size: int = 400,
                  max_length: int = 24, num_beams: int = 2, source_lang: str = "fr", target_lang: str = "en",
-                 max_positions: int = 512, seed: int = 0, pad_vocab_to: int | None = None) -> Path:
-    """A MarianMT model with random weights and a MarianTokenizer trained on the given texts."""
+                 max_positions: int = 512, seed: int = 0, pad_vocab_to: int | None = None,
+                 target_tokens: Sequence[str] = ()) -> Path:
+    """A MarianMT model with random weights and a MarianTokenizer trained on the given texts.
+
+    ``target_tokens`` (e.g. ``>>fra<<``) make it a multi-target model like opus-mt-en-ROMANCE."""
     import torch
     from transformers import GenerationConfig, MarianConfig, MarianMTModel, MarianTokenizer
 
@@ -72,6 +75,8 @@ def build_marian(path: Path, source_texts: Sequence[str], target_texts: Sequence
     (path / "source.spm").write_bytes(source_spm)
     (path / "target.spm").write_bytes(target_spm)
     vocab: dict[str, int] = {"</s>": 0, "<unk>": 1}
+    for token in target_tokens:
+        vocab[token] = len(vocab)
     for piece in _spm_pieces(source_spm) + _spm_pieces(target_spm):
         if piece not in vocab and piece not in ("<pad>", "<s>"):
             vocab[piece] = len(vocab)
@@ -197,5 +202,34 @@ def build_marian_from_tokenizer(path: Path, tokenizer_dir: Path, d_model: int = 
     )
     path.mkdir(parents=True, exist_ok=True)
     tokenizer.save_pretrained(path)
+    model.save_pretrained(path)
+    return path
+
+
+def build_nllb(path: Path, texts: Sequence[str], d_model: int = 32, layers: int = 1, heads: int = 2, ffn: int = 64,
+               max_positions: int = 512, max_length: int = 24, num_beams: int = 2, seed: int = 0) -> Path:
+    """An NLLB-style many-to-many model (M2M100 architecture) with random weights and a
+    character-level NllbTokenizer that carries the NLLB-200 language codes (``fra_Latn`` …)."""
+    import torch
+    from transformers import GenerationConfig, M2M100Config, M2M100ForConditionalGeneration, NllbTokenizer
+
+    path.mkdir(parents=True, exist_ok=True)
+    characters = sorted({ch for text in list(texts) + ENGLISH_SAMPLE for ch in text if not ch.isspace()})
+    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
+    for piece in ["▁", *characters]:
+        vocab.setdefault(piece, len(vocab))
+    tokenizer = NllbTokenizer(vocab=vocab, merges=[], src_lang="eng_Latn", tgt_lang="eng_Latn",
+                              model_max_length=max_positions)
+    tokenizer.save_pretrained(path)
+    config = M2M100Config(
+        vocab_size=len(tokenizer), d_model=d_model, encoder_layers=layers, decoder_layers=layers,
+        encoder_attention_heads=heads, decoder_attention_heads=heads, encoder_ffn_dim=ffn, decoder_ffn_dim=ffn,
+        max_position_embeddings=max_positions, pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2,
+        scale_embedding=True,
+    )
+    torch.manual_seed(seed)
+    model = M2M100ForConditionalGeneration(config)
+    model.generation_config = GenerationConfig(max_length=max_length, num_beams=num_beams, pad_token_id=1, bos_token_id=0,
+                                               eos_token_id=2, decoder_start_token_id=2)
     model.save_pretrained(path)
     return path

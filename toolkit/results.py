@@ -20,6 +20,7 @@ class SegmentRecord:
     pieces: int = 1
     source_tokens: int = 0
     output_tokens: int = 0
+    via: list[str] = field(default_factory=list)  # pivot translations, hop by hop
 
 
 @dataclass

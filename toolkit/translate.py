@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from typing import Any, Callable, Sequence
 
 from toolkit.config import default_translation_model
 from toolkit.documents import Document
 from toolkit.backends import LoadedEngine, load_engine
 from toolkit.errors import ToolkitError
+from toolkit.registry import Hop, Registry, Route, hop_for_model, load_registry, resolve_route
 from toolkit.results import DocumentResult, SegmentRecord
 from toolkit.segment import segment_document, split_to_budget
 
@@ -20,26 +22,30 @@ class Translator:
     every split and every output that reached the length limit is reported as a warning.
     """
 
-    def __init__(self, loaded: LoadedEngine, source_lang: str, target_lang: str) -> None:
+    def __init__(self, loaded: LoadedEngine, source_lang: str, target_lang: str, hop: Hop | None = None) -> None:
         self.loaded = loaded
         self.engine = loaded.engine
         self.model_ref = loaded.ref
         self.source_lang = source_lang
         self.target_lang = target_lang
+        self.hop = hop or Hop(loaded.ref.reference, source_lang, target_lang, "explicit")
 
     @classmethod
     def from_pretrained(cls, reference: str | None = None, source_lang: str = "fr", target_lang: str = "en",
                         device: str = "auto", backend: str = "auto", quantization: str | None = None,
                         threads: int = 0, batch_size: int = 16, max_batch_tokens: int = 8192,
-                        revision: str | None = None, **generation: Any) -> "Translator":
-        reference = reference or default_translation_model(source_lang, target_lang)
+                        revision: str | None = None, hop: Hop | None = None, **generation: Any) -> "Translator":
+        reference = reference or (hop.model if hop else default_translation_model(source_lang, target_lang))
         loaded = load_engine(reference, "translation", device, backend, quantization, threads, batch_size,
-                             max_batch_tokens, revision, generation)
-        return cls(loaded, source_lang, target_lang)
+                             max_batch_tokens, revision, generation,
+                             source_prefix=hop.source_prefix if hop else "",
+                             src_code=hop.src_code if hop else None, tgt_code=hop.tgt_code if hop else None)
+        return cls(loaded, source_lang, target_lang, hop)
 
     def describe(self) -> dict[str, Any]:
         """The manifest's account of the model and the settings actually used."""
-        return {**self.loaded.describe(), "source_lang": self.source_lang, "target_lang": self.target_lang}
+        return {**self.loaded.describe(), "source_lang": self.source_lang, "target_lang": self.target_lang,
+                "route": {"kind": self.hop.kind, "hops": [asdict(self.hop)]}}
 
     def translate_sentences(self, sentences: Sequence[str],
                             on_batch: Callable[[int], None] | None = None) -> tuple[list[SegmentRecord], list[tuple[int, str]]]:
@@ -100,6 +106,121 @@ class Translator:
         return len(segment_document(doc.text, self.source_lang, markdown=doc.format == "md").sentences)
 
 
+class PivotTranslator(Translator):
+    """Two (or more) translators in a row, sentence by sentence: every source sentence keeps its
+    alignment to the final output, and the intermediate translations are recorded (``via``)."""
+
+    def __init__(self, hops: Sequence[Translator], route: Route) -> None:
+        self.hops = list(hops)
+        self.route = route
+        first = self.hops[0]
+        self.loaded, self.engine, self.model_ref = first.loaded, first.engine, first.model_ref
+        self.source_lang, self.target_lang = route.src, route.tgt
+        self.hop = first.hop
+
+    def describe(self) -> dict[str, Any]:
+        return {"source_lang": self.source_lang, "target_lang": self.target_lang, "route": self.route.to_dict(),
+                "model": self.model_ref.to_dict(), "backend": self.engine.backend,
+                "hops": [hop.describe() for hop in self.hops]}
+
+    def translate_sentences(self, sentences: Sequence[str],
+                            on_batch: Callable[[int], None] | None = None) -> tuple[list[SegmentRecord], list[tuple[int, str]]]:
+        records, warnings = self.hops[0].translate_sentences(sentences, on_batch)
+        for hop in self.hops[1:]:
+            following, more = hop.translate_sentences([r.output for r in records])
+            for record, nxt in zip(records, following):
+                record.via.append(record.output)
+                record.output = nxt.output
+                record.output_tokens = nxt.output_tokens
+            warnings += [(i, f"{hop.source_lang}→{hop.target_lang}: {message}") for i, message in more]
+        return records, warnings
+
+
+def load_translator(model: str | None, src: str, tgt: str, registry: Registry | None = None, allow_pivot: bool = True,
+                    pinned: dict[str, str] | None = None, **engine: Any) -> Translator:
+    """``--model`` if given, else the registry's route for ``src`` → ``tgt`` (one or more hops)."""
+    registry = registry or load_registry()
+    if model:
+        return Translator.from_pretrained(model, src, tgt, hop=hop_for_model(model, src, tgt, registry), **engine)
+    route = resolve_route(src, tgt, registry, allow_pivot, pinned)
+    generation = {k: engine.pop(k) for k in list(engine) if k in ("num_beams", "max_new_tokens")}
+    hops = [Translator.from_pretrained(None, hop.src, hop.tgt, hop=hop, **engine, **generation) for hop in route.hops]
+    return hops[0] if len(hops) == 1 else PivotTranslator(hops, route)
+
+
 def check_positive(name: str, value: int | None) -> None:
     if value is not None and value < 1:
         raise ToolkitError(f"{name} must be a positive integer, got {value}")
+
+
+OUTPUT_CHECK_CONFIDENCE = 0.5
+
+
+class DocumentTranslator:
+    """Routes each document to the translator of its source language — given, or detected per
+    document with ``src="auto"`` — and checks that each output is in the target language."""
+
+    def __init__(self, src: str, tgt: str, factory: Callable[[str], Translator]) -> None:
+        self.src = src
+        self.target_lang = tgt
+        self.factory = factory
+        self.translators: dict[str, Translator] = {}
+        self.languages: dict[str, str] = {}
+        self.detections: dict[str, Any] = {}
+
+    def prepare(self, docs: Sequence[Document]) -> None:
+        """Detect languages (if asked) and load one translator per source language, before any run."""
+        from toolkit.detect import detect
+        from toolkit.languages import normalize_language
+
+        for doc in docs:
+            if self.src == "auto":
+                detection = detect(doc.text)
+                self.detections[doc.id] = detection
+                lang = normalize_language(detection.lang) or detection.lang
+            else:
+                lang = self.src
+            self.languages[doc.id] = lang
+        for lang in dict.fromkeys(self.languages.values()):
+            if lang == self.target_lang:
+                raise ToolkitError(f"documents detected as {lang}, the target language: "
+                                   + ", ".join(d for d, l in self.languages.items() if l == lang)
+                                   + " (pass --src to override detection)")
+            self.translators[lang] = self.factory(lang)
+
+    @property
+    def source_lang(self) -> str:
+        langs = sorted(set(self.languages.values()))
+        if len(langs) != 1:
+            raise ToolkitError(f"the documents are in several languages ({', '.join(langs)}): run them separately or pass --src")
+        return langs[0]
+
+    def translator_for(self, doc: Document) -> Translator:
+        return self.translators[self.languages[doc.id]]
+
+    def count_sentences(self, doc: Document) -> int:
+        return self.translator_for(doc).count_sentences(doc)
+
+    def translate_document(self, doc: Document, on_batch: Callable[[int], None] | None = None) -> DocumentResult:
+        from toolkit.detect import identify
+
+        result = self.translator_for(doc).translate_document(doc, on_batch)
+        result.extra["source_lang"] = self.languages[doc.id]
+        detection = self.detections.get(doc.id)
+        if detection is not None:
+            result.extra["detection"] = detection.to_dict()
+            if detection.mixed:
+                result.warnings.append(f"{doc.id}: mixed-language document ({detection.languages}); translated as "
+                                       f"{self.languages[doc.id]} throughout")
+        if result.output.strip():
+            lang, confidence = identify(result.output)
+            result.extra["output_lang"] = {"lang": lang, "confidence": round(confidence, 4)}
+            if lang != self.target_lang and confidence >= OUTPUT_CHECK_CONFIDENCE:
+                result.warnings.append(f"{doc.id}: the output looks like {lang} (p={confidence:.2f}), not "
+                                       f"{self.target_lang}: untranslated or hallucinated output?")
+        return result
+
+    def describe(self) -> dict[str, Any]:
+        described = {lang: t.describe() for lang, t in self.translators.items()}
+        head = dict(next(iter(described.values()))) if len(described) == 1 else {"target_lang": self.target_lang}
+        return {**head, "source_lang_option": self.src, "routes": described}

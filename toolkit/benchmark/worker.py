@@ -22,7 +22,7 @@ def _progress(n: int = 1) -> None:
 def _load(system: dict[str, Any], dataset: dict[str, Any]) -> tuple[Any, Any, list[dict[str, Any]]]:
     """(translator or None, summarizer or None, model descriptions)."""
     from toolkit.summarize import load_summarizer
-    from toolkit.translate import Translator
+    from toolkit.translate import load_translator
 
     common = dict(device=system["device"], backend=system["backend"], quantization=system["quantization"],
                   threads=system["threads"], batch_size=system["batch_size"])
@@ -30,15 +30,14 @@ def _load(system: dict[str, Any], dataset: dict[str, Any]) -> tuple[Any, Any, li
     translator = summarizer = None
     task = system["task"]
     if task == "translation":
-        translator = Translator.from_pretrained(system["model"], dataset["source_lang"], dataset["target_lang"],
-                                                **common, **generation)
+        translator = load_translator(system["model"], dataset["source_lang"], dataset["target_lang"], **common,
+                                     **generation)
     elif task == "summarization":
         summarizer = load_summarizer(system["model"], dataset["source_lang"], system["device"], system["batch_size"],
                                      16384, None, system["backend"], system["quantization"], system["threads"],
                                      **generation)
     else:
-        translator = Translator.from_pretrained(system["translator"], dataset["source_lang"], dataset["target_lang"],
-                                                **common)
+        translator = load_translator(system["translator"], dataset["source_lang"], dataset["target_lang"], **common)
         lang = dataset["target_lang"] if system["order"] == "translate-first" else dataset["source_lang"]
         summarizer = load_summarizer(system["summarizer"], lang, system["device"], system["batch_size"], 16384, None,
                                      system["backend"], system["quantization"], system["threads"], **generation)
