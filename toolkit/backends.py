@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from toolkit import ct2
 from toolkit.engine import TorchEngine, generation_settings, pick_device
@@ -11,7 +11,6 @@ from toolkit.errors import ModelError, ToolkitError
 from toolkit.models import ModelRef, resolve_model
 
 BACKENDS = ("auto", "torch", "ct2")
-Engine = Union[TorchEngine, "ct2.CT2Engine"]
 
 
 @dataclass

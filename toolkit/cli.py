@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -175,7 +176,7 @@ def translate(
         _positive("--max-new-tokens", max_new_tokens)
         docs, warnings = _read_documents(inputs, encoding)
         run = _out_target(out, "translate", as_json, overwrite)
-        with run if run is not None else _nullcontext():
+        with run if run is not None else nullcontext():
             translator = _document_translator(
                 docs, model, src, tgt, no_pivot, registry, device=device.value, backend=backend, quantization=quantization,
                 threads=threads, batch_size=batch_size, revision=revision, num_beams=beams, max_new_tokens=max_new_tokens)
@@ -274,7 +275,7 @@ def summarize(
         lang = check_language(lang or defaults.summarization.lang)
         docs, warnings = _read_documents(inputs, encoding)
         run = _out_target(out, "summarize", as_json, overwrite)
-        with run if run is not None else _nullcontext():
+        with run if run is not None else nullcontext():
             summarizer = load_summarizer(model, lang, device.value, batch_size or defaults.summarization.batch_size,
                                          defaults.summarization.max_batch_tokens, revision,
                                          backend.value if backend else defaults.summarization.backend, quantization,
@@ -587,14 +588,6 @@ def models_list(as_json: JsonOption = False) -> None:
         for row in rows:
             table.add_row(row["model"], ", ".join(r[:8] for r in row["revisions"]), f"{row['size_bytes'] / 1e6:.1f}", row["path"])
         stderr.print(table if rows else "No models in the Hugging Face cache.")
-
-
-class _nullcontext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
 
 
 def main() -> None:

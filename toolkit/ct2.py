@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from toolkit.engine import Generated, input_limit, make_batches
+from toolkit.engine import Engine, Generated, make_batches
 from toolkit.errors import ModelError, ToolkitError
 from toolkit.models import ModelRef
 
@@ -121,7 +121,7 @@ def decoding_options(settings: dict[str, Any], forced_eos: bool = False) -> dict
     return options
 
 
-class CT2Engine:
+class CT2Engine(Engine):
     """Same interface as TorchEngine, decoding with ``ctranslate2.Translator.translate_batch``."""
 
     backend = "ct2"
@@ -131,14 +131,7 @@ class CT2Engine:
                  model_config: Any = None, generation_config: Any = None) -> None:
         import ctranslate2
 
-        if batch_size < 1:
-            raise ToolkitError("--batch-size must be at least 1")
-        self.tokenizer = tokenizer
-        self.settings = settings
-        self.batch_size = batch_size
-        self.max_batch_tokens = max_batch_tokens
-        self.prefix = prefix
-        self.device = device
+        super().__init__(tokenizer, device, settings, batch_size, max_batch_tokens, prefix, model_config)
         self.quantization = quantization
         self.model_path, self.converted_now = convert(ref, quantization)
         ct2_device, _, index = device.partition(":")
@@ -147,15 +140,11 @@ class CT2Engine:
             intra_threads=threads,
         )
         self.threads = threads
-        self.input_limit = input_limit(tokenizer, model_config) if model_config is not None else 512
         self.forced_eos = getattr(generation_config, "forced_eos_token_id", None) is not None
         forced_bos = getattr(generation_config, "forced_bos_token_id", None)
         # BART-style models force <s> after the decoder start token; CTranslate2 takes it as a prefix.
         self.target_prefix = tokenizer.convert_ids_to_tokens([forced_bos]) if forced_bos is not None else None
         self.options = decoding_options(settings, self.forced_eos)
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(self.prefix + text)["input_ids"])
 
     def output_limit(self, source_tokens: int) -> int:
         return int(self.options["max_decoding_length"])

@@ -101,26 +101,36 @@ class Generated:
     hit_length_limit: bool
 
 
-class TorchEngine:
+class Engine:
+    """What every backend shares: tokenizer, settings, batching limits and the source prefix."""
+
+    backend = "none"
+
+    def __init__(self, tokenizer: Any, device: str, settings: dict[str, Any], batch_size: int,
+                 max_batch_tokens: int, prefix: str, config: Any) -> None:
+        if batch_size < 1:
+            raise ToolkitError("--batch-size must be at least 1")
+        self.tokenizer = tokenizer
+        self.device = device
+        self.settings = settings
+        self.batch_size = batch_size
+        self.max_batch_tokens = max_batch_tokens
+        self.prefix = prefix
+        self.input_limit = input_limit(tokenizer, config)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(self.prefix + text)["input_ids"])
+
+
+class TorchEngine(Engine):
     """transformers' ``generate`` under ``inference_mode``, batched to a token budget."""
 
     backend = "torch"
 
     def __init__(self, tokenizer: Any, model: Any, device: str, settings: dict[str, Any],
                  batch_size: int = 16, max_batch_tokens: int = 8192, prefix: str = "") -> None:
-        if batch_size < 1:
-            raise ToolkitError("--batch-size must be at least 1")
-        self.tokenizer = tokenizer
+        super().__init__(tokenizer, device, settings, batch_size, max_batch_tokens, prefix, model.config)
         self.model = model
-        self.device = device
-        self.settings = settings
-        self.batch_size = batch_size
-        self.max_batch_tokens = max_batch_tokens
-        self.prefix = prefix
-        self.input_limit = input_limit(tokenizer, model.config)
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(self.prefix + text)["input_ids"])
 
     def describe(self) -> dict[str, Any]:
         import torch
