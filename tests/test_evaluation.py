@@ -221,3 +221,15 @@ def test_cli_errors(tmp_path: Path) -> None:
     assert "unknown language code" in error_line(invoke("--hyp", ref, "--ref", ref, "--lang", "klingon"))
     assert "no such file" in error_line(invoke("--hyp", str(tmp_path / "nope.jsonl"), "--ref", ref))
     assert "not a toolkit run" in error_line(invoke("--hyp", str(tmp_path), "--ref", ref))
+
+
+def test_english_reference_articles_are_the_reference_translation() -> None:
+    rows = [json.loads(line) for line in (REFS / "translations.fr-en.jsonl").read_text().splitlines()]
+    articles = {json.loads(line)["id"]: json.loads(line)["text"]
+                for line in (REPO / "evaluation/sources/seeds.en.jsonl").read_text().splitlines()}
+    for doc_id, text in articles.items():
+        paragraphs: dict[int, list[str]] = {}
+        for row in rows:
+            if row["doc_id"] == doc_id:
+                paragraphs.setdefault(row["paragraph"], []).append(row["reference"])
+        assert text == "\n".join(" ".join(p) for _, p in sorted(paragraphs.items()))

@@ -247,3 +247,27 @@ def test_many_to_many_language_codes_and_backend_parity(tmp_path: Path) -> None:
     # --model naming a registry entry gets the same codes.
     assert hop_for_model(str(model), "fr", "en", registry).src_code == "fra_Latn"
     assert hop_for_model("some/other-model", "fr", "en", registry).kind == "explicit"
+
+
+def test_summary_language_resolves_a_translator_through_the_registry(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["summarize", str(SEED_FILES[0]), "-m", "lead-2", "--lang", "fr", "--summary-lang", "en",
+                                 "--out", str(tmp_path / "o")])
+    # fr→en resolves to opus-mt-fr-en, which is not cached in this offline test session.
+    assert result.exit_code == 2 and "model 'Helsinki-NLP/opus-mt-fr-en' is not in the local" in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_summarize_summary_language_end_to_end(tiny_marian: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolkit.config import Defaults, TranslationDefaults
+
+    defaults = Defaults(translation=TranslationDefaults(models={"fr-en": str(tiny_marian)}))
+    monkeypatch.setattr("toolkit.config.load_defaults", lambda path=None: defaults)
+    out = tmp_path / "o"
+    result = runner.invoke(app, ["summarize", str(SEED_FILES[0]), "-m", "lead-2", "--lang", "fr", "--summary-lang", "en",
+                                 "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["summary_lang"] == "en" and manifest["summary_translation"]["model"]["path"] == str(tiny_marian)
+    entry = manifest["documents"][0]
+    assert entry["summary_in_source_language"].startswith("Moscou - Le président")
+    assert (out / entry["output_file"]).read_text() != entry["summary_in_source_language"]

@@ -242,6 +242,7 @@ def summarize(
     inputs: Inputs,
     model: SummarizerOption = None,
     lang: Annotated[Optional[str], typer.Option("--lang", help="Language of the documents (default: configs/defaults.yaml).")] = None,
+    summary_lang: Annotated[Optional[str], typer.Option("--summary-lang", help="Language of the summaries, if not --lang: summarise, then translate the summary.")] = None,
     min_length: MinLengthOption = None,
     max_length: MaxLengthOption = None,
     beams: BeamsOption = None,
@@ -283,8 +284,31 @@ def summarize(
             results = run_documents(docs, summarizer.summarize_document, summarizer.count_units, "summarising",
                                     show_progress=not quiet and len(docs) > 1)
             head = {**base_manifest("summarize"), "task": "summarization", **summarizer.describe()}
+            wanted = check_language(summary_lang, "--summary-lang") if summary_lang else lang
+            if wanted != lang:
+                results, head = _translate_summaries(docs, results, lang, wanted, head, device.value, backend,
+                                                     quantization, threads, quiet)
             _emit(run, results, warnings, fmt.value, "summary", head, as_json, quiet,
                   f"Summarised {len(results)} document(s) with {summarizer.describe()['model']['reference']}")
+
+
+def _translate_summaries(docs: list[Any], results: list[Any], lang: str, wanted: str, head: dict[str, Any],
+                         device: str, backend: Optional["Backend"], quantization: Optional[str], threads: int,
+                         quiet: bool) -> tuple[list[Any], dict[str, Any]]:
+    """`summarize --summary-lang`: each summary, written in the documents' language, is translated."""
+    from toolkit.documents import Document
+    from toolkit.runner import run_documents
+
+    summaries = [Document(id=r.id, text=r.output, source=r.source, lang=lang) for r in results]
+    translator = _document_translator(summaries, None, lang, wanted, False, None, device=device, backend=backend,
+                                      quantization=quantization, threads=threads)
+    translated = run_documents(summaries, translator.translate_document, translator.count_sentences, "translating",
+                               show_progress=not quiet and len(docs) > 1)
+    for result, translation in zip(results, translated):
+        result.extra["summary_in_source_language"] = result.output
+        result.output = translation.output
+        result.warnings += translation.warnings
+    return results, {**head, "summary_lang": wanted, "summary_translation": translator.describe()}
 
 
 @app.command()
