@@ -12,7 +12,7 @@ from conftest import SEED_FILES, SEEDS, seed_texts
 from toolkit.cli import app
 from toolkit.detect import detect, identify
 from toolkit.errors import ToolkitError
-from toolkit.languages import check_language, normalize_language
+from toolkit.languages import normalize_language
 from toolkit.random_models import ENGLISH_SAMPLE, build_marian
 from toolkit.registry import Registry, load_registry, resolve_route
 

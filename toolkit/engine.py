@@ -5,7 +5,6 @@ The engine knows nothing of documents; it turns a list of source texts into outp
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -173,9 +172,3 @@ class TorchEngine(Engine):
             if on_batch:
                 on_batch(len(batch))
         return [r for r in results if r is not None]
-
-
-def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
-    start = time.perf_counter()
-    value = fn()
-    return value, time.perf_counter() - start

@@ -6,9 +6,6 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-FORMATS = ("txt", "md", "jsonl")
-
-
 @dataclass
 class SegmentRecord:
     """One source sentence and what the model made of it (the manifest's alignment)."""

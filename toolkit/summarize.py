@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
@@ -210,7 +211,7 @@ def load_summarizer(reference: str | None, lang: str = "en", device: str = "auto
     """``lead-N`` / ``textrank[-N]`` (N defaults to 3), a Hugging Face id, or a local folder."""
     reference = reference or default_summarization_model(lang)
     match = EXTRACTIVE.match(reference.lower())
-    if match and not _is_path(reference):
+    if match and not Path(reference).exists():  # a local folder may be called "lead-3" too
         n = int(match.group(2) or 3)
         from toolkit.errors import ToolkitError
 
@@ -220,11 +221,3 @@ def load_summarizer(reference: str | None, lang: str = "en", device: str = "auto
     return Seq2SeqSummarizer.from_pretrained(reference, lang, device, backend, quantization, threads, batch_size,
                                              max_batch_tokens, revision, **generation)
 
-
-def _is_path(reference: str) -> bool:
-    from pathlib import Path
-
-    return Path(reference).exists()
-
-
-__all__ = ["LeadSummarizer", "TextRankSummarizer", "Seq2SeqSummarizer", "load_summarizer", "textrank_scores"]

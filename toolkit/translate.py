@@ -148,11 +148,6 @@ def load_translator(model: str | None, src: str, tgt: str, registry: Registry | 
     return hops[0] if len(hops) == 1 else PivotTranslator(hops, route)
 
 
-def check_positive(name: str, value: int | None) -> None:
-    if value is not None and value < 1:
-        raise ToolkitError(f"{name} must be a positive integer, got {value}")
-
-
 OUTPUT_CHECK_CONFIDENCE = 0.5
 
 

@@ -23,12 +23,6 @@ def peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def current_rss_mb() -> float:
-    import psutil
-
-    return psutil.Process().memory_info().rss / (1024 * 1024)
-
-
 def percentile(values: Sequence[float], q: float) -> float:
     """Linear-interpolated percentile (numpy's default method), without numpy."""
     ordered = sorted(values)
