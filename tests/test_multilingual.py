@@ -271,3 +271,12 @@ def test_summarize_summary_language_end_to_end(tiny_marian: Path, tmp_path: Path
     entry = manifest["documents"][0]
     assert entry["summary_in_source_language"].startswith("Moscou - Le président")
     assert (out / entry["output_file"]).read_text() != entry["summary_in_source_language"]
+
+
+def test_declared_language_of_a_jsonl_record_beats_detection(tiny_marian: Path, tmp_path: Path) -> None:
+    source = tmp_path / "docs.jsonl"
+    source.write_text(json.dumps({"id": "a", "text": "Agence France-Presse", "lang": "fra"}) + "\n")
+    result = runner.invoke(app, ["translate", str(source), "-m", str(tiny_marian), "--out", str(tmp_path / "o"), "-q"])
+    assert result.exit_code == 0, result.output
+    entry = json.loads((tmp_path / "o" / "manifest.json").read_text())["documents"][0]
+    assert entry["source_lang"] == "fr" and "detection" not in entry

@@ -169,7 +169,10 @@ class DocumentTranslator:
         from toolkit.languages import normalize_language
 
         for doc in docs:
-            if self.src == "auto":
+            declared = normalize_language(doc.lang) if doc.lang else None
+            if self.src == "auto" and declared:
+                lang = declared  # a JSONL record's own "lang" field beats guessing
+            elif self.src == "auto":
                 detection = detect(doc.text)
                 self.detections[doc.id] = detection
                 lang = normalize_language(detection.lang) or detection.lang
