@@ -200,3 +200,14 @@ def test_default_model_comes_from_config_and_is_explained_offline(tmp_path: Path
     result = translate(str(SEED_FILES[0]), "--out", str(tmp_path / "o"))
     one_line_error(result, "model 'Helsinki-NLP/opus-mt-fr-en' is not in the local Hugging Face cache")
     assert "toolkit models download Helsinki-NLP/opus-mt-fr-en" in result.stderr
+
+
+def test_markdown_input_gives_markdown_output(tiny_marian: Path, tmp_path: Path) -> None:
+    source = tmp_path / "note.md"
+    source.write_bytes(b"# Le titre\r\n\r\n- Premier point. Deuxi\xc3\xa8me point.\r\n> Une citation.\r\n\r\n```\r\ncode ici.\r\n```\r\n")
+    result = translate(str(source), "-m", str(tiny_marian), "--src", "fr", "--out", str(tmp_path / "o"), "-q")
+    assert result.exit_code == 0, result.output
+    output = (tmp_path / "o" / "note.md").read_bytes()
+    lines = output.split(b"\r\n")
+    assert lines[0].startswith(b"# ") and lines[2].startswith(b"- ") and lines[3].startswith(b"> ")
+    assert lines[5:8] == [b"```", b"code ici.", b"```"] and output.endswith(b"\r\n")

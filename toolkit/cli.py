@@ -23,6 +23,7 @@ app = typer.Typer(
 
 
 class Format(str, Enum):
+    auto = "auto"
     txt = "txt"
     md = "md"
     jsonl = "jsonl"
@@ -36,7 +37,7 @@ class Device(str, Enum):
 
 Inputs = Annotated[list[str], typer.Argument(help="Files, folders (*.txt, *.md, *.jsonl, recursively), or - for stdin.")]
 OutOption = Annotated[Optional[str], typer.Option("--out", "-o", help="Run folder to create (default: outputs/<command>-<time>), or - for stdout.")]
-FormatOption = Annotated[Format, typer.Option("--format", help="Output file format.")]
+FormatOption = Annotated[Format, typer.Option("--format", help="Output file format (auto: .md for Markdown inputs, else .txt).")]
 BeamsOption = Annotated[Optional[int], typer.Option("--beams", help="Beam size (default: the model's generation config).")]
 MaxNewOption = Annotated[Optional[int], typer.Option("--max-new-tokens", help="Most tokens generated per segment (default: the model's).")]
 BatchOption = Annotated[Optional[int], typer.Option("--batch-size", help="Most segments per batch (default: configs/defaults.yaml).")]
@@ -151,7 +152,7 @@ def translate(
     no_pivot: NoPivotOption = False,
     registry: RegistryOption = None,
     out: OutOption = None,
-    fmt: FormatOption = Format.txt,
+    fmt: FormatOption = Format.auto,
     beams: BeamsOption = None,
     max_new_tokens: MaxNewOption = None,
     batch_size: BatchOption = None,
@@ -249,7 +250,7 @@ def summarize(
     length_penalty: LengthPenaltyOption = None,
     no_repeat_ngram: NoRepeatOption = None,
     out: OutOption = None,
-    fmt: FormatOption = Format.txt,
+    fmt: FormatOption = Format.auto,
     batch_size: BatchOption = None,
     device: DeviceOption = Device.auto,
     backend: BackendOption = None,

@@ -47,8 +47,16 @@ class DocumentResult:
         }
 
 
+def document_format(result: DocumentResult, fmt: str) -> str:
+    """``auto``: Markdown inputs give Markdown outputs, everything else plain text."""
+    if fmt != "auto":
+        return fmt
+    return "md" if result.source.lower().endswith(".md") else "txt"
+
+
 def render(result: DocumentResult, fmt: str, output_key: str = "output") -> str:
     """The text of one document's output file in format ``fmt``."""
+    fmt = document_format(result, fmt)
     if fmt == "jsonl" and not result.segments:  # document-level output (a summary)
         return json.dumps({"doc_id": result.id, output_key: result.output}, ensure_ascii=False) + "\n"
     if fmt == "jsonl":

@@ -10,7 +10,7 @@ from typing import Any, Callable, Sequence
 from toolkit.console import progress, warn
 from toolkit.documents import Document
 from toolkit.errors import InputError
-from toolkit.results import DocumentResult, output_name, render
+from toolkit.results import DocumentResult, document_format, output_name, render
 from toolkit.runs import RunFolder
 
 Process = Callable[[Document, Callable[[int], None]], DocumentResult]
@@ -44,8 +44,9 @@ def write_results(run: RunFolder, results: Sequence[DocumentResult], fmt: str, s
     """Write each document's output file; return their manifest entries."""
     entries = []
     for result in results:
-        relative = (Path(subdir) / output_name(result.id, fmt)).as_posix()
-        run.write_text(relative, render(result, fmt, output_key), result.newline if fmt != "jsonl" else "\n")
+        doc_fmt = document_format(result, fmt)
+        relative = (Path(subdir) / output_name(result.id, doc_fmt)).as_posix()
+        run.write_text(relative, render(result, doc_fmt, output_key), result.newline if doc_fmt != "jsonl" else "\n")
         entries.append(result.to_manifest(relative))
     return entries
 
