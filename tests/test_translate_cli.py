@@ -211,3 +211,15 @@ def test_markdown_input_gives_markdown_output(tiny_marian: Path, tmp_path: Path)
     lines = output.split(b"\r\n")
     assert lines[0].startswith(b"# ") and lines[2].startswith(b"- ") and lines[3].startswith(b"> ")
     assert lines[5:8] == [b"```", b"code ici.", b"```"] and output.endswith(b"\r\n")
+
+
+def test_local_model_hash_is_remembered_and_follows_changes(tmp_path: Path) -> None:
+    from toolkit.models import directory_hash
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    first = directory_hash(folder)
+    assert directory_hash(folder) == first
+    (folder / "weights.bin").write_bytes(b"\x00\x01")
+    assert directory_hash(folder) != first

@@ -14,6 +14,15 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 DEFAULTS_FILE = CONFIG_DIR / "defaults.yaml"
 
 
+def toolkit_cache() -> Path:
+    """Where the toolkit keeps what it derives (converted models, file hashes): $TOOLKIT_CACHE,
+    or ~/.cache/toolkit."""
+    import os
+
+    root = os.environ.get("TOOLKIT_CACHE")
+    return Path(root) if root else Path.home() / ".cache" / "toolkit"
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from toolkit.config import toolkit_cache
 from toolkit.engine import Engine, Generated, make_batches
 from toolkit.errors import ModelError, ToolkitError
 from toolkit.models import ModelRef
@@ -32,8 +33,7 @@ def available() -> bool:
 
 
 def cache_root() -> Path:
-    root = os.environ.get("TOOLKIT_CACHE")
-    return (Path(root) if root else Path.home() / ".cache" / "toolkit") / "ct2"
+    return toolkit_cache() / "ct2"
 
 
 def default_quantization(device: str) -> str:

@@ -51,9 +51,36 @@ def hub_offline() -> bool:
 
 
 def directory_hash(path: Path) -> str:
-    """sha256 over the relative names and bytes of every file under ``path``."""
+    """sha256 over the relative names and bytes of every file under ``path``.
+
+    Hashing gigabytes of weights on every run would cost seconds, so the result is remembered in
+    ``$TOOLKIT_CACHE/hashes/`` against the files' names, sizes and modification times."""
+    import json
+
+    from toolkit.config import toolkit_cache
+
+    files = sorted(p for p in path.rglob("*") if p.is_file())
+    stamp = hashlib.sha256(json.dumps([[f.relative_to(path).as_posix(), f.stat().st_size, f.stat().st_mtime_ns]
+                                       for f in files]).encode()).hexdigest()
+    memo = toolkit_cache() / "hashes" / f"{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:24]}.json"
+    try:
+        saved = json.loads(memo.read_text())
+        if saved.get("stamp") == stamp:
+            return str(saved["sha256"])
+    except (OSError, ValueError, KeyError):
+        pass
+    value = _hash_files(path, files)
+    try:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        memo.write_text(json.dumps({"path": str(path.resolve()), "stamp": stamp, "sha256": value}))
+    except OSError:
+        pass  # a read-only cache only costs the time to hash again
+    return value
+
+
+def _hash_files(path: Path, files: list[Path]) -> str:
     digest = hashlib.sha256()
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+    for file in files:
         digest.update(file.relative_to(path).as_posix().encode())
         digest.update(b"\0")
         with file.open("rb") as handle:
