@@ -95,3 +95,22 @@ def test_long_segments_are_not_cut_by_ctranslate2_defaults(tmp_path: Path) -> No
     cut = ct2_engine.translator.translate_batch([tokens], return_scores=True, **options)[0].scores[0]
     full = ct2_engine.translator.translate_batch([tokens], max_input_length=0, return_scores=True, **options)[0].scores[0]
     assert cut != pytest.approx(full, abs=1e-6)
+
+
+def test_ct2_runs_never_import_torch_once_converted(tiny_marian: Path, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    load_engine(str(tiny_marian), "translation", "cpu", "ct2", "int8")  # converts (this needs torch)
+    script = (
+        "import sys\n"
+        "from toolkit.cli import app\n"
+        f"try:\n    app(['translate', {str(SEED_FILES[0])!r}, '-m', {str(tiny_marian)!r}, '--backend', 'ct2',"
+        f" '--quantization', 'int8', '--out', {str(tmp_path / 'o')!r}, '-q'])\n"
+        "except SystemExit as exit:\n    assert exit.code == 0, exit.code\n"
+        "print('torch' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=dict(os.environ))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from toolkit import ct2
-from toolkit.engine import TorchEngine, generation_settings, pick_device
+from toolkit.engine import GENERATION_KEYS, TorchEngine, generation_settings, input_limit, pick_device
 from toolkit.errors import ModelError, ToolkitError
 from toolkit.models import ModelRef, resolve_model
 
@@ -31,20 +34,44 @@ class LoadedEngine:
         }
 
 
-def _load_configs(ref: ModelRef) -> tuple[Any, Any, Any]:
-    from transformers import AutoConfig, AutoTokenizer, GenerationConfig
+# Generation parameters that old checkpoints keep in config.json instead of generation_config.json.
+_GENERATION_FIELDS = GENERATION_KEYS + ("forced_eos_token_id", "decoder_start_token_id", "bos_token_id",
+                                        "eos_token_id", "pad_token_id")
+# Tokenizer classes named in tokenizer_config.json that are generic rather than a model's own.
+_GENERIC_TOKENIZERS = {None, "PreTrainedTokenizerFast", "TokenizersBackend", "PreTrainedTokenizer"}
 
+
+def _read_json(path: Path) -> dict[str, Any]:
     try:
-        tokenizer = AutoTokenizer.from_pretrained(ref.path)
-        config = AutoConfig.from_pretrained(ref.path)
-    except (OSError, ValueError, KeyError) as exc:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path}: unreadable ({exc})") from None
+
+
+def load_tokenizer(ref: ModelRef) -> Any:
+    """The model's own tokenizer class, imported by name: unlike AutoTokenizer, that does not
+    import PyTorch, which costs the ct2 backend ~250 MB and a second of start-up."""
+    import transformers
+
+    name = _read_json(ref.path / "tokenizer_config.json").get("tokenizer_class")
+    cls = getattr(transformers, name, None) if name not in _GENERIC_TOKENIZERS else None
+    try:
+        if cls is None:
+            cls = transformers.AutoTokenizer
+        return cls.from_pretrained(ref.path)
+    except (OSError, ValueError, KeyError, AttributeError, TypeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"cannot load model '{ref.reference}': {first}") from None
-    try:
-        generation = GenerationConfig.from_pretrained(ref.path)
-    except OSError:
-        generation = GenerationConfig.from_model_config(config)
-    return tokenizer, config, generation
+        raise ModelError(f"cannot load the tokenizer of '{ref.reference}': {first}") from None
+
+
+def load_configs(ref: ModelRef) -> tuple[SimpleNamespace, SimpleNamespace]:
+    """config.json and the generation settings (generation_config.json, or the generation fields
+    of config.json for checkpoints that predate it), as plain attribute namespaces."""
+    config = _read_json(ref.path / "config.json")
+    generation = _read_json(ref.path / "generation_config.json")
+    if not generation:
+        generation = {k: config[k] for k in _GENERATION_FIELDS if k in config}
+    return SimpleNamespace(**config), SimpleNamespace(**generation)
 
 
 def choose_backend(backend: str, ref: ModelRef) -> tuple[str, str | None]:
@@ -77,15 +104,19 @@ def load_engine(reference: str, task: str, device: str = "auto", backend: str = 
     if threads < 0:
         raise ToolkitError("--threads must be 0 (library default) or a positive integer")
     ref = resolve_model(reference, revision=revision)
-    device = pick_device(device)
     chosen, note = choose_backend(backend, ref)
-    tokenizer, config, generation = _load_configs(ref)
+    device = ct2.pick_device(device) if chosen == "ct2" else pick_device(device)
+    tokenizer = load_tokenizer(ref)
+    config, generation = load_configs(ref)
     task_params = dict((getattr(config, "task_specific_params", None) or {}).get(task, {}))
     prefix = source_prefix or task_params.pop("prefix", "") or ""
     task_params.pop("prefix", None)
     if src_code:
         _set_language_codes(tokenizer, generation, ref, src_code, tgt_code)
     settings, overridden = generation_settings(generation, overrides or {}, task_params)
+    if "max_length" not in settings and "max_new_tokens" not in settings:
+        # transformers' own fallback is 20 tokens, which cuts translations and summaries short.
+        settings["max_length"] = input_limit(tokenizer, config)
     if tgt_code:
         settings["forced_bos_token_id"] = generation.forced_bos_token_id
     if chosen == "ct2":

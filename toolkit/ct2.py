@@ -36,6 +36,20 @@ def cache_root() -> Path:
     return toolkit_cache() / "ct2"
 
 
+def pick_device(device: str) -> str:
+    """Like engine.pick_device, asking CTranslate2 (not PyTorch, which this backend never imports)."""
+    import ctranslate2
+
+    gpus = ctranslate2.get_cuda_device_count()
+    if device == "auto":
+        return "cuda" if gpus else "cpu"
+    if device.startswith("cuda") and not gpus:
+        raise ToolkitError("--device cuda: CTranslate2 sees no CUDA GPU here (use --device cpu)")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise ToolkitError(f"--device {device}: expected auto, cpu or cuda")
+    return device
+
+
 def default_quantization(device: str) -> str:
     return "int8_float16" if device.startswith("cuda") else "int8"
 
