@@ -193,24 +193,51 @@ def machine() -> dict[str, Any]:
             "platform": platform.platform(), "packages": env["packages"]}
 
 
-def run_task(task: str, root: Path, tokens: int, beams: int, threads: int, repeats: int, quick: bool) -> dict[str, Any]:
+def _run_worker(system: str, task: str, model_dir: Path, tokens: int, beams: int, threads: int,
+                repeats: int) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "toolkit.benchmark.speed", "worker", system, task, str(model_dir),
+           str(tokens), str(beams), str(threads), str(repeats)]
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": str(threads)}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        return {"system": system, "error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The round with the median throughput, with every round's figures kept beside it."""
+    ordered = sorted(runs, key=lambda r: r["tokens_per_second"])
+    chosen = dict(ordered[(len(ordered) - 1) // 2])
+    chosen["rounds"] = [{k: r[k] for k in ("tokens_per_second", "p50_latency", "peak_rss_mb")} for r in runs]
+    chosen["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
+    chosen["model_memory_mb"] = max(r["model_memory_mb"] for r in runs)
+    return chosen
+
+
+def run_task(task: str, root: Path, tokens: int, beams: int, threads: int, repeats: int, quick: bool,
+             rounds: int = 3) -> dict[str, Any]:
+    """Each round runs every system once, in a rotated order, so that a slow patch of a shared
+    machine does not fall on one system; each system reports its median round."""
     model_dir = build_model(task, root / "models", quick)
     # Convert once up front, so no system's timing or memory includes the conversion.
     from toolkit import ct2
     from toolkit.models import resolve_model
 
     ct2.convert(resolve_model(str(model_dir)), "int8")
-    results = []
-    for system in SYSTEMS:
-        cmd = [sys.executable, "-m", "toolkit.benchmark.speed", "worker", system, task, str(model_dir),
-               str(tokens), str(beams), str(threads), str(repeats)]
-        env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": str(threads)}
-        print(f"[speed] {task}: {system} …", file=sys.stderr, flush=True)
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-        if proc.returncode != 0:
-            results.append({"system": system, "error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"})
-            continue
-        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    runs: dict[str, list[dict[str, Any]]] = {system: [] for system in SYSTEMS}
+    errors: dict[str, dict[str, Any]] = {}
+    for round_index in range(rounds):
+        order = SYSTEMS[round_index % len(SYSTEMS):] + SYSTEMS[:round_index % len(SYSTEMS)]
+        for system in order:
+            if system in errors:
+                continue
+            print(f"[speed] {task}, round {round_index + 1}/{rounds}: {system} …", file=sys.stderr, flush=True)
+            result = _run_worker(system, task, model_dir, tokens, beams, threads, repeats)
+            if "error" in result:
+                errors[system] = result
+            else:
+                runs[system].append(result)
+    results = [errors[s] if s in errors else _median_run(runs[s]) for s in SYSTEMS]
     base = next((r for r in results if r["system"] == "transformers" and "error" not in r), None)
     for r in results:
         if base and "error" not in r:
@@ -219,7 +246,7 @@ def run_task(task: str, root: Path, tokens: int, beams: int, threads: int, repea
             r["model_memory_ratio"] = r["model_memory_mb"] / base["model_memory_mb"]
     total, longest = source_tokens(task, model_dir)
     return {"task": task, "model_dir": str(model_dir), "tokens_per_segment": tokens, "beams": beams, "threads": threads,
-            "source_tokens": total, "longest_segment_tokens": longest, "results": results}
+            "rounds": rounds, "source_tokens": total, "longest_segment_tokens": longest, "results": results}
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -230,7 +257,8 @@ def markdown(report: dict[str, Any]) -> str:
     for task in report["tasks"]:
         lines += [f"**{task['task']}** — {task['beams']} beams, {task['tokens_per_segment']} generated tokens per segment, "
                   f"{task['source_tokens']} source tokens (longest segment {task['longest_segment_tokens']}), "
-                  f"{task['results'][0].get('repeats', '?')} timed pass(es) after a warm-up", "",
+                  f"median of {task['rounds']} rounds (each: a fresh process per system, a warm-up, "
+                  f"{task['results'][0].get('repeats', '?')} timed pass(es); system order rotated between rounds)", "",
                   "| system | generated tok/s | × transformers | p50 latency / doc (s) | peak RSS (MiB) | vs transformers | "
                   "peak − start-up (MiB) | vs transformers | load (s) |",
                   "|---|---|---|---|---|---|---|---|---|"]
@@ -260,7 +288,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=REPO / "outputs" / "speed")
     parser.add_argument("--beams", type=int, default=4)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=1, help="timed passes per round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of all systems; each reports its median")
     parser.add_argument("--translation-tokens", type=int, default=40)
     parser.add_argument("--summary-tokens", type=int, default=96)
     parser.add_argument("--quick", action="store_true", help="tiny dimensions: checks the machinery in seconds")
@@ -274,7 +303,8 @@ def main(argv: list[str] | None = None) -> None:
     report = {"machine": machine(), "threads": args.threads, "quick": args.quick, "tasks": []}
     for task in tasks:
         tokens = args.translation_tokens if task == "translation" else args.summary_tokens
-        report["tasks"].append(run_task(task, args.out, tokens, args.beams, args.threads, args.repeats, args.quick))
+        report["tasks"].append(run_task(task, args.out, tokens, args.beams, args.threads, args.repeats, args.quick,
+                                        args.rounds))
     from toolkit.documents import atomic_write_text
 
     atomic_write_text(args.out / "speed.json", json.dumps(report, indent=2) + "\n")
