@@ -114,3 +114,27 @@ def test_ct2_runs_never_import_torch_once_converted(tiny_marian: Path, tmp_path:
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=dict(os.environ))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False"
+
+
+def test_tokenizer_class_from_model_type_when_the_config_names_none(tiny_marian: Path, tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    from toolkit.backends import load_tokenizer
+    from toolkit.models import resolve_model
+
+    legacy = tmp_path / "legacy"
+    shutil.copytree(tiny_marian, legacy)
+    config = json.loads((legacy / "tokenizer_config.json").read_text())
+    config.pop("tokenizer_class", None)
+    (legacy / "tokenizer_config.json").write_text(json.dumps(config))
+    assert type(load_tokenizer(resolve_model(str(legacy)))).__name__ == "MarianTokenizer"
+    # Chosen by model type, not through AutoTokenizer, which would import PyTorch.
+    import subprocess
+    import sys
+
+    script = ("import sys\nfrom toolkit.backends import load_tokenizer\nfrom toolkit.models import resolve_model\n"
+              f"load_tokenizer(resolve_model({str(legacy)!r}))\nprint('torch' in sys.modules)\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False"

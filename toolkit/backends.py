@@ -39,6 +39,10 @@ _GENERATION_FIELDS = GENERATION_KEYS + ("forced_eos_token_id", "decoder_start_to
                                         "eos_token_id", "pad_token_id")
 # Tokenizer classes named in tokenizer_config.json that are generic rather than a model's own.
 _GENERIC_TOKENIZERS = {None, "PreTrainedTokenizerFast", "TokenizersBackend", "PreTrainedTokenizer"}
+# Older checkpoints (opus-mt among them) name no tokenizer class: the model type decides.
+_TOKENIZER_BY_MODEL_TYPE = {"marian": "MarianTokenizer", "bart": "BartTokenizer", "t5": "T5Tokenizer",
+                            "mt5": "T5Tokenizer", "pegasus": "PegasusTokenizer", "mbart": "MBartTokenizer",
+                            "m2m_100": "M2M100Tokenizer"}
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -54,6 +58,8 @@ def load_tokenizer(ref: ModelRef) -> Any:
     import transformers
 
     name = _read_json(ref.path / "tokenizer_config.json").get("tokenizer_class")
+    if name in _GENERIC_TOKENIZERS and not (ref.path / "tokenizer.json").is_file():
+        name = _TOKENIZER_BY_MODEL_TYPE.get(_read_json(ref.path / "config.json").get("model_type"))
     cls = getattr(transformers, name, None) if name not in _GENERIC_TOKENIZERS else None
     try:
         if cls is None:
