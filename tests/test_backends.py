@@ -138,3 +138,16 @@ def test_tokenizer_class_from_model_type_when_the_config_names_none(tiny_marian:
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False"
+
+
+def test_auto_falls_back_to_torch_when_conversion_fails(tiny_marian: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolkit.errors import ModelError
+
+    def broken(ref, quantization):
+        raise ModelError("CTranslate2 cannot convert 'x': unsupported layer")
+
+    monkeypatch.setattr(ct2, "convert", broken)
+    loaded = load_engine(str(tiny_marian), "translation", "cpu", "auto")
+    assert loaded.engine.backend == "torch" and "cannot convert" in loaded.backend_note
+    with pytest.raises(ModelError, match="cannot convert"):
+        load_engine(str(tiny_marian), "translation", "cpu", "ct2")

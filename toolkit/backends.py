@@ -125,11 +125,18 @@ def load_engine(reference: str, task: str, device: str = "auto", backend: str = 
         settings["max_length"] = input_limit(tokenizer, config)
     if tgt_code:
         settings["forced_bos_token_id"] = generation.forced_bos_token_id
+    engine: Any = None
     if chosen == "ct2":
         quantization = quantization or ct2.default_quantization(device)
-        engine: Any = ct2.CT2Engine(tokenizer, ref, device, settings, quantization, batch_size, max_batch_tokens,
-                                    prefix, threads, config, generation)
-    else:
+        try:
+            engine = ct2.CT2Engine(tokenizer, ref, device, settings, quantization, batch_size, max_batch_tokens,
+                                   prefix, threads, config, generation)
+        except ModelError as exc:
+            if backend != "auto":
+                raise
+            chosen, note, quantization = "torch", f"auto: {exc}; fell back to torch", None
+            device = pick_device(device)
+    if engine is None:
         if quantization not in (None, "float32"):
             raise ToolkitError(f"--quantization {quantization} needs the ct2 backend (torch runs float32)")
         import torch
