@@ -73,7 +73,7 @@ def _read_jsonl(data: str, origin: str) -> list[dict[str, Any]]:
 
 
 def documents_from_jsonl(path: Path, encoding: str = "utf-8", text_key: str = "text") -> list[Document]:
-    text, _ = decode_bytes(_read_file(path), str(path), encoding)
+    text = read_text_file(path, encoding)
     docs = []
     for lineno, record in enumerate(_read_jsonl(text, str(path)), start=1):
         if "id" not in record or text_key not in record:
@@ -101,6 +101,11 @@ def _read_file(path: Path) -> bytes:
         raise InputError(f"{path}: permission denied") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def read_text_file(path: Path, encoding: str = "utf-8") -> str:
+    """A text file's content with LF newlines; InputError for unreadable, binary or mis-encoded files."""
+    return decode_bytes(_read_file(path), str(path), encoding)[0]
 
 
 def _document_from_file(path: Path, doc_id: str, encoding: str) -> Document:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from toolkit.documents import decode_bytes
+from toolkit.documents import read_text_file
 from toolkit.errors import InputError
 
 HYPOTHESIS_FIELDS = ("hypothesis", "translation", "summary", "output", "text", "reference")
@@ -28,17 +28,9 @@ class Segments:
         return len(self.texts)
 
 
-def _read_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    return decode_bytes(data, str(path))[0]
-
-
 def _from_run(folder: Path, task: str | None) -> Segments:
     try:
-        manifest = json.loads(_read_text(folder / "manifest.json"))
+        manifest = json.loads(read_text_file(folder / "manifest.json"))
     except json.JSONDecodeError:
         raise InputError(f"{folder}/manifest.json: not valid JSON") from None
     run_task = manifest.get("task")
@@ -58,7 +50,7 @@ def _from_run(folder: Path, task: str | None) -> Segments:
                 texts.append([segment["output"]])
         else:
             keys.append((doc["id"], 0))
-            texts.append([_read_text(folder / doc["output_file"]).strip()])
+            texts.append([read_text_file(folder / doc["output_file"]).strip()])
     lang = section.get("target_lang") or section.get("lang")
     return Segments(str(folder), keys, texts, run_task, lang)
 
@@ -68,7 +60,7 @@ def _from_jsonl(path: Path, role: str) -> Segments:
     texts: list[list[str]] = []
     counters: dict[str, int] = {}
     has_segment = False
-    lines = _read_text(path).split("\n")
+    lines = read_text_file(path).split("\n")
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -120,7 +112,7 @@ def load_segments(path: str, role: str = "hyp", task: str | None = None) -> Segm
         return _from_run(location, task)
     if location.suffix.lower() == ".jsonl":
         return _from_jsonl(location, role)
-    text = _read_text(location)
+    text = read_text_file(location)
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
