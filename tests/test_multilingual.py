@@ -159,8 +159,8 @@ def test_output_language_check_warns() -> None:
     from toolkit.translate import DocumentTranslator
 
     class Untranslated:
-        def translate_document(self, doc, on_batch=None):
-            return DocumentResult(doc.id, doc.source, doc.text, 0.0, 1, 1)
+        def translate_documents(self, docs, on_batch=None):
+            return [DocumentResult(doc.id, doc.source, doc.text, 0.0, 1, 1) for doc in docs]
 
         def count_sentences(self, doc):
             return 1

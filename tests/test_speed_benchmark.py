@@ -29,3 +29,13 @@ def test_quick_speed_benchmark_runs_all_four_systems(tmp_path: Path) -> None:
             assert r["speedup"] > 0 and r["memory_ratio"] > 0
     markdown = (tmp_path / "speed.md").read_text()
     assert "| toolkit, ct2 backend |" in markdown and "Machine:" in markdown
+
+
+def test_quick_batching_benchmark(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "toolkit.benchmark.batching", "--quick", "--out", str(tmp_path),
+                           "--tokens", "4", "--beams", "1"],
+                          capture_output=True, text=True, cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads((tmp_path / "batching.json").read_text())
+    assert [r["backend"] for r in report["results"]] == ["torch", "ct2"]
+    assert all(r["documents"] == 25 and r["batched_seconds"] > 0 for r in report["results"])

@@ -168,20 +168,24 @@ def test_existing_output_needs_overwrite(tiny_marian: Path, tmp_path: Path) -> N
 
 
 def test_failure_midway_leaves_nothing(tiny_marian: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from toolkit.translate import Translator
+    from toolkit.engine import TorchEngine
 
     calls = []
-    original = Translator.translate_document
+    original = TorchEngine.generate
 
-    def fail_on_second(self, doc, on_batch=None):
-        calls.append(doc.id)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return original(self, doc, on_batch)
+    def fail_on_second_batch(self, texts, on_batch=None):
+        def interrupt(n):
+            calls.append(n)
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+            if on_batch:
+                on_batch(n)
+        return original(self, texts, interrupt)
 
-    monkeypatch.setattr(Translator, "translate_document", fail_on_second)
-    result = translate(str(SEEDS), "-m", str(tiny_marian), "--out", str(tmp_path / "o"))
-    assert result.exit_code == 130
+    monkeypatch.setattr(TorchEngine, "generate", fail_on_second_batch)
+    result = translate(str(SEEDS), "-m", str(tiny_marian), "--backend", "torch", "--batch-size", "4",
+                       "--out", str(tmp_path / "o"))
+    assert result.exit_code == 130 and len(calls) == 2
     assert os.listdir(tmp_path) == []
 
 
@@ -223,3 +227,26 @@ def test_local_model_hash_is_remembered_and_follows_changes(tmp_path: Path) -> N
     assert directory_hash(folder) == first
     (folder / "weights.bin").write_bytes(b"\x00\x01")
     assert directory_hash(folder) != first
+
+
+def test_sentences_of_many_documents_share_batches(tiny_marian: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolkit.engine import TorchEngine
+
+    sizes = []
+    original = TorchEngine.generate
+
+    def record(self, texts, on_batch=None):
+        sizes.append(len(texts))
+        return original(self, texts, on_batch)
+
+    monkeypatch.setattr(TorchEngine, "generate", record)
+    source = tmp_path / "headlines.jsonl"
+    sentences = [s for _, _, s in segment_document(SEED_FILES[0].read_text(), "fr").sentences][:10]
+    source.write_text("".join(json.dumps({"id": f"h{i}", "text": s}) + "\n" for i, s in enumerate(sentences)))
+    result = translate(str(source), "-m", str(tiny_marian), "--backend", "torch", "--src", "fr", "--out", str(tmp_path / "o"), "-q")
+    assert result.exit_code == 0, result.output
+    assert sizes == [10]  # one call for all ten documents, not ten calls of one
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert [d["id"] for d in manifest["documents"]] == [f"h{i}" for i in range(10)]
+    assert [d["segments"][0]["source"] for d in manifest["documents"]] == sentences
+    assert sum(d["seconds"] for d in manifest["documents"]) > 0 and "apportioned" in manifest["timing"]

@@ -60,6 +60,10 @@ RegistryOption = Annotated[Optional[Path], typer.Option("--registry", help="Mode
 RevisionOption = Annotated[Optional[str], typer.Option("--revision", help="Hub revision (branch, tag or commit) of the model.")]
 
 
+TIMING_NOTE = ("sentences of all documents in one language are batched together; a document's seconds are "
+               "the run's time apportioned by its share of the source tokens")
+
+
 def _version(value: bool) -> None:
     if value:
         import toolkit
@@ -169,7 +173,7 @@ def translate(
     """Translate documents sentence by sentence, keeping their paragraphs and layout."""
     quiet_libraries()
     with user_errors():
-        from toolkit.runner import run_documents
+        from toolkit.runner import run_batched
         from toolkit.runs import base_manifest
 
         _positive("--beams", beams)
@@ -181,9 +185,10 @@ def translate(
             translator = _document_translator(
                 docs, model, src, tgt, no_pivot, registry, device=device.value, backend=backend, quantization=quantization,
                 threads=threads, batch_size=batch_size, revision=revision, num_beams=beams, max_new_tokens=max_new_tokens)
-            results = run_documents(docs, translator.translate_document, translator.count_sentences,
-                                    "translating", show_progress=not quiet and len(docs) > 1)
-            head = {**base_manifest("translate"), "task": "translation", **translator.describe()}
+            results = run_batched(docs, translator.translate_documents, translator.count_sentences,
+                                  "translating", show_progress=not quiet and len(docs) > 1)
+            head = {**base_manifest("translate"), "task": "translation", **translator.describe(),
+                    "timing": TIMING_NOTE}
             _emit(run, results, warnings, fmt.value, "translation", head, as_json, quiet,
                   f"Translated {len(results)} document(s) to {translator.target_lang}")
 
@@ -298,13 +303,13 @@ def _translate_summaries(docs: list[Any], results: list[Any], lang: str, wanted:
                          quiet: bool) -> tuple[list[Any], dict[str, Any]]:
     """`summarize --summary-lang`: each summary, written in the documents' language, is translated."""
     from toolkit.documents import Document
-    from toolkit.runner import run_documents
+    from toolkit.runner import run_batched
 
     summaries = [Document(id=r.id, text=r.output, source=r.source, lang=lang) for r in results]
     translator = _document_translator(summaries, None, lang, wanted, False, None, device=device, backend=backend,
                                       quantization=quantization, threads=threads)
-    translated = run_documents(summaries, translator.translate_document, translator.count_sentences, "translating",
-                               show_progress=not quiet and len(docs) > 1)
+    translated = run_batched(summaries, translator.translate_documents, translator.count_sentences, "translating",
+                             show_progress=not quiet and len(docs) > 1)
     for result, translation in zip(results, translated):
         result.extra["summary_in_source_language"] = result.output
         result.output = translation.output
@@ -382,7 +387,8 @@ def pipeline(
                 stages.append({"stage": stage.name, "folder": stage.folder, **stage.description,
                                "documents": entries, "warnings": stage_warnings})
                 tables[stage.folder] = entries
-            manifest = {**base_manifest("pipeline"), "task": "pipeline", "order": order, "source_lang": src,
+            manifest = {**base_manifest("pipeline"), "task": "pipeline", "order": order, "timing": TIMING_NOTE,
+                        "source_lang": src,
                         "target_lang": tgt, "summary_lang": result.summary_lang, "stages": stages,
                         "outputs": result.outputs, "warnings": warnings}
             target = run.commit(manifest)

@@ -7,7 +7,7 @@ from typing import Any, Literal, Sequence
 
 from toolkit.documents import Document
 from toolkit.results import DocumentResult
-from toolkit.runner import run_documents
+from toolkit.runner import run_batched, run_documents
 from toolkit.summarize import Summarizer
 from toolkit.translate import Translator
 
@@ -60,7 +60,7 @@ def run_pipeline(docs: Sequence[Document], translator: Translator, summarizer: S
     result = PipelineResult(order)
 
     def translate(stage_docs: Sequence[Document], with_: Translator, folder: str) -> list[DocumentResult]:
-        results = run_documents(stage_docs, with_.translate_document, with_.count_sentences, "translating", show_progress)
+        results = run_batched(stage_docs, with_.translate_documents, with_.count_sentences, "translating", show_progress)
         result.stages.append(Stage("translate", with_.describe(), results, folder))
         return results
 

@@ -39,6 +39,16 @@ def run_documents(docs: Sequence[Document], process: Process, units: Callable[[D
     return results
 
 
+def run_batched(docs: Sequence[Document], process_many: Callable[[Sequence[Document], Callable[[int], None]], list[DocumentResult]],
+                units: Callable[[Document], int], description: str, show_progress: bool) -> list[DocumentResult]:
+    """Like run_documents, for processors that batch across documents (one progress bar over units)."""
+    with progress(show_progress) as bar:
+        task = bar.add_task(description, total=sum(units(d) for d in docs))
+        results = process_many(docs, lambda n: bar.advance(task, n))
+        bar.update(task, completed=bar.tasks[0].total)
+    return results
+
+
 def write_results(run: RunFolder, results: Sequence[DocumentResult], fmt: str, subdir: str = "",
                   output_key: str = "output") -> list[dict[str, Any]]:
     """Write each document's output file; return their manifest entries."""
