@@ -182,3 +182,27 @@ def test_pipeline_errors(tmp_path: Path) -> None:
     result = runner.invoke(app, ["pipeline", str(SEEDS), "--summarizer", "lead-3", "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "Helsinki-NLP/opus-mt-fr-en" in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_many_documents_share_generation_batches(tiny_bart: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolkit.engine import TorchEngine
+
+    calls = []
+    original = TorchEngine.generate
+
+    def record(self, texts, on_batch=None):
+        calls.append(len(texts))
+        return original(self, texts, on_batch)
+
+    monkeypatch.setattr(TorchEngine, "generate", record)
+    summarizer = load_summarizer(str(tiny_bart), "fr", device="cpu", backend="torch")
+    short = [doc(f"Phrase courte numéro {i}.", f"d{i}") for i in range(5)]
+    long = doc(SEED_FILES[1].read_text(encoding="utf-8"), "long")
+    results = summarizer.summarize_documents(short + [long])
+    assert [r.id for r in results] == ["d0", "d1", "d2", "d3", "d4", "long"]
+    levels = results[-1].extra["map_reduce_levels"]
+    # One call per map-reduce level of the long document, then one call for all six final summaries.
+    assert calls == [level["chunks"] for level in levels] + [6]
+    assert not any(r.extra["chunked"] for r in results[:5]) and results[-1].extra["chunked"]
+    alone = summarizer.summarize_document(long)
+    assert alone.output == results[-1].output and alone.extra["map_reduce_levels"] == levels

@@ -272,7 +272,7 @@ def summarize(
     with user_errors():
         from toolkit.config import load_defaults
         from toolkit.languages import check_language
-        from toolkit.runner import run_documents
+        from toolkit.runner import run_batched
         from toolkit.runs import base_manifest
         from toolkit.summarize import load_summarizer
 
@@ -287,8 +287,8 @@ def summarize(
                                          defaults.summarization.max_batch_tokens, revision,
                                          backend.value if backend else defaults.summarization.backend, quantization,
                                          threads, **generation)
-            results = run_documents(docs, summarizer.summarize_document, summarizer.count_units, "summarising",
-                                    show_progress=not quiet and len(docs) > 1)
+            results = run_batched(docs, summarizer.summarize_documents, summarizer.count_units, "summarising",
+                                  show_progress=not quiet and len(docs) > 1)
             head = {**base_manifest("summarize"), "task": "summarization", **summarizer.describe()}
             wanted = check_language(summary_lang, "--summary-lang") if summary_lang else lang
             if wanted != lang:

@@ -7,7 +7,7 @@ from typing import Any, Literal, Sequence
 
 from toolkit.documents import Document
 from toolkit.results import DocumentResult
-from toolkit.runner import run_batched, run_documents
+from toolkit.runner import run_batched
 from toolkit.summarize import Summarizer
 from toolkit.translate import Translator
 
@@ -65,8 +65,8 @@ def run_pipeline(docs: Sequence[Document], translator: Translator, summarizer: S
         return results
 
     def summarize(stage_docs: Sequence[Document], folder: str) -> list[DocumentResult]:
-        results = run_documents(stage_docs, summarizer.summarize_document, summarizer.count_units, "summarising",
-                                show_progress)
+        results = run_batched(stage_docs, summarizer.summarize_documents, summarizer.count_units, "summarising",
+                              show_progress)
         result.stages.append(Stage("summarize", summarizer.describe(), results, folder))
         return results
 

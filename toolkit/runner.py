@@ -13,9 +13,6 @@ from toolkit.errors import InputError
 from toolkit.results import DocumentResult, document_format, output_name, render
 from toolkit.runs import RunFolder
 
-Process = Callable[[Document, Callable[[int], None]], DocumentResult]
-
-
 def drop_blank(docs: Sequence[Document]) -> tuple[list[Document], list[str]]:
     """Blank documents are skipped with a warning; a run with nothing left to do is an error."""
     kept = [d for d in docs if not d.is_blank]
@@ -26,22 +23,10 @@ def drop_blank(docs: Sequence[Document]) -> tuple[list[Document], list[str]]:
     return kept, warnings
 
 
-def run_documents(docs: Sequence[Document], process: Process, units: Callable[[Document], int],
-                  description: str, show_progress: bool) -> list[DocumentResult]:
-    """Apply ``process`` to each document with one progress bar over all their units (sentences)."""
-    results = []
-    with progress(show_progress) as bar:
-        task = bar.add_task(description, total=sum(units(d) for d in docs))
-        for doc in docs:
-            bar.update(task, description=f"{description} {doc.id}")
-            results.append(process(doc, lambda n: bar.advance(task, n)))
-        bar.update(task, description=description, completed=bar.tasks[0].total)
-    return results
-
-
 def run_batched(docs: Sequence[Document], process_many: Callable[[Sequence[Document], Callable[[int], None]], list[DocumentResult]],
                 units: Callable[[Document], int], description: str, show_progress: bool) -> list[DocumentResult]:
-    """Like run_documents, for processors that batch across documents (one progress bar over units)."""
+    """Run ``process_many`` (which batches across documents) with one progress bar over all units
+    (sentences, or documents for summarisers)."""
     with progress(show_progress) as bar:
         task = bar.add_task(description, total=sum(units(d) for d in docs))
         results = process_many(docs, lambda n: bar.advance(task, n))

@@ -27,6 +27,9 @@ class Summarizer(Protocol):
 
     def summarize_document(self, doc: Document, on_batch: Callable[[int], None] | None = None) -> DocumentResult: ...
 
+    def summarize_documents(self, docs: Sequence[Document],
+                            on_batch: Callable[[int], None] | None = None) -> list[DocumentResult]: ...
+
     def count_units(self, doc: Document) -> int: ...
 
 
@@ -56,6 +59,10 @@ class _Extractive:
 
     def count_units(self, doc: Document) -> int:
         return 1
+
+    def summarize_documents(self, docs: Sequence[Document],
+                            on_batch: Callable[[int], None] | None = None) -> list[DocumentResult]:
+        return [self.summarize_document(doc, on_batch) for doc in docs]
 
     def summarize_document(self, doc: Document, on_batch: Callable[[int], None] | None = None) -> DocumentResult:
         start = time.perf_counter()
@@ -167,42 +174,68 @@ class Seq2SeqSummarizer:
         return 1
 
     def summarize_document(self, doc: Document, on_batch: Callable[[int], None] | None = None) -> DocumentResult:
+        return self.summarize_documents([doc], on_batch)[0]
+
+    def summarize_documents(self, docs: Sequence[Document],
+                            on_batch: Callable[[int], None] | None = None) -> list[DocumentResult]:
+        """Map-reduce level by level, with the chunks of all documents at a level, and then all the
+        final summaries, generated in shared batches. Each document's ``seconds`` is the run's time
+        apportioned by its share of the source tokens (exact for a single document)."""
         start = time.perf_counter()
         count = self.engine.count_tokens
         budget = self.engine.input_limit
-        units = document_sentences(doc, self.lang)
-        source_tokens = count(" ".join(units))
-        levels: list[dict[str, Any]] = []
-        warnings: list[str] = []
-        total = source_tokens
-        while total > budget and len(levels) < MAX_REDUCE_LEVELS:
-            chunks = pack_sentences(units, count, budget)
-            generated = self.engine.generate([" ".join(c) for c in chunks])
-            levels.append({"level": len(levels), "chunks": len(chunks), "chunk_tokens": [count(" ".join(c)) for c in chunks],
-                           "summaries": [g.text for g in generated]})
-            units = [g.text for g in generated if g.text]
-            shrunk = count(" ".join(units))
-            if shrunk >= total:
-                break  # the model's summaries are no shorter than its inputs: no further level would help
-            total = shrunk
-        text = " ".join(units)
-        if count(text) > budget:
-            kept = split_to_budget(text, count, budget)[0]
-            warnings.append(f"{doc.id}: after {len(levels)} map-reduce level(s) the text still had {count(text)} tokens; "
-                            f"only its first {count(kept)} tokens (of the model's {budget}) were summarised")
-            text = kept
-        [final] = self.engine.generate([text])
-        if final.hit_length_limit:
-            warnings.append(f"{doc.id}: summary reached the {self.engine.output_limit(final.source_tokens)}-token "
-                            "generation limit and may be cut")
+        states = []
+        for doc in docs:
+            units = document_sentences(doc, self.lang)
+            tokens = count(" ".join(units))
+            states.append({"doc": doc, "units": units, "source_tokens": tokens, "total": tokens, "levels": [],
+                           "warnings": [], "active": tokens > budget})
+        while any(state["active"] for state in states):
+            active = [state for state in states if state["active"]]
+            chunk_lists = [pack_sentences(state["units"], count, budget) for state in active]
+            generated = self.engine.generate([" ".join(c) for chunks in chunk_lists for c in chunks])
+            offset = 0
+            for state, chunks in zip(active, chunk_lists):
+                outputs = generated[offset: offset + len(chunks)]
+                offset += len(chunks)
+                state["levels"].append({"level": len(state["levels"]), "chunks": len(chunks),
+                                        "chunk_tokens": [count(" ".join(c)) for c in chunks],
+                                        "summaries": [g.text for g in outputs]})
+                state["units"] = [g.text for g in outputs if g.text]
+                shrunk = count(" ".join(state["units"]))
+                # Summaries no shorter than their inputs: no further level would help.
+                progress = shrunk < state["total"]
+                state["total"] = min(shrunk, state["total"])
+                state["active"] = progress and shrunk > budget and len(state["levels"]) < MAX_REDUCE_LEVELS
+        texts = []
+        for state in states:
+            text = " ".join(state["units"])
+            if count(text) > budget:
+                kept = split_to_budget(text, count, budget)[0]
+                state["warnings"].append(
+                    f"{state['doc'].id}: after {len(state['levels'])} map-reduce level(s) the text still had "
+                    f"{count(text)} tokens; only its first {count(kept)} tokens (of the model's {budget}) were summarised")
+                text = kept
+            texts.append(text)
+        finals = self.engine.generate(texts)
+        elapsed = time.perf_counter() - start
+        total_tokens = sum(state["source_tokens"] for state in states) or 1
+        results = []
+        for state, final in zip(states, finals):
+            doc = state["doc"]
+            if final.hit_length_limit:
+                state["warnings"].append(f"{doc.id}: summary reached the {self.engine.output_limit(final.source_tokens)}"
+                                         "-token generation limit and may be cut")
+            results.append(DocumentResult(
+                id=doc.id, source=doc.source, output=final.text,
+                seconds=elapsed * state["source_tokens"] / total_tokens, source_tokens=state["source_tokens"],
+                output_tokens=final.output_tokens, warnings=state["warnings"],
+                extra={"method": "seq2seq", "token_unit": "model", "map_reduce_levels": state["levels"],
+                       "chunked": bool(state["levels"])},
+            ))
         if on_batch:
-            on_batch(1)
-        return DocumentResult(
-            id=doc.id, source=doc.source, output=final.text, seconds=time.perf_counter() - start,
-            source_tokens=source_tokens, output_tokens=final.output_tokens, warnings=warnings,
-            extra={"method": "seq2seq", "token_unit": "model", "map_reduce_levels": levels,
-                   "chunked": bool(levels)},
-        )
+            on_batch(len(docs))
+        return results
 
 
 def load_summarizer(reference: str | None, lang: str = "en", device: str = "auto", batch_size: int = 4,
