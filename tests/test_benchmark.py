@@ -159,3 +159,17 @@ def test_unknown_system_and_missing_config(workspace: Path) -> None:
     assert result.exit_code == 2 and "config file not found" in result.stderr
     result = runner.invoke(app, ["benchmark", "compare", "only-one"])
     assert result.exit_code == 2 and "usage: toolkit benchmark compare RUN_A RUN_B" in result.stderr
+
+
+def test_existing_run_folder_needs_overwrite(smoke_run, workspace: Path) -> None:
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(workspace)
+    try:
+        args = ["benchmark", "configs/benchmarks/smoke.yaml", "--out", "outputs/run-a", "--systems", "lead-3", "--quiet"]
+        refused = runner.invoke(app, args)
+        assert refused.exit_code == 2 and "--overwrite" in refused.stderr
+        assert runner.invoke(app, args + ["--overwrite"]).exit_code == 0
+    finally:
+        os.chdir(cwd)

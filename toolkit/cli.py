@@ -464,6 +464,7 @@ def benchmark(
     systems: Annotated[Optional[str], typer.Option("--systems", help="Comma-separated system names to run (default: all).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Generate again even where cached outputs exist.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate the config, resolve the models, print the plan; generate nothing.")] = False,
+    overwrite: OverwriteOption = False,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -514,7 +515,7 @@ def benchmark(
             return
         target = out or root / run_id(bench)
         results = run_benchmark(bench, config_path, target, chosen, limit, not no_cache, root / "cache", root / "models",
-                                show_progress=not quiet and not as_json)
+                                show_progress=not quiet and not as_json, overwrite=overwrite)
         if as_json:
             print_json({"run_dir": str(target), "leaderboard": report.leaderboard_rows(results),
                         "failed": [{"system": r["system"], "dataset": r["dataset"], "error": r["error"]}

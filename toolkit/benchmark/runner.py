@@ -232,7 +232,8 @@ def plan(config: Benchmark, systems: list[System], models_root: Path) -> list[Re
 
 
 def run_benchmark(config: Benchmark, config_path: Path, out: Path, systems: list[System], limit: int | None,
-                  use_cache: bool, cache_dir: Path, models_root: Path, show_progress: bool) -> dict[str, Any]:
+                  use_cache: bool, cache_dir: Path, models_root: Path, show_progress: bool,
+                  overwrite: bool = False) -> dict[str, Any]:
     """Run every selected system on every dataset, score, and write the run folder ``out``."""
     from toolkit.benchmark.report import markdown, plot, to_csv
     from toolkit.console import progress
@@ -242,7 +243,7 @@ def run_benchmark(config: Benchmark, config_path: Path, out: Path, systems: list
     resolved = plan(config, systems, models_root)
     datasets = {name: {**d.model_dump(), "sources": d.sources} for name, d in config.datasets.items()}
     sizes = {name: min(len(read_inputs(d.sources)), limit or 10**9) for name, d in config.datasets.items()}
-    run = RunFolder(out)
+    run = RunFolder(out, overwrite=overwrite)
     with run:
         runs = []
         with progress(show_progress) as bar:
