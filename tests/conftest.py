@@ -53,3 +53,19 @@ def tiny_t5(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from toolkit.random_models import build_t5
 
     return build_t5(tmp_path_factory.mktemp("models") / "tiny-t5", seed_texts())
+
+
+@pytest.fixture
+def generate_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of texts in each call of the torch engine's ``generate`` (it still runs)."""
+    from toolkit.engine import TorchEngine
+
+    calls: list[int] = []
+    original = TorchEngine.generate
+
+    def record(self, texts, on_batch=None):
+        calls.append(len(texts))
+        return original(self, texts, on_batch)
+
+    monkeypatch.setattr(TorchEngine, "generate", record)
+    return calls

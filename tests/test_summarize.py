@@ -184,17 +184,8 @@ def test_pipeline_errors(tmp_path: Path) -> None:
     assert not (tmp_path / "o").exists()
 
 
-def test_many_documents_share_generation_batches(tiny_bart: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from toolkit.engine import TorchEngine
-
-    calls = []
-    original = TorchEngine.generate
-
-    def record(self, texts, on_batch=None):
-        calls.append(len(texts))
-        return original(self, texts, on_batch)
-
-    monkeypatch.setattr(TorchEngine, "generate", record)
+def test_many_documents_share_generation_batches(tiny_bart: Path, generate_calls: list[int]) -> None:
+    calls = generate_calls
     summarizer = load_summarizer(str(tiny_bart), "fr", device="cpu", backend="torch")
     short = [doc(f"Phrase courte numéro {i}.", f"d{i}") for i in range(5)]
     long = doc(SEED_FILES[1].read_text(encoding="utf-8"), "long")

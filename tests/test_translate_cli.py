@@ -229,17 +229,8 @@ def test_local_model_hash_is_remembered_and_follows_changes(tmp_path: Path) -> N
     assert directory_hash(folder) != first
 
 
-def test_sentences_of_many_documents_share_batches(tiny_marian: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from toolkit.engine import TorchEngine
-
-    sizes = []
-    original = TorchEngine.generate
-
-    def record(self, texts, on_batch=None):
-        sizes.append(len(texts))
-        return original(self, texts, on_batch)
-
-    monkeypatch.setattr(TorchEngine, "generate", record)
+def test_sentences_of_many_documents_share_batches(tiny_marian: Path, tmp_path: Path, generate_calls: list[int]) -> None:
+    sizes = generate_calls
     source = tmp_path / "headlines.jsonl"
     sentences = [s for _, _, s in segment_document(SEED_FILES[0].read_text(), "fr").sentences][:10]
     source.write_text("".join(json.dumps({"id": f"h{i}", "text": s}) + "\n" for i, s in enumerate(sentences)))

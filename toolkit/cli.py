@@ -498,7 +498,7 @@ def benchmark(
         chosen = select_systems(bench, [n.strip() for n in systems.split(",") if n.strip()] if systems else None)
         root = Path("outputs") / "benchmarks"
         if dry_run:
-            resolved = plan(bench, chosen, root / "models")
+            resolved = plan(chosen, root / "models")
             rows = [{"system": r.system.name, "task": r.system.task, "models": r.status, "error": r.error} for r in resolved]
             if as_json:
                 print_json({"config": str(config_path), "datasets": list(bench.datasets), "systems": rows})

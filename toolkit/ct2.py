@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from toolkit.config import toolkit_cache
-from toolkit.engine import Engine, Generated, make_batches
+from toolkit.engine import Engine, Generated, make_batches, resolve_device
 from toolkit.errors import ModelError, ToolkitError
 from toolkit.models import ModelRef
 
@@ -40,14 +40,7 @@ def pick_device(device: str) -> str:
     """Like engine.pick_device, asking CTranslate2 (not PyTorch, which this backend never imports)."""
     import ctranslate2
 
-    gpus = ctranslate2.get_cuda_device_count()
-    if device == "auto":
-        return "cuda" if gpus else "cpu"
-    if device.startswith("cuda") and not gpus:
-        raise ToolkitError("--device cuda: CTranslate2 sees no CUDA GPU here (use --device cpu)")
-    if device != "cpu" and not device.startswith("cuda"):
-        raise ToolkitError(f"--device {device}: expected auto, cpu or cuda")
-    return device
+    return resolve_device(device, ctranslate2.get_cuda_device_count() > 0, "CTranslate2")
 
 
 def default_quantization(device: str) -> str:

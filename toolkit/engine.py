@@ -26,15 +26,20 @@ GENERATION_KEYS = (
 
 
 def pick_device(device: str) -> str:
-    """'auto' → 'cuda' when a GPU is usable, else 'cpu'; 'cuda' without a GPU is a user error."""
+    """'auto' → 'cuda' when PyTorch sees a GPU, else 'cpu'; 'cuda' without a GPU is a user error."""
     import torch
 
+    return resolve_device(device, torch.cuda.is_available(), "PyTorch")
+
+
+def resolve_device(device: str, has_gpu: bool, library: str) -> str:
+    """Check ``device`` (auto, cpu, cuda[:N]) against whether ``library`` can use a GPU here."""
     if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ToolkitError("--device cuda: no CUDA GPU is available to PyTorch here (use --device cpu)")
-    if device not in ("cpu",) and not device.startswith("cuda"):
+        return "cuda" if has_gpu else "cpu"
+    if device != "cpu" and not device.startswith("cuda"):
         raise ToolkitError(f"--device {device}: expected auto, cpu or cuda")
+    if device.startswith("cuda") and not has_gpu:
+        raise ToolkitError(f"--device cuda: {library} sees no CUDA GPU here (use --device cpu)")
     return device
 
 

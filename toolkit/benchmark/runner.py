@@ -227,7 +227,7 @@ def select_systems(config: Benchmark, names: list[str] | None) -> list[System]:
     return [s for s in config.systems if s.name in names]
 
 
-def plan(config: Benchmark, systems: list[System], models_root: Path) -> list[Resolved]:
+def plan(systems: list[System], models_root: Path) -> list[Resolved]:
     return [resolve_system(s, models_root) for s in systems]
 
 
@@ -240,7 +240,7 @@ def run_benchmark(config: Benchmark, config_path: Path, out: Path, systems: list
     from toolkit.documents import read_inputs
     from toolkit.runs import RunFolder, environment, git_commit
 
-    resolved = plan(config, systems, models_root)
+    resolved = plan(systems, models_root)
     datasets = {name: {**d.model_dump(), "sources": d.sources} for name, d in config.datasets.items()}
     sizes = {name: min(len(read_inputs(d.sources)), limit or 10**9) for name, d in config.datasets.items()}
     run = RunFolder(out, overwrite=overwrite)
