@@ -132,8 +132,8 @@ def test_input_errors(tiny_marian: Path, tmp_path: Path, make_input, fragment: s
 
 
 @pytest.mark.parametrize("args, fragment", [
-    (["--beams", "0"], "--beams must be a positive integer"),
-    (["--batch-size", "-1"], "--batch-size must be a positive integer"),
+    (["--beams", "0"], "--beams must be at least 1"),
+    (["--batch-size", "-1"], "--batch-size must be at least 1"),
     (["-m", "no-such-org/no-such-model"], "is not in the local Hugging Face cache and offline mode is on"),
     (["-m", "./no/such/dir"], "unknown model './no/such/dir'"),
     (["-m", "bad name with spaces"], "unknown model"),
@@ -152,7 +152,7 @@ def test_directory_that_is_not_a_model(tmp_path: Path) -> None:
 def test_unwritable_output_folder(tiny_marian: Path, tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    one_line_error(translate(str(SEED_FILES[0]), "-m", str(tiny_marian), "--out", str(blocker / "run")), "cannot write there")
+    one_line_error(translate(str(SEED_FILES[0]), "-m", str(tiny_marian), "--out", str(blocker / "run")), "is not a folder")
     one_line_error(translate(str(SEED_FILES[0]), "-m", str(tiny_marian), "--out", str(blocker)), "not a folder")
 
 
@@ -162,9 +162,15 @@ def test_existing_output_needs_overwrite(tiny_marian: Path, tmp_path: Path) -> N
     (out / "keep.txt").write_text("x")
     one_line_error(translate(str(SEED_FILES[0]), "-m", str(tiny_marian), "--out", str(out)), "--overwrite")
     assert (out / "keep.txt").exists()
-    result = translate(str(SEED_FILES[0]), "-m", str(tiny_marian), "--out", str(out), "--overwrite", "--quiet")
-    assert result.exit_code == 0
-    assert not (out / "keep.txt").exists() and (out / "manifest.json").exists()
+    # --overwrite replaces only an earlier toolkit run, never a folder of someone else's files.
+    one_line_error(translate(str(SEED_FILES[0]), "-m", str(tiny_marian), "--out", str(out), "--overwrite"),
+                   "not one")
+    assert sorted(os.listdir(out)) == ["keep.txt"]
+    run = tmp_path / "run"
+    assert translate(str(SEED_FILES[0]), "-m", str(tiny_marian), "--out", str(run), "--quiet").exit_code == 0
+    result = translate(str(SEED_FILES[1]), "-m", str(tiny_marian), "--out", str(run), "--overwrite", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert sorted(os.listdir(run)) == sorted([SEED_FILES[1].stem + ".txt", "manifest.json"])
 
 
 def test_failure_midway_leaves_nothing(tiny_marian: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,18 +3,61 @@
 from __future__ import annotations
 
 import json
+import sys
 from contextlib import nullcontext
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+import typer.core
+# Typer ≥ 0.29 carries its own copy of Click; its exceptions have no public alias.
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from rich.table import Table
 
-from toolkit.console import print_json, quiet_libraries, stderr, user_errors
+from toolkit.console import (EXIT_PARTIAL, EXIT_SIGINT, EXIT_USER_ERROR, handle_termination, print_json,
+                             quiet_libraries, stderr, user_errors)
 from toolkit.errors import ToolkitError
 
+
+
+def _one_line(error: ClickException) -> str:
+    import re
+
+    param = getattr(error, "param", None)
+    least = re.search(r"greater than or equal to (\S+)", str(getattr(error, "message", "")))
+    if param is not None and least and getattr(param, "opts", None):
+        return f"{param.opts[0]} must be at least {least.group(1)}"
+    message = " ".join(error.format_message().split())
+    return message[:1].lower() + message[1:]
+
+
+class _Commands(typer.core.TyperGroup):
+    """Every usage error is one line (``toolkit: error: ...``) and exit 2, like the library's
+    errors; SIGTERM exits 143 after the same clean-up as Ctrl-C."""
+
+    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        handle_termination()
+        try:
+            value = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            code = value if isinstance(value, int) else 0
+        except NoArgsIsHelpError as error:
+            print(error.ctx.get_help() if error.ctx else "", file=sys.stderr)
+            code = EXIT_USER_ERROR
+        except ClickException as error:
+            print(f"toolkit: error: {_one_line(error)}", file=sys.stderr)
+            code = error.exit_code
+        except typer.Abort:
+            print("toolkit: interrupted; nothing was written", file=sys.stderr)
+            code = EXIT_SIGINT
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
 app = typer.Typer(
+    cls=_Commands,
     help="Translate and summarise multilingual news, evaluate the results, benchmark the models.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -38,14 +81,14 @@ class Device(str, Enum):
 Inputs = Annotated[list[str], typer.Argument(help="Files, folders (*.txt, *.md, *.jsonl, recursively), or - for stdin.")]
 OutOption = Annotated[Optional[str], typer.Option("--out", "-o", help="Run folder to create (default: outputs/<command>-<time>), or - for stdout.")]
 FormatOption = Annotated[Format, typer.Option("--format", help="Output file format (auto: .md for Markdown inputs, else .txt).")]
-BeamsOption = Annotated[Optional[int], typer.Option("--beams", help="Beam size (default: the model's generation config).")]
-MaxNewOption = Annotated[Optional[int], typer.Option("--max-new-tokens", help="Most tokens generated per segment (default: the model's).")]
-BatchOption = Annotated[Optional[int], typer.Option("--batch-size", help="Most segments per batch (default: configs/defaults.yaml).")]
+BeamsOption = Annotated[Optional[int], typer.Option("--beams", min=1, help="Beam size (default: the model's generation config).")]
+MaxNewOption = Annotated[Optional[int], typer.Option("--max-new-tokens", min=1, help="Most tokens generated per segment (default: the model's).")]
+BatchOption = Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Most segments per batch (default: configs/defaults.yaml).")]
 DeviceOption = Annotated[Device, typer.Option("--device", help="auto picks cuda when PyTorch sees a GPU.")]
 EncodingOption = Annotated[str, typer.Option("--encoding", help="Encoding of text inputs.")]
-OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace a non-empty --out folder.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")]
-QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")]
+OverwriteOption = Annotated[bool, typer.Option("--overwrite/--no-overwrite", help="Replace --out if it holds an earlier toolkit run (and nothing else).")]
+JsonOption = Annotated[bool, typer.Option("--json/--no-json", help="Print a machine-readable summary on stdout.")]
+QuietOption = Annotated[bool, typer.Option("--quiet/--no-quiet", "-q", help="No progress bar or table.")]
 class Backend(str, Enum):
     auto = "auto"
     torch = "torch"
@@ -54,8 +97,8 @@ class Backend(str, Enum):
 
 BackendOption = Annotated[Optional[Backend], typer.Option("--backend", help="auto: CTranslate2 where it supports the model, else PyTorch (default: configs/defaults.yaml).")]
 QuantizationOption = Annotated[Optional[str], typer.Option("--quantization", help="ct2 weights: int8 (CPU default), int8_float16 (CUDA default), int8_float32, float16, bfloat16, float32.")]
-ThreadsOption = Annotated[int, typer.Option("--threads", help="CPU threads for inference (0: the library's default).")]
-NoPivotOption = Annotated[bool, typer.Option("--no-pivot", help="Refuse two-hop routes through English.")]
+ThreadsOption = Annotated[int, typer.Option("--threads", min=0, help="CPU threads for inference (0: the library's default).")]
+NoPivotOption = Annotated[bool, typer.Option("--no-pivot/--pivot", help="Refuse two-hop routes through English.")]
 RegistryOption = Annotated[Optional[Path], typer.Option("--registry", help="Model registry (default: configs/models.yaml).")]
 RevisionOption = Annotated[Optional[str], typer.Option("--revision", help="Hub revision (branch, tag or commit) of the model.")]
 
@@ -84,15 +127,16 @@ def _positive(name: str, value: Optional[int]) -> None:
         raise ToolkitError(f"{name} must be a positive integer, got {value}")
 
 
-def _out_target(out: Optional[str], command: str, as_json: bool, overwrite: bool):
-    """None for stdout, else an opened RunFolder (checked writable before any model loads)."""
+def _out_target(out: Optional[str], command: str, as_json: bool, overwrite: bool, inputs: list[str]) -> Any:
+    """None for stdout, else an opened and locked RunFolder (checked before any model loads)."""
     from toolkit.runs import RunFolder, default_run_dir
 
     if out == "-":
         if as_json:
             raise ToolkitError("--out - and --json both write to stdout: use one of them")
         return None
-    return RunFolder(Path(out) if out else default_run_dir(command), overwrite=overwrite)
+    return RunFolder(Path(out) if out else default_run_dir(command), overwrite=overwrite,
+                     inputs=[Path(i) for i in inputs if i != "-"])
 
 
 def _summary_table(title: str, rows: list[dict[str, Any]]) -> Table:
@@ -180,17 +224,19 @@ def translate(
         _positive("--batch-size", batch_size)
         _positive("--max-new-tokens", max_new_tokens)
         docs, warnings = _read_documents(inputs, encoding)
-        run = _out_target(out, "translate", as_json, overwrite)
+        run = _out_target(out, "translate", as_json, overwrite, inputs)
         with run if run is not None else nullcontext():
             translator = _document_translator(
                 docs, model, src, tgt, no_pivot, registry, device=device.value, backend=backend, quantization=quantization,
                 threads=threads, batch_size=batch_size, revision=revision, num_beams=beams, max_new_tokens=max_new_tokens)
+            docs, skipped = _routable(docs, translator)
             results = run_batched(docs, translator.translate_documents, translator.count_sentences,
-                                  "translating", show_progress=not quiet and len(docs) > 1)
+                                  "translating", show_progress=not quiet)
             head = {**base_manifest("translate"), "task": "translation", **translator.describe(),
-                    "timing": TIMING_NOTE}
-            _emit(run, results, warnings, fmt.value, "translation", head, as_json, quiet,
-                  f"Translated {len(results)} document(s) to {translator.target_lang}")
+                    "timing": TIMING_NOTE, "skipped": skipped}
+            _emit(run, results, warnings + [f"{s['id']}: skipped: {s['reason']}" for s in skipped], fmt.value,
+                  "translation", head, as_json, quiet, f"Translated {len(results)} document(s) to {translator.target_lang}")
+        _partial_exit(skipped)
 
 
 def _document_translator(docs: list[Any], model: Optional[str], src: Optional[str], tgt: Optional[str], no_pivot: bool,
@@ -218,16 +264,36 @@ def _document_translator(docs: list[Any], model: Optional[str], src: Optional[st
     def factory(lang: str) -> Any:
         return load_translator(model, lang, target, routes, not no_pivot, pinned, **dict(engine))
 
-    translator = DocumentTranslator(source, target, factory)
+    candidates = None
+    if source == "auto" and not model:
+        from toolkit.registry import routable_sources
+
+        candidates = routable_sources(target, routes, not no_pivot, pinned)
+    translator = DocumentTranslator(source, target, factory, candidates)
     translator.prepare(docs)
     return translator
 
 
+def _routable(docs: list[Any], translator: Any) -> tuple[list[Any], list[dict[str, str]]]:
+    """The documents the translator can take, and a report of those it cannot (``--src auto``)."""
+    skipped = [{"id": d.id, "source": d.source, "reason": translator.skipped[d.id]}
+               for d in docs if d.id in translator.skipped]
+    return [d for d in docs if d.id not in translator.skipped], skipped
+
+
+def _partial_exit(skipped: list[dict[str, str]]) -> None:
+    """Exit 3 when some documents were skipped: the run finished, but not for every input."""
+    if skipped:
+        stderr.print(f"{len(skipped)} document(s) skipped (listed under 'skipped' in the manifest); exit code "
+                     f"{EXIT_PARTIAL}")
+        raise typer.Exit(EXIT_PARTIAL)
+
+
 SummarizerOption = Annotated[Optional[str], typer.Option("--model", "-m", help="Hugging Face id, local folder, lead-N or textrank[-N] (default: configs/defaults.yaml for --lang).")]
-MinLengthOption = Annotated[Optional[int], typer.Option("--min-length", help="Shortest summary in tokens (default: the model's).")]
-MaxLengthOption = Annotated[Optional[int], typer.Option("--max-length", help="Longest summary in tokens (default: the model's).")]
+MinLengthOption = Annotated[Optional[int], typer.Option("--min-length", min=0, help="Shortest summary in tokens (default: the model's).")]
+MaxLengthOption = Annotated[Optional[int], typer.Option("--max-length", min=1, help="Longest summary in tokens (default: the model's).")]
 LengthPenaltyOption = Annotated[Optional[float], typer.Option("--length-penalty", help="Beam length penalty (default: the model's).")]
-NoRepeatOption = Annotated[Optional[int], typer.Option("--no-repeat-ngram", help="Forbid repeating n-grams of this size (default: the model's).")]
+NoRepeatOption = Annotated[Optional[int], typer.Option("--no-repeat-ngram", min=1, help="Forbid repeating n-grams of this size (default: the model's).")]
 
 
 def _summary_generation(beams: Optional[int], min_length: Optional[int], max_length: Optional[int],
@@ -281,14 +347,14 @@ def summarize(
         defaults = load_defaults()
         lang = check_language(lang or defaults.summarization.lang)
         docs, warnings = _read_documents(inputs, encoding)
-        run = _out_target(out, "summarize", as_json, overwrite)
+        run = _out_target(out, "summarize", as_json, overwrite, inputs)
         with run if run is not None else nullcontext():
             summarizer = load_summarizer(model, lang, device.value, batch_size or defaults.summarization.batch_size,
                                          defaults.summarization.max_batch_tokens, revision,
                                          backend.value if backend else defaults.summarization.backend, quantization,
                                          threads, **generation)
             results = run_batched(docs, summarizer.summarize_documents, summarizer.count_units, "summarising",
-                                  show_progress=not quiet and len(docs) > 1)
+                                  show_progress=not quiet)
             head = {**base_manifest("summarize"), "task": "summarization", **summarizer.describe()}
             wanted = check_language(summary_lang, "--summary-lang") if summary_lang else lang
             if wanted != lang:
@@ -309,7 +375,7 @@ def _translate_summaries(docs: list[Any], results: list[Any], lang: str, wanted:
     translator = _document_translator(summaries, None, lang, wanted, False, None, device=device, backend=backend,
                                       quantization=quantization, threads=threads)
     translated = run_batched(summaries, translator.translate_documents, translator.count_sentences, "translating",
-                             show_progress=not quiet and len(docs) > 1)
+                             show_progress=not quiet)
     for result, translation in zip(results, translated):
         result.extra["summary_in_source_language"] = result.output
         result.output = translation.output
@@ -332,7 +398,7 @@ def pipeline(
     max_length: MaxLengthOption = None,
     length_penalty: LengthPenaltyOption = None,
     no_repeat_ngram: NoRepeatOption = None,
-    beams: Annotated[Optional[int], typer.Option("--beams", help="Beam size for both stages (default: each model's).")] = None,
+    beams: Annotated[Optional[int], typer.Option("--beams", min=1, help="Beam size for both stages (default: each model's).")] = None,
     out: OutOption = None,
     device: DeviceOption = Device.auto,
     backend: BackendOption = None,
@@ -361,11 +427,13 @@ def pipeline(
         if out == "-":
             raise ToolkitError("pipeline writes two outputs per document: --out must be a folder")
         docs, warnings = _read_documents(inputs, encoding)
-        run = _out_target(out, "pipeline", as_json, overwrite)
+        run = _out_target(out, "pipeline", as_json, overwrite, inputs)
         with run:
             translator = _document_translator(docs, translator_model, src, tgt, no_pivot, registry, device=device.value,
                                               backend=backend, quantization=quantization, threads=threads,
                                               num_beams=beams)
+            docs, skipped = _routable(docs, translator)
+            warnings += [f"{s['id']}: skipped: {s['reason']}" for s in skipped]
             src, tgt = translator.source_lang, translator.target_lang
             wanted = check_language(summary_lang, "--summary-lang") if summary_lang else tgt
             summary_translator = None
@@ -381,7 +449,7 @@ def pipeline(
             result = run_pipeline(docs, translator, summarizer, order, not quiet, wanted, summary_translator)
             stages, tables = [], {}
             for stage in result.stages:
-                entries = write_results(run, stage.results, "txt", subdir=stage.folder)
+                entries = write_results(run, stage.results, "auto", subdir=stage.folder)
                 stage_warnings = [w for r in stage.results for w in r.warnings]
                 warnings += stage_warnings
                 stages.append({"stage": stage.name, "folder": stage.folder, **stage.description,
@@ -390,9 +458,10 @@ def pipeline(
             manifest = {**base_manifest("pipeline"), "task": "pipeline", "order": order, "timing": TIMING_NOTE,
                         "source_lang": src,
                         "target_lang": tgt, "summary_lang": result.summary_lang, "stages": stages,
-                        "outputs": result.outputs, "warnings": warnings}
+                        "outputs": result.outputs, "skipped": skipped, "warnings": warnings}
             target = run.commit(manifest)
         _report(target, tables, warnings, as_json, quiet, "Pipeline:")
+        _partial_exit(skipped)
 
 
 @app.command()
@@ -404,10 +473,11 @@ def detect(
     """Identify the language of each document (and of each paragraph), offline."""
     with user_errors():
         from toolkit.detect import detect as detect_text
-        from toolkit.documents import read_inputs
+        from toolkit.runner import report_warnings
 
-        docs = read_inputs(inputs, encoding)
-        rows = [{"id": d.id, "source": d.source, **detect_text(d.text).to_dict()} for d in docs if not d.is_blank]
+        docs, warnings = _read_documents(inputs, encoding)  # nothing but blank inputs is an error
+        report_warnings(warnings, None)
+        rows = [{"id": d.id, "source": d.source, **detect_text(d.text).to_dict()} for d in docs]
         if as_json:
             print_json(rows)
             return
@@ -431,21 +501,25 @@ def evaluate(
     bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples (and randomization trials).")] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed for resampling.")] = 12345,
     baseline: Annotated[Optional[str], typer.Option("--baseline", help="A second system to compare with (paired tests).")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for scores.json, scores.csv, scores.md.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="New folder for scores.json, scores.csv, scores.md.")] = None,
+    overwrite: OverwriteOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Score translations (BLEU, chrF++, TER) or summaries (ROUGE) with confidence intervals."""
     with user_errors():
         from toolkit.evaluation import evaluate_paths
-        from toolkit.evaluation.report import signatures, table, write_reports
+        from toolkit.evaluation.report import report_files, signatures, table
+        from toolkit.runs import RunFolder, base_manifest
 
-        names = [m for m in metrics.split(",") if m.strip()] if metrics else None
-        result = evaluate_paths(hyp, ref, task, names, lang, stem, bootstrap, seed, baseline)
-        if out is not None:
-            try:
-                write_reports(result, out)
-            except OSError as exc:
-                raise ToolkitError(f"--out {out}: cannot write there ({exc.strerror})") from None
+        inputs = [Path(p) for p in [hyp, *ref, baseline] if p]
+        run = RunFolder(out, overwrite=overwrite, inputs=inputs) if out is not None else None
+        with run if run is not None else nullcontext():
+            names = [m for m in metrics.split(",") if m.strip()] if metrics else None
+            result = evaluate_paths(hyp, ref, task, names, lang, stem, bootstrap, seed, baseline)
+            if run is not None:
+                for name, text in report_files(result).items():
+                    run.write_text(name, text)
+                run.commit({**base_manifest("evaluate"), "task": "evaluation"})
         if as_json:
             print_json(result)
         else:
@@ -460,7 +534,7 @@ def benchmark(
     config: Annotated[str, typer.Argument(help="A benchmark config (configs/benchmarks/*.yaml), or 'compare'.")],
     runs: Annotated[Optional[list[str]], typer.Argument(help="With 'compare': the two run folders RUN_A RUN_B.", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder (default: outputs/benchmarks/<name>-<time>).")] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", help="Use only the first N documents of each dataset.")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Use only the first N documents of each dataset.")] = None,
     systems: Annotated[Optional[str], typer.Option("--systems", help="Comma-separated system names to run (default: all).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Generate again even where cached outputs exist.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate the config, resolve the models, print the plan; generate nothing.")] = False,

@@ -12,13 +12,35 @@ from typing import Any, Iterator
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from toolkit.errors import ToolkitError
 
 # Logs and CI captures are not terminals: rich would wrap them at 80 columns.
 stderr = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 120)
+# Exit codes, the same for every command (README, "Safety"): 1 is an unexpected failure (a bug).
+EXIT_OK = 0
 EXIT_USER_ERROR = 2
+EXIT_PARTIAL = 3
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is so that run folders clean up as on Ctrl-C."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+def handle_termination() -> None:
+    """Turn SIGTERM into an exception (main thread only, as signal handlers must be)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_terminated)
 
 
 def quiet_libraries() -> None:
@@ -46,12 +68,15 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(EXIT_USER_ERROR) from None
     except KeyboardInterrupt:
         print("toolkit: interrupted; nothing was written", file=sys.stderr)
-        raise typer.Exit(130) from None
+        raise typer.Exit(EXIT_SIGINT) from None
+    except Terminated:
+        print("toolkit: terminated; nothing was written", file=sys.stderr)
+        raise typer.Exit(EXIT_SIGTERM) from None
 
 
 def progress(enabled: bool) -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
         console=stderr, disable=not enabled, transient=False,
     )
 

@@ -116,6 +116,9 @@ def decoding_options(settings: dict[str, Any], forced_eos: bool = False) -> dict
         options["max_decoding_length"] = int(settings["max_new_tokens"]) - int(forced_eos)
     else:
         options["max_decoding_length"] = int(settings.get("max_length", 512)) - 1 - int(forced_eos)
+    # A limit of one token (--max-new-tokens 1, --max-length 1) leaves nothing once the end token
+    # is counted; CTranslate2 refuses a maximum of 0, so the shortest decoding is one token.
+    options["max_decoding_length"] = max(1, options["max_decoding_length"])
     if "min_new_tokens" in settings:
         options["min_decoding_length"] = int(settings["min_new_tokens"])
     elif "min_length" in settings:

@@ -12,8 +12,8 @@ MIN_LETTERS = 25
 CONFIDENT = 0.6
 
 
-@lru_cache(maxsize=1)
-def _identifier() -> Any:
+@lru_cache(maxsize=4)
+def _identifier(candidates: frozenset[str] | None = None) -> Any:
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     from toolkit.languages import ISO_639_1
@@ -21,13 +21,14 @@ def _identifier() -> Any:
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     # Only languages the toolkit can name and route: py3langid's extra labels (e.g. "wuu" for
     # Wu Chinese) would otherwise win on short standard Chinese text.
-    identifier.set_languages([lang for lang in identifier.nb_classes if lang in ISO_639_1])
+    allowed = [lang for lang in identifier.nb_classes if lang in ISO_639_1 and (candidates is None or lang in candidates)]
+    identifier.set_languages(allowed or [lang for lang in identifier.nb_classes if lang in ISO_639_1])
     return identifier
 
 
-def identify(text: str) -> tuple[str, float]:
-    """(ISO 639-1 code, probability) for ``text``."""
-    lang, probability = _identifier().classify(text)
+def identify(text: str, candidates: frozenset[str] | None = None) -> tuple[str, float]:
+    """(ISO 639-1 code, probability) for ``text``, among ``candidates`` when given."""
+    lang, probability = _identifier(candidates).classify(text)
     return str(lang), float(probability)
 
 
@@ -47,19 +48,19 @@ def _letters(text: str) -> int:
     return sum(ch.isalpha() for ch in text)
 
 
-def detect(text: str) -> Detection:
+def detect(text: str, candidates: frozenset[str] | None = None) -> Detection:
     """The document's language, and each paragraph's (non-blank lines with enough letters).
 
     A document is *mixed* when confidently identified paragraphs of a second language hold at
     least 20% of the letters."""
-    lang, confidence = identify(text)
+    lang, confidence = identify(text, candidates)
     paragraphs = []
     shares: dict[str, int] = {}
     for number, line in enumerate(text.split("\n"), start=1):
         letters = _letters(line)
         if letters < MIN_LETTERS:
             continue
-        p_lang, p_conf = identify(line)
+        p_lang, p_conf = identify(line, candidates)
         paragraphs.append({"line": number, "lang": p_lang, "confidence": round(p_conf, 4), "letters": letters})
         if p_conf >= CONFIDENT:
             shares[p_lang] = shares.get(p_lang, 0) + letters

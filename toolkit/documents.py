@@ -34,24 +34,48 @@ class Document:
         return not self.text.strip()
 
 
+# Byte-order marks, longest first (the UTF-32-LE mark begins with the UTF-16-LE one).
+_BOMS = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xef\xbb\xbf", "utf-8"),
+         (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+_UNICODE_FAMILIES = ("utf-8", "utf8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le",
+                     "utf-32-be")
+
+
+def _binary(origin: str) -> InputError:
+    return InputError(f"{origin}: looks like a binary file (NUL bytes found), expected text; for UTF-16/32 text "
+                      "without a byte-order mark pass --encoding utf-16-le (or -be, utf-32-le, ...)")
+
+
 def decode_bytes(data: bytes, origin: str, encoding: str = "utf-8") -> tuple[str, str]:
     """Decode ``data`` to text with LF newlines; return (text, original newline style).
 
-    Raises InputError naming ``origin`` for binary data or bytes that are not valid ``encoding``.
+    A byte-order mark decides between UTF-8, UTF-16 and UTF-32 when ``encoding`` is one of
+    those; the text is decoded first and then checked for binary content (NUL characters), so
+    UTF-16 files are read, not mistaken for binaries. Raises InputError naming ``origin``.
     """
-    if b"\x00" in data[:_BINARY_SNIFF_BYTES]:
-        raise InputError(f"{origin}: looks like a binary file (NUL byte found), expected text")
-    if encoding.lower().replace("_", "-") in ("utf-8", "utf8", "utf-8-sig") and data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+    name = encoding.lower().replace("_", "-")
+    try:
+        import codecs
+
+        codecs.lookup(encoding)
+    except LookupError:
+        raise InputError(f"unknown encoding '{encoding}'") from None
+    if name in _UNICODE_FAMILIES:
+        for bom, family in _BOMS:
+            if data.startswith(bom):
+                data, encoding = data[len(bom):], family
+                break
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
+        if b"\x00" in data[:_BINARY_SNIFF_BYTES]:
+            raise _binary(origin) from None
         raise InputError(
             f"{origin}: not valid {encoding} at byte offset {exc.start} "
             f"(byte 0x{data[exc.start]:02x}); convert the file or pass --encoding"
         ) from None
-    except LookupError:
-        raise InputError(f"unknown encoding '{encoding}'") from None
+    if "\x00" in text[:_BINARY_SNIFF_BYTES]:
+        raise _binary(origin)
     newline = "\r\n" if "\r\n" in text else "\n"
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text, newline

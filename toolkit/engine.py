@@ -65,6 +65,13 @@ def generation_settings(config: Any, overrides: dict[str, Any],
         overridden.append(key)
     if "max_new_tokens" in overrides and overrides["max_new_tokens"] is not None:
         settings.pop("max_length", None)
+    if "max_length" in settings:
+        # max_length counts the decoder start token: below 2 nothing can be generated at all.
+        settings["max_length"] = max(2, int(settings["max_length"]))
+        if "min_length" in settings:  # a model's own minimum may exceed a user's shorter maximum
+            settings["min_length"] = min(int(settings["min_length"]), settings["max_length"])
+    if "max_new_tokens" in settings and "min_new_tokens" in settings:
+        settings["min_new_tokens"] = min(int(settings["min_new_tokens"]), int(settings["max_new_tokens"]))
     settings.setdefault("num_beams", 1)
     settings["do_sample"] = False
     return settings, overridden

@@ -151,3 +151,18 @@ def hop_for_model(model: str, src: str, tgt: str, registry: Registry) -> Hop:
             return Hop(model, src, tgt, "multi-target", source_prefix=f"{token} ")
         return Hop(model, src, tgt, "many-to-many", src_code=entry.code(src), tgt_code=entry.code(tgt))
     return Hop(model, src, tgt, "explicit")
+
+
+def routable_sources(tgt: str, registry: Registry, allow_pivot: bool = True,
+                     pinned: dict[str, str] | None = None) -> frozenset[str]:
+    """Every language with a route to ``tgt`` (no model is loaded or downloaded)."""
+    routable = set()
+    for lang in ISO_639_1:
+        if lang == tgt:
+            continue
+        try:
+            resolve_route(lang, tgt, registry, allow_pivot, pinned)
+        except ToolkitError:
+            continue
+        routable.add(lang)
+    return frozenset(routable)

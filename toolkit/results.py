@@ -67,6 +67,3 @@ def render(result: DocumentResult, fmt: str, output_key: str = "output") -> str:
         return "\n".join(lines) + "\n"
     return result.output
 
-
-def output_name(doc_id: str, fmt: str) -> str:
-    return f"{doc_id}.{fmt}"

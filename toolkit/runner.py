@@ -10,7 +10,7 @@ from typing import Any, Callable, Sequence
 from toolkit.console import progress, warn
 from toolkit.documents import Document
 from toolkit.errors import InputError
-from toolkit.results import DocumentResult, document_format, output_name, render
+from toolkit.results import DocumentResult, document_format, render
 from toolkit.runs import RunFolder
 
 def drop_blank(docs: Sequence[Document]) -> tuple[list[Document], list[str]]:
@@ -40,7 +40,7 @@ def write_results(run: RunFolder, results: Sequence[DocumentResult], fmt: str, s
     entries = []
     for result in results:
         doc_fmt = document_format(result, fmt)
-        relative = (Path(subdir) / output_name(result.id, doc_fmt)).as_posix()
+        relative = run.path_for(result.id, f".{doc_fmt}", subdir)
         run.write_text(relative, render(result, doc_fmt, output_key), result.newline if doc_fmt != "jsonl" else "\n")
         entries.append(result.to_manifest(relative))
     return entries

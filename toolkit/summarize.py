@@ -37,6 +37,28 @@ def document_sentences(doc: Document, lang: str) -> list[str]:
     return [text for _, _, text in segment_document(doc.text, lang, markdown=doc.format == "md").sentences]
 
 
+# Longer "sentences" (a paragraph without punctuation, a scraped page on one line) are cut at
+# clause breaks, then between words, before extractive ranking: else one unit is the whole text.
+MAX_EXTRACTIVE_WORDS = 80
+
+
+def extractive_units(doc: Document, lang: str) -> list[str]:
+    units = []
+    for sentence in document_sentences(doc, lang):
+        units.extend(split_to_budget(sentence, lambda text: len(text.split()), MAX_EXTRACTIVE_WORDS))
+    return units
+
+
+def summary_warnings(doc_id: str, source: str, summary: str) -> list[str]:
+    """An empty summary, or one no shorter than its source, is reported rather than passed off."""
+    if not summary.strip():
+        return [f"{doc_id}: the summary is empty"]
+    if len(summary.strip()) >= len(source.strip()):
+        return [f"{doc_id}: the summary ({len(summary.strip())} characters) is not shorter than its source "
+                f"({len(source.strip())} characters)"]
+    return []
+
+
 def _words(text: str, lang: str) -> int:
     from toolkit.evaluation.rouge import UnicodeTokenizer
 
@@ -66,7 +88,7 @@ class _Extractive:
 
     def summarize_document(self, doc: Document, on_batch: Callable[[int], None] | None = None) -> DocumentResult:
         start = time.perf_counter()
-        sentences = document_sentences(doc, self.lang)
+        sentences = extractive_units(doc, self.lang)
         chosen = sorted(self.select(sentences))
         summary = " ".join(sentences[i] for i in chosen)
         if on_batch:
@@ -74,6 +96,7 @@ class _Extractive:
         return DocumentResult(
             id=doc.id, source=doc.source, output=summary, seconds=time.perf_counter() - start,
             source_tokens=sum(_words(s, self.lang) for s in sentences), output_tokens=_words(summary, self.lang),
+            warnings=summary_warnings(doc.id, doc.text, summary),
             extra={"method": self.method, "token_unit": "words", "selected_sentences": chosen,
                    "source_sentences": len(sentences)},
         )
@@ -171,7 +194,12 @@ class Seq2SeqSummarizer:
         return {**self.loaded.describe(), "method": "seq2seq", "lang": self.lang}
 
     def count_units(self, doc: Document) -> int:
-        return 1
+        """Progress units: the chunks of the first map-reduce level (if any), then the final summary."""
+        count, budget = self.engine.count_tokens, self.engine.input_limit
+        units = document_sentences(doc, self.lang)
+        if count(" ".join(units)) <= budget:
+            return 1
+        return len(pack_sentences(units, count, budget)) + 1
 
     def summarize_document(self, doc: Document, on_batch: Callable[[int], None] | None = None) -> DocumentResult:
         return self.summarize_documents([doc], on_batch)[0]
@@ -193,7 +221,9 @@ class Seq2SeqSummarizer:
         while any(state["active"] for state in states):
             active = [state for state in states if state["active"]]
             chunk_lists = [pack_sentences(state["units"], count, budget) for state in active]
-            generated = self.engine.generate([" ".join(c) for chunks in chunk_lists for c in chunks])
+            first_level = all(not state["levels"] for state in active)
+            generated = self.engine.generate([" ".join(c) for chunks in chunk_lists for c in chunks],
+                                             on_batch if first_level else None)
             offset = 0
             for state, chunks in zip(active, chunk_lists):
                 outputs = generated[offset: offset + len(chunks)]
@@ -217,7 +247,7 @@ class Seq2SeqSummarizer:
                     f"{count(text)} tokens; only its first {count(kept)} tokens (of the model's {budget}) were summarised")
                 text = kept
             texts.append(text)
-        finals = self.engine.generate(texts)
+        finals = self.engine.generate(texts, on_batch)
         elapsed = time.perf_counter() - start
         total_tokens = sum(state["source_tokens"] for state in states) or 1
         results = []
@@ -226,6 +256,7 @@ class Seq2SeqSummarizer:
             if final.hit_length_limit:
                 state["warnings"].append(f"{doc.id}: summary reached the {self.engine.output_limit(final.source_tokens)}"
                                          "-token generation limit and may be cut")
+            state["warnings"] += summary_warnings(doc.id, doc.text, final.text)
             results.append(DocumentResult(
                 id=doc.id, source=doc.source, output=final.text,
                 seconds=elapsed * state["source_tokens"] / total_tokens, source_tokens=state["source_tokens"],
@@ -233,8 +264,6 @@ class Seq2SeqSummarizer:
                 extra={"method": "seq2seq", "token_unit": "model", "map_reduce_levels": state["levels"],
                        "chunked": bool(state["levels"])},
             ))
-        if on_batch:
-            on_batch(len(docs))
         return results
 
 

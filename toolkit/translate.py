@@ -167,46 +167,88 @@ def load_translator(model: str | None, src: str, tgt: str, registry: Registry | 
 
 
 OUTPUT_CHECK_CONFIDENCE = 0.5
+# Below this probability a detection is a guess: short headlines are often "identified" as a
+# neighbouring language (Esperanto for French). Such documents follow the batch's majority.
+LOW_CONFIDENCE = 0.5
 
 
 class DocumentTranslator:
     """Routes each document to the translator of its source language — given, or detected per
-    document with ``src="auto"`` — and checks that each output is in the target language."""
+    document with ``src="auto"`` — and checks that each output is in the target language.
 
-    def __init__(self, src: str, tgt: str, factory: Callable[[str], Translator]) -> None:
+    With ``src="auto"`` a document whose language cannot be routed (no model, or already in the
+    target language) is skipped with its reason in ``skipped``; the others are translated."""
+
+    def __init__(self, src: str, tgt: str, factory: Callable[[str], Translator],
+                 candidates: frozenset[str] | None = None) -> None:
         self.src = src
         self.target_lang = tgt
         self.factory = factory
+        self.candidates = candidates | {tgt} if candidates is not None else None
         self.translators: dict[str, Translator] = {}
         self.languages: dict[str, str] = {}
         self.detections: dict[str, Any] = {}
+        self.fallbacks: dict[str, str] = {}
+        self.skipped: dict[str, str] = {}
 
     def prepare(self, docs: Sequence[Document]) -> None:
         """Detect languages (if asked) and load one translator per source language, before any run."""
-        from toolkit.detect import detect
+        from collections import Counter
+
+        from toolkit.detect import detect, identify
         from toolkit.languages import normalize_language
 
+        confident: Counter[str] = Counter()
         for doc in docs:
             declared = normalize_language(doc.lang) if doc.lang else None
             if self.src == "auto" and declared:
                 lang = declared  # a JSONL record's own "lang" field beats guessing
+                confident[lang] += 1
             elif self.src == "auto":
                 detection = detect(doc.text)
                 self.detections[doc.id] = detection
                 lang = normalize_language(detection.lang) or detection.lang
+                if detection.confidence >= LOW_CONFIDENCE:
+                    confident[lang] += 1
             else:
                 lang = self.src
             self.languages[doc.id] = lang
+        majority = confident.most_common(1)[0][0] if confident else None
+        texts = {doc.id: doc.text for doc in docs}
+        for doc_id, detection in self.detections.items():
+            if detection.confidence >= LOW_CONFIDENCE:
+                continue
+            guess = f"detected as {self.languages[doc_id]} with low confidence ({detection.confidence:.2f})"
+            if majority and self.languages[doc_id] != majority:
+                self.fallbacks[doc_id] = f"{guess}; translated as {majority}, the batch's majority language"
+                self.languages[doc_id] = majority
+            elif not majority and self.candidates is not None:
+                # No majority to lean on: choose among the languages that can be translated at all.
+                lang, confidence = identify(texts[doc_id], self.candidates)
+                if lang != self.languages[doc_id]:
+                    self.fallbacks[doc_id] = (f"{guess}; translated as {lang}, the likeliest language with a route "
+                                              f"to {self.target_lang} (p={confidence:.2f})")
+                    self.languages[doc_id] = normalize_language(lang) or lang
+        reasons: dict[str, str] = {}
         for lang in dict.fromkeys(self.languages.values()):
             if lang == self.target_lang:
-                raise ToolkitError(f"documents detected as {lang}, the target language: "
-                                   + ", ".join(d for d, l in self.languages.items() if l == lang)
-                                   + " (pass --src to override detection)")
-            self.translators[lang] = self.factory(lang)
+                reasons[lang] = f"detected as {lang}, the target language: nothing to translate"
+            elif self.src == "auto":
+                try:
+                    self.translators[lang] = self.factory(lang)
+                except ToolkitError as exc:  # no route, or the model cannot be had: this language only
+                    reasons[lang] = f"detected as {lang}: {exc}"
+            else:
+                self.translators[lang] = self.factory(lang)
+        self.skipped = {doc_id: reasons[lang] for doc_id, lang in self.languages.items() if lang in reasons}
+        if reasons and len(self.skipped) == len(self.languages):
+            first = next(iter(reasons.values()))
+            raise ToolkitError(f"no document can be translated: {first}"
+                               + (" (pass --src to override detection)" if self.src == "auto" else ""))
 
     @property
     def source_lang(self) -> str:
-        langs = sorted(set(self.languages.values()))
+        langs = sorted({lang for doc_id, lang in self.languages.items() if doc_id not in self.skipped})
         if len(langs) != 1:
             raise ToolkitError(f"the documents are in several languages ({', '.join(langs)}): run them separately or pass --src")
         return langs[0]
@@ -239,6 +281,9 @@ class DocumentTranslator:
         detection = self.detections.get(doc.id)
         if detection is not None:
             result.extra["detection"] = detection.to_dict()
+            if doc.id in self.fallbacks:
+                result.extra["detection"]["fallback"] = self.fallbacks[doc.id]
+                result.warnings.append(f"{doc.id}: {self.fallbacks[doc.id]}")
             if detection.mixed:
                 result.warnings.append(f"{doc.id}: mixed-language document ({detection.languages}); translated as "
                                        f"{self.languages[doc.id]} throughout")

@@ -243,7 +243,8 @@ def run_benchmark(config: Benchmark, config_path: Path, out: Path, systems: list
     resolved = plan(systems, models_root)
     datasets = {name: {**d.model_dump(), "sources": d.sources} for name, d in config.datasets.items()}
     sizes = {name: min(len(read_inputs(d.sources)), limit or 10**9) for name, d in config.datasets.items()}
-    run = RunFolder(out, overwrite=overwrite)
+    sources = [Path(s) for d in config.datasets.values() for s in d.sources]
+    run = RunFolder(out, overwrite=overwrite, inputs=[config_path, *sources])
     with run:
         runs = []
         with progress(show_progress) as bar:

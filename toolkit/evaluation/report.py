@@ -10,7 +10,6 @@ from typing import Any
 
 from rich.table import Table
 
-from toolkit.documents import atomic_write_text
 
 
 def _p(value: float) -> str:
@@ -82,13 +81,10 @@ def to_markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_reports(result: dict[str, Any], folder: Path) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    files = {
+def report_files(result: dict[str, Any]) -> dict[str, str]:
+    """The files of an evaluation's report folder, by name."""
+    return {
         "scores.json": json.dumps(result, ensure_ascii=False, indent=2) + "\n",
         "scores.csv": to_csv(result),
         "scores.md": to_markdown(result),
     }
-    for name, text in files.items():
-        atomic_write_text(folder / name, text)
-    return [folder / name for name in files]
