@@ -107,17 +107,26 @@ def _is_toolkit_run(folder: Path) -> bool:
     return isinstance(manifest, dict) and "toolkit_version" in manifest and "files" in manifest
 
 
-def _foreign_files(folder: Path) -> list[str]:
-    """Files in a previous run that its manifest does not list: someone else's, never to be deleted."""
-    manifest = _read_json(folder / MANIFEST)
+def _foreign_files(run: Path) -> list[str]:
+    """Files in a previous run that its manifest does not list: someone else's, never to be
+    deleted. A run nested in it (`evaluate --out RUN/scores`) counts as the toolkit's own."""
+    manifest = _read_json(run / MANIFEST)
     listed = set(manifest.get("files", [])) if isinstance(manifest, dict) else set()
     listed |= {MANIFEST, MARKER}
-    found = []
-    for path in sorted(folder.rglob("*")):
-        if path.is_symlink() or not path.is_dir():
-            relative = path.relative_to(folder).as_posix()
-            if relative not in listed:
+    found: list[str] = []
+
+    def walk(folder: Path, prefix: str) -> None:
+        for path in sorted(folder.iterdir()):
+            relative = prefix + path.name
+            if path.is_dir() and not path.is_symlink():
+                if _is_toolkit_run(path):
+                    found.extend(f"{relative}/{name}" for name in _foreign_files(path))
+                else:
+                    walk(path, relative + "/")
+            elif relative not in listed:
                 found.append(relative)
+
+    walk(run, "")
     return found
 
 

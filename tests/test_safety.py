@@ -1,0 +1,453 @@
+"""Run folders that can never escape or destroy, and bad inputs that get one clear line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from conftest import SEED_FILES
+from toolkit.cli import app
+from toolkit.errors import ToolkitError
+from toolkit.runs import MARKER, RunFolder
+from toolkit.safe_paths import OutputNames, UnsafePathError, inside, safe_stem
+
+runner = CliRunner()
+
+
+def invoke(*args: str, input: str | bytes | None = None):
+    return runner.invoke(app, list(args), input=input)
+
+
+def one_line_error(result, fragment: str, code: int = 2) -> str:
+    assert result.exit_code == code, (result.exit_code, result.output)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("toolkit: error: "), result.stderr
+    assert fragment in lines[0], lines[0]
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+SENTENCE = "Le gouvernement a annoncé lundi un nouveau plan. Les syndicats ont réagi aussitôt."
+
+
+def lead(*args: str):
+    """summarize with lead-1: the whole run-folder machinery, no model needed."""
+    return invoke("summarize", *args, "-m", "lead-1", "--lang", "fr", "--quiet")
+
+
+# 1. Path traversal through ids -------------------------------------------------------------
+
+@pytest.mark.parametrize("doc_id", ["../../escape", "/abs/path/x", "..", ".", "a/../../b", "con", "x" * 400,
+                                    "bad\x00name", "new\nline", "C:\\windows\\evil", ".hidden", "sub/../../../up"])
+def test_hostile_ids_stay_inside_the_run_folder(tmp_path: Path, doc_id: str) -> None:
+    corpus = write_jsonl(tmp_path / "in.jsonl", [{"id": doc_id, "text": SENTENCE}, {"id": "plain", "text": SENTENCE}])
+    work = tmp_path / "work"
+    work.mkdir()
+    out = work / "deep" / "run"
+    result = lead(str(corpus), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in work.iterdir()) == ["deep"] and sorted(p.name for p in (work / "deep").iterdir()) == ["run"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    files = {d["id"]: d["output_file"] for d in manifest["documents"]}
+    assert files["plain"] == "plain.txt" and files[doc_id] != "plain.txt"
+    for name in files.values():
+        assert (out / name).resolve().is_relative_to(out.resolve()) and (out / name).is_file()
+    assert not (tmp_path / "escape.txt").exists() and not Path("/abs/path/x.txt").exists()
+
+
+def test_readable_ids_are_kept_and_unsafe_ones_hashed() -> None:
+    assert safe_stem("article-12_fr") == "article-12_fr"
+    assert safe_stem("dépêche été") == "dépêche été"
+    assert safe_stem("2024/01/story") == "2024/01/story"  # folder inputs keep their sub-folders
+    for unsafe in ("../x", "/x", "a\\b", "con", "a:b", ".git", "x" * 300, "tab\there"):
+        stem = safe_stem(unsafe)
+        assert stem != unsafe and "/" not in stem and len(stem.encode()) < 100
+
+
+def test_an_id_cannot_impersonate_another_ids_hashed_name() -> None:
+    hashed = safe_stem("a/../b")
+    names = OutputNames()
+    assert names.path_for("a/../b", ".txt") != names.path_for(hashed, ".txt")
+
+
+def test_case_and_folder_collisions_get_distinct_files() -> None:
+    names = OutputNames()
+    paths = [names.path_for(i, ".txt") for i in ("Story", "story", "a.txt", "a.txt/b", "a")]
+    assert len({p.casefold() for p in paths}) == len(paths)
+    assert names.path_for("Story", ".txt") == paths[0]  # stable for the same id
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ids=st.lists(st.text(min_size=1, max_size=60), min_size=1, max_size=12, unique=True))
+def test_any_ids_map_one_to_one_inside_the_run_folder(tmp_path_factory: pytest.TempPathFactory, ids: list[str]) -> None:
+    parent = tmp_path_factory.mktemp("prop")
+    out = parent / "run"
+    with RunFolder(out) as run:
+        paths = [run.path_for(doc_id, ".txt") for doc_id in ids]
+        for path, doc_id in zip(paths, ids):
+            run.write_text(path, doc_id.replace("\x00", ""))
+        run.commit({})
+    assert len({p.casefold() for p in paths}) == len(ids)
+    assert [p.name for p in parent.iterdir()] == ["run"]
+    for path in paths:
+        assert (out / path).resolve().is_relative_to(out.resolve()) and (out / path).is_file()
+    assert len([p for p in out.rglob("*") if p.is_file()]) == len(ids) + 1  # + manifest.json
+
+
+def test_inside_refuses_escapes(tmp_path: Path) -> None:
+    (tmp_path / "run").mkdir()
+    os.symlink("/tmp", tmp_path / "run" / "link")
+    for bad in ("../x", "/etc/passwd", "a/../../x", "link/x", ""):
+        with pytest.raises(UnsafePathError):
+            inside(tmp_path / "run", bad)
+    assert inside(tmp_path / "run", "a/b.txt") == (tmp_path / "run" / "a" / "b.txt").resolve()
+
+
+# 2. --overwrite deletes only what the toolkit made --------------------------------------------
+
+def test_overwrite_refuses_an_input_folder(tmp_path: Path) -> None:
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "a.txt").write_text(SENTENCE)
+    before = tree(inputs)
+    one_line_error(lead(str(inputs), "--out", str(inputs), "--overwrite"), "is or contains the input")
+    one_line_error(lead(str(inputs / "a.txt"), "--out", str(tmp_path), "--overwrite"), "is or contains")
+    assert tree(inputs) == before
+
+
+def test_overwrite_refuses_the_current_folder_home_and_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = tmp_path / "project"
+    (project / ".git").mkdir(parents=True)
+    (project / "code.py").write_text("print(1)")
+    doc = tmp_path / "doc.txt"
+    doc.write_text(SENTENCE)
+    monkeypatch.chdir(project)
+    before = tree(project)
+    one_line_error(lead(str(doc), "--out", str(project), "--overwrite"), "the current folder")
+    one_line_error(lead(str(doc), "--out", ".", "--overwrite"), "the current folder")
+    one_line_error(lead(str(doc), "--out", str(tmp_path), "--overwrite"), "the current folder")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    one_line_error(lead(str(doc), "--out", str(tmp_path / "home"), "--overwrite"), "your home folder")
+    one_line_error(lead(str(doc), "--out", "/", "--overwrite"), "the root folder")
+    assert tree(project) == before
+
+
+def test_overwrite_replaces_only_an_earlier_run_with_nothing_foreign(tmp_path: Path) -> None:
+    doc = tmp_path / "doc.txt"
+    doc.write_text(SENTENCE)
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "mine.txt").write_text("my notes")
+    one_line_error(lead(str(doc), "--out", str(other), "--overwrite"), "replaces only an earlier toolkit run")
+    assert tree(other) == {"mine.txt": b"my notes"}
+
+    out = tmp_path / "run"
+    assert lead(str(doc), "--out", str(out)).exit_code == 0
+    (out / "added-by-user.txt").write_text("keep me")
+    one_line_error(lead(str(doc), "--out", str(out), "--overwrite"), "holds files the toolkit did not write")
+    assert (out / "added-by-user.txt").read_text() == "keep me"
+    (out / "added-by-user.txt").unlink()
+    result = lead(str(doc), "--out", str(out), "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert sorted(tree(out)) == ["doc.txt", "manifest.json"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+# 3. Races ---------------------------------------------------------------------------------------
+
+def test_a_second_run_on_the_same_folder_is_refused(tmp_path: Path) -> None:
+    doc = tmp_path / "doc.txt"
+    doc.write_text(SENTENCE)
+    with RunFolder(tmp_path / "run"):
+        line = one_line_error(lead(str(doc), "--out", str(tmp_path / "run")), "another run (pid")
+        assert f"pid {os.getpid()}" in line
+    assert lead(str(doc), "--out", str(tmp_path / "run")).exit_code == 0  # the lock was released
+
+
+def test_files_added_to_the_target_during_a_run_are_never_replaced(tmp_path: Path) -> None:
+    target = tmp_path / "run"
+    target.mkdir()
+    run = RunFolder(target)
+    run.write_text("a.txt", "new")
+    (target / "arrived.txt").write_text("someone else's")
+    with pytest.raises(ToolkitError, match="changed while the run was working"):
+        run.commit({})
+    assert tree(target) == {"arrived.txt": b"someone else's"}
+    assert run.partial.is_dir()  # the finished work is kept and named in the message
+
+    earlier = tmp_path / "earlier"
+    with RunFolder(earlier) as first:
+        first.write_text("x.txt", "old")
+        first.commit({})
+    again = RunFolder(earlier, overwrite=True)
+    (earlier / "arrived.txt").write_text("someone else's")
+    with pytest.raises(ToolkitError, match="changed while the run was working"):
+        again.commit({})
+    assert tree(earlier)["arrived.txt"] == b"someone else's" and tree(earlier)["x.txt"] == b"old"
+
+
+# 4. Fail fast -----------------------------------------------------------------------------------
+
+def test_unusable_targets_fail_before_any_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import toolkit.summarize
+
+    doc = tmp_path / "doc.txt"
+    doc.write_text(SENTENCE)
+    monkeypatch.setattr(toolkit.summarize.LeadSummarizer, "summarize_document",
+                        lambda *a, **k: pytest.fail("work started before the target was checked"))
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    one_line_error(lead(str(doc), "--out", "."), "the current folder")
+    mount = tmp_path / "mnt"
+    mount.mkdir()
+    monkeypatch.setattr(os.path, "ismount", lambda p: Path(p) == mount)
+    one_line_error(lead(str(doc), "--out", str(mount)), "mount point")
+
+
+# 5. Interrupted runs ----------------------------------------------------------------------------
+
+def test_stale_partial_folders_are_removed_but_foreign_ones_kept(tmp_path: Path) -> None:
+    doc = tmp_path / "doc.txt"
+    doc.write_text(SENTENCE)
+    stale = tmp_path / ".run.partial-999999"
+    stale.mkdir()
+    (stale / MARKER).write_text(json.dumps({"state": "partial", "pid": 999999}))
+    (stale / "half.txt").write_text("x")
+    lookalike = tmp_path / ".run.partial-888888"
+    lookalike.mkdir()
+    (lookalike / "user.txt").write_text("not ours")
+    assert lead(str(doc), "--out", str(tmp_path / "run")).exit_code == 0
+    assert not stale.exists() and (lookalike / "user.txt").read_text() == "not ours"
+
+
+SIGNAL_SCRIPT = """
+import os, signal, sys, time
+import toolkit.summarize as s
+SIG = getattr(signal, sys.argv[1])
+original = s.LeadSummarizer.summarize_document
+def interrupted(self, doc, on_batch=None):
+    os.kill(os.getpid(), SIG)
+    time.sleep(5)
+    return original(self, doc, on_batch)
+s.LeadSummarizer.summarize_document = interrupted
+from toolkit.cli import main
+sys.argv = ["toolkit", "summarize", sys.argv[2], "-m", "lead-1", "--lang", "fr", "--out", sys.argv[3], "-q"]
+main()
+"""
+
+
+@pytest.mark.parametrize("name, code", [("SIGTERM", 143), ("SIGINT", 130)])
+def test_signals_clean_up_and_exit_with_their_code(tmp_path: Path, name: str, code: int) -> None:
+    doc = tmp_path / "doc.txt"
+    doc.write_text(SENTENCE)
+    proc = subprocess.run([sys.executable, "-c", SIGNAL_SCRIPT, name, str(doc), str(tmp_path / "run")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == code, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("toolkit: ") and "Traceback" not in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["doc.txt"]
+
+
+def test_sigkill_leftovers_are_cleaned_by_the_next_run(tmp_path: Path) -> None:
+    doc = tmp_path / "doc.txt"
+    doc.write_text(SENTENCE)
+    proc = subprocess.run([sys.executable, "-c", SIGNAL_SCRIPT, "SIGKILL", str(doc), str(tmp_path / "run")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".run.partial-")]
+    assert lead(str(doc), "--out", str(tmp_path / "run")).exit_code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["doc.txt", "run"]
+
+
+# 6. Encodings ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("encoding, option", [("utf-16", None), ("utf-32", None), ("utf-16", "utf-16"),
+                                              ("utf-8-sig", None), ("utf-16-le", "utf-16-le")])
+def test_utf16_and_utf32_files_are_read(tmp_path: Path, encoding: str, option: str | None) -> None:
+    doc = tmp_path / "doc.txt"
+    doc.write_bytes(SENTENCE.encode(encoding))
+    args = ["--encoding", option] if option else []
+    result = lead(str(doc), "--out", str(tmp_path / "run"), *args)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "run" / "doc.txt").read_text(encoding="utf-8") == SENTENCE.split(". ")[0] + "."
+
+
+def test_utf16_without_bom_is_explained(tmp_path: Path) -> None:
+    doc = tmp_path / "doc.txt"
+    doc.write_bytes(SENTENCE.encode("utf-16-le"))
+    one_line_error(lead(str(doc), "--out", str(tmp_path / "run")), "--encoding utf-16-le")
+
+
+# 7. Degenerate limits ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("backend", ["ct2", "torch"])
+def test_one_token_limits_work(tiny_marian: Path, tiny_bart: Path, tmp_path: Path, backend: str) -> None:
+    result = invoke("translate", str(SEED_FILES[0]), "-m", str(tiny_marian), "--backend", backend,
+                    "--max-new-tokens", "1", "--out", str(tmp_path / "t"), "-q")
+    assert result.exit_code == 0, result.output
+    result = invoke("summarize", str(SEED_FILES[0]), "-m", str(tiny_bart), "--lang", "en", "--backend", backend,
+                    "--max-length", "1", "--out", str(tmp_path / "s"), "-q")
+    assert result.exit_code == 0, result.output
+    assert "generation limit" in result.stderr
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["translate", "--beams", "0"], "--beams must be at least 1"),
+    (["translate", "--batch-size", "0"], "--batch-size must be at least 1"),
+    (["translate", "--max-new-tokens", "-3"], "--max-new-tokens must be at least 1"),
+    (["translate", "--threads", "-1"], "--threads must be at least 0"),
+    (["summarize", "--max-length", "0"], "--max-length must be at least 1"),
+    (["summarize", "--min-length", "9", "--max-length", "3"], "--min-length 9 is larger than --max-length 3"),
+    (["summarize", "--no-repeat-ngram", "0"], "--no-repeat-ngram must be at least 1"),
+    (["pipeline", "--beams", "0"], "--beams must be at least 1"),
+    (["translate", "--device", "gpu"], "'gpu' is not one of"),
+    (["translate", "--no-such-option"], "no such option"),
+    (["benchmark", "x.yaml", "--limit", "0"], "--limit must be at least 1"),
+])
+def test_bad_option_values_are_one_line(tmp_path: Path, args: list[str], fragment: str) -> None:
+    command, *rest = args
+    inputs = [] if command == "benchmark" else [str(SEED_FILES[0])]
+    one_line_error(invoke(command, *inputs, *rest, "--out", str(tmp_path / "o")), fragment)
+    assert not (tmp_path / "o").exists()
+
+
+def test_missing_argument_is_one_line() -> None:
+    one_line_error(invoke("translate"), "missing argument")
+
+
+def test_help_shows_flag_pairs() -> None:
+    result = invoke("translate", "--help")
+    assert "--overwrite" in result.stdout and "--no-overwrite" in result.stdout
+
+
+# 9. Language detection on short texts -----------------------------------------------------------
+
+HEADLINES = [
+    "Le porte-parole du Kremlin, Dmitri Peskov,",  # py3langid: Esperanto (p≈0.2) when alone
+    "Le gouvernement annonce une réforme des retraites.",
+    "Les électeurs se rendent aux urnes dimanche.",
+    "La ville de Lyon accueille un nouveau festival de musique.",
+    "Le président a reçu les syndicats à l'Élysée.",
+]
+
+
+def test_short_texts_follow_the_majority_and_unroutable_records_are_skipped(tiny_marian: Path, tmp_path: Path) -> None:
+    records = [{"id": f"h{i}", "text": t} for i, t in enumerate(HEADLINES)]
+    records.append({"id": "english", "text": "The weather in London was sunny and warm all through the weekend."})
+    corpus = write_jsonl(tmp_path / "news.jsonl", records)
+    out = tmp_path / "run"
+    result = invoke("translate", str(corpus), "-m", str(tiny_marian), "--out", str(out), "-q")
+    assert result.exit_code == 3, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [s["id"] for s in manifest["skipped"]] == ["english"]
+    assert "the target language" in manifest["skipped"][0]["reason"]
+    documents = {d["id"]: d for d in manifest["documents"]}
+    assert sorted(documents) == [f"h{i}" for i in range(len(HEADLINES))]
+    assert all(d["source_lang"] == "fr" for d in documents.values())
+    assert "majority" in documents["h0"]["detection"]["fallback"]
+    assert "english" in result.stderr and "skipped" in result.stderr
+
+
+# 10. Summaries that are empty or not shorter ------------------------------------------------------
+
+def test_extractive_summaries_split_a_giant_line(tmp_path: Path) -> None:
+    doc = tmp_path / "giant.txt"
+    doc.write_text(" ".join(f"mot{i % 300}" for i in range(30000)))  # one line, no punctuation
+    result = invoke("summarize", str(doc), "-m", "textrank-2", "--lang", "fr", "--out", str(tmp_path / "run"), "-q")
+    assert result.exit_code == 0, result.output
+    summary = (tmp_path / "run" / "giant.txt").read_text()
+    assert 0 < len(summary) < len(doc.read_text()) / 10
+
+
+def test_summaries_not_shorter_than_their_source_are_flagged(tmp_path: Path) -> None:
+    doc = tmp_path / "short.txt"
+    doc.write_text("Une seule phrase.")
+    result = lead(str(doc), "--out", str(tmp_path / "run"))
+    assert result.exit_code == 0 and "not shorter than its source" in result.stderr
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert any("not shorter" in w for w in manifest["documents"][0]["warnings"])
+
+
+# 11. detect on nothing ----------------------------------------------------------------------------
+
+def test_detect_on_an_empty_file_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "empty.txt").write_text("")
+    one_line_error(invoke("detect", str(tmp_path / "empty.txt")), "every input is empty")
+
+
+# 12. Progress within one long document -------------------------------------------------------------
+
+def test_a_long_document_reports_progress_per_chunk(tiny_bart: Path) -> None:
+    from toolkit.documents import Document
+    from toolkit.summarize import load_summarizer
+
+    summarizer = load_summarizer(str(tiny_bart), "en", backend="torch", batch_size=1)
+    doc = Document(id="long", text=SEED_FILES[0].read_text(), source="long.txt")
+    total = summarizer.count_units(doc)
+    seen: list[int] = []
+    summarizer.summarize_documents([doc], seen.append)
+    assert total > 2 and len(seen) > 2 and sum(seen) == total
+
+
+# 13. pipeline keeps the input's format --------------------------------------------------------------
+
+def test_pipeline_keeps_markdown(tiny_marian: Path, tmp_path: Path) -> None:
+    doc = tmp_path / "article.md"
+    doc.write_text("# Titre\n\n" + SENTENCE + "\n")
+    result = invoke("pipeline", str(doc), "--translator", str(tiny_marian), "--summarizer", "lead-1",
+                    "--out", str(tmp_path / "run"), "-q")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "run" / "translations" / "article.md").is_file()
+    assert not (tmp_path / "run" / "translations" / "article.txt").exists()
+
+
+# evaluate and benchmark use the same run folders ----------------------------------------------------
+
+def test_evaluate_out_is_a_safe_run_folder(tmp_path: Path) -> None:
+    hyp = tmp_path / "hyp.txt"
+    hyp.write_text("the cat sat\n")
+    ref = tmp_path / "ref.txt"
+    ref.write_text("the cat sat down\n")
+    keep = tmp_path / "mine"
+    keep.mkdir()
+    (keep / "notes.txt").write_text("x")
+    args = ["evaluate", "--hyp", str(hyp), "--ref", str(ref), "--task", "translation", "--bootstrap", "10"]
+    one_line_error(invoke(*args, "--out", str(keep), "--overwrite"), "replaces only an earlier toolkit run")
+    assert tree(keep) == {"notes.txt": b"x"}
+    one_line_error(invoke(*args, "--out", str(tmp_path), "--overwrite"), "is or contains the input")
+    assert invoke(*args, "--out", str(tmp_path / "scores")).exit_code == 0
+    assert invoke(*args, "--out", str(tmp_path / "scores"), "--overwrite").exit_code == 0
+    assert {"scores.json", "scores.csv", "scores.md", "manifest.json"} == set(tree(tmp_path / "scores"))
+
+
+def test_scores_nested_in_a_run_do_not_block_its_overwrite(tmp_path: Path) -> None:
+    doc = tmp_path / "doc.txt"
+    doc.write_text(SENTENCE)
+    run = tmp_path / "run"
+    assert lead(str(doc), "--out", str(run)).exit_code == 0
+    scores = invoke("evaluate", "--hyp", str(run), "--ref", str(doc), "--task", "summarization", "--lang", "fr",
+                    "--bootstrap", "10", "--out", str(run / "scores"))
+    assert scores.exit_code == 0, scores.output
+    (run / "scores" / "extra.txt").write_text("mine")
+    one_line_error(lead(str(doc), "--out", str(run), "--overwrite"), "scores/extra.txt")
+    (run / "scores" / "extra.txt").unlink()
+    assert lead(str(doc), "--out", str(run), "--overwrite").exit_code == 0
