@@ -12,15 +12,20 @@ from conftest import SEED_FILES, seed_texts
 from toolkit import ct2
 from toolkit.backends import load_engine
 from toolkit.cli import app
+from toolkit.options import EngineOptions, GenerationOptions
 from toolkit.segment import segment_document
 
 runner = CliRunner()
 SENTENCES = [s for text in seed_texts() for _, _, s in segment_document(text, "fr").sentences]
 
 
+def on_cpu(backend: str, quantization: str | None = None) -> EngineOptions:
+    return EngineOptions(device="cpu", backend=backend, quantization=quantization)
+
+
 def engines(model: Path, task: str, **overrides):
-    torch_engine = load_engine(str(model), task, "cpu", "torch", overrides=overrides).engine
-    ct2_engine = load_engine(str(model), task, "cpu", "ct2", "float32", overrides=overrides).engine
+    torch_engine = load_engine(str(model), task, on_cpu("torch"), GenerationOptions(**overrides))
+    ct2_engine = load_engine(str(model), task, on_cpu("ct2", "float32"), GenerationOptions(**overrides))
     return torch_engine, ct2_engine
 
 
@@ -38,8 +43,8 @@ def test_greedy_float32_parity(fixture: str, task: str, request: pytest.FixtureR
 
 
 def test_conversion_is_cached(tiny_marian: Path) -> None:
-    first = load_engine(str(tiny_marian), "translation", "cpu", "ct2", "int8_float32").engine
-    second = load_engine(str(tiny_marian), "translation", "cpu", "ct2", "int8_float32").engine
+    first = load_engine(str(tiny_marian), "translation", on_cpu("ct2", "int8_float32"))
+    second = load_engine(str(tiny_marian), "translation", on_cpu("ct2", "int8_float32"))
     assert second.model_path == first.model_path and not second.converted_now
     assert (first.model_path / "toolkit.json").is_file()
 
@@ -56,19 +61,15 @@ def test_cli_records_backend_and_reuses_conversion(tiny_marian: Path, tmp_path: 
     assert runs[0]["documents"][0]["segments"] and runs[0]["ct2_options"]["beam_size"] == 2
 
 
-def test_auto_picks_ct2_and_falls_back_without_it(tiny_marian: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert load_engine(str(tiny_marian), "translation", "cpu", "auto").engine.backend == "ct2"
-    monkeypatch.setattr(ct2, "available", lambda: False)
-    loaded = load_engine(str(tiny_marian), "translation", "cpu", "auto")
-    assert loaded.engine.backend == "torch" and "not installed" in loaded.backend_note
-    result = runner.invoke(app, ["translate", str(SEED_FILES[0]), "-m", str(tiny_marian), "--backend", "ct2", "--out", "-"])
-    assert result.exit_code == 2 and "CTranslate2 is not installed" in result.stderr
+def test_auto_picks_ct2(tiny_marian: Path) -> None:
+    engine = load_engine(str(tiny_marian), "translation", on_cpu("auto"))
+    assert engine.backend == "ct2" and "supports" in engine.backend_note
 
 
 def test_quantization_needs_ct2(tiny_marian: Path) -> None:
     result = runner.invoke(app, ["translate", str(SEED_FILES[0]), "-m", str(tiny_marian), "--backend", "torch",
-                                 "--quantization", "int8", "--out", "-"])
-    assert result.exit_code == 2 and "needs the ct2 backend" in result.stderr
+                                 "--quantization", "int8_float16", "--out", "-"])
+    assert result.exit_code == 2 and "need --backend ct2" in result.stderr
     result = runner.invoke(app, ["translate", str(SEED_FILES[0]), "-m", str(tiny_marian), "--backend", "ct2",
                                  "--quantization", "int3", "--out", "-"])
     assert result.exit_code == 2 and "--quantization int3" in result.stderr
@@ -91,7 +92,7 @@ def test_long_segments_are_not_cut_by_ctranslate2_defaults(tmp_path: Path) -> No
     assert b.source_tokens == length and a.text == b.text
     # The test can fail: CTranslate2's own default input limit (1024) changes the output.
     tokens = ct2_engine.tokenizer.convert_ids_to_tokens(ct2_engine.tokenizer(long_text)["input_ids"])
-    options = {k: v for k, v in ct2_engine.options.items()}
+    options = dict(ct2_engine.decoding)
     cut = ct2_engine.translator.translate_batch([tokens], return_scores=True, **options)[0].scores[0]
     full = ct2_engine.translator.translate_batch([tokens], max_input_length=0, return_scores=True, **options)[0].scores[0]
     assert cut != pytest.approx(full, abs=1e-6)
@@ -102,7 +103,7 @@ def test_ct2_runs_never_import_torch_once_converted(tiny_marian: Path, tmp_path:
     import subprocess
     import sys
 
-    load_engine(str(tiny_marian), "translation", "cpu", "ct2", "int8")  # converts (this needs torch)
+    load_engine(str(tiny_marian), "translation", on_cpu("ct2", "int8"))  # converts (this needs torch)
     script = (
         "import sys\n"
         "from toolkit.cli import app\n"
@@ -147,7 +148,7 @@ def test_auto_falls_back_to_torch_when_conversion_fails(tiny_marian: Path, monke
         raise ModelError("CTranslate2 cannot convert 'x': unsupported layer")
 
     monkeypatch.setattr(ct2, "convert", broken)
-    loaded = load_engine(str(tiny_marian), "translation", "cpu", "auto")
-    assert loaded.engine.backend == "torch" and "cannot convert" in loaded.backend_note
+    engine = load_engine(str(tiny_marian), "translation", on_cpu("auto"))
+    assert engine.backend == "torch" and "cannot convert" in engine.backend_note
     with pytest.raises(ModelError, match="cannot convert"):
-        load_engine(str(tiny_marian), "translation", "cpu", "ct2")
+        load_engine(str(tiny_marian), "translation", on_cpu("ct2"))

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from conftest import SEED_FILES, SEEDS, seed_texts
 from toolkit.cli import app
+from toolkit.options import EngineOptions, GenerationOptions
 from toolkit.detect import detect, identify
 from toolkit.errors import ToolkitError
 from toolkit.languages import normalize_language
@@ -136,7 +137,7 @@ def test_multi_target_token_is_inserted(tiny_en_mul: Path, tmp_path: Path) -> No
 
     registry = Registry.model_validate({"models": [
         {"id": str(tiny_en_mul), "kind": "multi-target", "sources": ["en"], "targets": ["de", "fr"], "target_token": ">>{tgt3}<<"}]})
-    translator = load_translator(None, "en", "fr", registry, device="cpu", backend="torch")
+    translator = load_translator(None, "en", "fr", registry, engine=EngineOptions(device="cpu", backend="torch"))
     engine = translator.engine
     assert engine.prefix == ">>fra<< "
     ids = engine.tokenizer(engine.prefix + "The president.")["input_ids"]
@@ -159,7 +160,7 @@ def test_output_language_check_warns() -> None:
     from toolkit.translate import DocumentTranslator
 
     class Untranslated:
-        def translate_documents(self, docs, on_batch=None):
+        def translate_batch(self, docs, on_batch=None):
             return [DocumentResult(doc.id, doc.source, doc.text, 0.0, 1, 1) for doc in docs]
 
         def count_sentences(self, doc):
@@ -232,8 +233,9 @@ def test_many_to_many_language_codes_and_backend_parity(tmp_path: Path) -> None:
         {"id": str(model), "kind": "many-to-many", "codes": "nllb", "languages": ["fr", "en", "de"]}]})
     outputs = []
     for backend, quantization in (("torch", None), ("ct2", "float32")):
-        translator = load_translator(None, "fr", "de", registry, device="cpu", backend=backend, quantization=quantization,
-                                     num_beams=1)
+        translator = load_translator(None, "fr", "de", registry,
+                                     engine=EngineOptions(device="cpu", backend=backend, quantization=quantization),
+                                     generation=GenerationOptions(num_beams=1))
         engine = translator.engine
         tokenizer = engine.tokenizer
         assert engine.tokenizer("Bonjour.")["input_ids"][0] == tokenizer.convert_tokens_to_ids("fra_Latn")

@@ -400,7 +400,9 @@ def test_a_long_document_reports_progress_per_chunk(tiny_bart: Path) -> None:
     from toolkit.documents import Document
     from toolkit.summarize import load_summarizer
 
-    summarizer = load_summarizer(str(tiny_bart), "en", backend="torch", batch_size=1)
+    from toolkit.options import EngineOptions
+
+    summarizer = load_summarizer(str(tiny_bart), "en", EngineOptions(backend="torch", batch_size=1))
     doc = Document(id="long", text=SEED_FILES[0].read_text(), source="long.txt")
     total = summarizer.count_units(doc)
     seen: list[int] = []

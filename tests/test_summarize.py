@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from conftest import REPO, SEED_FILES, SEEDS
 from toolkit.cli import app
 from toolkit.documents import Document
+from toolkit.options import EngineOptions, GenerationOptions
 from toolkit.summarize import LeadSummarizer, Seq2SeqSummarizer, TextRankSummarizer, load_summarizer, textrank_scores
 
 runner = CliRunner()
@@ -60,7 +61,7 @@ def test_extractive_names_are_parsed() -> None:
 
 
 def test_long_document_goes_through_map_reduce(tiny_bart: Path) -> None:
-    summarizer = load_summarizer(str(tiny_bart), "fr", device="cpu")
+    summarizer = load_summarizer(str(tiny_bart), "fr", EngineOptions(device="cpu"))
     assert isinstance(summarizer, Seq2SeqSummarizer) and summarizer.engine.input_limit == 64
     text = SEED_FILES[1].read_text(encoding="utf-8")
     assert summarizer.engine.count_tokens(text) > 4 * 64
@@ -72,7 +73,7 @@ def test_long_document_goes_through_map_reduce(tiny_bart: Path) -> None:
 
 
 def test_generation_defaults_come_from_the_model_and_overrides_are_recorded(tiny_bart: Path) -> None:
-    summarizer = load_summarizer(str(tiny_bart), "en", device="cpu", num_beams=3, min_length=2)
+    summarizer = load_summarizer(str(tiny_bart), "en", EngineOptions(device="cpu"), GenerationOptions(num_beams=3, min_length=2))
     settings = summarizer.describe()["generation"]
     assert settings["length_penalty"] == 2.0 and settings["no_repeat_ngram_size"] == 3 and settings["max_length"] == 20
     assert settings["num_beams"] == 3 and settings["min_length"] == 2
@@ -80,7 +81,7 @@ def test_generation_defaults_come_from_the_model_and_overrides_are_recorded(tiny
 
 
 def test_t5_prefix_comes_from_config(tiny_t5: Path) -> None:
-    summarizer = load_summarizer(str(tiny_t5), "en", device="cpu")
+    summarizer = load_summarizer(str(tiny_t5), "en", EngineOptions(device="cpu"))
     assert summarizer.describe()["prefix"] == "summarize: "
     tokenizer = summarizer.engine.tokenizer
     assert summarizer.engine.count_tokens("Bonjour.") == len(tokenizer("summarize: Bonjour.")["input_ids"])
@@ -186,7 +187,7 @@ def test_pipeline_errors(tmp_path: Path) -> None:
 
 def test_many_documents_share_generation_batches(tiny_bart: Path, generate_calls: list[int]) -> None:
     calls = generate_calls
-    summarizer = load_summarizer(str(tiny_bart), "fr", device="cpu", backend="torch")
+    summarizer = load_summarizer(str(tiny_bart), "fr", EngineOptions(device="cpu", backend="torch"))
     short = [doc(f"Phrase courte numéro {i}.", f"d{i}") for i in range(5)]
     long = doc(SEED_FILES[1].read_text(encoding="utf-8"), "long")
     results = summarizer.summarize_documents(short + [long])

@@ -1,3 +1,50 @@
-"""toolkit: multilingual translation and summarisation with an honest evaluation harness."""
+"""toolkit: multilingual translation and summarisation with an honest evaluation harness.
+
+The public API, the same code the CLI runs::
+
+    from toolkit import Translator, Summarizer, Pipeline, evaluate
+    tr = Translator.from_pretrained("Helsinki-NLP/opus-mt-fr-en", backend="ct2")   # or a local folder
+    tr.translate(["Bonjour le monde."])                 # -> list[str]
+    for result in tr.translate_documents(docs): ...     # DocumentResult: output, segments, timing
+    Summarizer.from_pretrained("textrank-3", lang="fr").summarize(["Un long article ..."])
+    evaluate(hypotheses, [[reference] for reference in references], task="translation")
+
+Names are imported on first use, so ``import toolkit`` (and ``toolkit --help``) stay fast.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "Translator": "toolkit.translate",
+    "Summarizer": "toolkit.summarize",
+    "Pipeline": "toolkit.pipeline",
+    "Document": "toolkit.documents",
+    "DocumentResult": "toolkit.results",
+    "EngineOptions": "toolkit.options",
+    "GenerationOptions": "toolkit.options",
+    "ToolkitError": "toolkit.errors",
+    "evaluate": "toolkit.evaluation",
+    "evaluate_paths": "toolkit.evaluation",
+}
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from toolkit.documents import Document
+    from toolkit.errors import ToolkitError
+    from toolkit.evaluation import evaluate, evaluate_paths
+    from toolkit.options import EngineOptions, GenerationOptions
+    from toolkit.pipeline import Pipeline
+    from toolkit.results import DocumentResult
+    from toolkit.summarize import Summarizer
+    from toolkit.translate import Translator
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'toolkit' has no attribute {name!r}")

@@ -3,34 +3,17 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from toolkit import ct2
-from toolkit.engine import GENERATION_KEYS, TorchEngine, generation_settings, input_limit, pick_device
+from toolkit.engine import GENERATION_KEYS, Engine, TorchEngine, generation_settings, input_limit
 from toolkit.errors import ModelError, ToolkitError
 from toolkit.models import ModelRef, resolve_model
+from toolkit.options import EngineOptions, GenerationOptions, LanguageCodes
 
 BACKENDS = ("auto", "torch", "ct2")
-
-
-@dataclass
-class LoadedEngine:
-    engine: Any
-    ref: ModelRef
-    overridden: list[str]
-    backend_note: str | None = None  # why auto chose what it chose
-
-    def describe(self) -> dict[str, Any]:
-        engine = self.engine
-        return {
-            "model": self.ref.to_dict(), "backend": engine.backend, "backend_note": self.backend_note,
-            "device": engine.device, "generation": engine.settings, "overridden": self.overridden,
-            "batch_size": engine.batch_size, "max_batch_tokens": engine.max_batch_tokens,
-            "input_limit": engine.input_limit, "prefix": engine.prefix, **engine.describe(),
-        }
 
 
 # Generation parameters that old checkpoints keep in config.json instead of generation_config.json.
@@ -79,15 +62,14 @@ def load_configs(ref: ModelRef) -> tuple[SimpleNamespace, SimpleNamespace]:
     return SimpleNamespace(**config), SimpleNamespace(**generation)
 
 
+ENGINES: dict[str, type[Engine]] = {"torch": TorchEngine, "ct2": ct2.CT2Engine}
+
+
 def choose_backend(backend: str, ref: ModelRef) -> tuple[str, str | None]:
     if backend not in BACKENDS:
         raise ToolkitError(f"--backend {backend}: expected auto, torch or ct2")
     if backend == "torch":
         return "torch", None
-    if not ct2.available():
-        if backend == "ct2":
-            raise ToolkitError("--backend ct2: CTranslate2 is not installed (pip install ctranslate2)")
-        return "torch", "auto: CTranslate2 is not installed"
     if not ct2.supports(ref):
         if backend == "ct2":
             raise ToolkitError(f"--backend ct2: CTranslate2 cannot run '{ref.reference}' "
@@ -96,57 +78,42 @@ def choose_backend(backend: str, ref: ModelRef) -> tuple[str, str | None]:
     return "ct2", "auto: CTranslate2 supports this model" if backend == "auto" else None
 
 
-def load_engine(reference: str, task: str, device: str = "auto", backend: str = "auto", quantization: str | None = None,
-                threads: int = 0, batch_size: int = 16, max_batch_tokens: int = 8192, revision: str | None = None,
-                overrides: dict[str, Any] | None = None, source_prefix: str = "", src_code: str | None = None,
-                tgt_code: str | None = None) -> LoadedEngine:
+def load_engine(reference: str, task: str, options: EngineOptions | None = None,
+                generation: GenerationOptions | None = None, codes: LanguageCodes | None = None) -> Engine:
     """Resolve ``reference`` and build the engine that will run it.
 
     ``task`` ("translation" or "summarization") selects the model's task-specific defaults and
     prefix (T5's ``summarize: ``). With the ct2 backend the PyTorch weights are never loaded,
-    except once to convert them.
+    except once to convert them. The engine carries what the manifest needs (``manifest()``).
     """
-    if threads < 0:
-        raise ToolkitError("--threads must be 0 (library default) or a positive integer")
-    ref = resolve_model(reference, revision=revision)
-    chosen, note = choose_backend(backend, ref)
-    device = ct2.pick_device(device) if chosen == "ct2" else pick_device(device)
+    options = options or EngineOptions()
+    codes = codes or LanguageCodes()
+    ref = resolve_model(reference, revision=options.revision)
+    chosen, note = choose_backend(options.backend, ref)
     tokenizer = load_tokenizer(ref)
-    config, generation = load_configs(ref)
+    config, generation_config = load_configs(ref)
     task_params = dict((getattr(config, "task_specific_params", None) or {}).get(task, {}))
-    prefix = source_prefix or task_params.pop("prefix", "") or ""
+    prefix = codes.source_prefix or task_params.pop("prefix", "") or ""
     task_params.pop("prefix", None)
-    if src_code:
-        _set_language_codes(tokenizer, generation, ref, src_code, tgt_code)
-    settings, overridden = generation_settings(generation, overrides or {}, task_params)
+    if codes.src_code:
+        _set_language_codes(tokenizer, generation_config, ref, codes.src_code, codes.tgt_code)
+    overrides = (generation or GenerationOptions()).overrides()
+    settings, overridden = generation_settings(generation_config, overrides, task_params)
     if "max_length" not in settings and "max_new_tokens" not in settings:
         # transformers' own fallback is 20 tokens, which cuts translations and summaries short.
         settings["max_length"] = input_limit(tokenizer, config)
-    if tgt_code:
-        settings["forced_bos_token_id"] = generation.forced_bos_token_id
-    engine: Any = None
-    if chosen == "ct2":
-        quantization = quantization or ct2.default_quantization(device)
-        try:
-            engine = ct2.CT2Engine(tokenizer, ref, device, settings, quantization, batch_size, max_batch_tokens,
-                                   prefix, threads, config, generation)
-        except ModelError as exc:
-            if backend != "auto":
-                raise
-            chosen, note, quantization = "torch", f"auto: {exc}; fell back to torch", None
-            device = pick_device(device)
-    if engine is None:
-        if quantization not in (None, "float32"):
-            raise ToolkitError(f"--quantization {quantization} needs the ct2 backend (torch runs float32)")
-        import torch
-
-        from toolkit.models import load_seq2seq_model
-
-        if threads:
-            torch.set_num_threads(threads)
-        model = load_seq2seq_model(ref, device)
-        engine = TorchEngine(tokenizer, model, device, settings, batch_size, max_batch_tokens, prefix)
-    return LoadedEngine(engine, ref, overridden, note)
+    if codes.tgt_code:
+        settings["forced_bos_token_id"] = generation_config.forced_bos_token_id
+    try:
+        engine = ENGINES[chosen].load(ref, tokenizer, config, generation_config, settings, options, prefix)
+    except ModelError as exc:
+        if options.backend != "auto" or chosen == "torch":
+            raise
+        note = f"auto: {exc}; fell back to torch"
+        engine = TorchEngine.load(ref, tokenizer, config, generation_config, settings,
+                                  options.replace(quantization="float32") if options.quantization else options, prefix)
+    engine.ref, engine.overridden, engine.backend_note = ref, overridden, note
+    return engine
 
 
 def _set_language_codes(tokenizer: Any, generation: Any, ref: ModelRef, src_code: str, tgt_code: str | None) -> None:

@@ -122,11 +122,6 @@ def _root(
     """Translate and summarise multilingual news, evaluate the results, benchmark the models."""
 
 
-def _positive(name: str, value: Optional[int]) -> None:
-    if value is not None and value < 1:
-        raise ToolkitError(f"{name} must be a positive integer, got {value}")
-
-
 def _out_target(out: Optional[str], command: str, as_json: bool, overwrite: bool, inputs: list[str]) -> Any:
     """None for stdout, else an opened and locked RunFolder (checked before any model loads)."""
     from toolkit.runs import RunFolder, default_run_dir
@@ -217,20 +212,20 @@ def translate(
     """Translate documents sentence by sentence, keeping their paragraphs and layout."""
     quiet_libraries()
     with user_errors():
+        from toolkit.options import GenerationOptions, build
         from toolkit.runner import run_batched
         from toolkit.runs import base_manifest
+        from toolkit.translate import document_translator
 
-        _positive("--beams", beams)
-        _positive("--batch-size", batch_size)
-        _positive("--max-new-tokens", max_new_tokens)
+        engine = _engine_options("translation", device, backend, quantization, threads, batch_size, revision)
+        generation = build(GenerationOptions, {"num_beams": beams, "max_new_tokens": max_new_tokens})
         docs, warnings = _read_documents(inputs, encoding)
         run = _out_target(out, "translate", as_json, overwrite, inputs)
         with run if run is not None else nullcontext():
-            translator = _document_translator(
-                docs, model, src, tgt, no_pivot, registry, device=device.value, backend=backend, quantization=quantization,
-                threads=threads, batch_size=batch_size, revision=revision, num_beams=beams, max_new_tokens=max_new_tokens)
+            translator = document_translator(docs, model, src, tgt, allow_pivot=not no_pivot, registry_path=registry,
+                                             engine=engine, generation=generation)
             docs, skipped = _routable(docs, translator)
-            results = run_batched(docs, translator.translate_documents, translator.count_sentences,
+            results = run_batched(docs, translator.translate_batch, translator.count_sentences,
                                   "translating", show_progress=not quiet)
             head = {**base_manifest("translate"), "task": "translation", **translator.describe(),
                     "timing": TIMING_NOTE, "skipped": skipped}
@@ -239,39 +234,18 @@ def translate(
         _partial_exit(skipped)
 
 
-def _document_translator(docs: list[Any], model: Optional[str], src: Optional[str], tgt: Optional[str], no_pivot: bool,
-                         registry: Optional[Path], backend: Optional["Backend"], batch_size: Optional[int] = None,
-                         **engine: Any) -> Any:
-    """The translator for `translate` and `pipeline`: languages from options or configs (auto:
-    detected per document), models from --model or the registry, loaded before any run."""
+def _engine_options(task: str, device: Device, backend: Optional[Backend], quantization: Optional[str], threads: int,
+                    batch_size: Optional[int] = None, revision: Optional[str] = None) -> Any:
+    """EngineOptions from the command line, the configured defaults filling what was not given."""
     from toolkit.config import load_defaults
-    from toolkit.languages import check_language
-    from toolkit.registry import load_registry
-    from toolkit.translate import DocumentTranslator, load_translator
+    from toolkit.options import EngineOptions, build
 
     defaults = load_defaults()
-    source = src or defaults.translation.source_lang
-    source = "auto" if source == "auto" else check_language(source, "--src")
-    target = check_language(tgt or defaults.translation.target_lang, "--tgt")
-    routes = load_registry(registry) if registry else load_registry()
-    engine.update(backend=backend.value if backend else defaults.translation.backend,
-                  batch_size=batch_size or defaults.translation.batch_size,
-                  max_batch_tokens=defaults.translation.max_batch_tokens)
-
-    # Pairs pinned in configs/defaults.yaml refine the shipped registry; a registry of your own decides alone.
-    pinned = {} if registry else defaults.translation.models
-
-    def factory(lang: str) -> Any:
-        return load_translator(model, lang, target, routes, not no_pivot, pinned, **dict(engine))
-
-    candidates = None
-    if source == "auto" and not model:
-        from toolkit.registry import routable_sources
-
-        candidates = routable_sources(target, routes, not no_pivot, pinned)
-    translator = DocumentTranslator(source, target, factory, candidates)
-    translator.prepare(docs)
-    return translator
+    section = defaults.translation if task == "translation" else defaults.summarization
+    return build(EngineOptions, {"device": device.value, "backend": backend.value if backend else section.backend,
+                                 "quantization": quantization, "threads": threads,
+                                 "batch_size": batch_size or section.batch_size,
+                                 "max_batch_tokens": section.max_batch_tokens, "revision": revision})
 
 
 def _routable(docs: list[Any], translator: Any) -> tuple[list[Any], list[dict[str, str]]]:
@@ -297,16 +271,13 @@ NoRepeatOption = Annotated[Optional[int], typer.Option("--no-repeat-ngram", min=
 
 
 def _summary_generation(beams: Optional[int], min_length: Optional[int], max_length: Optional[int],
-                        length_penalty: Optional[float], no_repeat_ngram: Optional[int]) -> dict[str, Any]:
-    _positive("--beams", beams)
-    _positive("--max-length", max_length)
-    _positive("--no-repeat-ngram", no_repeat_ngram)
-    if min_length is not None and min_length < 0:
-        raise ToolkitError(f"--min-length must not be negative, got {min_length}")
+                        length_penalty: Optional[float], no_repeat_ngram: Optional[int]) -> Any:
+    from toolkit.options import GenerationOptions, build
+
     if min_length is not None and max_length is not None and min_length > max_length:
         raise ToolkitError(f"--min-length {min_length} is larger than --max-length {max_length}")
-    return {"num_beams": beams, "min_length": min_length, "max_length": max_length,
-            "length_penalty": length_penalty, "no_repeat_ngram_size": no_repeat_ngram}
+    return build(GenerationOptions, {"num_beams": beams, "min_length": min_length, "max_length": max_length,
+                                     "length_penalty": length_penalty, "no_repeat_ngram_size": no_repeat_ngram})
 
 
 @app.command()
@@ -338,49 +309,28 @@ def summarize(
     with user_errors():
         from toolkit.config import load_defaults
         from toolkit.languages import check_language
+        from toolkit.pipeline import translate_summaries
         from toolkit.runner import run_batched
         from toolkit.runs import base_manifest
         from toolkit.summarize import load_summarizer
 
         generation = _summary_generation(beams, min_length, max_length, length_penalty, no_repeat_ngram)
-        _positive("--batch-size", batch_size)
-        defaults = load_defaults()
-        lang = check_language(lang or defaults.summarization.lang)
+        engine = _engine_options("summarization", device, backend, quantization, threads, batch_size, revision)
+        lang = check_language(lang or load_defaults().summarization.lang)
+        wanted = check_language(summary_lang, "--summary-lang") if summary_lang else lang
         docs, warnings = _read_documents(inputs, encoding)
         run = _out_target(out, "summarize", as_json, overwrite, inputs)
         with run if run is not None else nullcontext():
-            summarizer = load_summarizer(model, lang, device.value, batch_size or defaults.summarization.batch_size,
-                                         defaults.summarization.max_batch_tokens, revision,
-                                         backend.value if backend else defaults.summarization.backend, quantization,
-                                         threads, **generation)
+            summarizer = load_summarizer(model, lang, engine, generation)
             results = run_batched(docs, summarizer.summarize_documents, summarizer.count_units, "summarising",
                                   show_progress=not quiet)
             head = {**base_manifest("summarize"), "task": "summarization", **summarizer.describe()}
-            wanted = check_language(summary_lang, "--summary-lang") if summary_lang else lang
             if wanted != lang:
-                results, head = _translate_summaries(docs, results, lang, wanted, head, device.value, backend,
-                                                     quantization, threads, quiet)
+                translation_engine = _engine_options("translation", device, backend, quantization, threads)
+                described = translate_summaries(docs, results, lang, wanted, translation_engine, not quiet)
+                head = {**head, "summary_lang": wanted, "summary_translation": described}
             _emit(run, results, warnings, fmt.value, "summary", head, as_json, quiet,
                   f"Summarised {len(results)} document(s) with {summarizer.describe()['model']['reference']}")
-
-
-def _translate_summaries(docs: list[Any], results: list[Any], lang: str, wanted: str, head: dict[str, Any],
-                         device: str, backend: Optional["Backend"], quantization: Optional[str], threads: int,
-                         quiet: bool) -> tuple[list[Any], dict[str, Any]]:
-    """`summarize --summary-lang`: each summary, written in the documents' language, is translated."""
-    from toolkit.documents import Document
-    from toolkit.runner import run_batched
-
-    summaries = [Document(id=r.id, text=r.output, source=r.source, lang=lang) for r in results]
-    translator = _document_translator(summaries, None, lang, wanted, False, None, device=device, backend=backend,
-                                      quantization=quantization, threads=threads)
-    translated = run_batched(summaries, translator.translate_documents, translator.count_sentences, "translating",
-                             show_progress=not quiet)
-    for result, translation in zip(results, translated):
-        result.extra["summary_in_source_language"] = result.output
-        result.output = translation.output
-        result.warnings += translation.warnings
-    return results, {**head, "summary_lang": wanted, "summary_translation": translator.describe()}
 
 
 @app.command()
@@ -414,10 +364,12 @@ def pipeline(
     with user_errors():
         from toolkit.config import load_defaults
         from toolkit.languages import check_language
+        from toolkit.options import GenerationOptions, build
         from toolkit.pipeline import ORDERS, run_pipeline
         from toolkit.runner import write_results
         from toolkit.runs import base_manifest
         from toolkit.summarize import load_summarizer
+        from toolkit.translate import document_translator
 
         defaults = load_defaults()
         order = order or defaults.pipeline.order
@@ -426,12 +378,14 @@ def pipeline(
         generation = _summary_generation(beams, min_length, max_length, length_penalty, no_repeat_ngram)
         if out == "-":
             raise ToolkitError("pipeline writes two outputs per document: --out must be a folder")
+        engine = _engine_options("translation", device, backend, quantization, threads)
+        summary_engine = _engine_options("summarization", device, backend, quantization, threads)
         docs, warnings = _read_documents(inputs, encoding)
         run = _out_target(out, "pipeline", as_json, overwrite, inputs)
         with run:
-            translator = _document_translator(docs, translator_model, src, tgt, no_pivot, registry, device=device.value,
-                                              backend=backend, quantization=quantization, threads=threads,
-                                              num_beams=beams)
+            translator = document_translator(docs, translator_model, src, tgt, allow_pivot=not no_pivot,
+                                             registry_path=registry, engine=engine,
+                                             generation=build(GenerationOptions, {"num_beams": beams}))
             docs, skipped = _routable(docs, translator)
             warnings += [f"{s['id']}: skipped: {s['reason']}" for s in skipped]
             src, tgt = translator.source_lang, translator.target_lang
@@ -439,13 +393,10 @@ def pipeline(
             summary_translator = None
             if wanted not in (src, tgt):
                 via = tgt if order == "translate-first" else src
-                summary_translator = _document_translator(docs, None, via, wanted, no_pivot, registry, device=device.value,
-                                                          backend=backend, quantization=quantization, threads=threads)
+                summary_translator = document_translator(docs, None, via, wanted, allow_pivot=not no_pivot,
+                                                         registry_path=registry, engine=engine)
             summary_input_lang = src if order == "summarize-first" or wanted == src else tgt
-            summarizer = load_summarizer(summarizer_model, summary_input_lang, device.value,
-                                         defaults.summarization.batch_size, defaults.summarization.max_batch_tokens,
-                                         None, backend.value if backend else defaults.summarization.backend,
-                                         quantization, threads, **generation)
+            summarizer = load_summarizer(summarizer_model, summary_input_lang, summary_engine, generation)
             result = run_pipeline(docs, translator, summarizer, order, not quiet, wanted, summary_translator)
             stages, tables = [], {}
             for stage in result.stages:
@@ -563,7 +514,6 @@ def benchmark(
             return
         if runs:
             raise ToolkitError(f"unexpected arguments after the config: {' '.join(runs)}")
-        _positive("--limit", limit)
         from toolkit.benchmark.config import load_benchmark
         from toolkit.benchmark.runner import plan, run_benchmark, run_id, select_systems
 

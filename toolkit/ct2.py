@@ -11,25 +11,20 @@ import hashlib
 import json
 import os
 import shutil
+from collections import deque
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from toolkit.config import toolkit_cache
-from toolkit.engine import Engine, Generated, make_batches, resolve_device
+from toolkit.engine import Decoded, Engine, resolve_device
+from toolkit.options import EngineOptions
 from toolkit.errors import ModelError, ToolkitError
 from toolkit.models import ModelRef
 
 # Architectures CTranslate2's Transformers converter handles for encoder-decoder generation.
 SUPPORTED_MODEL_TYPES = {"marian", "bart", "mbart", "pegasus", "t5", "mt5", "m2m_100"}
 QUANTIZATIONS = ("int8", "int8_float32", "int8_float16", "int8_bfloat16", "float16", "bfloat16", "float32")
-
-
-def available() -> bool:
-    try:
-        import ctranslate2  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def cache_root() -> Path:
@@ -131,62 +126,83 @@ def decoding_options(settings: dict[str, Any], forced_eos: bool = False) -> dict
     return options
 
 
+def thread_layout(threads: int) -> tuple[int, int]:
+    """(inter_threads, intra_threads) for ``--threads``: one translator replica using them all
+    (0: CTranslate2's default), the layout measured in the speed benchmark."""
+    return 1, threads
+
+
 class CT2Engine(Engine):
-    """Same interface as TorchEngine, decoding with ``ctranslate2.Translator.translate_batch``."""
+    """Decodes with ``ctranslate2.Translator.translate_batch``; never imports PyTorch once the
+    model is converted. Several batches are kept in flight so that every replica is busy."""
 
     backend = "ct2"
 
-    def __init__(self, tokenizer: Any, ref: ModelRef, device: str, settings: dict[str, Any], quantization: str,
-                 batch_size: int = 16, max_batch_tokens: int = 8192, prefix: str = "", threads: int = 0,
-                 model_config: Any = None, generation_config: Any = None) -> None:
+    def __init__(self, tokenizer: Any, ref: ModelRef, device: str, settings: dict[str, Any], options: EngineOptions,
+                 quantization: str, prefix: str = "", model_config: Any = None, generation_config: Any = None) -> None:
         import ctranslate2
 
-        super().__init__(tokenizer, device, settings, batch_size, max_batch_tokens, prefix, model_config)
+        super().__init__(tokenizer, device, settings, options, prefix, model_config)
         self.quantization = quantization
         self.model_path, self.converted_now = convert(ref, quantization)
         ct2_device, _, index = device.partition(":")
+        self.inter_threads, self.intra_threads = thread_layout(options.threads)
         self.translator = ctranslate2.Translator(
             str(self.model_path), device=ct2_device, device_index=int(index or 0), compute_type=quantization,
-            intra_threads=threads,
+            inter_threads=self.inter_threads, intra_threads=self.intra_threads,
         )
-        self.threads = threads
         self.forced_eos = getattr(generation_config, "forced_eos_token_id", None) is not None
         forced_bos = getattr(generation_config, "forced_bos_token_id", None)
         # BART-style models force <s> after the decoder start token; CTranslate2 takes it as a prefix.
         self.target_prefix = tokenizer.convert_ids_to_tokens([forced_bos]) if forced_bos is not None else None
-        self.options = decoding_options(settings, self.forced_eos)
+        self.decoding = decoding_options(settings, self.forced_eos)
+
+    @classmethod
+    def load(cls, ref: ModelRef, tokenizer: Any, config: Any, generation: Any, settings: dict[str, Any],
+             options: EngineOptions, prefix: str) -> Engine:
+        device = pick_device(options.device)
+        quantization = options.quantization or default_quantization(device)
+        return cls(tokenizer, ref, device, settings, options, quantization, prefix, config, generation)
 
     def output_limit(self, source_tokens: int) -> int:
-        return int(self.options["max_decoding_length"])
+        return int(self.decoding["max_decoding_length"])
 
     def describe(self) -> dict[str, Any]:
         return {"quantization": self.quantization, "converted_model": str(self.model_path),
-                "converted_this_run": self.converted_now, "threads": self.threads, "ct2_options": self.options}
+                "converted_this_run": self.converted_now, "threads": self.options.threads,
+                "inter_threads": self.inter_threads, "intra_threads": self.intra_threads,
+                "ct2_options": self.decoding}
 
-    def generate(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None) -> list[Generated]:
-        if not texts:
-            return []
-        encoded = self.tokenizer([self.prefix + t for t in texts])["input_ids"]
-        tokens = [self.tokenizer.convert_ids_to_tokens(ids) for ids in encoded]
-        lengths = [len(ids) for ids in encoded]
-        results: list[Generated | None] = [None] * len(texts)
-        limit = self.options["max_decoding_length"]
-        for batch in make_batches(lengths, self.batch_size, self.max_batch_tokens):
-            # max_input_length=0: CTranslate2 would otherwise cut inputs at 1024 tokens, silently.
-            prefix = [self.target_prefix] * len(batch) if self.target_prefix else None
-            outputs = self.translator.translate_batch([tokens[i] for i in batch], target_prefix=prefix,
-                                                     max_input_length=0, max_batch_size=0, **self.options)
-            for index, output in zip(batch, outputs):
-                hypothesis = output.hypotheses[0]
-                ids = self.tokenizer.convert_tokens_to_ids(hypothesis)
-                hit = len(hypothesis) >= limit
-                results[index] = Generated(
-                    text=self.tokenizer.decode(ids, skip_special_tokens=True).strip(),
-                    source_tokens=lengths[index],
-                    # CTranslate2 leaves out the end token it produced (or that transformers would force).
-                    output_tokens=len(hypothesis) + int(not hit or self.forced_eos),
-                    hit_length_limit=hit,
-                )
-            if on_batch:
-                on_batch(len(batch))
-        return [r for r in results if r is not None]
+    def decode_batches(self, batches: Sequence[Sequence[Sequence[int]]]) -> Iterator[list[Decoded]]:
+        """Batches are submitted asynchronously, a few ahead of the one being read, and read back
+        in order: with several replicas (inter_threads) they decode side by side."""
+        window = max(2, 2 * self.inter_threads)
+        pending: deque[list[Any]] = deque()
+        for batch in batches:
+            pending.append(self._submit(batch))
+            if len(pending) >= window:
+                yield self._collect(pending.popleft())
+        while pending:
+            yield self._collect(pending.popleft())
+
+    def decode_batch(self, batch: Sequence[Sequence[int]]) -> list[Decoded]:
+        return self._collect(self._submit(batch))
+
+    def _submit(self, batch: Sequence[Sequence[int]]) -> list[Any]:
+        tokens = [self.tokenizer.convert_ids_to_tokens(list(ids)) for ids in batch]
+        prefix = [self.target_prefix] * len(batch) if self.target_prefix else None
+        # max_input_length=0: CTranslate2 would otherwise cut inputs at 1024 tokens, silently.
+        return list(self.translator.translate_batch(tokens, target_prefix=prefix, max_input_length=0,
+                                                    max_batch_size=0, asynchronous=True, **self.decoding))
+
+    def _collect(self, futures: list[Any]) -> list[Decoded]:
+        limit = self.decoding["max_decoding_length"]
+        decoded = []
+        for future in futures:
+            hypothesis = future.result().hypotheses[0]
+            ids = self.tokenizer.convert_tokens_to_ids(hypothesis)
+            hit = len(hypothesis) >= limit
+            # CTranslate2 leaves out the end token it produced (or that transformers would force).
+            decoded.append(Decoded(self.tokenizer.decode(ids, skip_special_tokens=True).strip(),
+                                   len(hypothesis) + int(not hit or self.forced_eos), hit))
+        return decoded

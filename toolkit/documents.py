@@ -8,13 +8,15 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable
+from collections.abc import Iterable, Iterator
+from typing import Any, BinaryIO, TypeVar
 
 from toolkit.errors import InputError
 
 TEXT_SUFFIXES = (".txt", ".md")
 JSONL_SUFFIXES = (".jsonl",)
 _BINARY_SNIFF_BYTES = 8192
+T = TypeVar("T")
 
 
 @dataclass
@@ -39,6 +41,30 @@ _BOMS = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
          (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
 _UNICODE_FAMILIES = ("utf-8", "utf8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le",
                      "utf-32-be")
+
+
+def as_documents(items: Iterable[Document | str]) -> Iterator[Document]:
+    """Documents from the Python API's inputs: a plain string becomes a document whose id is its
+    position (``"0"``, ``"1"``, …), read like a text file."""
+    for index, item in enumerate(items):
+        if isinstance(item, Document):
+            yield item
+        elif isinstance(item, str):
+            yield Document(id=str(index), text=item.replace("\r\n", "\n"), source=f"<text {index}>")
+        else:
+            raise TypeError(f"expected a str or a Document, got {type(item).__name__}")
+
+
+def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Lists of up to ``size`` items, lazily."""
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _binary(origin: str) -> InputError:

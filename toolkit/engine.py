@@ -5,10 +5,16 @@ The engine knows nothing of documents; it turns a list of source texts into outp
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from toolkit.errors import ToolkitError
+from toolkit.options import EngineOptions
+
+if TYPE_CHECKING:
+    from toolkit.models import ModelRef
 
 # Generation settings a user may override; everything else stays as the model's config has it.
 GENERATION_KEYS = (
@@ -112,75 +118,161 @@ class Generated:
     hit_length_limit: bool
 
 
+@dataclass
+class Decoded:
+    """One output of a backend: its text and how many tokens it spent (end token included)."""
+
+    text: str
+    output_tokens: int
+    hit_length_limit: bool
+
+
 class Engine:
-    """What every backend shares: tokenizer, settings, batching limits and the source prefix."""
+    """One interface over backends. The batching loop is written once, here: a backend supplies
+    ``decode_batches`` (token ids in, decoded outputs out, batch by batch, in order),
+    ``output_limit`` and ``describe``; ``load`` builds it from a resolved model.
+    """
 
     backend = "none"
 
-    def __init__(self, tokenizer: Any, device: str, settings: dict[str, Any], batch_size: int,
-                 max_batch_tokens: int, prefix: str, config: Any) -> None:
-        if batch_size < 1:
-            raise ToolkitError("--batch-size must be at least 1")
+    def __init__(self, tokenizer: Any, device: str, settings: dict[str, Any], options: EngineOptions,
+                 prefix: str, config: Any) -> None:
         self.tokenizer = tokenizer
         self.device = device
         self.settings = settings
-        self.batch_size = batch_size
-        self.max_batch_tokens = max_batch_tokens
+        self.options = options
+        self.batch_size = options.batch_size
+        self.max_batch_tokens = options.max_batch_tokens
         self.prefix = prefix
         self.input_limit = input_limit(tokenizer, config)
+        # Set by backends.load_engine: what was loaded, what the user overrode, why this backend.
+        self.ref: ModelRef | None = None
+        self.overridden: list[str] = []
+        self.backend_note: str | None = None
+
+    @classmethod
+    def load(cls, ref: ModelRef, tokenizer: Any, config: Any, generation: Any, settings: dict[str, Any],
+             options: EngineOptions, prefix: str) -> Engine:
+        raise NotImplementedError
+
+    def manifest(self) -> dict[str, Any]:
+        """The manifest's account of the model, the backend and the settings actually used."""
+        return {
+            "model": self.ref.to_dict() if self.ref else None, "backend": self.backend,
+            "backend_note": self.backend_note, "device": self.device, "generation": self.settings,
+            "overridden": self.overridden, "batch_size": self.batch_size, "max_batch_tokens": self.max_batch_tokens,
+            "input_limit": self.input_limit, "prefix": self.prefix, **self.describe(),
+        }
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(self.prefix + text)["input_ids"])
 
+    def generate(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None) -> list[Generated]:
+        """Outputs for ``texts``, in order, decoded in length-sorted batches within the budget."""
+        if not texts:
+            return []
+        encoded = self.tokenizer([self.prefix + t for t in texts])["input_ids"]
+        lengths = [len(ids) for ids in encoded]
+        batches = make_batches(lengths, self.batch_size, self.max_batch_tokens)
+        results: list[Generated | None] = [None] * len(texts)
+        for batch, decoded in zip(batches, self.decode_batches([[encoded[i] for i in b] for b in batches])):
+            for index, output in zip(batch, decoded):
+                results[index] = Generated(output.text, lengths[index], output.output_tokens, output.hit_length_limit)
+            if on_batch:
+                on_batch(len(batch))
+        return [r for r in results if r is not None]
+
+    def decode_batches(self, batches: Sequence[Sequence[Sequence[int]]]) -> Iterator[list[Decoded]]:
+        """One list of outputs per batch, in order (a backend may keep several in flight)."""
+        for batch in batches:
+            yield self.decode_batch(batch)
+
+    def decode_batch(self, batch: Sequence[Sequence[int]]) -> list[Decoded]:
+        raise NotImplementedError
+
+    def output_limit(self, source_tokens: int) -> int:
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+def _has_native_bf16() -> bool:
+    """AVX512-BF16 or AMX: where bfloat16 matrix products run natively on this CPU."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split("flags", 2)[1].split("\n", 1)[0].split()
+    except (OSError, IndexError):
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def torch_dtype(dtype: str, device: str) -> str:
+    """``auto``: float16 on CUDA, bfloat16 on CPUs with native support, else float32."""
+    if dtype != "auto":
+        return dtype
+    if device.startswith("cuda"):
+        return "float16"
+    return "bfloat16" if _has_native_bf16() else "float32"
+
 
 class TorchEngine(Engine):
-    """transformers' ``generate`` under ``inference_mode``, batched to a token budget."""
+    """transformers' ``generate`` under ``inference_mode``."""
 
     backend = "torch"
 
-    def __init__(self, tokenizer: Any, model: Any, device: str, settings: dict[str, Any],
-                 batch_size: int = 16, max_batch_tokens: int = 8192, prefix: str = "") -> None:
-        super().__init__(tokenizer, device, settings, batch_size, max_batch_tokens, prefix, model.config)
+    def __init__(self, tokenizer: Any, model: Any, device: str, settings: dict[str, Any], options: EngineOptions,
+                 prefix: str = "") -> None:
+        super().__init__(tokenizer, device, settings, options, prefix, model.config)
         self.model = model
+        self.dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
+
+    @classmethod
+    def load(cls, ref: ModelRef, tokenizer: Any, config: Any, generation: Any, settings: dict[str, Any],
+             options: EngineOptions, prefix: str) -> Engine:
+        import torch
+
+        from toolkit.models import load_seq2seq_model
+
+        if options.quantization not in (None, "float32", "int8"):
+            raise ToolkitError(f"--quantization {options.quantization}: the torch backend takes int8 (dynamic "
+                               "quantisation of Linear layers) or float32; the others need --backend ct2")
+        device = pick_device(options.device)
+        if options.threads:
+            torch.set_num_threads(options.threads)
+        dtype = torch_dtype(options.dtype, device)
+        model = load_seq2seq_model(ref, device, dtype)
+        if options.quantization == "int8":
+            if device != "cpu":
+                raise ToolkitError("--quantization int8 with --backend torch runs on the CPU only")
+            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        return cls(tokenizer, model, device, settings, options, prefix)
 
     def describe(self) -> dict[str, Any]:
         import torch
 
-        return {"threads": torch.get_num_threads(), "dtype": str(next(self.model.parameters()).dtype)}
+        return {"threads": torch.get_num_threads(), "dtype": self.dtype,
+                "quantization": self.options.quantization or "none"}
 
     def output_limit(self, source_tokens: int) -> int:
         if "max_new_tokens" in self.settings:
             return int(self.settings["max_new_tokens"])
         return int(self.settings.get("max_length", 512)) - 1  # minus the decoder start token
 
-    def generate(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None) -> list[Generated]:
+    def decode_batch(self, batch: Sequence[Sequence[int]]) -> list[Decoded]:
         import torch
 
-        if not texts:
-            return []
-        encoded = self.tokenizer([self.prefix + t for t in texts])["input_ids"]
-        lengths = [len(ids) for ids in encoded]
-        results: list[Generated | None] = [None] * len(texts)
+        features = self.tokenizer.pad({"input_ids": list(batch)}, return_tensors="pt")
+        features = {k: v.to(self.device) for k, v in features.items()}
+        with torch.inference_mode():
+            output = self.model.generate(**features, **self.settings).cpu()
+        texts = self.tokenizer.batch_decode(output, skip_special_tokens=True)
         pad_id = self.tokenizer.pad_token_id
-        for batch in make_batches(lengths, self.batch_size, self.max_batch_tokens):
-            features = self.tokenizer.pad({"input_ids": [encoded[i] for i in batch]}, return_tensors="pt")
-            features = {k: v.to(self.device) for k, v in features.items()}
-            with torch.inference_mode():
-                output = self.model.generate(**features, **self.settings)
-            output = output.cpu()
-            texts_out = self.tokenizer.batch_decode(output, skip_special_tokens=True)
-            for row, index in enumerate(batch):
-                ids = output[row]
-                produced = int((ids != pad_id).sum()) if pad_id is not None else len(ids)
-                start = getattr(self.model.generation_config, "decoder_start_token_id", None)
-                if start is not None and len(ids) and int(ids[0]) == start and start != pad_id:
-                    produced -= 1
-                results[index] = Generated(
-                    text=texts_out[row].strip(),
-                    source_tokens=lengths[index],
-                    output_tokens=produced,
-                    hit_length_limit=produced >= self.output_limit(lengths[index]),
-                )
-            if on_batch:
-                on_batch(len(batch))
-        return [r for r in results if r is not None]
+        start = getattr(self.model.generation_config, "decoder_start_token_id", None)
+        decoded = []
+        for row, source in enumerate(batch):
+            ids = output[row]
+            produced = int((ids != pad_id).sum()) if pad_id is not None else len(ids)
+            if start is not None and len(ids) and int(ids[0]) == start and start != pad_id:
+                produced -= 1
+            decoded.append(Decoded(texts[row].strip(), produced, produced >= self.output_limit(len(source))))
+        return decoded

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Sequence
 
-from toolkit.documents import Document
+from toolkit.documents import Document, as_documents
+from toolkit.options import EngineOptions
 from toolkit.results import DocumentResult
 from toolkit.runner import run_batched
 from toolkit.summarize import Summarizer
@@ -60,7 +61,7 @@ def run_pipeline(docs: Sequence[Document], translator: Translator, summarizer: S
     result = PipelineResult(order)
 
     def translate(stage_docs: Sequence[Document], with_: Translator, folder: str) -> list[DocumentResult]:
-        results = run_batched(stage_docs, with_.translate_documents, with_.count_sentences, "translating", show_progress)
+        results = run_batched(stage_docs, with_.translate_batch, with_.count_sentences, "translating", show_progress)
         result.stages.append(Stage("translate", with_.describe(), results, folder))
         return results
 
@@ -87,3 +88,51 @@ def run_pipeline(docs: Sequence[Document], translator: Translator, summarizer: S
     result.outputs["summarization"] = len(result.stages) - 1
     result.summary_lang = summary_lang
     return result
+
+
+def translate_summaries(docs: Sequence[Document], results: list[DocumentResult], lang: str, wanted: str,
+                        engine: EngineOptions | None = None, show_progress: bool = False) -> dict[str, Any]:
+    """`summarize --summary-lang`: each summary, written in the documents' language, is translated
+    into ``wanted`` (in place: the original summary is kept in ``summary_in_source_language``).
+    Returns the translator's description for the manifest."""
+    from toolkit.translate import document_translator
+
+    summaries = [Document(id=r.id, text=r.output, source=r.source, lang=lang) for r in results]
+    translator = document_translator(summaries, None, lang, wanted, allow_pivot=True, engine=engine)
+    translated = run_batched(summaries, translator.translate_batch, translator.count_sentences, "translating",
+                             show_progress)
+    for result, translation in zip(results, translated):
+        result.extra["summary_in_source_language"] = result.output
+        result.output = translation.output
+        result.warnings += translation.warnings
+    return translator.describe()
+
+
+class Pipeline:
+    """Translation and summary of the same documents, as `toolkit pipeline` makes them.
+
+    >>> pipe = Pipeline(Translator.from_pretrained(...), Summarizer.from_pretrained("lead-3"))
+    >>> pipe.process(["Un article ..."])   # [{"translation": "...", "summary": "..."}]
+    """
+
+    def __init__(self, translator: Translator, summarizer: Summarizer, order: str = "translate-first",
+                 summary_lang: str | None = None, summary_translator: Translator | None = None) -> None:
+        self.translator = translator
+        self.summarizer = summarizer
+        self.order = order
+        self.summary_lang = summary_lang
+        self.summary_translator = summary_translator
+
+    def run(self, docs: Sequence[Document | str], show_progress: bool = False) -> PipelineResult:
+        """Every stage's results, with the manifest's descriptions."""
+        return run_pipeline(list(as_documents(docs)), self.translator, self.summarizer, self.order, show_progress,
+                            self.summary_lang, self.summary_translator)
+
+    def process(self, texts: Sequence[Document | str]) -> list[dict[str, str | None]]:
+        """Per input: its full translation (None for summarize-first) and its final summary."""
+        result = self.run(texts)
+        translation = result.outputs.get("translation")
+        summaries = result.stages[result.outputs["summarization"]].results
+        translations = result.stages[translation].results if translation is not None else [None] * len(summaries)
+        return [{"translation": t.output if t is not None else None, "summary": s.output}
+                for t, s in zip(translations, summaries)]

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any
 
 import numpy as np
 
+from toolkit.backends import load_engine
 from toolkit.config import default_summarization_model
-from toolkit.documents import Document
-from toolkit.backends import LoadedEngine, load_engine
+from toolkit.documents import Document, as_documents
+from toolkit.engine import Engine
+from toolkit.errors import ToolkitError
+from toolkit.options import EngineOptions, GenerationOptions, split_options
 from toolkit.results import DocumentResult
 from toolkit.segment import pack_sentences, segment_document, split_to_budget
 
@@ -20,17 +24,40 @@ EXTRACTIVE = re.compile(r"^(lead|textrank)(?:-(\d+))?$")
 MAX_REDUCE_LEVELS = 8
 
 
-class Summarizer(Protocol):
+class Summarizer:
+    """What every summariser offers; ``Summarizer.from_pretrained`` picks the right one.
+
+    >>> Summarizer.from_pretrained("sshleifer/distilbart-cnn-12-6").summarize(["long text ..."])
+    >>> Summarizer.from_pretrained("textrank-3", lang="fr").summarize(["Un long article ..."])
+    """
+
     lang: str
+    method = "none"
 
-    def describe(self) -> dict[str, Any]: ...
+    @classmethod
+    def from_pretrained(cls, reference: str | None = None, lang: str = "en", *, engine: EngineOptions | None = None,
+                        generation: GenerationOptions | None = None, **options: Any) -> Summarizer:
+        """A hub id or local folder (seq2seq), ``lead-N`` or ``textrank[-N]``; default: the
+        configured summariser for ``lang``. Options as objects or by field name, as for Translator."""
+        engine_options, generation_options = split_options(options, engine, generation)
+        return load_summarizer(reference, lang, engine_options, generation_options)
 
-    def summarize_document(self, doc: Document, on_batch: Callable[[int], None] | None = None) -> DocumentResult: ...
+    def describe(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def summarize(self, texts: Sequence[str]) -> list[str]:
+        """One summary per text, as `toolkit summarize` writes it for a file with that text."""
+        return [result.output for result in self.summarize_documents(list(as_documents(texts)))]
+
+    def summarize_document(self, doc: Document, on_batch: Callable[[int], None] | None = None) -> DocumentResult:
+        return self.summarize_documents([doc], on_batch)[0]
 
     def summarize_documents(self, docs: Sequence[Document],
-                            on_batch: Callable[[int], None] | None = None) -> list[DocumentResult]: ...
+                            on_batch: Callable[[int], None] | None = None) -> list[DocumentResult]:
+        raise NotImplementedError
 
-    def count_units(self, doc: Document) -> int: ...
+    def count_units(self, doc: Document) -> int:
+        return 1
 
 
 def document_sentences(doc: Document, lang: str) -> list[str]:
@@ -65,7 +92,7 @@ def _words(text: str, lang: str) -> int:
     return len(UnicodeTokenizer(lang).tokenize(text))
 
 
-class _Extractive:
+class _Extractive(Summarizer):
     """Shared by the extractive baselines: pick sentence indices, keep document order."""
 
     method = "extractive"
@@ -78,9 +105,6 @@ class _Extractive:
 
     def select(self, sentences: Sequence[str]) -> list[int]:
         raise NotImplementedError
-
-    def count_units(self, doc: Document) -> int:
-        return 1
 
     def summarize_documents(self, docs: Sequence[Document],
                             on_batch: Callable[[int], None] | None = None) -> list[DocumentResult]:
@@ -165,7 +189,7 @@ class TextRankSummarizer(_Extractive):
                 "sentences": self.n, "similarity": "tf-idf cosine", "damping": 0.85, "lang": self.lang}
 
 
-class Seq2SeqSummarizer:
+class Seq2SeqSummarizer(Summarizer):
     """Abstractive summaries with any seq2seq checkpoint (BART, PEGASUS, T5, mT5, mBART …).
 
     A document longer than the model's input window is cut on sentence boundaries into chunks
@@ -175,23 +199,13 @@ class Seq2SeqSummarizer:
 
     method = "seq2seq"
 
-    def __init__(self, loaded: LoadedEngine, lang: str) -> None:
-        self.loaded = loaded
-        self.engine = loaded.engine
-        self.model_ref = loaded.ref
+    def __init__(self, engine: Engine, lang: str) -> None:
+        self.engine = engine
+        self.model_ref = engine.ref
         self.lang = lang
 
-    @classmethod
-    def from_pretrained(cls, reference: str, lang: str = "en", device: str = "auto", backend: str = "auto",
-                        quantization: str | None = None, threads: int = 0, batch_size: int = 4,
-                        max_batch_tokens: int = 16384, revision: str | None = None,
-                        **generation: Any) -> "Seq2SeqSummarizer":
-        loaded = load_engine(reference, "summarization", device, backend, quantization, threads, batch_size,
-                             max_batch_tokens, revision, generation)
-        return cls(loaded, lang)
-
     def describe(self) -> dict[str, Any]:
-        return {**self.loaded.describe(), "method": "seq2seq", "lang": self.lang}
+        return {**self.engine.manifest(), "method": "seq2seq", "lang": self.lang}
 
     def count_units(self, doc: Document) -> int:
         """Progress units: the chunks of the first map-reduce level (if any), then the final summary."""
@@ -200,9 +214,6 @@ class Seq2SeqSummarizer:
         if count(" ".join(units)) <= budget:
             return 1
         return len(pack_sentences(units, count, budget)) + 1
-
-    def summarize_document(self, doc: Document, on_batch: Callable[[int], None] | None = None) -> DocumentResult:
-        return self.summarize_documents([doc], on_batch)[0]
 
     def summarize_documents(self, docs: Sequence[Document],
                             on_batch: Callable[[int], None] | None = None) -> list[DocumentResult]:
@@ -267,19 +278,14 @@ class Seq2SeqSummarizer:
         return results
 
 
-def load_summarizer(reference: str | None, lang: str = "en", device: str = "auto", batch_size: int = 4,
-                    max_batch_tokens: int = 16384, revision: str | None = None, backend: str = "auto",
-                    quantization: str | None = None, threads: int = 0, **generation: Any) -> Summarizer:
+def load_summarizer(reference: str | None, lang: str = "en", engine: EngineOptions | None = None,
+                    generation: GenerationOptions | None = None) -> Summarizer:
     """``lead-N`` / ``textrank[-N]`` (N defaults to 3), a Hugging Face id, or a local folder."""
     reference = reference or default_summarization_model(lang)
     match = EXTRACTIVE.match(reference.lower())
     if match and not Path(reference).exists():  # a local folder may be called "lead-3" too
         n = int(match.group(2) or 3)
-        from toolkit.errors import ToolkitError
-
         if n < 1:
             raise ToolkitError(f"--model {reference}: the number of sentences must be at least 1")
         return LeadSummarizer(n, lang) if match.group(1) == "lead" else TextRankSummarizer(n, lang)
-    return Seq2SeqSummarizer.from_pretrained(reference, lang, device, backend, quantization, threads, batch_size,
-                                             max_batch_tokens, revision, **generation)
-
+    return Seq2SeqSummarizer(load_engine(reference, "summarization", engine, generation), lang)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict
-from typing import Any, Callable, Sequence
+from pathlib import Path
+from typing import Any
 
-from toolkit.config import default_translation_model
-from toolkit.documents import Document
-from toolkit.backends import LoadedEngine, load_engine
+from toolkit.backends import load_engine
+from toolkit.config import Defaults, default_translation_model
+from toolkit.documents import Document, as_documents, chunked
+from toolkit.engine import Engine
 from toolkit.errors import ToolkitError
+from toolkit.options import EngineOptions, GenerationOptions, LanguageCodes, split_options
 from toolkit.registry import Hop, Registry, Route, hop_for_model, load_registry, resolve_route
 from toolkit.results import DocumentResult, SegmentRecord
 from toolkit.segment import segment_document, split_to_budget
@@ -20,31 +24,35 @@ class Translator:
 
     Long sentences are split to the model's input limit and their pieces translated separately;
     every split and every output that reached the length limit is reported as a warning.
+
+    >>> tr = Translator.from_pretrained("Helsinki-NLP/opus-mt-fr-en", backend="ct2")  # or a folder
+    >>> tr.translate(["Bonjour le monde."])
     """
 
-    def __init__(self, loaded: LoadedEngine, source_lang: str, target_lang: str, hop: Hop | None = None) -> None:
-        self.loaded = loaded
-        self.engine = loaded.engine
-        self.model_ref = loaded.ref
+    def __init__(self, engine: Engine, source_lang: str, target_lang: str, hop: Hop | None = None) -> None:
+        self.engine = engine
+        self.model_ref = engine.ref
         self.source_lang = source_lang
         self.target_lang = target_lang
-        self.hop = hop or Hop(loaded.ref.reference, source_lang, target_lang, "explicit")
+        reference = engine.ref.reference if engine.ref else "?"
+        self.hop = hop or Hop(reference, source_lang, target_lang, "explicit")
 
     @classmethod
-    def from_pretrained(cls, reference: str | None = None, source_lang: str = "fr", target_lang: str = "en",
-                        device: str = "auto", backend: str = "auto", quantization: str | None = None,
-                        threads: int = 0, batch_size: int = 16, max_batch_tokens: int = 8192,
-                        revision: str | None = None, hop: Hop | None = None, **generation: Any) -> "Translator":
+    def from_pretrained(cls, reference: str | None = None, source_lang: str = "fr", target_lang: str = "en", *,
+                        engine: EngineOptions | None = None, generation: GenerationOptions | None = None,
+                        hop: Hop | None = None, **options: Any) -> Translator:
+        """A hub id or local folder (default: the configured model for the pair). Options come
+        as objects (``engine=EngineOptions(...)``) or by field name (``backend="ct2"``, ``num_beams=4``)."""
+        engine_options, generation_options = split_options(options, engine, generation)
         reference = reference or (hop.model if hop else default_translation_model(source_lang, target_lang))
-        loaded = load_engine(reference, "translation", device, backend, quantization, threads, batch_size,
-                             max_batch_tokens, revision, generation,
-                             source_prefix=hop.source_prefix if hop else "",
-                             src_code=hop.src_code if hop else None, tgt_code=hop.tgt_code if hop else None)
+        codes = LanguageCodes(source_prefix=hop.source_prefix, src_code=hop.src_code,
+                              tgt_code=hop.tgt_code) if hop else None
+        loaded = load_engine(reference, "translation", engine_options, generation_options, codes)
         return cls(loaded, source_lang, target_lang, hop)
 
     def describe(self) -> dict[str, Any]:
         """The manifest's account of the model and the settings actually used."""
-        return {**self.loaded.describe(), "source_lang": self.source_lang, "target_lang": self.target_lang,
+        return {**self.engine.manifest(), "source_lang": self.source_lang, "target_lang": self.target_lang,
                 "route": {"kind": self.hop.kind, "hops": [asdict(self.hop)]}}
 
     def translate_sentences(self, sentences: Sequence[str],
@@ -75,15 +83,22 @@ class Translator:
         return records, warnings
 
     def translate(self, texts: Sequence[str]) -> list[str]:
-        """Translate plain sentences (no document structure) — a convenience for Python users."""
-        records, _ = self.translate_sentences(texts)
-        return [r.output for r in records]
+        """One translation per text, each segmented, translated and reassembled exactly as
+        `toolkit translate` does with a file (same sentences, same layout, same output)."""
+        return [result.output for result in self.translate_batch(list(as_documents(texts)))]
+
+    def translate_documents(self, docs: Iterable[Document | str], chunk_size: int = 256) -> Iterator[DocumentResult]:
+        """Results in input order, with per-sentence alignment, tokens, timing and warnings.
+        Documents are read lazily and translated ``chunk_size`` at a time (sentences of a chunk
+        share batches), so an iterator over a large corpus is never held in memory."""
+        for chunk in chunked(as_documents(docs), chunk_size):
+            yield from self.translate_batch(chunk)
 
     def translate_document(self, doc: Document, on_batch: Callable[[int], None] | None = None) -> DocumentResult:
-        return self.translate_documents([doc], on_batch)[0]
+        return self.translate_batch([doc], on_batch)[0]
 
-    def translate_documents(self, docs: Sequence[Document],
-                            on_batch: Callable[[int], None] | None = None) -> list[DocumentResult]:
+    def translate_batch(self, docs: Sequence[Document],
+                        on_batch: Callable[[int], None] | None = None) -> list[DocumentResult]:
         """Translate several documents with their sentences batched together.
 
         Many short documents (a JSONL of headlines) then fill batches instead of running one
@@ -132,13 +147,13 @@ class PivotTranslator(Translator):
         self.hops = list(hops)
         self.route = route
         first = self.hops[0]
-        self.loaded, self.engine, self.model_ref = first.loaded, first.engine, first.model_ref
+        self.engine, self.model_ref = first.engine, first.model_ref
         self.source_lang, self.target_lang = route.src, route.tgt
         self.hop = first.hop
 
     def describe(self) -> dict[str, Any]:
         return {"source_lang": self.source_lang, "target_lang": self.target_lang, "route": self.route.to_dict(),
-                "model": self.model_ref.to_dict(), "backend": self.engine.backend,
+                "model": self.model_ref.to_dict() if self.model_ref else None, "backend": self.engine.backend,
                 "hops": [hop.describe() for hop in self.hops]}
 
     def translate_sentences(self, sentences: Sequence[str],
@@ -155,14 +170,16 @@ class PivotTranslator(Translator):
 
 
 def load_translator(model: str | None, src: str, tgt: str, registry: Registry | None = None, allow_pivot: bool = True,
-                    pinned: dict[str, str] | None = None, **engine: Any) -> Translator:
+                    pinned: dict[str, str] | None = None, engine: EngineOptions | None = None,
+                    generation: GenerationOptions | None = None) -> Translator:
     """``--model`` if given, else the registry's route for ``src`` → ``tgt`` (one or more hops)."""
     registry = registry or load_registry()
     if model:
-        return Translator.from_pretrained(model, src, tgt, hop=hop_for_model(model, src, tgt, registry), **engine)
+        return Translator.from_pretrained(model, src, tgt, hop=hop_for_model(model, src, tgt, registry),
+                                          engine=engine, generation=generation)
     route = resolve_route(src, tgt, registry, allow_pivot, pinned)
-    generation = {k: engine.pop(k) for k in list(engine) if k in ("num_beams", "max_new_tokens")}
-    hops = [Translator.from_pretrained(None, hop.src, hop.tgt, hop=hop, **engine, **generation) for hop in route.hops]
+    hops = [Translator.from_pretrained(None, hop.src, hop.tgt, hop=hop, engine=engine, generation=generation)
+            for hop in route.hops]
     return hops[0] if len(hops) == 1 else PivotTranslator(hops, route)
 
 
@@ -260,16 +277,16 @@ class DocumentTranslator:
         return self.translator_for(doc).count_sentences(doc)
 
     def translate_document(self, doc: Document, on_batch: Callable[[int], None] | None = None) -> DocumentResult:
-        return self.translate_documents([doc], on_batch)[0]
+        return self.translate_batch([doc], on_batch)[0]
 
-    def translate_documents(self, docs: Sequence[Document],
+    def translate_batch(self, docs: Sequence[Document],
                             on_batch: Callable[[int], None] | None = None) -> list[DocumentResult]:
         """All documents of one source language are batched together; results keep input order."""
         results: dict[str, DocumentResult] = {}
         for lang, translator in self.translators.items():
             group = [doc for doc in docs if self.languages[doc.id] == lang]
             if group:
-                for doc, result in zip(group, translator.translate_documents(group, on_batch)):
+                for doc, result in zip(group, translator.translate_batch(group, on_batch)):
                     results[doc.id] = self._annotate(doc, result)
         return [results[doc.id] for doc in docs]
 
@@ -299,3 +316,31 @@ class DocumentTranslator:
         described = {lang: t.describe() for lang, t in self.translators.items()}
         head = dict(next(iter(described.values()))) if len(described) == 1 else {"target_lang": self.target_lang}
         return {**head, "source_lang_option": self.src, "routes": described}
+
+
+def document_translator(docs: Sequence[Document], model: str | None = None, src: str | None = None,
+                        tgt: str | None = None, *, allow_pivot: bool = True, registry_path: Path | None = None,
+                        engine: EngineOptions | None = None, generation: GenerationOptions | None = None,
+                        defaults: Defaults | None = None) -> DocumentTranslator:
+    """The translator `toolkit translate` and `pipeline` use: languages from the arguments or the
+    configured defaults (``auto``: detected per document), models from ``model`` or the registry,
+    loaded (and documents routed) before any work starts."""
+    from toolkit.config import load_defaults
+    from toolkit.languages import check_language
+    from toolkit.registry import routable_sources
+
+    defaults = defaults or load_defaults()
+    source = src or defaults.translation.source_lang
+    source = "auto" if source == "auto" else check_language(source, "--src")
+    target = check_language(tgt or defaults.translation.target_lang, "--tgt")
+    routes = load_registry(registry_path) if registry_path else load_registry()
+    # Pairs pinned in the defaults refine the shipped registry; a registry of your own decides alone.
+    pinned = {} if registry_path else defaults.translation.models
+
+    def factory(lang: str) -> Translator:
+        return load_translator(model, lang, target, routes, allow_pivot, pinned, engine, generation)
+
+    candidates = routable_sources(target, routes, allow_pivot, pinned) if source == "auto" and not model else None
+    translator = DocumentTranslator(source, target, factory, candidates)
+    translator.prepare(docs)
+    return translator

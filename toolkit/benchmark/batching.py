@@ -22,20 +22,23 @@ from toolkit.benchmark.speed import REPO, build_model, machine, translation_docu
 
 def measure(model_dir: Path, backend: str, tokens: int, beams: int, threads: int) -> dict[str, Any]:
     from toolkit.documents import Document
+    from toolkit.options import EngineOptions, GenerationOptions
     from toolkit.translate import load_translator
 
     sentences = [s for doc in translation_documents() for s in doc]
     docs = [Document(id=f"s{i}", text=s, source="bench") for i, s in enumerate(sentences)]
-    translator = load_translator(str(model_dir), "fr", "en", device="cpu", backend=backend, threads=threads,
-                                 quantization="int8" if backend == "ct2" else None, num_beams=beams,
-                                 min_new_tokens=tokens, max_new_tokens=tokens)
-    translator.translate_documents(docs[:2])  # warm-up
+    translator = load_translator(str(model_dir), "fr", "en",
+                                 engine=EngineOptions(device="cpu", backend=backend, threads=threads,
+                                                      quantization="int8" if backend == "ct2" else None),
+                                 generation=GenerationOptions(num_beams=beams, min_new_tokens=tokens,
+                                                              max_new_tokens=tokens))
+    translator.translate_batch(docs[:2])  # warm-up
     start = time.perf_counter()
     for doc in docs:
         translator.translate_document(doc)
     one_at_a_time = time.perf_counter() - start
     start = time.perf_counter()
-    translator.translate_documents(docs)
+    translator.translate_batch(docs)
     batched = time.perf_counter() - start
     return {"backend": backend, "documents": len(docs), "one_at_a_time_seconds": one_at_a_time,
             "batched_seconds": batched, "speedup": one_at_a_time / batched}

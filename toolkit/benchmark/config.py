@@ -7,6 +7,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import Field, model_validator
 
+from toolkit.options import EngineOptions, GenerationOptions
 from toolkit.config import Strict, load_yaml_model
 from toolkit.errors import ConfigError
 
@@ -44,7 +45,11 @@ class System(Strict):
     device: Literal["auto", "cpu", "cuda"] = "cpu"
     threads: int = Field(0, ge=0)
     batch_size: int = Field(16, ge=1)
-    generation: dict[str, Any] = Field(default_factory=dict)
+    generation: GenerationOptions = Field(default_factory=GenerationOptions)
+
+    def engine_options(self) -> EngineOptions:
+        return EngineOptions(backend=self.backend, quantization=self.quantization, device=self.device,
+                             threads=self.threads, batch_size=self.batch_size)
 
     @model_validator(mode="after")
     def _models_for_task(self) -> "System":

@@ -102,22 +102,25 @@ def _run_plain(model_dir: Path, docs: list[list[str]], tokens: int, beams: int, 
 def _run_toolkit(model_dir: Path, docs: list[list[str]], tokens: int, beams: int, threads: int, backend: str,
                  task: str) -> tuple[Any, Any]:
     from toolkit.backends import load_engine
+    from toolkit.options import EngineOptions, GenerationOptions
 
-    loaded = load_engine(str(model_dir), task, "cpu", backend, "int8" if backend == "ct2" else None, threads,
-                         overrides={"num_beams": beams, "min_new_tokens": tokens, "max_new_tokens": tokens})
+    engine = load_engine(str(model_dir), task,
+                         EngineOptions(device="cpu", backend=backend, threads=threads,
+                                       quantization="int8" if backend == "ct2" else None),
+                         GenerationOptions(num_beams=beams, min_new_tokens=tokens, max_new_tokens=tokens))
     if task == "translation":
         from toolkit.documents import Document
         from toolkit.translate import Translator
 
-        translator = Translator(loaded, "fr", "en")
+        translator = Translator(engine, "fr", "en")
 
         def run(doc: list[str]) -> int:
             result = translator.translate_document(Document(id="d", text="\n".join(doc), source="bench"))
             return result.output_tokens
     else:
         def run(doc: list[str]) -> int:
-            return sum(g.output_tokens for g in loaded.engine.generate(doc))
-    return run, loaded.engine
+            return sum(g.output_tokens for g in engine.generate(doc))
+    return run, engine
 
 
 def _run_ct2_direct(model_dir: Path, docs: list[list[str]], tokens: int, beams: int, threads: int) -> tuple[Any, Any]:

@@ -21,26 +21,24 @@ def _progress(n: int = 1) -> None:
 
 def _load(system: dict[str, Any], dataset: dict[str, Any]) -> tuple[Any, Any, list[dict[str, Any]]]:
     """(translator or None, summarizer or None, model descriptions)."""
+    from toolkit.options import EngineOptions, GenerationOptions
     from toolkit.summarize import load_summarizer
     from toolkit.translate import load_translator
 
-    common = dict(device=system["device"], backend=system["backend"], quantization=system["quantization"],
-                  threads=system["threads"], batch_size=system["batch_size"])
-    generation = system["generation"]
+    engine = EngineOptions(**{k: system[k] for k in ("device", "backend", "quantization", "threads", "batch_size")})
+    generation = GenerationOptions(**system["generation"])
     translator = summarizer = None
     task = system["task"]
     if task == "translation":
-        translator = load_translator(system["model"], dataset["source_lang"], dataset["target_lang"], **common,
-                                     **generation)
+        translator = load_translator(system["model"], dataset["source_lang"], dataset["target_lang"], engine=engine,
+                                     generation=generation)
     elif task == "summarization":
-        summarizer = load_summarizer(system["model"], dataset["source_lang"], system["device"], system["batch_size"],
-                                     16384, None, system["backend"], system["quantization"], system["threads"],
-                                     **generation)
+        summarizer = load_summarizer(system["model"], dataset["source_lang"], engine.replace(max_batch_tokens=16384),
+                                     generation)
     else:
-        translator = load_translator(system["translator"], dataset["source_lang"], dataset["target_lang"], **common)
+        translator = load_translator(system["translator"], dataset["source_lang"], dataset["target_lang"], engine=engine)
         lang = dataset["target_lang"] if system["order"] == "translate-first" else dataset["source_lang"]
-        summarizer = load_summarizer(system["summarizer"], lang, system["device"], system["batch_size"], 16384, None,
-                                     system["backend"], system["quantization"], system["threads"], **generation)
+        summarizer = load_summarizer(system["summarizer"], lang, engine.replace(max_batch_tokens=16384), generation)
     described = [m.describe() for m in (translator, summarizer) if m is not None]
     return translator, summarizer, described
 

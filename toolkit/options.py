@@ -1,0 +1,106 @@
+"""Typed option objects shared by the CLI, the Python API, benchmark configs and manifests.
+
+Each is a small validated pydantic model: a bad value is one clear ``ToolkitError`` naming the
+option, whichever door it came in by.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from toolkit.errors import ToolkitError
+
+Backend = Literal["auto", "torch", "ct2"]
+Dtype = Literal["auto", "float32", "bfloat16", "float16"]
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def replace(self: O, **changes: Any) -> O:
+        """A copy with ``changes`` applied (None leaves a field as it is), validated again."""
+        return build(type(self), {**self.model_dump(), **{k: v for k, v in changes.items() if v is not None}})
+
+
+O = TypeVar("O", bound=Options)
+
+
+class EngineOptions(Options):
+    """How a model runs: which backend, where, how precise, how many threads, what batches."""
+
+    backend: Backend = "auto"
+    device: str = "auto"
+    quantization: str | None = None
+    dtype: Dtype = "float32"
+    threads: int = Field(0, ge=0)
+    batch_size: int = Field(16, ge=1)
+    max_batch_tokens: int = Field(8192, ge=16)
+    revision: str | None = None
+
+
+class GenerationOptions(Options):
+    """User overrides of the model's own generation config; None keeps the model's value."""
+
+    num_beams: int | None = Field(None, ge=1)
+    max_length: int | None = Field(None, ge=1)
+    max_new_tokens: int | None = Field(None, ge=1)
+    min_length: int | None = Field(None, ge=0)
+    min_new_tokens: int | None = Field(None, ge=0)
+    length_penalty: float | None = None
+    no_repeat_ngram_size: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _lengths(self) -> GenerationOptions:
+        if self.min_length is not None and self.max_length is not None and self.min_length > self.max_length:
+            raise ValueError(f"min_length {self.min_length} is larger than max_length {self.max_length}")
+        return self
+
+    def overrides(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class LanguageCodes(Options):
+    """What a multilingual model needs to know the pair: a target token at the start of every
+    source (multi-target opus-mt: ``>>fr<< ``), or source/target language codes (NLLB, M2M100)."""
+
+    source_prefix: str = ""
+    src_code: str | None = None
+    tgt_code: str | None = None
+
+
+# CLI option names, for error messages that name what the user typed.
+CLI_NAMES = {"num_beams": "--beams", "max_length": "--max-length", "max_new_tokens": "--max-new-tokens",
+             "min_length": "--min-length", "no_repeat_ngram_size": "--no-repeat-ngram",
+             "length_penalty": "--length-penalty", "batch_size": "--batch-size", "threads": "--threads",
+             "max_batch_tokens": "max_batch_tokens", "backend": "--backend", "dtype": "--dtype",
+             "device": "--device", "quantization": "--quantization", "revision": "--revision"}
+
+
+def build(cls: type[O], values: dict[str, Any]) -> O:
+    """``cls(**values)``, with a validation error turned into one ToolkitError line."""
+    try:
+        return cls(**values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else ""
+        name = CLI_NAMES.get(field, field)
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            raise ToolkitError(f"unknown option '{field}' for {cls.__name__}") from None
+        raise ToolkitError(f"{name}: {message}" if name else message) from None
+
+
+def split_options(values: dict[str, Any], base_engine: EngineOptions | None = None,
+                  base_generation: GenerationOptions | None = None) -> tuple[EngineOptions, GenerationOptions]:
+    """Keyword arguments of the Python API (``backend="ct2", num_beams=4``) sorted into the two
+    option objects; unknown names are an error, not silently ignored."""
+    engine_fields, generation_fields = set(EngineOptions.model_fields), set(GenerationOptions.model_fields)
+    unknown = sorted(set(values) - engine_fields - generation_fields)
+    if unknown:
+        raise ToolkitError(f"unknown option(s): {', '.join(unknown)}")
+    engine = (base_engine or EngineOptions()).replace(**{k: v for k, v in values.items() if k in engine_fields})
+    generation = (base_generation or GenerationOptions()).replace(
+        **{k: v for k, v in values.items() if k in generation_fields})
+    return engine, generation
