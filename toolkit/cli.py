@@ -83,7 +83,7 @@ OutOption = Annotated[Optional[str], typer.Option("--out", "-o", help="Run folde
 FormatOption = Annotated[Format, typer.Option("--format", help="Output file format (auto: .md for Markdown inputs, else .txt).")]
 BeamsOption = Annotated[Optional[int], typer.Option("--beams", min=1, help="Beam size (default: the model's generation config).")]
 MaxNewOption = Annotated[Optional[int], typer.Option("--max-new-tokens", min=1, help="Most tokens generated per segment (default: the model's).")]
-BatchOption = Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Most segments per batch (default: configs/defaults.yaml).")]
+BatchOption = Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Most segments per batch (default: toolkit/data/defaults.yaml).")]
 DeviceOption = Annotated[Device, typer.Option("--device", help="auto picks cuda when PyTorch sees a GPU.")]
 EncodingOption = Annotated[str, typer.Option("--encoding", help="Encoding of text inputs.")]
 OverwriteOption = Annotated[bool, typer.Option("--overwrite/--no-overwrite", help="Replace --out if it holds an earlier toolkit run (and nothing else).")]
@@ -95,11 +95,11 @@ class Backend(str, Enum):
     ct2 = "ct2"
 
 
-BackendOption = Annotated[Optional[Backend], typer.Option("--backend", help="auto: CTranslate2 where it supports the model, else PyTorch (default: configs/defaults.yaml).")]
+BackendOption = Annotated[Optional[Backend], typer.Option("--backend", help="auto: CTranslate2 where it supports the model, else PyTorch (default: toolkit/data/defaults.yaml).")]
 QuantizationOption = Annotated[Optional[str], typer.Option("--quantization", help="ct2 weights: int8 (CPU default), int8_float16 (CUDA default), int8_float32, float16, bfloat16, float32.")]
 ThreadsOption = Annotated[int, typer.Option("--threads", min=0, help="CPU threads for inference (0: the library's default).")]
 NoPivotOption = Annotated[bool, typer.Option("--no-pivot/--pivot", help="Refuse two-hop routes through English.")]
-RegistryOption = Annotated[Optional[Path], typer.Option("--registry", help="Model registry (default: configs/models.yaml).")]
+RegistryOption = Annotated[Optional[Path], typer.Option("--registry", help="Model registry (default: toolkit/data/models.yaml).")]
 RevisionOption = Annotated[Optional[str], typer.Option("--revision", help="Hub revision (branch, tag or commit) of the model.")]
 
 
@@ -189,9 +189,9 @@ def _report(target: Path, stages: dict[str, list[dict[str, Any]]], warnings: lis
 @app.command()
 def translate(
     inputs: Inputs,
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Hugging Face id or local folder (default: configs/defaults.yaml for the pair).")] = None,
-    src: Annotated[Optional[str], typer.Option("--src", help="Source language, or auto to detect it per document (default: configs/defaults.yaml).")] = None,
-    tgt: Annotated[Optional[str], typer.Option("--tgt", help="Target language (default: configs/defaults.yaml).")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Hugging Face id or local folder (default: toolkit/data/defaults.yaml for the pair).")] = None,
+    src: Annotated[Optional[str], typer.Option("--src", help="Source language, or auto to detect it per document (default: toolkit/data/defaults.yaml).")] = None,
+    tgt: Annotated[Optional[str], typer.Option("--tgt", help="Target language (default: toolkit/data/defaults.yaml).")] = None,
     no_pivot: NoPivotOption = False,
     registry: RegistryOption = None,
     out: OutOption = None,
@@ -263,7 +263,7 @@ def _partial_exit(skipped: list[dict[str, str]]) -> None:
         raise typer.Exit(EXIT_PARTIAL)
 
 
-SummarizerOption = Annotated[Optional[str], typer.Option("--model", "-m", help="Hugging Face id, local folder, lead-N or textrank[-N] (default: configs/defaults.yaml for --lang).")]
+SummarizerOption = Annotated[Optional[str], typer.Option("--model", "-m", help="Hugging Face id, local folder, lead-N or textrank[-N] (default: toolkit/data/defaults.yaml for --lang).")]
 MinLengthOption = Annotated[Optional[int], typer.Option("--min-length", min=0, help="Shortest summary in tokens (default: the model's).")]
 MaxLengthOption = Annotated[Optional[int], typer.Option("--max-length", min=1, help="Longest summary in tokens (default: the model's).")]
 LengthPenaltyOption = Annotated[Optional[float], typer.Option("--length-penalty", help="Beam length penalty (default: the model's).")]
@@ -284,7 +284,7 @@ def _summary_generation(beams: Optional[int], min_length: Optional[int], max_len
 def summarize(
     inputs: Inputs,
     model: SummarizerOption = None,
-    lang: Annotated[Optional[str], typer.Option("--lang", help="Language of the documents (default: configs/defaults.yaml).")] = None,
+    lang: Annotated[Optional[str], typer.Option("--lang", help="Language of the documents (default: toolkit/data/defaults.yaml).")] = None,
     summary_lang: Annotated[Optional[str], typer.Option("--summary-lang", help="Language of the summaries, if not --lang: summarise, then translate the summary.")] = None,
     min_length: MinLengthOption = None,
     max_length: MaxLengthOption = None,
@@ -336,10 +336,10 @@ def summarize(
 @app.command()
 def pipeline(
     inputs: Inputs,
-    translator_model: Annotated[Optional[str], typer.Option("--translator", help="Translation model (default: configs/defaults.yaml for the pair).")] = None,
-    summarizer_model: Annotated[Optional[str], typer.Option("--summarizer", help="Summariser: model, lead-N or textrank[-N] (default: configs/defaults.yaml for the summary's input language).")] = None,
+    translator_model: Annotated[Optional[str], typer.Option("--translator", help="Translation model (default: toolkit/data/defaults.yaml for the pair).")] = None,
+    summarizer_model: Annotated[Optional[str], typer.Option("--summarizer", help="Summariser: model, lead-N or textrank[-N] (default: toolkit/data/defaults.yaml for the summary's input language).")] = None,
     order: Annotated[Optional[str], typer.Option("--order", help="translate-first (default) or summarize-first.")] = None,
-    src: Annotated[Optional[str], typer.Option("--src", help="Source language, or auto (default: configs/defaults.yaml).")] = None,
+    src: Annotated[Optional[str], typer.Option("--src", help="Source language, or auto (default: toolkit/data/defaults.yaml).")] = None,
     tgt: Annotated[Optional[str], typer.Option("--tgt", help="Target language.")] = None,
     summary_lang: Annotated[Optional[str], typer.Option("--summary-lang", help="Language of the summary (default: the target language).")] = None,
     no_pivot: NoPivotOption = False,

@@ -10,8 +10,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from toolkit.errors import ConfigError
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
-DEFAULTS_FILE = CONFIG_DIR / "defaults.yaml"
+def packaged(name: str) -> Path:
+    """A data file shipped inside the package (``toolkit/data/``), wherever it is installed."""
+    from importlib.resources import files
+
+    return Path(str(files("toolkit").joinpath("data", name)))
+
+
+def defaults_file() -> Path:
+    """``$TOOLKIT_DEFAULTS`` (your own defaults file), else the packaged ``toolkit/data/defaults.yaml``."""
+    import os
+
+    own = os.environ.get("TOOLKIT_DEFAULTS")
+    return Path(own) if own else packaged("defaults.yaml")
 
 
 def toolkit_cache() -> Path:
@@ -79,8 +90,8 @@ def load_yaml_model(path: Path, schema: type[M]) -> M:
 
 
 def load_defaults(path: Path | None = None) -> Defaults:
-    path = path or DEFAULTS_FILE
-    return load_yaml_model(path, Defaults) if path.exists() else Defaults()
+    """The defaults for every command; a missing file is an error (the packaged one always exists)."""
+    return load_yaml_model(path or defaults_file(), Defaults)
 
 
 def default_translation_model(source_lang: str, target_lang: str, defaults: Defaults | None = None) -> str:

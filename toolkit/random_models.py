@@ -24,6 +24,18 @@ ENGLISH_SAMPLE = [
     "About twelve million voters were registered, and nearly seventy percent of them voted.",
 ]
 
+# French text of our own for tokenizers trained where no corpus is at hand (an installed wheel).
+FRENCH_SAMPLE = [
+    "Le président a félicité lundi son homologue pour sa réélection à la tête du pays.",
+    "Plus de deux cents personnes ont été tuées lors des troubles nés d'une hausse du prix du carburant.",
+    "« Nous ferons tout pour soutenir le gouvernement », a-t-il ajouté dans un communiqué.",
+    "L'élection anticipée a confirmé le chef de l'État au pouvoir avec une large avance.",
+    "Les électeurs n'ont pu choisir qu'entre le dirigeant actuel et cinq candidats sans crédibilité.",
+    "Le porte-parole a déclaré que la transition en cours était une affaire intérieure du pays.",
+    "M. Dupont a pris la présidence du puissant Conseil de sécurité et du parti au pouvoir.",
+    "Environ douze millions d'électeurs étaient inscrits, et près de 70 % d'entre eux ont voté.",
+]
+
 
 def _corpus(texts: Iterable[str]) -> list[str]:
     lines = [line.strip() for text in texts for line in text.splitlines() if line.strip()]

@@ -14,11 +14,10 @@ from typing import Literal, Optional, Union
 
 from pydantic import Field, model_validator
 
-from toolkit.config import CONFIG_DIR, Strict, load_yaml_model
+from toolkit.config import Strict, load_yaml_model, packaged
 from toolkit.errors import ToolkitError
 from toolkit.languages import ISO_639_1, check_language, iso3, nllb
 
-REGISTRY_FILE = CONFIG_DIR / "models.yaml"
 Kind = Literal["direct", "multi-target", "many-to-many"]
 Preference = Literal["direct", "multi-target", "many-to-many", "pivot"]
 
@@ -63,7 +62,7 @@ class Registry(Strict):
 
 
 def load_registry(path: Path | None = None) -> Registry:
-    return load_yaml_model(path or REGISTRY_FILE, Registry)
+    return load_yaml_model(path or packaged("models.yaml"), Registry)
 
 
 @dataclass
@@ -137,7 +136,7 @@ def resolve_route(src: str, tgt: str, registry: Registry | None = None, allow_pi
         raise ToolkitError(f"no single model for {src}→{tgt} (a pivot through {pivot} exists: {refused[0].model} "
                            f"then {refused[1].model}; drop --no-pivot to use it)")
     raise ToolkitError(f"no translation model for {src}→{tgt} in the registry, directly or through {pivot}; "
-                       "pass --model or add one to configs/models.yaml")
+                       "pass --model or a registry of your own (--registry)")
 
 
 def hop_for_model(model: str, src: str, tgt: str, registry: Registry) -> Hop:

@@ -25,15 +25,14 @@ RANDOM_KINDS = ("marian", "bart", "t5")
 
 def random_model(kind: str, root: Path) -> Path:
     """Tiny random-weight models for testing the machinery offline (``model: random:marian``)."""
-    from toolkit.random_models import build_bart, build_marian, build_t5
+    from toolkit.random_models import FRENCH_SAMPLE, build_bart, build_marian, build_t5
 
     if kind not in RANDOM_KINDS:
         raise ToolkitError(f"unknown random model '{RANDOM_PREFIX}{kind}' (known: {', '.join(RANDOM_KINDS)})")
     path = root / f"random-{kind}"
     if (path / "config.json").exists():
         return path
-    texts = [p.read_text(encoding="utf-8") for p in sorted((Path(toolkit.__file__).parent.parent / "seeds").glob("*.txt"))]
-    {"marian": build_marian, "bart": build_bart, "t5": build_t5}[kind](path, texts)
+    {"marian": build_marian, "bart": build_bart, "t5": build_t5}[kind](path, ["\n".join(FRENCH_SAMPLE)])
     return path
 
 
