@@ -10,6 +10,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Converted CTranslate2 models go to a fresh cache, never the user's.
 os.environ["TOOLKIT_CACHE"] = __import__("tempfile").mkdtemp(prefix="toolkit-test-cache-")
 
+from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -69,3 +70,29 @@ def generate_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(TorchEngine, "generate", record)
     return calls
+
+
+@pytest.fixture(autouse=True, scope="session")
+def manifests_follow_the_schema() -> Iterator[None]:
+    """Every manifest any test writes is validated against the shipped JSON Schema."""
+    import json
+
+    import jsonschema
+
+    from toolkit.config import packaged
+    from toolkit.runs import RunFolder
+
+    validator = jsonschema.Draft202012Validator(json.loads(packaged("manifest.schema.json").read_text()))
+    original = RunFolder.commit
+
+    def commit(self: RunFolder, manifest: dict) -> Path:
+        target = original(self, manifest)
+        written = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+        errors = sorted(validator.iter_errors(written), key=lambda e: list(e.path))
+        assert not errors, f"manifest.json does not follow the schema: {errors[0].message} at {list(errors[0].path)}"
+        return target
+
+    patcher = pytest.MonkeyPatch()
+    patcher.setattr(RunFolder, "commit", commit)
+    yield
+    patcher.undo()

@@ -36,6 +36,12 @@ def one_line_error(result, fragment: str, code: int = 2) -> str:
     return lines[0]
 
 
+def head() -> dict:
+    from toolkit.runs import base_manifest
+
+    return {**base_manifest("evaluate"), "task": "evaluation"}
+
+
 def tree(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
@@ -104,7 +110,7 @@ def test_any_ids_map_one_to_one_inside_the_run_folder(tmp_path_factory: pytest.T
         paths = [run.path_for(doc_id, ".txt") for doc_id in ids]
         for path, doc_id in zip(paths, ids):
             run.write_text(path, doc_id.replace("\x00", ""))
-        run.commit({})
+        run.commit(head())
     assert len({p.casefold() for p in paths}) == len(ids)
     assert [p.name for p in parent.iterdir()] == ["run"]
     for path in paths:
@@ -190,18 +196,18 @@ def test_files_added_to_the_target_during_a_run_are_never_replaced(tmp_path: Pat
     run.write_text("a.txt", "new")
     (target / "arrived.txt").write_text("someone else's")
     with pytest.raises(ToolkitError, match="changed while the run was working"):
-        run.commit({})
+        run.commit(head())
     assert tree(target) == {"arrived.txt": b"someone else's"}
     assert run.partial.is_dir()  # the finished work is kept and named in the message
 
     earlier = tmp_path / "earlier"
     with RunFolder(earlier) as first:
         first.write_text("x.txt", "old")
-        first.commit({})
+        first.commit(head())
     again = RunFolder(earlier, overwrite=True)
     (earlier / "arrived.txt").write_text("someone else's")
     with pytest.raises(ToolkitError, match="changed while the run was working"):
-        again.commit({})
+        again.commit(head())
     assert tree(earlier)["arrived.txt"] == b"someone else's" and tree(earlier)["x.txt"] == b"old"
 
 

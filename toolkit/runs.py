@@ -75,8 +75,12 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+SCHEMA_VERSION = 1  # of manifest.json; its JSON Schema ships as toolkit/data/manifest.schema.json
+
+
 def base_manifest(command: str) -> dict[str, Any]:
     return {
+        "schema_version": SCHEMA_VERSION,
         "toolkit_version": toolkit.__version__,
         "git_commit": git_commit(),
         "command": command,

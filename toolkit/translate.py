@@ -313,9 +313,15 @@ class DocumentTranslator:
         return result
 
     def describe(self) -> dict[str, Any]:
+        """The same shape whatever the number of source languages: the top-level fields describe
+        the route of the most documents, ``routes`` every route by source language."""
+        from collections import Counter
+
         described = {lang: t.describe() for lang, t in self.translators.items()}
-        head = dict(next(iter(described.values()))) if len(described) == 1 else {"target_lang": self.target_lang}
-        return {**head, "source_lang_option": self.src, "routes": described}
+        counts = Counter(lang for doc_id, lang in self.languages.items() if doc_id not in self.skipped)
+        primary = counts.most_common(1)[0][0] if counts else next(iter(described))
+        return {**described[primary], "source_lang_option": self.src, "source_langs": sorted(described),
+                "routes": described}
 
 
 def document_translator(docs: Sequence[Document], model: str | None = None, src: str | None = None,

@@ -237,7 +237,7 @@ def run_benchmark(config: Benchmark, config_path: Path, out: Path, systems: list
     from toolkit.benchmark.report import markdown, plot, to_csv
     from toolkit.console import progress
     from toolkit.documents import read_inputs
-    from toolkit.runs import RunFolder, environment, git_commit
+    from toolkit.runs import RunFolder, base_manifest, environment, git_commit
 
     resolved = plan(systems, models_root)
     datasets = {name: {**d.model_dump(), "sources": d.sources} for name, d in config.datasets.items()}
@@ -270,5 +270,6 @@ def run_benchmark(config: Benchmark, config_path: Path, out: Path, systems: list
         run.write_text("leaderboard.md", markdown(results))
         run.write_bytes("quality-vs-speed.png", plot(results))
         run.write_text("config.yaml", config_path.read_text(encoding="utf-8"))
-        run.commit({"task": "benchmark", "run_id": out.name, "config_file": str(config_path)})
+        run.commit({**base_manifest("benchmark"), "task": "benchmark", "run_id": out.name,
+                    "config_file": str(config_path)})
     return results
