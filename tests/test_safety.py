@@ -447,15 +447,114 @@ def test_evaluate_out_is_a_safe_run_folder(tmp_path: Path) -> None:
     assert {"scores.json", "scores.csv", "scores.md", "manifest.json"} == set(tree(tmp_path / "scores"))
 
 
-def test_scores_nested_in_a_run_do_not_block_its_overwrite(tmp_path: Path) -> None:
+def test_overwrite_never_deletes_what_the_manifest_cannot_vouch_for(tmp_path: Path) -> None:
     doc = tmp_path / "doc.txt"
     doc.write_text(SENTENCE)
     run = tmp_path / "run"
     assert lead(str(doc), "--out", str(run)).exit_code == 0
-    scores = invoke("evaluate", "--hyp", str(run), "--ref", str(doc), "--task", "summarization", "--lang", "fr",
-                    "--bootstrap", "10", "--out", str(run / "scores"))
-    assert scores.exit_code == 0, scores.output
-    (run / "scores" / "extra.txt").write_text("mine")
-    one_line_error(lead(str(doc), "--out", str(run), "--overwrite"), "scores/extra.txt")
-    (run / "scores" / "extra.txt").unlink()
+    # A file listed by hand in the manifest (no checksum of ours) is still the user's.
+    (run / "notes.txt").write_text("my notes")
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["files"].append("notes.txt")
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    one_line_error(lead(str(doc), "--out", str(run), "--overwrite"), "notes.txt")
+    (run / "notes.txt").unlink()
+    # A post-edited output is the user's work now.
+    (run / "doc.txt").write_text("Post-edited by a journalist.")
+    one_line_error(lead(str(doc), "--out", str(run), "--overwrite"), "doc.txt (changed since the run)")
+    assert (run / "doc.txt").read_text() == "Post-edited by a journalist."
+    import shutil
+
+    shutil.rmtree(run)
+    assert lead(str(doc), "--out", str(run)).exit_code == 0
+    # A copy of an earlier run kept inside, and an empty folder of the user's, block it too.
+    assert lead(str(doc), "--out", str(run / "backup")).exit_code == 0
+    one_line_error(lead(str(doc), "--out", str(run), "--overwrite"), "backup/")
+    shutil.rmtree(run / "backup")
+    (run / "keep").mkdir()
+    one_line_error(lead(str(doc), "--out", str(run), "--overwrite"), "keep/")
+    (run / "keep").rmdir()
     assert lead(str(doc), "--out", str(run), "--overwrite").exit_code == 0
+
+
+def test_a_run_with_another_cache_or_home_is_still_locked_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = tmp_path / "doc.txt"
+    doc.write_text(SENTENCE)
+    with RunFolder(tmp_path / "run") as first:
+        monkeypatch.setenv("TOOLKIT_CACHE", str(tmp_path / "other-cache"))
+        monkeypatch.setenv("HOME", str(tmp_path / "other-home"))
+        one_line_error(lead(str(doc), "--out", str(tmp_path / "run")), "another run (pid")
+        assert first.partial.is_dir()  # never taken for a stale folder
+    assert not (tmp_path / ".run.lock").exists()
+
+
+def test_a_live_runs_partial_folder_is_never_removed(tmp_path: Path) -> None:
+    doc = tmp_path / "doc.txt"
+    doc.write_text(SENTENCE)
+    live = tmp_path / ".run.partial-1"
+    live.mkdir()
+    (live / MARKER).write_text(json.dumps({"state": "partial", "pid": 1}))  # pid 1 is always alive
+    assert lead(str(doc), "--out", str(tmp_path / "run")).exit_code == 0
+    assert live.is_dir()
+
+
+@pytest.mark.parametrize("out", ["n" * 300, "loop/x", "/".join(["d" * 200] * 25)])
+def test_unusable_paths_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, out: str) -> None:
+    doc = tmp_path / "doc.txt"
+    doc.write_text(SENTENCE)
+    monkeypatch.chdir(tmp_path)
+    os.symlink("loop", tmp_path / "loop")
+    one_line_error(lead(str(doc), "--out", out), "--out")
+
+
+@pytest.mark.parametrize("record, fragment", [
+    ({"id": "\ud800lone", "text": SENTENCE}, "lone surrogate"),
+    ({"id": "s", "text": "Le chat \ud800 dort."}, "lone surrogate"),
+    ({"id": None, "text": SENTENCE}, "'id' must be a string or an integer"),
+    ({"id": {"a": [1]}, "text": SENTENCE}, "'id' must be a string or an integer"),
+])
+def test_records_that_are_not_text_are_refused(tmp_path: Path, record: dict, fragment: str) -> None:
+    corpus = tmp_path / "in.jsonl"
+    corpus.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    one_line_error(lead(str(corpus), "--out", str(tmp_path / "run")), fragment)
+
+
+def test_ids_cannot_inject_into_the_terminal(tmp_path: Path) -> None:
+    evil = "evil\u001b[2J\u001b[31mFAKE\nwarning: all good [red]x[/red]"
+    corpus = write_jsonl(tmp_path / "in.jsonl", [{"id": evil, "text": "Une phrase."}])
+    result = invoke("summarize", str(corpus), "-m", "lead-1", "--lang", "fr", "--out", str(tmp_path / "run"))
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.stderr and "\\x1b" in result.stderr
+    assert not any(line.startswith("warning: all good") for line in result.stderr.splitlines())
+
+
+def test_outputs_inside_an_input_folder_are_not_read_back(tmp_path: Path) -> None:
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "a.txt").write_text(SENTENCE)
+    assert lead(str(inputs), "--out", str(inputs / "out")).exit_code == 0
+    result = lead(str(inputs), "--out", str(inputs / "out"), "--overwrite")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((inputs / "out" / "manifest.json").read_text())
+    assert [d["id"] for d in manifest["documents"]] == ["a"]
+
+
+def test_a_failed_move_puts_the_earlier_run_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    earlier = tmp_path / "run"
+    with RunFolder(earlier) as first:
+        first.write_text("x.txt", "old")
+        first.commit(head())
+    again = RunFolder(earlier, overwrite=True)
+    again.write_text("x.txt", "new")
+    real_rename = os.rename
+
+    def failing(src, dst):
+        if str(src) == str(again.partial):
+            raise OSError(28, "No space left on device")
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", failing)
+    with pytest.raises(ToolkitError, match="nothing there was touched"):
+        again.commit(head())
+    assert (earlier / "x.txt").read_text() == "old" and not (earlier / MARKER).exists()
+    assert not [p for p in tmp_path.iterdir() if ".old-" in p.name]

@@ -14,9 +14,11 @@ import typer.core
 # Typer ≥ 0.29 carries its own copy of Click; its exceptions have no public alias.
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from rich.table import Table
+from rich.text import Text
 
-from toolkit.console import (EXIT_PARTIAL, EXIT_SIGINT, EXIT_USER_ERROR, handle_termination, print_json,
-                             quiet_libraries, stderr, user_errors)
+from toolkit.console import (EXIT_PARTIAL, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USER_ERROR, Terminated,
+                             handle_termination, print_json, printable, quiet_libraries, raise_if_terminated, stderr,
+                             user_errors)
 from toolkit.errors import ToolkitError
 
 
@@ -25,9 +27,10 @@ def _one_line(error: ClickException) -> str:
     import re
 
     param = getattr(error, "param", None)
-    least = re.search(r"greater than or equal to (\S+)", str(getattr(error, "message", "")))
-    if param is not None and least and getattr(param, "opts", None):
-        return f"{param.opts[0]} must be at least {least.group(1)}"
+    message = str(getattr(error, "message", ""))
+    bound = re.search(r"(greater|less) than or equal to (\S+)", message)
+    if param is not None and bound and getattr(param, "opts", None):
+        return f"{param.opts[0]} must be at {'least' if bound.group(1) == 'greater' else 'most'} {bound.group(2)}"
     message = " ".join(error.format_message().split())
     return message[:1].lower() + message[1:]
 
@@ -42,6 +45,15 @@ class _Commands(typer.core.TyperGroup):
         try:
             value = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
             code = value if isinstance(value, int) else 0
+            raise_if_terminated()
+            if code == EXIT_SIGINT:  # Typer turns a KeyboardInterrupt outside our handlers into 130, silently
+                print("toolkit: interrupted; nothing was written", file=sys.stderr)
+        except Terminated:
+            print("toolkit: terminated; nothing was written", file=sys.stderr)
+            code = EXIT_SIGTERM
+        except KeyboardInterrupt:
+            print("toolkit: interrupted; nothing was written", file=sys.stderr)
+            code = EXIT_SIGINT
         except NoArgsIsHelpError as error:
             print(error.ctx.get_help() if error.ctx else "", file=sys.stderr)
             code = EXIT_USER_ERROR
@@ -81,9 +93,9 @@ class Device(str, Enum):
 Inputs = Annotated[list[str], typer.Argument(help="Files, folders (*.txt, *.md, *.jsonl, recursively), or - for stdin.")]
 OutOption = Annotated[Optional[str], typer.Option("--out", "-o", help="Run folder to create (default: outputs/<command>-<time>), or - for stdout.")]
 FormatOption = Annotated[Format, typer.Option("--format", help="Output file format (auto: .md for Markdown inputs, else .txt).")]
-BeamsOption = Annotated[Optional[int], typer.Option("--beams", min=1, help="Beam size (default: the model's generation config).")]
-MaxNewOption = Annotated[Optional[int], typer.Option("--max-new-tokens", min=1, help="Most tokens generated per segment (default: the model's).")]
-BatchOption = Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Most segments per batch (default: toolkit/data/defaults.yaml).")]
+BeamsOption = Annotated[Optional[int], typer.Option("--beams", min=1, max=256, help="Beam size (default: the model's generation config).")]
+MaxNewOption = Annotated[Optional[int], typer.Option("--max-new-tokens", min=1, max=65536, help="Most tokens generated per segment (default: the model's).")]
+BatchOption = Annotated[Optional[int], typer.Option("--batch-size", min=1, max=65536, help="Most segments per batch (default: toolkit/data/defaults.yaml).")]
 DeviceOption = Annotated[Device, typer.Option("--device", help="auto picks cuda when PyTorch sees a GPU.")]
 EncodingOption = Annotated[str, typer.Option("--encoding", help="Encoding of text inputs.")]
 OverwriteOption = Annotated[bool, typer.Option("--overwrite/--no-overwrite", help="Replace --out if it holds an earlier toolkit run (and nothing else).")]
@@ -97,7 +109,7 @@ class Backend(str, Enum):
 
 BackendOption = Annotated[Optional[Backend], typer.Option("--backend", help="auto: CTranslate2 where it supports the model, else PyTorch (default: toolkit/data/defaults.yaml).")]
 QuantizationOption = Annotated[Optional[str], typer.Option("--quantization", help="ct2 weights: int8 (CPU default), int8_float16 (CUDA default), int8_float32, float16, bfloat16, float32.")]
-ThreadsOption = Annotated[int, typer.Option("--threads", min=0, help="CPU threads for inference (0: the library's default).")]
+ThreadsOption = Annotated[int, typer.Option("--threads", min=0, max=1024, help="CPU threads for inference (0: the library's default).")]
 NoPivotOption = Annotated[bool, typer.Option("--no-pivot/--pivot", help="Refuse two-hop routes through English.")]
 RegistryOption = Annotated[Optional[Path], typer.Option("--registry", help="Model registry (default: toolkit/data/models.yaml).")]
 RevisionOption = Annotated[Optional[str], typer.Option("--revision", help="Hub revision (branch, tag or commit) of the model.")]
@@ -130,7 +142,7 @@ def _out_target(out: Optional[str], command: str, as_json: bool, overwrite: bool
         if as_json:
             raise ToolkitError("--out - and --json both write to stdout: use one of them")
         return None
-    return RunFolder(Path(out) if out else default_run_dir(command), overwrite=overwrite,
+    return RunFolder(Path(out) if out is not None else default_run_dir(command), overwrite=overwrite,
                      inputs=[Path(i) for i in inputs if i != "-"])
 
 
@@ -139,8 +151,9 @@ def _summary_table(title: str, rows: list[dict[str, Any]]) -> Table:
     for column in ("document", "sentences", "source tokens", "output tokens", "seconds", "file"):
         table.add_column(column, justify="right" if column not in ("document", "file") else "left")
     for row in rows:
-        table.add_row(row["id"], str(len(row["segments"])) if row["segments"] else "–", str(row["source_tokens"]), str(row["output_tokens"]),
-                      f"{row['seconds']:.2f}", row["output_file"] or "-")
+        table.add_row(Text(printable(row["id"])), str(len(row["segments"])) if row["segments"] else "–",
+                      str(row["source_tokens"]), str(row["output_tokens"]), f"{row['seconds']:.2f}",
+                      Text(printable(row["output_file"] or "-")))
     return table
 
 
@@ -264,10 +277,10 @@ def _partial_exit(skipped: list[dict[str, str]]) -> None:
 
 
 SummarizerOption = Annotated[Optional[str], typer.Option("--model", "-m", help="Hugging Face id, local folder, lead-N or textrank[-N] (default: toolkit/data/defaults.yaml for --lang).")]
-MinLengthOption = Annotated[Optional[int], typer.Option("--min-length", min=0, help="Shortest summary in tokens (default: the model's).")]
-MaxLengthOption = Annotated[Optional[int], typer.Option("--max-length", min=1, help="Longest summary in tokens (default: the model's).")]
+MinLengthOption = Annotated[Optional[int], typer.Option("--min-length", min=0, max=65536, help="Shortest summary in tokens (default: the model's).")]
+MaxLengthOption = Annotated[Optional[int], typer.Option("--max-length", min=1, max=65536, help="Longest summary in tokens (default: the model's).")]
 LengthPenaltyOption = Annotated[Optional[float], typer.Option("--length-penalty", help="Beam length penalty (default: the model's).")]
-NoRepeatOption = Annotated[Optional[int], typer.Option("--no-repeat-ngram", min=1, help="Forbid repeating n-grams of this size (default: the model's).")]
+NoRepeatOption = Annotated[Optional[int], typer.Option("--no-repeat-ngram", min=1, max=64, help="Forbid repeating n-grams of this size (default: the model's).")]
 
 
 def _summary_generation(beams: Optional[int], min_length: Optional[int], max_length: Optional[int],
@@ -348,7 +361,7 @@ def pipeline(
     max_length: MaxLengthOption = None,
     length_penalty: LengthPenaltyOption = None,
     no_repeat_ngram: NoRepeatOption = None,
-    beams: Annotated[Optional[int], typer.Option("--beams", min=1, help="Beam size for both stages (default: each model's).")] = None,
+    beams: Annotated[Optional[int], typer.Option("--beams", min=1, max=256, help="Beam size for both stages (default: each model's).")] = None,
     out: OutOption = None,
     device: DeviceOption = Device.auto,
     backend: BackendOption = None,
@@ -436,7 +449,7 @@ def detect(
         for column in ("document", "language", "confidence", "mixed", "paragraph languages"):
             table.add_column(column)
         for row in rows:
-            table.add_row(row["id"], row["lang"], f"{row['confidence']:.2f}", "yes" if row["mixed"] else "no",
+            table.add_row(Text(printable(row["id"])), row["lang"], f"{row['confidence']:.2f}", "yes" if row["mixed"] else "no",
                           ", ".join(f"{k} {v:.0%}" for k, v in row["languages"].items()))
         stderr.print(table)
 

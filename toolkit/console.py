@@ -30,8 +30,18 @@ class Terminated(BaseException):
     """SIGTERM, raised where the program is so that run folders clean up as on Ctrl-C."""
 
 
+_signalled: list[int] = []
+
+
 def _raise_terminated(signum: int, frame: Any) -> None:
+    _signalled.append(signum)
     raise Terminated()
+
+
+def raise_if_terminated() -> None:
+    """Raise again for a SIGTERM whose exception something swallowed (an import, a finaliser)."""
+    if _signalled:
+        raise Terminated()
 
 
 def handle_termination() -> None:
@@ -64,7 +74,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except ToolkitError as exc:
-        print(f"toolkit: error: {exc}", file=sys.stderr)
+        print(f"toolkit: error: {printable(str(exc))}", file=sys.stderr)
         raise typer.Exit(EXIT_USER_ERROR) from None
     except KeyboardInterrupt:
         print("toolkit: interrupted; nothing was written", file=sys.stderr)
@@ -86,5 +96,16 @@ def print_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters escaped, for terminals and logs: a document id or a
+    message quoting one can never move the cursor, clear the screen or forge a line."""
+    import unicodedata
+
+    return "".join(ch if ch == " " or unicodedata.category(ch)[0] != "C" else ascii(ch)[1:-1] for ch in text)
+
+
 def warn(message: str) -> None:
-    stderr.print(f"[yellow]warning:[/yellow] {message}", markup=True, highlight=False, soft_wrap=True)
+    from rich.markup import escape
+
+    stderr.print(f"[yellow]warning:[/yellow] {escape(printable(message))}", markup=True, highlight=False,
+                 soft_wrap=True)

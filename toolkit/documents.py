@@ -130,6 +130,14 @@ def documents_from_jsonl(path: Path, encoding: str = "utf-8", text_key: str = "t
             raise InputError(f"{path}: record {lineno} lacks '{'id' if 'id' not in record else text_key}'")
         if not isinstance(record[text_key], str):
             raise InputError(f"{path}: record {lineno}: '{text_key}' must be a string")
+        if isinstance(record["id"], bool) or not isinstance(record["id"], (str, int)):
+            raise InputError(f"{path}: record {lineno}: 'id' must be a string or an integer")
+        for field_name in ("id", text_key):
+            try:
+                str(record[field_name]).encode("utf-8")
+            except UnicodeEncodeError:
+                raise InputError(f"{path}: record {lineno}: '{field_name}' holds a lone surrogate "
+                                 "(\\ud800-\\udfff escape), which is not text") from None
         extra = {k: v for k, v in record.items() if k not in ("id", text_key, "lang")}
         docs.append(
             Document(
@@ -164,9 +172,21 @@ def _document_from_file(path: Path, doc_id: str, encoding: str) -> Document:
     return Document(id=doc_id, text=text, source=str(path), format=fmt, newline=newline)
 
 
+def _toolkit_output(folder: Path, root: Path) -> bool:
+    """A run folder of ours (or an unfinished one) below an input folder: never read as input,
+    so that `--out inputs/out` does not feed a run its own earlier outputs."""
+    for parent in [folder, *folder.parents]:
+        if parent == root:
+            return False
+        if parent.name.startswith(".") or (parent / "manifest.json").is_file():
+            return True
+    return False
+
+
 def _files_under(folder: Path) -> list[Path]:
     return sorted(
-        p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES + JSONL_SUFFIXES
+        p for p in folder.rglob("*")
+        if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES + JSONL_SUFFIXES and not _toolkit_output(p.parent, folder)
     )
 
 

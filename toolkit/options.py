@@ -34,8 +34,8 @@ class EngineOptions(Options):
     device: str = "auto"
     quantization: str | None = None
     dtype: Dtype = "float32"
-    threads: int = Field(0, ge=0)
-    batch_size: int = Field(16, ge=1)
+    threads: int = Field(0, ge=0, le=1024)
+    batch_size: int = Field(16, ge=1, le=65536)
     max_batch_tokens: int = Field(8192, ge=16)
     revision: str | None = None
 
@@ -43,13 +43,13 @@ class EngineOptions(Options):
 class GenerationOptions(Options):
     """User overrides of the model's own generation config; None keeps the model's value."""
 
-    num_beams: int | None = Field(None, ge=1)
-    max_length: int | None = Field(None, ge=1)
-    max_new_tokens: int | None = Field(None, ge=1)
-    min_length: int | None = Field(None, ge=0)
-    min_new_tokens: int | None = Field(None, ge=0)
+    num_beams: int | None = Field(None, ge=1, le=256)
+    max_length: int | None = Field(None, ge=1, le=65536)
+    max_new_tokens: int | None = Field(None, ge=1, le=65536)
+    min_length: int | None = Field(None, ge=0, le=65536)
+    min_new_tokens: int | None = Field(None, ge=0, le=65536)
     length_penalty: float | None = None
-    no_repeat_ngram_size: int | None = Field(None, ge=1)
+    no_repeat_ngram_size: int | None = Field(None, ge=1, le=64)
 
     @model_validator(mode="after")
     def _lengths(self) -> GenerationOptions:

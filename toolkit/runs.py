@@ -108,29 +108,41 @@ def _read_json(path: Path) -> Any:
 def _is_toolkit_run(folder: Path) -> bool:
     """A finished run: it has the manifest the toolkit writes last."""
     manifest = _read_json(folder / MANIFEST)
-    return isinstance(manifest, dict) and "toolkit_version" in manifest and "files" in manifest
+    return isinstance(manifest, dict) and "toolkit_version" in manifest and isinstance(manifest.get("checksums"), dict)
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _foreign_files(run: Path) -> list[str]:
-    """Files in a previous run that its manifest does not list: someone else's, never to be
-    deleted. A run nested in it (`evaluate --out RUN/scores`) counts as the toolkit's own."""
+    """What in a previous run the toolkit did not write exactly as it is: files its manifest does
+    not list with a checksum, files changed since (a post-edited translation), folders no listed
+    file needs, links. None of these may ever be deleted."""
     manifest = _read_json(run / MANIFEST)
-    listed = set(manifest.get("files", [])) if isinstance(manifest, dict) else set()
-    listed |= {MANIFEST, MARKER}
+    checksums = manifest.get("checksums", {}) if isinstance(manifest, dict) else {}
+    checksums = checksums if isinstance(checksums, dict) else {}
+    needed_folders = {parent.as_posix() for name in checksums for parent in Path(name).parents if parent != Path(".")}
     found: list[str] = []
-
-    def walk(folder: Path, prefix: str) -> None:
-        for path in sorted(folder.iterdir()):
-            relative = prefix + path.name
-            if path.is_dir() and not path.is_symlink():
-                if _is_toolkit_run(path):
-                    found.extend(f"{relative}/{name}" for name in _foreign_files(path))
-                else:
-                    walk(path, relative + "/")
-            elif relative not in listed:
-                found.append(relative)
-
-    walk(run, "")
+    for path in sorted(run.rglob("*")):
+        relative = path.relative_to(run).as_posix()
+        if path.is_symlink():
+            found.append(relative)
+        elif path.is_dir():
+            if relative not in needed_folders:
+                found.append(relative + "/")
+        elif relative == MANIFEST:
+            continue
+        elif relative not in checksums:
+            found.append(relative)
+        elif _sha256(path) != checksums[relative]:
+            found.append(f"{relative} (changed since the run)")
     return found
 
 
@@ -145,44 +157,43 @@ def _pid_alive(pid: int) -> bool:
 
 
 class _TargetLock:
-    """An exclusive lock on a run folder's path for a whole run (filelock), kept in the toolkit's
-    cache so that nothing but the run folder appears beside the user's files."""
+    """An exclusive lock (filelock) on a run folder's path for a whole run: ``.<name>.lock``
+    beside the target, holding the owner's pid, removed when the run ends. Beside the target,
+    not in a cache, so that runs with different settings (HOME, TOOLKIT_CACHE) still exclude
+    each other."""
 
-    def __init__(self, target: Path, option: str) -> None:
-        import hashlib
-
-        from toolkit.config import toolkit_cache
-
-        self.target = target
+    def __init__(self, target: Path, option: str, shown: Path) -> None:
+        self.path = target.parent / f".{target.name}.lock"
         self.option = option
-        key = hashlib.sha256(str(target).encode("utf-8", errors="surrogatepass")).hexdigest()[:32]
-        self.path = toolkit_cache() / "locks" / f"{key}.lock"
-        self.owner = self.path.with_suffix(".owner")
+        self.shown = shown
         self._lock: Any = None
 
     def acquire(self) -> None:
         from filelock import FileLock, Timeout
 
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise RunFolderError(f"cannot create the lock folder {self.path.parent} ({exc.strerror}); "
-                                 "set TOOLKIT_CACHE to a writable folder") from None
         lock = FileLock(str(self.path), timeout=0)
         try:
             lock.acquire()
         except Timeout:
-            owner = _read_json(self.owner)
-            pid = owner.get("pid") if isinstance(owner, dict) else None
+            pid = self._owner()
             who = f"another run (pid {pid})" if pid else "another run"
-            raise RunFolderError(f"{self.option} {self.target}: {who} is writing to this folder; wait for it to "
+            raise RunFolderError(f"{self.option} {self.shown}: {who} is writing to this folder; wait for it to "
                                  "finish or choose another folder") from None
         self._lock = lock
-        atomic_write_text(self.owner, json.dumps({"pid": os.getpid(), "target": str(self.target)}))
+        with open(self.path, "w", encoding="utf-8") as handle:  # the lock is on the inode, not the content
+            handle.write(str(os.getpid()))
+
+    def _owner(self) -> int | None:
+        try:
+            return int(self.path.read_text(encoding="utf-8").strip())
+        except (OSError, ValueError):
+            return None
 
     def release(self) -> None:
         if self._lock is not None:
-            self.owner.unlink(missing_ok=True)
+            # Unlinked before the release: a contender that opened the old file sees it replaced
+            # and retries on a new one (filelock checks the inode), so exclusion holds.
+            self.path.unlink(missing_ok=True)
             self._lock.release()
             self._lock = None
 
@@ -207,19 +218,30 @@ class RunFolder:
                  option: str = "--out") -> None:
         self.option = option
         self.requested = target
-        self.target = Path(os.path.abspath(target.expanduser())).resolve()
         self.overwrite = overwrite
         self.names = OutputNames()
         self.files: list[str] = []
-        self.partial = self.target.parent / f".{self.target.name}.partial-{os.getpid()}"
+        self.checksums: dict[str, str] = {}
         self._kept = False
-        self._check_location([Path(os.path.abspath(p)).resolve() for p in inputs])
-        self._lock = _TargetLock(self.target, option)
-        self._lock.acquire()
+        if not str(target).strip():
+            raise self._fail("an empty path")
+        try:
+            self.target = Path(os.path.abspath(target.expanduser())).resolve()
+            self.partial = self.target.parent / f".{self.target.name}.partial-{os.getpid()}"
+            self._check_location([Path(os.path.abspath(p)).resolve() for p in inputs])
+            self._lock = _TargetLock(self.target, option, target)
+            self._lock.acquire()
+        except OSError as exc:
+            raise self._fail(f"cannot be used ({exc.strerror or exc})") from None
+        except RuntimeError as exc:  # pathlib's "Symlink loop"
+            raise self._fail(f"cannot be resolved ({exc})") from None
         try:
             self._remove_stale()
             self.replaces = self._check_existing()
             self._create_partial()
+        except OSError as exc:
+            self._lock.release()
+            raise self._fail(f"cannot be used ({exc.strerror or exc})") from None
         except BaseException:
             self._lock.release()
             raise
@@ -252,8 +274,12 @@ class RunFolder:
         for prefix in (f".{self.target.name}.partial-", f".{self.target.name}.old-"):
             for folder in parent.glob(f"{_glob_escape(prefix)}*"):
                 marker = _read_json(folder / MARKER)
-                if folder.is_dir() and not folder.is_symlink() and isinstance(marker, dict) \
-                        and marker.get("state") in ("partial", "old"):
+                if not (folder.is_dir() and not folder.is_symlink() and isinstance(marker, dict)):
+                    continue
+                pid = marker.get("pid")
+                # Only folders of runs that are gone: a live pid may be a run that does not share
+                # our lock (an older toolkit), and is never touched.
+                if marker.get("state") in ("partial", "old") and isinstance(pid, int) and not _pid_alive(pid):
                     shutil.rmtree(folder, ignore_errors=True)
 
     def _check_existing(self) -> bool:
@@ -306,29 +332,46 @@ class RunFolder:
         return self.names.path_for(doc_id, suffix, subdir)
 
     def write_text(self, relative: str, text: str, newline: str = "\n") -> Path:
-        atomic_write_text(inside(self.partial, relative), text, newline)
-        self.files.append(relative)
-        return self.target / relative
+        return self.write_bytes(relative, text.replace("\n", newline).encode("utf-8"))
 
     def write_bytes(self, relative: str, data: bytes) -> Path:
-        atomic_write_bytes(inside(self.partial, relative), data)
+        import hashlib
+
+        try:
+            atomic_write_bytes(inside(self.partial, relative), data)
+        except OSError as exc:  # disk full, quota, a file system that refuses the name
+            raise self._fail(f"cannot write {relative} ({exc.strerror or exc})") from None
         self.files.append(relative)
+        self.checksums[relative] = hashlib.sha256(data).hexdigest()
         return self.target / relative
 
     def commit(self, manifest: dict[str, Any]) -> Path:
         """Write the manifest last, then move the finished folder into place — re-checking the
         target, which may have changed while the run was working."""
-        manifest = {"toolkit_version": toolkit.__version__, **manifest, "files": sorted(self.files)}
-        write_json(self.partial / MANIFEST, manifest)
-        # From here on the manifest identifies the folder as a finished toolkit run.
-        (self.partial / MARKER).unlink()
+        from toolkit.console import raise_if_terminated
+
+        raise_if_terminated()  # a signal swallowed somewhere (an import, a finaliser) still stops the run
+        manifest = {"toolkit_version": toolkit.__version__, **manifest, "files": sorted(self.files),
+                    "checksums": dict(sorted(self.checksums.items()))}
+        try:
+            write_json(self.partial / MANIFEST, manifest)
+            # From here on the manifest identifies the folder as a finished toolkit run.
+            (self.partial / MARKER).unlink()
+        except OSError as exc:
+            self.close()
+            raise self._fail(f"cannot write the manifest ({exc.strerror or exc})") from None
         target = self.target
         try:
             if self.replaces and target.is_dir() and _is_toolkit_run(target) and not _foreign_files(target):
                 trash = target.parent / f".{target.name}.old-{os.getpid()}"
                 self._mark("old", target)
                 os.rename(target, trash)
-                os.rename(self.partial, target)
+                try:
+                    os.rename(self.partial, target)
+                except OSError:
+                    os.rename(trash, target)  # put the earlier run back as it was
+                    (target / MARKER).unlink(missing_ok=True)
+                    raise
                 shutil.rmtree(trash, ignore_errors=True)
             else:
                 # rename() onto an existing folder succeeds only while it is empty: files that

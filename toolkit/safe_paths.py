@@ -33,11 +33,13 @@ class UnsafePathError(ToolkitError):
 def _plain_component(part: str) -> bool:
     if not part or part in (".", "..") or part.startswith(".") or part.endswith((" ", ".")) or part != part.strip():
         return False
+    # Characters first: control characters, lone surrogates and the like cannot even be encoded.
+    if not all(ch == " " or (ch not in _FORBIDDEN and unicodedata.category(ch)[0] not in "CZ") for ch in part):
+        return False
     if len(part.encode("utf-8")) > MAX_COMPONENT_BYTES or _HASHED_SUFFIX.search(part):
         return False
-    if part.split(".")[0].lower() in _WINDOWS_RESERVED:
-        return False
-    return all(ch not in _FORBIDDEN and unicodedata.category(ch)[0] not in "CZ" or ch == " " for ch in part)
+    # Windows ignores what follows the first dot, and trailing spaces, when it reserves a name.
+    return part.split(".")[0].strip().lower() not in _WINDOWS_RESERVED
 
 
 def _readable(text: str) -> str:
@@ -51,6 +53,12 @@ def _readable(text: str) -> str:
 
 def id_hash(doc_id: str) -> str:
     return hashlib.sha256(doc_id.encode("utf-8", errors="surrogatepass")).hexdigest()[:HASH_CHARS]
+
+
+def _folded(relative: str) -> str:
+    """What file systems may treat as the same name: case (Windows, macOS) and Unicode
+    normalisation (macOS)."""
+    return unicodedata.normalize("NFC", relative).casefold()
 
 
 def safe_stem(doc_id: str) -> str:
@@ -88,13 +96,13 @@ class OutputNames:
         raise AssertionError(f"two document ids hash to the same output name: {doc_id!r}")  # a bug, not user input
 
     def _free(self, relative: str) -> bool:
-        folded = relative.casefold()
-        parents = [p.as_posix().casefold() for p in PurePosixPath(relative).parents if p.as_posix() != "."]
+        folded = _folded(relative)
+        parents = [_folded(p.as_posix()) for p in PurePosixPath(relative).parents if p.as_posix() != "."]
         return folded not in self._files and folded not in self._folders and not any(p in self._files for p in parents)
 
     def _claim(self, relative: str) -> None:
-        self._files.add(relative.casefold())
-        self._folders.update(p.as_posix().casefold() for p in PurePosixPath(relative).parents if p.as_posix() != ".")
+        self._files.add(_folded(relative))
+        self._folders.update(_folded(p.as_posix()) for p in PurePosixPath(relative).parents if p.as_posix() != ".")
 
 
 def inside(root: Path, relative: str | Path) -> Path:
