@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from typing import Any, Callable, Sequence
+from typing import Any
 
+from toolkit.backends import LoadedEngine, load_engine
 from toolkit.config import default_translation_model
 from toolkit.documents import Document
-from toolkit.backends import LoadedEngine, load_engine
 from toolkit.errors import ToolkitError
-from toolkit.registry import Hop, Registry, Route, hop_for_model, load_registry, resolve_route
+from toolkit.registry import (
+    Hop,
+    Registry,
+    Route,
+    hop_for_model,
+    load_registry,
+    resolve_route,
+)
 from toolkit.results import DocumentResult, SegmentRecord
-from toolkit.segment import segment_document, split_to_budget
+from toolkit.segment import segment_document, split_to_budget, word_separator
 
 
 class Translator:
@@ -34,7 +42,7 @@ class Translator:
     def from_pretrained(cls, reference: str | None = None, source_lang: str = "fr", target_lang: str = "en",
                         device: str = "auto", backend: str = "auto", quantization: str | None = None,
                         threads: int = 0, batch_size: int = 16, max_batch_tokens: int = 8192,
-                        revision: str | None = None, hop: Hop | None = None, **generation: Any) -> "Translator":
+                        revision: str | None = None, hop: Hop | None = None, **generation: Any) -> Translator:
         reference = reference or (hop.model if hop else default_translation_model(source_lang, target_lang))
         loaded = load_engine(reference, "translation", device, backend, quantization, threads, batch_size,
                              max_batch_tokens, revision, generation,
@@ -57,8 +65,8 @@ class Translator:
         for index, sentence in enumerate(sentences):
             parts = split_to_budget(sentence, self.engine.count_tokens, budget)
             if len(parts) > 1:
-                warnings.append((index, f"longer than the model's {budget}-token input limit: "
-                                         f"split into {len(parts)} pieces translated separately"))
+                warnings.append((index, (f"longer than the model's {budget}-token input limit: "
+                                          f"split into {len(parts)} pieces translated separately")))
             pieces.extend(parts)
             owners.extend([index] * len(parts))
         generated = self.engine.generate(pieces, on_batch)
@@ -109,7 +117,7 @@ class Translator:
             results.append(DocumentResult(
                 id=doc.id,
                 source=doc.source,
-                output=seg.reassemble(outputs),
+                output=seg.reassemble(outputs, word_separator(self.target_lang)),
                 seconds=elapsed * source_tokens / total_tokens,
                 source_tokens=source_tokens,
                 output_tokens=sum(r.output_tokens for r in doc_records),
