@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+
 @dataclass
 class SegmentRecord:
     """One source sentence and what the model made of it (the manifest's alignment)."""
@@ -18,6 +19,7 @@ class SegmentRecord:
     source_tokens: int = 0
     output_tokens: int = 0
     via: list[str] = field(default_factory=list)  # pivot translations, hop by hop
+    protected: int = 0  # protected spans (URLs, code, …) kept from the model and restored verbatim
 
 
 @dataclass

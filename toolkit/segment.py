@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from toolkit.text.markdown import TABLE_ROW, TEXT, VERBATIM, classify_lines, table_cells
+from toolkit.text.protect import find_protected
+
 log = logging.getLogger(__name__)
 
 # Words that end with a period without ending a sentence (lower-case, no period). The French list
@@ -44,7 +47,6 @@ REFINED_LANGUAGES = frozenset({"fr"})
 _TERMINAL = re.compile(r"(?:\.{2,}|…|[.!?‼⁇⁈⁉]+)(?:[\s\u00a0\u202f]*[»”\"’')\]])*")
 _OPENERS = "«“\"‘'([¿¡—–-"
 _MD_PREFIX = re.compile(r"^(\s*(?:#{1,6}\s+|[-*+]\s+|\d{1,3}[.)]\s+|>\s?)*)")
-_FENCE = re.compile(r"^\s*(```|~~~)")
 
 
 def base_language(lang: str | None) -> str:
@@ -165,8 +167,10 @@ def _accepts_library_end(text: str, end: int, abbreviations: set[str]) -> bool:
     return _rule_accepts(text, start, end, abbreviations)
 
 
-def sentence_spans(text: str, lang: str | None = "fr") -> list[tuple[int, int]]:
-    """Spans (start, end) of the sentences in one paragraph; whitespace between them is excluded."""
+def sentence_spans(text: str, lang: str | None = "fr",
+                   keep_together: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int]]:
+    """Spans (start, end) of the sentences in one paragraph; whitespace between them is excluded.
+    No sentence ends strictly inside a ``keep_together`` span (a URL, a code span)."""
     code = base_language(lang)
     ends = _pysbd_ends(text, code) if code in pysbd_languages() else None
     if ends is None:
@@ -176,7 +180,8 @@ def sentence_spans(text: str, lang: str | None = "fr") -> list[tuple[int, int]]:
         ends = {e for e in ends if _accepts_library_end(text, e, abbreviations)} | _rule_ends(text, code)
     spans: list[tuple[int, int]] = []
     start = 0
-    for end in sorted(e for e in ends if not _glued(text, e)) + [len(text)]:
+    ends = {e for e in ends if not _glued(text, e) and not any(a < e < b for a, b in keep_together)}
+    for end in sorted(ends) + [len(text)]:
         piece = text[start:end]
         a = start + len(piece) - len(piece.lstrip())
         b = start + len(piece.rstrip())
@@ -198,6 +203,9 @@ class Paragraph:
     sentences: list[str]
     separators: list[str]
     suffix: str
+    # Per sentence, the (start, end) offsets of its protected spans (see toolkit.text.protect).
+    protected: list[list[tuple[int, int]]] = field(default_factory=list)
+    table_row: bool = False  # sentences are Markdown table cells: an output must not add a pipe
 
     def render(self, sentences: Sequence[str], empty_separator: str = "") -> str:
         """``empty_separator`` replaces a source separator that is empty (CJK sentences follow one
@@ -248,26 +256,43 @@ def _has_letters(text: str) -> bool:
     return any(ch.isalpha() for ch in text)
 
 
-def segment_document(text: str, lang: str | None = "fr", markdown: bool = False) -> SegmentedDocument:
-    """Split ``text`` (LF newlines) into paragraphs and sentences, keeping every other character."""
+def segment_document(text: str, lang: str | None = "fr", markdown: bool = False,
+                     protect: bool = True) -> SegmentedDocument:
+    """Split ``text`` (LF newlines) into paragraphs and sentences, keeping every other character.
+
+    With ``markdown``, front matter, code fences, HTML comment blocks, link definitions and table
+    alignment rows pass through, and table rows are split into cells. With ``protect``, each
+    sentence records its protected spans (URLs, code, …), inside which no sentence ends."""
     lines: list[Paragraph | str] = []
-    in_fence = False
-    for line in text.split("\n"):
-        if markdown and _FENCE.match(line):
-            in_fence = not in_fence
-            lines.append(line)
-            continue
-        if in_fence or not _has_letters(line):
-            lines.append(line)  # blank lines, rules, bare numbers and code pass through
-            continue
-        prefix = _MD_PREFIX.match(line).group(1) if markdown else line[: len(line) - len(line.lstrip())]
-        body = line[len(prefix):]
-        spans = sentence_spans(body, lang)
-        lead = body[: spans[0][0]]
-        sentences = [body[a:b] for a, b in spans]
-        separators = [body[spans[i][1] : spans[i + 1][0]] for i in range(len(spans) - 1)]
-        lines.append(Paragraph(prefix + lead, sentences, separators, body[spans[-1][1]:]))
+    all_lines = text.split("\n")
+    kinds = classify_lines(all_lines) if markdown else [TEXT] * len(all_lines)
+    for line, kind in zip(all_lines, kinds):
+        paragraph = None
+        if kind != VERBATIM and _has_letters(line):  # blank lines, rules and bare numbers pass through
+            paragraph = _paragraph(line, lang, markdown, protect, kind == TABLE_ROW)
+        lines.append(paragraph or line)
     return SegmentedDocument(lines, lang)
+
+
+def _paragraph(line: str, lang: str | None, markdown: bool, protect: bool, table_row: bool) -> Paragraph | None:
+    if table_row:
+        prefix = line[: len(line) - len(line.lstrip())]
+    else:
+        prefix = _MD_PREFIX.match(line).group(1) if markdown else line[: len(line) - len(line.lstrip())]
+    body = line[len(prefix):]
+    protected = find_protected(body, markdown) if protect else []
+    regions = table_cells(body, protected) if table_row else [(0, len(body))]
+    spans: list[tuple[int, int]] = []
+    for a, b in regions:
+        if _has_letters(body[a:b]):
+            inner = [(p.start - a, p.end - a) for p in protected if a <= p.start and p.end <= b]
+            spans += [(a + x, a + y) for x, y in sentence_spans(body[a:b], lang, inner)]
+    if not spans:
+        return None
+    sentences = [body[a:b] for a, b in spans]
+    separators = [body[spans[i][1] : spans[i + 1][0]] for i in range(len(spans) - 1)]
+    inside = [[(p.start - a, p.end - a) for p in protected if a <= p.start and p.end <= b] for a, b in spans]
+    return Paragraph(prefix + body[: spans[0][0]], sentences, separators, body[spans[-1][1]:], inside, table_row)
 
 
 # Clause punctuation, Latin and CJK (fullwidth comma, ideographic comma, semicolon, colon).

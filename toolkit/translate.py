@@ -20,7 +20,13 @@ from toolkit.registry import (
     resolve_route,
 )
 from toolkit.results import DocumentResult, SegmentRecord
-from toolkit.segment import segment_document, split_to_budget, word_separator
+from toolkit.segment import (
+    SegmentedDocument,
+    segment_document,
+    split_to_budget,
+    word_separator,
+)
+from toolkit.text.protect import Piece, forbidden_strings, pieces, restore
 
 
 class Translator:
@@ -100,7 +106,7 @@ class Translator:
         start = time.perf_counter()
         segmented = [segment_document(doc.text, self.source_lang, markdown=doc.format == "md") for doc in docs]
         located = [seg.sentences for seg in segmented]
-        records, raw_warnings = self.translate_sentences([text for loc in located for _, _, text in loc], on_batch)
+        records, raw_warnings = self._translate_protected(segmented, on_batch)
         elapsed = time.perf_counter() - start
         total_tokens = sum(r.source_tokens for r in records) or 1
         results = []
@@ -127,6 +133,45 @@ class Translator:
             ))
             offset += len(loc)
         return results
+
+    def _translate_protected(self, segmented: Sequence[SegmentedDocument], on_batch: Callable[[int], None] | None
+                             ) -> tuple[list[SegmentRecord], list[tuple[int, str]]]:
+        """Translate every sentence of ``segmented`` with its protected spans kept from the model.
+
+        Each sentence is cut into text pieces and protected spans (toolkit.text.protect); only the
+        text pieces are batched for the model, and the spans are put back verbatim. Records and
+        warnings are per sentence, in document order, as ``translate_sentences`` gives them."""
+        plans: list[list[Piece]] = []
+        tables: list[bool] = []
+        forbidden: list[list[str]] = []
+        for seg in segmented:
+            doc_plans = [pieces(text, seg.paragraphs[p].protected[s] if seg.paragraphs[p].protected else [])
+                         for p, s, text in seg.sentences]
+            plans += doc_plans
+            tables += [seg.paragraphs[p].table_row for p, _, _ in seg.sentences]
+            forbidden += [forbidden_strings(doc_plans)] * len(doc_plans)
+        units = [(owner, part.core) for owner, plan in enumerate(plans) for part in plan if part.translatable]
+        unit_records, unit_warnings = self.translate_sentences([text for _, text in units], on_batch)
+        per_sentence: list[list[SegmentRecord]] = [[] for _ in plans]
+        for (owner, _), record in zip(units, unit_records):
+            per_sentence[owner].append(record)
+        warnings = [(units[i][0], message) for i, message in unit_warnings]
+        records = []
+        for index, (plan, done) in enumerate(zip(plans, per_sentence)):
+            output, cleaned = restore(plan, [r.output for r in done], forbidden[index], tables[index])
+            hops = len(done[0].via) if done else 0
+            records.append(SegmentRecord(
+                0, 0, "".join(part.text for part in plan), output,
+                pieces=sum(r.pieces for r in done),
+                source_tokens=sum(r.source_tokens for r in done),
+                output_tokens=sum(r.output_tokens for r in done),
+                via=[restore(plan, [r.via[k] for r in done], forbidden[index], tables[index])[0] for k in range(hops)],
+                protected=sum(part.protected for part in plan),
+            ))
+            if cleaned:
+                warnings.append((index, (f"{cleaned} model output(s) held a line break, a table pipe or a copy "
+                                         "of a protected span: removed or escaped")))
+        return records, warnings
 
     def count_sentences(self, doc: Document) -> int:
         return len(segment_document(doc.text, self.source_lang, markdown=doc.format == "md").sentences)
