@@ -26,6 +26,7 @@ class Format(str, Enum):
     auto = "auto"
     txt = "txt"
     md = "md"
+    html = "html"
     jsonl = "jsonl"
 
 
@@ -180,6 +181,8 @@ def translate(
         _positive("--batch-size", batch_size)
         _positive("--max-new-tokens", max_new_tokens)
         docs, warnings = _read_documents(inputs, encoding)
+        for doc in docs if fmt == Format.html else []:  # --format html: every input is HTML (e.g. stdin)
+            doc.format = "html"
         run = _out_target(out, "translate", as_json, overwrite)
         with run if run is not None else nullcontext():
             translator = _document_translator(

@@ -50,10 +50,13 @@ class DocumentResult:
 
 
 def document_format(result: DocumentResult, fmt: str) -> str:
-    """``auto``: Markdown inputs give Markdown outputs, everything else plain text."""
+    """``auto``: Markdown and HTML inputs give Markdown and HTML outputs, everything else plain text."""
     if fmt != "auto":
         return fmt
-    return "md" if result.source.lower().endswith(".md") else "txt"
+    source = result.source.lower()
+    if source.endswith((".html", ".htm")):
+        return "html"
+    return "md" if source.endswith(".md") else "txt"
 
 
 def render(result: DocumentResult, fmt: str, output_key: str = "output") -> str:

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from toolkit.text.html import runs
 from toolkit.text.markdown import TABLE_ROW, TEXT, VERBATIM, classify_lines, table_cells
-from toolkit.text.protect import find_protected
+from toolkit.text.protect import Span, find_protected
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +207,7 @@ class Paragraph:
     # Per sentence, the (start, end) offsets of its protected spans (see toolkit.text.protect).
     protected: list[list[tuple[int, int]]] = field(default_factory=list)
     table_row: bool = False  # sentences are Markdown table cells: an output must not add a pipe
+    markup: str = ""  # "html" or "html-attribute": entities decoded for the model, outputs escaped
 
     def render(self, sentences: Sequence[str], empty_separator: str = "") -> str:
         """``empty_separator`` replaces a source separator that is empty (CJK sentences follow one
@@ -226,6 +228,7 @@ class SegmentedDocument:
 
     lines: list[Paragraph | str]
     lang: str | None = None
+    joiner: str = "\n"  # between lines: "" for HTML, whose lines are consecutive slices
     paragraphs: list[Paragraph] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -249,7 +252,7 @@ class SegmentedDocument:
                 p += 1
             else:
                 rendered.append(line)
-        return "\n".join(rendered)
+        return self.joiner.join(rendered)
 
 
 def _has_letters(text: str) -> bool:
@@ -275,24 +278,52 @@ def segment_document(text: str, lang: str | None = "fr", markdown: bool = False,
 
 
 def _paragraph(line: str, lang: str | None, markdown: bool, protect: bool, table_row: bool) -> Paragraph | None:
-    if table_row:
+    if table_row or not markdown:
         prefix = line[: len(line) - len(line.lstrip())]
     else:
-        prefix = _MD_PREFIX.match(line).group(1) if markdown else line[: len(line) - len(line.lstrip())]
+        prefix = _MD_PREFIX.match(line).group(1)
     body = line[len(prefix):]
     protected = find_protected(body, markdown) if protect else []
     regions = table_cells(body, protected) if table_row else [(0, len(body))]
+    return make_paragraph(prefix, body, lang, protected, regions, table_row=table_row)
+
+
+_LINE_BREAKS = str.maketrans("\n\r\t\f\v", "     ")
+
+
+def make_paragraph(prefix: str, body: str, lang: str | None, protected: Sequence[Span],
+                   regions: Sequence[tuple[int, int]] | None = None, **flags: Any) -> Paragraph | None:
+    """The sentences of ``body`` (within ``regions``, by default all of it), with their protected
+    spans; None when there is nothing to translate. ``flags`` go to the Paragraph."""
     spans: list[tuple[int, int]] = []
-    for a, b in regions:
+    for a, b in regions if regions is not None else [(0, len(body))]:
         if _has_letters(body[a:b]):
             inner = [(p.start - a, p.end - a) for p in protected if a <= p.start and p.end <= b]
-            spans += [(a + x, a + y) for x, y in sentence_spans(body[a:b], lang, inner)]
+            # Line breaks (in HTML text) become spaces of the same length: pySBD would split there.
+            flat = body[a:b].translate(_LINE_BREAKS)
+            spans += [(a + x, a + y) for x, y in sentence_spans(flat, lang, inner)]
     if not spans:
         return None
     sentences = [body[a:b] for a, b in spans]
     separators = [body[spans[i][1] : spans[i + 1][0]] for i in range(len(spans) - 1)]
     inside = [[(p.start - a, p.end - a) for p in protected if a <= p.start and p.end <= b] for a, b in spans]
-    return Paragraph(prefix + body[: spans[0][0]], sentences, separators, body[spans[-1][1]:], inside, table_row)
+    return Paragraph(prefix + body[: spans[0][0]], sentences, separators, body[spans[-1][1]:], inside, **flags)
+
+
+def segment_html(text: str, lang: str | None = "fr") -> SegmentedDocument:
+    """An HTML document as verbatim slices and paragraphs (its text runs and alt/title values)."""
+    lines: list[Paragraph | str] = []
+    position = 0
+    for run in runs(text):
+        paragraph = make_paragraph("", text[run.start:run.end], lang, run.protected,
+                                   markup="html-attribute" if run.attribute else "html")
+        if paragraph is None:
+            continue
+        lines.append(text[position:run.start])
+        lines.append(paragraph)
+        position = run.end
+    lines.append(text[position:])
+    return SegmentedDocument(lines, lang, joiner="")
 
 
 # Clause punctuation, Latin and CJK (fullwidth comma, ideographic comma, semicolon, colon).

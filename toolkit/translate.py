@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import html
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from functools import partial
 from typing import Any
 
 from toolkit.backends import LoadedEngine, load_engine
@@ -21,12 +23,21 @@ from toolkit.registry import (
 )
 from toolkit.results import DocumentResult, SegmentRecord
 from toolkit.segment import (
+    Paragraph,
     SegmentedDocument,
     segment_document,
+    segment_html,
     split_to_budget,
     word_separator,
 )
 from toolkit.text.protect import Piece, forbidden_strings, pieces, restore
+
+
+def segment(doc: Document, lang: str) -> SegmentedDocument:
+    """A document's paragraphs and sentences, by its format (Markdown, HTML or plain text)."""
+    if doc.format == "html":
+        return segment_html(doc.text, lang)
+    return segment_document(doc.text, lang, markdown=doc.format == "md")
 
 
 class Translator:
@@ -104,7 +115,7 @@ class Translator:
         sentence at a time. The batches are shared, so each document's ``seconds`` is the run's
         time apportioned by its share of the source tokens (exact for a single document)."""
         start = time.perf_counter()
-        segmented = [segment_document(doc.text, self.source_lang, markdown=doc.format == "md") for doc in docs]
+        segmented = [segment(doc, self.source_lang) for doc in docs]
         located = [seg.sentences for seg in segmented]
         records, raw_warnings = self._translate_protected(segmented, on_batch)
         elapsed = time.perf_counter() - start
@@ -142,15 +153,17 @@ class Translator:
         text pieces are batched for the model, and the spans are put back verbatim. Records and
         warnings are per sentence, in document order, as ``translate_sentences`` gives them."""
         plans: list[list[Piece]] = []
-        tables: list[bool] = []
+        paragraphs: list[Paragraph] = []
         forbidden: list[list[str]] = []
         for seg in segmented:
             doc_plans = [pieces(text, seg.paragraphs[p].protected[s] if seg.paragraphs[p].protected else [])
                          for p, s, text in seg.sentences]
             plans += doc_plans
-            tables += [seg.paragraphs[p].table_row for p, _, _ in seg.sentences]
+            paragraphs += [seg.paragraphs[p] for p, _, _ in seg.sentences]
             forbidden += [forbidden_strings(doc_plans)] * len(doc_plans)
-        units = [(owner, part.core) for owner, plan in enumerate(plans) for part in plan if part.translatable]
+        # HTML: the model reads decoded text ("&eacute;" → "é"); its outputs are escaped again.
+        units = [(owner, html.unescape(part.core) if paragraphs[owner].markup else part.core)
+                 for owner, plan in enumerate(plans) for part in plan if part.translatable]
         unit_records, unit_warnings = self.translate_sentences([text for _, text in units], on_batch)
         per_sentence: list[list[SegmentRecord]] = [[] for _ in plans]
         for (owner, _), record in zip(units, unit_records):
@@ -158,14 +171,17 @@ class Translator:
         warnings = [(units[i][0], message) for i, message in unit_warnings]
         records = []
         for index, (plan, done) in enumerate(zip(plans, per_sentence)):
-            output, cleaned = restore(plan, [r.output for r in done], forbidden[index], tables[index])
+            paragraph = paragraphs[index]
+            escape = None if not paragraph.markup else partial(html.escape, quote=paragraph.markup == "html-attribute")
+            output, cleaned = restore(plan, [r.output for r in done], forbidden[index], paragraph.table_row, escape)
             hops = len(done[0].via) if done else 0
             records.append(SegmentRecord(
                 0, 0, "".join(part.text for part in plan), output,
                 pieces=sum(r.pieces for r in done),
                 source_tokens=sum(r.source_tokens for r in done),
                 output_tokens=sum(r.output_tokens for r in done),
-                via=[restore(plan, [r.via[k] for r in done], forbidden[index], tables[index])[0] for k in range(hops)],
+                via=[restore(plan, [r.via[k] for r in done], forbidden[index], paragraph.table_row, escape)[0]
+                     for k in range(hops)],
                 protected=sum(part.protected for part in plan),
             ))
             if cleaned:
@@ -174,7 +190,7 @@ class Translator:
         return records, warnings
 
     def count_sentences(self, doc: Document) -> int:
-        return len(segment_document(doc.text, self.source_lang, markdown=doc.format == "md").sentences)
+        return len(segment(doc, self.source_lang).sentences)
 
 
 class PivotTranslator(Translator):
@@ -238,13 +254,14 @@ class DocumentTranslator:
         """Detect languages (if asked) and load one translator per source language, before any run."""
         from toolkit.detect import detect
         from toolkit.languages import normalize_language
+        from toolkit.text.html import visible_text
 
         for doc in docs:
             declared = normalize_language(doc.lang) if doc.lang else None
             if self.src == "auto" and declared:
                 lang = declared  # a JSONL record's own "lang" field beats guessing
             elif self.src == "auto":
-                detection = detect(doc.text)
+                detection = detect(visible_text(doc.text) if doc.format == "html" else doc.text)
                 self.detections[doc.id] = detection
                 lang = normalize_language(detection.lang) or detection.lang
             else:
@@ -287,6 +304,7 @@ class DocumentTranslator:
     def _annotate(self, doc: Document, result: DocumentResult) -> DocumentResult:
         """Record the source language (and its detection), and check the output's language."""
         from toolkit.detect import identify
+        from toolkit.text.html import visible_text
 
         result.extra["source_lang"] = self.languages[doc.id]
         detection = self.detections.get(doc.id)
@@ -295,8 +313,9 @@ class DocumentTranslator:
             if detection.mixed:
                 result.warnings.append(f"{doc.id}: mixed-language document ({detection.languages}); translated as "
                                        f"{self.languages[doc.id]} throughout")
-        if result.output.strip():
-            lang, confidence = identify(result.output)
+        checked = visible_text(result.output) if doc.format == "html" else result.output
+        if checked.strip():
+            lang, confidence = identify(checked)
             result.extra["output_lang"] = {"lang": lang, "confidence": round(confidence, 4)}
             if lang != self.target_lang and confidence >= OUTPUT_CHECK_CONFIDENCE:
                 result.warnings.append(f"{doc.id}: the output looks like {lang} (p={confidence:.2f}), not "

@@ -13,7 +13,7 @@ span, so each protected span appears in the output exactly as often as in the so
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 # (kind, pattern, groups to protect or None for the whole match), highest priority first: a
@@ -110,11 +110,12 @@ def forbidden_strings(all_parts: Sequence[Sequence[Piece]]) -> list[str]:
 
 
 def restore(parts: Sequence[Piece], outputs: Sequence[str], forbidden: Sequence[str] = (),
-            table_cell: bool = False) -> tuple[str, int]:
+            table_cell: bool = False, escape: Callable[[str], str] | None = None) -> tuple[str, int]:
     """Rebuild a sentence from its pieces, ``outputs`` standing for the translatable ones in order.
 
     Returns the sentence and how many model outputs had to be cleaned: a line break (a line stays
-    a line), an unescaped pipe in a table cell (escaped), or a copy of a ``forbidden`` string."""
+    a line), an unescaped pipe in a table cell (escaped), or a copy of a ``forbidden`` string.
+    ``escape`` (HTML) applies to the outputs last."""
     rendered: list[str] = []
     cleaned = 0
     remaining = iter(outputs)
@@ -129,6 +130,8 @@ def restore(parts: Sequence[Piece], outputs: Sequence[str], forbidden: Sequence[
         if table_cell:
             clean = _UNESCAPED_PIPE.sub(r"\\|", clean)
         cleaned += clean != output
+        if escape is not None:
+            clean = escape(clean)
         lead = part.text[: len(part.text) - len(part.text.lstrip())]
         trail = part.text[len(part.text.rstrip()):]
         rendered.append(lead + clean.strip() + trail)
