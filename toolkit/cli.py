@@ -170,12 +170,15 @@ def translate(
     overwrite: OverwriteOption = False,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
+    glossary: Annotated[Optional[Path], typer.Option("--glossary", help="TSV of 'source term<TAB>target term' lines: each term gets its target.")] = None,
+    keep: Annotated[Optional[list[str]], typer.Option("--keep", help="A term kept as it is, never translated (repeatable).")] = None,
 ) -> None:
     """Translate documents sentence by sentence, keeping their paragraphs and layout."""
     quiet_libraries()
     with user_errors():
         from toolkit.runner import run_batched
         from toolkit.runs import base_manifest
+        from toolkit.text.glossary import load_glossary
 
         _positive("--beams", beams)
         _positive("--batch-size", batch_size)
@@ -183,11 +186,13 @@ def translate(
         docs, warnings = _read_documents(inputs, encoding)
         for doc in docs if fmt == Format.html else []:  # --format html: every input is HTML (e.g. stdin)
             doc.format = "html"
+        terms = load_glossary(glossary, keep or [])
         run = _out_target(out, "translate", as_json, overwrite)
         with run if run is not None else nullcontext():
             translator = _document_translator(
                 docs, model, src, tgt, no_pivot, registry, device=device.value, backend=backend, quantization=quantization,
                 threads=threads, batch_size=batch_size, revision=revision, num_beams=beams, max_new_tokens=max_new_tokens)
+            translator.glossary = terms
             results = run_batched(docs, translator.translate_documents, translator.count_sentences,
                                   "translating", show_progress=not quiet and len(docs) > 1)
             head = {**base_manifest("translate"), "task": "translation", **translator.describe(),

@@ -20,6 +20,7 @@ class SegmentRecord:
     output_tokens: int = 0
     via: list[str] = field(default_factory=list)  # pivot translations, hop by hop
     protected: int = 0  # protected spans (URLs, code, …) kept from the model and restored verbatim
+    glossary: int = 0  # glossary and --keep terms put in the output in place of a translation
 
 
 @dataclass

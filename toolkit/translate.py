@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from functools import partial
@@ -30,6 +31,7 @@ from toolkit.segment import (
     split_to_budget,
     word_separator,
 )
+from toolkit.text.glossary import Glossary
 from toolkit.text.protect import Piece, forbidden_strings, pieces, restore
 
 
@@ -46,6 +48,8 @@ class Translator:
     Long sentences are split to the model's input limit and their pieces translated separately;
     every split and every output that reached the length limit is reported as a warning.
     """
+
+    glossary: Glossary | None = None  # terms forced to their target (toolkit.text.glossary)
 
     def __init__(self, loaded: LoadedEngine, source_lang: str, target_lang: str, hop: Hop | None = None) -> None:
         self.loaded = loaded
@@ -117,12 +121,12 @@ class Translator:
         start = time.perf_counter()
         segmented = [segment(doc, self.source_lang) for doc in docs]
         located = [seg.sentences for seg in segmented]
-        records, raw_warnings = self._translate_protected(segmented, on_batch)
+        records, raw_warnings, glossary_counts = self._translate_protected(segmented, on_batch)
         elapsed = time.perf_counter() - start
         total_tokens = sum(r.source_tokens for r in records) or 1
         results = []
         offset = 0
-        for doc, seg, loc in zip(docs, segmented, located):
+        for doc, seg, loc, counts in zip(docs, segmented, located, glossary_counts):
             doc_records = records[offset: offset + len(loc)]
             outputs: list[list[str]] = [[] for _ in seg.paragraphs]
             for (p, s, _), record in zip(loc, doc_records):
@@ -142,22 +146,31 @@ class Translator:
                 warnings=warnings,
                 newline=doc.newline,
             ))
+            if self.glossary is not None:
+                results[-1].extra["glossary"] = {"applied": sum(counts.values()), "per_term": dict(sorted(counts.items()))}
             offset += len(loc)
         return results
 
     def _translate_protected(self, segmented: Sequence[SegmentedDocument], on_batch: Callable[[int], None] | None
-                             ) -> tuple[list[SegmentRecord], list[tuple[int, str]]]:
+                             ) -> tuple[list[SegmentRecord], list[tuple[int, str]], list[Counter[str]]]:
         """Translate every sentence of ``segmented`` with its protected spans kept from the model.
 
         Each sentence is cut into text pieces and protected spans (toolkit.text.protect); only the
         text pieces are batched for the model, and the spans are put back verbatim. Records and
-        warnings are per sentence, in document order, as ``translate_sentences`` gives them."""
+        warnings are per sentence, in document order, as ``translate_sentences`` gives them; with a
+        glossary, its terms become placeholders too, and the third result counts them per document."""
         plans: list[list[Piece]] = []
         paragraphs: list[Paragraph] = []
         forbidden: list[list[str]] = []
+        applied: list[Counter[str]] = []
         for seg in segmented:
             doc_plans = [pieces(text, seg.paragraphs[p].protected[s] if seg.paragraphs[p].protected else [])
                          for p, s, text in seg.sentences]
+            applied.append(Counter())
+            if self.glossary is not None:
+                for i, plan in enumerate(doc_plans):
+                    doc_plans[i], counts = self.glossary.apply(plan)
+                    applied[-1].update(counts)
             plans += doc_plans
             paragraphs += [seg.paragraphs[p] for p, _, _ in seg.sentences]
             forbidden += [forbidden_strings(doc_plans)] * len(doc_plans)
@@ -182,12 +195,13 @@ class Translator:
                 output_tokens=sum(r.output_tokens for r in done),
                 via=[restore(plan, [r.via[k] for r in done], forbidden[index], paragraph.table_row, escape)[0]
                      for k in range(hops)],
-                protected=sum(part.protected for part in plan),
+                protected=sum(part.protected and part.replacement is None for part in plan),
+                glossary=sum(part.replacement is not None for part in plan),
             ))
             if cleaned:
                 warnings.append((index, (f"{cleaned} model output(s) held a line break, a table pipe or a copy "
                                          "of a protected span: removed or escaped")))
-        return records, warnings
+        return records, warnings, applied
 
     def count_sentences(self, doc: Document) -> int:
         return len(segment(doc, self.source_lang).sentences)
@@ -249,6 +263,7 @@ class DocumentTranslator:
         self.translators: dict[str, Translator] = {}
         self.languages: dict[str, str] = {}
         self.detections: dict[str, Any] = {}
+        self.glossary: Glossary | None = None  # given to every language's translator
 
     def prepare(self, docs: Sequence[Document]) -> None:
         """Detect languages (if asked) and load one translator per source language, before any run."""
@@ -296,6 +311,7 @@ class DocumentTranslator:
         results: dict[str, DocumentResult] = {}
         for lang, translator in self.translators.items():
             group = [doc for doc in docs if self.languages[doc.id] == lang]
+            translator.glossary = self.glossary
             if group:
                 for doc, result in zip(group, translator.translate_documents(group, on_batch)):
                     results[doc.id] = self._annotate(doc, result)
@@ -325,4 +341,6 @@ class DocumentTranslator:
     def describe(self) -> dict[str, Any]:
         described = {lang: t.describe() for lang, t in self.translators.items()}
         head = dict(next(iter(described.values()))) if len(described) == 1 else {"target_lang": self.target_lang}
+        if self.glossary is not None:
+            head["glossary"] = self.glossary.describe()
         return {**head, "source_lang_option": self.src, "routes": described}

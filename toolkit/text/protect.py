@@ -68,6 +68,9 @@ def _overlaps(a: Span, b: Span) -> bool:
     return a.start < b.end and b.start < a.end
 
 
+_LEAD = re.compile(r"[\s,;:.!?)\]}»”’…]*")
+
+
 @dataclass(frozen=True)
 class Piece:
     """A slice of a sentence: protected (kept verbatim) or text (``lead`` + ``core`` + ``trail``,
@@ -75,14 +78,25 @@ class Piece:
 
     text: str
     protected: bool
+    replacement: str | None = None  # a glossary placeholder: what the output has in its place
 
     @property
     def translatable(self) -> bool:
         return not self.protected and any(ch.isalpha() for ch in self.text)
 
     @property
+    def lead(self) -> str:
+        """Leading spaces, and the punctuation that closes what came before (", " after a URL or
+        a glossary term): kept verbatim, so the translation does not stick to the span."""
+        return _LEAD.match(self.text).group()
+
+    @property
+    def trail(self) -> str:
+        return self.text[len(self.text.rstrip()):]
+
+    @property
     def core(self) -> str:
-        return self.text.strip()
+        return self.text[len(self.lead): len(self.text) - len(self.trail)]
 
 
 def pieces(sentence: str, spans: Sequence[tuple[int, int]]) -> list[Piece]:
@@ -105,7 +119,8 @@ _UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
 def forbidden_strings(all_parts: Sequence[Sequence[Piece]]) -> list[str]:
     """A document's protected spans of two or more characters, longest first: a model output that
     contains one loses it (a one-character span such as a link's ``[`` is common in text)."""
-    texts = {p.text for parts in all_parts for p in parts if p.protected and len(p.text.strip()) >= 2}
+    texts = {p.text for parts in all_parts for p in parts
+             if p.protected and p.replacement is None and len(p.text.strip()) >= 2}
     return sorted(texts, key=len, reverse=True)
 
 
@@ -121,7 +136,10 @@ def restore(parts: Sequence[Piece], outputs: Sequence[str], forbidden: Sequence[
     remaining = iter(outputs)
     for part in parts:
         if not part.translatable:
-            rendered.append(part.text)
+            if part.replacement is None:
+                rendered.append(part.text)
+            else:
+                rendered.append(escape(part.replacement) if escape is not None else part.replacement)
             continue
         output = next(remaining)
         clean = " ".join(output.splitlines()) if ("\n" in output or "\r" in output) else output
@@ -132,7 +150,5 @@ def restore(parts: Sequence[Piece], outputs: Sequence[str], forbidden: Sequence[
         cleaned += clean != output
         if escape is not None:
             clean = escape(clean)
-        lead = part.text[: len(part.text) - len(part.text.lstrip())]
-        trail = part.text[len(part.text.rstrip()):]
-        rendered.append(lead + clean.strip() + trail)
+        rendered.append(part.lead + clean.strip() + part.trail)
     return "".join(rendered), cleaned
