@@ -141,7 +141,7 @@ def pipes(line: str) -> int:
     return len(re.findall(r"(?<!\\)\|", line))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                    HealthCheck.too_slow])
 @given(document())
 def test_protected_spans_and_layout_survive_a_random_model(translator, case: tuple[str, bool, list[str]]) -> None:

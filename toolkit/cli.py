@@ -38,7 +38,7 @@ class Device(str, Enum):
 
 Inputs = Annotated[list[str], typer.Argument(help="Files, folders (*.txt, *.md, *.jsonl, recursively), or - for stdin.")]
 OutOption = Annotated[Optional[str], typer.Option("--out", "-o", help="Run folder to create (default: outputs/<command>-<time>), or - for stdout.")]
-FormatOption = Annotated[Format, typer.Option("--format", help="Output file format (auto: .md for Markdown inputs, else .txt).")]
+FormatOption = Annotated[Format, typer.Option("--format", help="Output file format (auto: .md / .html for Markdown / HTML inputs, else .txt; html also reads every input as HTML).")]
 BeamsOption = Annotated[Optional[int], typer.Option("--beams", help="Beam size (default: the model's generation config).")]
 MaxNewOption = Annotated[Optional[int], typer.Option("--max-new-tokens", help="Most tokens generated per segment (default: the model's).")]
 BatchOption = Annotated[Optional[int], typer.Option("--batch-size", help="Most segments per batch (default: configs/defaults.yaml).")]
@@ -170,8 +170,8 @@ def translate(
     overwrite: OverwriteOption = False,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
-    glossary: Annotated[Optional[Path], typer.Option("--glossary", help="TSV of 'source term<TAB>target term' lines: each term gets its target.")] = None,
-    keep: Annotated[Optional[list[str]], typer.Option("--keep", help="A term kept as it is, never translated (repeatable).")] = None,
+    glossary: Annotated[Optional[Path], typer.Option("--glossary", metavar="TERMS.tsv", help="TSV of 'source term<TAB>target term' lines: each term gets its target.")] = None,
+    keep: Annotated[Optional[list[str]], typer.Option("--keep", metavar="TERM", help="A term kept as it is, never translated (repeatable).")] = None,
 ) -> None:
     """Translate documents sentence by sentence, keeping their paragraphs and layout."""
     quiet_libraries()
