@@ -193,3 +193,15 @@ def test_split_to_budget_is_a_partition_of_the_text(text: str, budget: int) -> N
     position = 0
     for piece in pieces:  # every piece is a slice of the text, in order
         position = text.index(piece, position) + len(piece)
+
+
+def test_long_paragraphs_go_to_pysbd_in_windows_with_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolkit import segment
+
+    paragraph = " ".join(seed_texts()).replace("\n", " ")
+    whole = segment.sentence_spans(paragraph, "fr")
+    monkeypatch.setattr(segment, "PYSBD_WINDOW", 300)
+    assert segment.sentence_spans(paragraph, "fr") == whole
+    chinese = "我们明天一起去看《摔跤吧！爸爸》好吗？好！" * 30
+    windowed = segment.split_sentences(chinese, "zh")
+    assert "".join(windowed) == chinese and len(windowed) == 60

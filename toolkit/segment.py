@@ -150,6 +150,36 @@ def _pysbd_ends(text: str, lang: str) -> set[int] | None:
     return ends
 
 
+# pySBD's time grows faster than the length of a paragraph: longer ones go to it in windows.
+PYSBD_WINDOW = 4000
+_WINDOW_CUT = re.compile(r"[.!?。！？]+(?=\s)|[。！？]+|\S(?=\s)")
+
+
+def _windowed_pysbd_ends(text: str, lang: str) -> set[int] | None:
+    """pySBD on windows of at most PYSBD_WINDOW characters, each cut at the last boundary the
+    toolkit's rules accept before the limit, else after the last terminal mark, else at a space."""
+    if len(text) <= PYSBD_WINDOW:
+        return _pysbd_ends(text, lang)
+    rule_ends = sorted(_rule_ends(text, lang))
+    ends: set[int] = set()
+    start = 0
+    while start < len(text):
+        stop = len(text)
+        if stop - start > PYSBD_WINDOW:
+            limit = start + PYSBD_WINDOW
+            stop = next((e for e in reversed(rule_ends) if start < e <= limit), 0)
+            if not stop:
+                marks = [m for m in _WINDOW_CUT.finditer(text, start, limit) if m.end() > start]
+                terminal = [m.end() for m in marks if m.group()[-1] in ".!?。！？"]
+                stop = (terminal or [m.end() for m in marks] or [limit])[-1]
+        window = _pysbd_ends(text[start:stop], lang)
+        if window is None:
+            return None
+        ends |= {start + e for e in window}
+        start = stop
+    return ends
+
+
 def _glued(text: str, end: int) -> bool:
     """A boundary with no space after it, outside scripts that use none ("J.|-C.", "8.|3")."""
     return end < len(text) and not text[end].isspace() and not (is_cjk(text[end - 1]) or is_cjk(text[end]))
@@ -173,7 +203,7 @@ def sentence_spans(text: str, lang: str | None = "fr",
     """Spans (start, end) of the sentences in one paragraph; whitespace between them is excluded.
     No sentence ends strictly inside a ``keep_together`` span (a URL, a code span)."""
     code = base_language(lang)
-    ends = _pysbd_ends(text, code) if code in pysbd_languages() else None
+    ends = _windowed_pysbd_ends(text, code) if code in pysbd_languages() else None
     if ends is None:
         ends = _rule_ends(text, code)
     elif code in REFINED_LANGUAGES:
