@@ -121,3 +121,15 @@ def test_html_segmentation_is_lossless(parts: list[str]) -> None:
     assert doc.reassemble() == text
     for para in doc.paragraphs:
         assert all(s and s == s.strip() for s in para.sentences)
+
+
+def test_pipeline_summarises_the_text_of_a_page_not_its_markup(tiny_marian: Path, tmp_path: Path) -> None:
+    page = tmp_path / "page.html"
+    page.write_text(PAGE, encoding="utf-8")
+    result = CliRunner().invoke(app, ["pipeline", str(page), "--translator", str(tiny_marian), "--src", "fr",
+                                      "--summarizer", "lead-2", "--out", str(tmp_path / "run"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    translation = (tmp_path / "run" / "translations" / "page.txt").read_text(encoding="utf-8")  # pipeline: .txt files
+    assert skeleton(translation).items == skeleton(PAGE).items
+    summary = (tmp_path / "run" / "summaries" / "page.txt").read_text(encoding="utf-8")
+    assert summary.strip() and "<" not in summary and "&" not in summary

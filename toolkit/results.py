@@ -51,11 +51,14 @@ class DocumentResult:
 
 
 def document_format(result: DocumentResult, fmt: str) -> str:
-    """``auto``: Markdown and HTML inputs give Markdown and HTML outputs, everything else plain text."""
+    """``auto``: Markdown and HTML inputs give Markdown and HTML outputs, everything else plain text
+    (a summary of an HTML page, a document-level output without segments, is plain text)."""
+    source = result.source.lower()
+    if fmt == "html" and not result.segments:
+        return "txt"
     if fmt != "auto":
         return fmt
-    source = result.source.lower()
-    if source.endswith((".html", ".htm")):
+    if source.endswith((".html", ".htm")) and result.segments:
         return "html"
     return "md" if source.endswith(".md") else "txt"
 

@@ -3,18 +3,25 @@
 
 from __future__ import annotations
 
+import html
 import re
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
+from toolkit.backends import LoadedEngine, load_engine
 from toolkit.config import default_summarization_model
 from toolkit.documents import Document
-from toolkit.backends import LoadedEngine, load_engine
 from toolkit.results import DocumentResult
-from toolkit.segment import pack_sentences, segment_document, split_to_budget
+from toolkit.segment import (
+    pack_sentences,
+    segment_document,
+    segment_html,
+    split_to_budget,
+)
 
 EXTRACTIVE = re.compile(r"^(lead|textrank)(?:-(\d+))?$")
 MAX_REDUCE_LEVELS = 8
@@ -34,6 +41,9 @@ class Summarizer(Protocol):
 
 
 def document_sentences(doc: Document, lang: str) -> list[str]:
+    if doc.format == "html":  # the page's text, without its inline tags and entities
+        return [text for text in (html.unescape(re.sub(r"<[^>]*>", "", s)).strip()
+                                  for _, _, s in segment_html(doc.text, lang).sentences) if text]
     return [text for _, _, text in segment_document(doc.text, lang, markdown=doc.format == "md").sentences]
 
 
@@ -162,7 +172,7 @@ class Seq2SeqSummarizer:
     def from_pretrained(cls, reference: str, lang: str = "en", device: str = "auto", backend: str = "auto",
                         quantization: str | None = None, threads: int = 0, batch_size: int = 4,
                         max_batch_tokens: int = 16384, revision: str | None = None,
-                        **generation: Any) -> "Seq2SeqSummarizer":
+                        **generation: Any) -> Seq2SeqSummarizer:
         loaded = load_engine(reference, "summarization", device, backend, quantization, threads, batch_size,
                              max_batch_tokens, revision, generation)
         return cls(loaded, lang)
