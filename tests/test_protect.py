@@ -159,3 +159,18 @@ def test_protected_spans_and_layout_survive_a_random_model(translator, case: tup
         if kind == TABLE_ROW:
             assert pipes(output) == pipes(source)
     assert sum(r.protected for r in result.segments) >= len(kept)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["|", " | ", "---", ":--", "`", "``", "[", "](", ")", "<b>", "<!--", "-->", "\n",
+                                 "```", "+++", "# ", "- ", "http://a.b/c", "x@y.fr", "@h", "{n}", "%s", "/a/b",
+                                 "Le chat.", " Il dort ! ", "été", "\\|", "  "]), max_size=30))
+def test_markdown_segmentation_is_lossless(parts: list[str]) -> None:
+    text = "".join(parts)
+    for markdown in (True, False):
+        doc = segment_document(text, "fr", markdown=markdown)
+        assert doc.reassemble() == text
+        for para in doc.paragraphs:
+            assert all(s and s == s.strip() for s in para.sentences)
+            for sentence, spans in zip(para.sentences, para.protected):
+                assert all(0 <= a < b <= len(sentence) for a, b in spans)
