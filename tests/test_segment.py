@@ -205,3 +205,17 @@ def test_long_paragraphs_go_to_pysbd_in_windows_with_the_same_result(monkeypatch
     chinese = "我们明天一起去看《摔跤吧！爸爸》好吗？好！" * 30
     windowed = segment.split_sentences(chinese, "zh")
     assert "".join(windowed) == chinese and len(windowed) == 60
+
+
+# Sentence marks of every pySBD language: Devanagari danda, Arabic question mark, Armenian full stop,
+# Burmese section mark, Ethiopic full stop, Greek question mark (";"), CJK marks.
+_EVERY_SCRIPT = list("aZé бД αΩ مر नम հա မြ ሰላ 我。！？ .!?…;।؟։။።«»\"'()\n\t,0123")
+
+
+@pytest.mark.parametrize("lang", sorted(pysbd_languages()))
+@settings(max_examples=40, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from(_EVERY_SCRIPT), max_size=120))
+def test_lossless_in_every_pysbd_language(lang: str, text: str) -> None:
+    doc = segment_document(text, lang)
+    assert doc.reassemble() == text
+    assert all(s and s == s.strip() for para in doc.paragraphs for s in para.sentences)
