@@ -81,6 +81,7 @@ class Format(str, Enum):
     auto = "auto"
     txt = "txt"
     md = "md"
+    html = "html"
     jsonl = "jsonl"
 
 
@@ -92,7 +93,7 @@ class Device(str, Enum):
 
 Inputs = Annotated[list[str], typer.Argument(help="Files, folders (*.txt, *.md, *.jsonl, recursively), or - for stdin.")]
 OutOption = Annotated[Optional[str], typer.Option("--out", "-o", help="Run folder to create (default: outputs/<command>-<time>), or - for stdout.")]
-FormatOption = Annotated[Format, typer.Option("--format", help="Output file format (auto: .md for Markdown inputs, else .txt).")]
+FormatOption = Annotated[Format, typer.Option("--format", help="Output file format (auto: .md / .html for Markdown / HTML inputs, else .txt; html also reads every input as HTML).")]
 BeamsOption = Annotated[Optional[int], typer.Option("--beams", min=1, max=256, help="Beam size (default: the model's generation config).")]
 MaxNewOption = Annotated[Optional[int], typer.Option("--max-new-tokens", min=1, max=65536, help="Most tokens generated per segment (default: the model's).")]
 BatchOption = Annotated[Optional[int], typer.Option("--batch-size", min=1, max=65536, help="Most segments per batch (default: toolkit/data/defaults.yaml).")]
@@ -221,6 +222,8 @@ def translate(
     overwrite: OverwriteOption = False,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
+    glossary: Annotated[Optional[Path], typer.Option("--glossary", metavar="TERMS.tsv", help="TSV of 'source term<TAB>target term' lines: each term gets its target.")] = None,
+    keep: Annotated[Optional[list[str]], typer.Option("--keep", metavar="TERM", help="A term kept as it is, never translated (repeatable).")] = None,
 ) -> None:
     """Translate documents sentence by sentence, keeping their paragraphs and layout."""
     quiet_libraries()
@@ -229,14 +232,19 @@ def translate(
         from toolkit.runner import run_batched
         from toolkit.runs import base_manifest
         from toolkit.translate import document_translator
+        from toolkit.text.glossary import load_glossary
 
         engine = _engine_options("translation", device, backend, quantization, threads, batch_size, revision)
         generation = build(GenerationOptions, {"num_beams": beams, "max_new_tokens": max_new_tokens})
         docs, warnings = _read_documents(inputs, encoding)
+        for doc in docs if fmt == Format.html else []:  # --format html: every input is HTML (e.g. stdin)
+            doc.format = "html"
+        terms = load_glossary(glossary, keep or [])
         run = _out_target(out, "translate", as_json, overwrite, inputs)
         with run if run is not None else nullcontext():
             translator = document_translator(docs, model, src, tgt, allow_pivot=not no_pivot, registry_path=registry,
                                              engine=engine, generation=generation)
+            translator.glossary = terms
             docs, skipped = _routable(docs, translator)
             results = run_batched(docs, translator.translate_batch, translator.count_sentences,
                                   "translating", show_progress=not quiet)

@@ -13,7 +13,7 @@ from typing import Any, BinaryIO, TypeVar
 
 from toolkit.errors import InputError
 
-TEXT_SUFFIXES = (".txt", ".md")
+TEXT_SUFFIXES = (".txt", ".md", ".html", ".htm")
 JSONL_SUFFIXES = (".jsonl",)
 _BINARY_SNIFF_BYTES = 8192
 T = TypeVar("T")
@@ -26,7 +26,7 @@ class Document:
     id: str
     text: str
     source: str
-    format: str = "txt"  # txt | md | jsonl | stdin
+    format: str = "txt"  # txt | md | html | jsonl | stdin
     newline: str = "\n"
     lang: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
@@ -168,7 +168,7 @@ def read_text_file(path: Path, encoding: str = "utf-8") -> str:
 
 def _document_from_file(path: Path, doc_id: str, encoding: str) -> Document:
     text, newline = decode_bytes(_read_file(path), str(path), encoding)
-    fmt = "md" if path.suffix.lower() == ".md" else "txt"
+    fmt = {".md": "md", ".html": "html", ".htm": "html"}.get(path.suffix.lower(), "txt")
     return Document(id=doc_id, text=text, source=str(path), format=fmt, newline=newline)
 
 

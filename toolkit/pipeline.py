@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 from toolkit.documents import Document, as_documents
 from toolkit.options import EngineOptions
@@ -34,7 +35,8 @@ class PipelineResult:
 
 
 def _as_documents(results: Sequence[DocumentResult], sources: Sequence[Document], lang: str) -> list[Document]:
-    return [Document(id=r.id, text=r.output, source=r.source, format="txt", newline=s.newline, lang=lang)
+    return [Document(id=r.id, text=r.output, source=r.source, format="html" if s.format == "html" else "txt",
+                     newline=s.newline, lang=lang)
             for r, s in zip(results, sources)]
 
 

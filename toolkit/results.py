@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+
 @dataclass
 class SegmentRecord:
     """One source sentence and what the model made of it (the manifest's alignment)."""
@@ -18,6 +19,8 @@ class SegmentRecord:
     source_tokens: int = 0
     output_tokens: int = 0
     via: list[str] = field(default_factory=list)  # pivot translations, hop by hop
+    protected: int = 0  # protected spans (URLs, code, …) kept from the model and restored verbatim
+    glossary: int = 0  # glossary and --keep terms put in the output in place of a translation
 
 
 @dataclass
@@ -48,10 +51,16 @@ class DocumentResult:
 
 
 def document_format(result: DocumentResult, fmt: str) -> str:
-    """``auto``: Markdown inputs give Markdown outputs, everything else plain text."""
+    """``auto``: Markdown and HTML inputs give Markdown and HTML outputs, everything else plain text
+    (a summary of an HTML page, a document-level output without segments, is plain text)."""
+    source = result.source.lower()
+    if fmt == "html" and not result.segments:
+        return "txt"
     if fmt != "auto":
         return fmt
-    return "md" if result.source.lower().endswith(".md") else "txt"
+    if source.endswith((".html", ".htm")) and result.segments:
+        return "html"
+    return "md" if source.endswith(".md") else "txt"
 
 
 def render(result: DocumentResult, fmt: str, output_key: str = "output") -> str:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -18,7 +19,12 @@ from toolkit.engine import Engine
 from toolkit.errors import ToolkitError
 from toolkit.options import EngineOptions, GenerationOptions, split_options
 from toolkit.results import DocumentResult
-from toolkit.segment import pack_sentences, segment_document, split_to_budget
+from toolkit.segment import (
+    pack_sentences,
+    segment_document,
+    segment_html,
+    split_to_budget,
+)
 
 EXTRACTIVE = re.compile(r"^(lead|textrank)(?:-(\d+))?$")
 MAX_REDUCE_LEVELS = 8
@@ -61,6 +67,9 @@ class Summarizer:
 
 
 def document_sentences(doc: Document, lang: str) -> list[str]:
+    if doc.format == "html":  # the page's text, without its inline tags and entities
+        return [text for text in (html.unescape(re.sub(r"<[^>]*>", "", s)).strip()
+                                  for _, _, s in segment_html(doc.text, lang).sentences) if text]
     return [text for _, _, text in segment_document(doc.text, lang, markdown=doc.format == "md").sentences]
 
 

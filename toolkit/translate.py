@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,23 @@ from toolkit.errors import ToolkitError
 from toolkit.options import EngineOptions, GenerationOptions, LanguageCodes, split_options
 from toolkit.registry import Hop, Registry, Route, hop_for_model, load_registry, resolve_route
 from toolkit.results import DocumentResult, SegmentRecord
-from toolkit.segment import segment_document, split_to_budget
+from toolkit.segment import (
+    Paragraph,
+    SegmentedDocument,
+    segment_document,
+    segment_html,
+    split_to_budget,
+    word_separator,
+)
+from toolkit.text.glossary import Glossary
+from toolkit.text.protect import Piece, forbidden_strings, pieces, restore
+
+
+def segment(doc: Document, lang: str) -> SegmentedDocument:
+    """A document's paragraphs and sentences, by its format (Markdown, HTML or plain text)."""
+    if doc.format == "html":
+        return segment_html(doc.text, lang)
+    return segment_document(doc.text, lang, markdown=doc.format == "md")
 
 
 class Translator:
@@ -28,6 +47,8 @@ class Translator:
     >>> tr = Translator.from_pretrained("Helsinki-NLP/opus-mt-fr-en", backend="ct2")  # or a folder
     >>> tr.translate(["Bonjour le monde."])
     """
+
+    glossary: Glossary | None = None  # terms forced to their target (toolkit.text.glossary)
 
     def __init__(self, engine: Engine, source_lang: str, target_lang: str, hop: Hop | None = None) -> None:
         self.engine = engine
@@ -65,8 +86,8 @@ class Translator:
         for index, sentence in enumerate(sentences):
             parts = split_to_budget(sentence, self.engine.count_tokens, budget)
             if len(parts) > 1:
-                warnings.append((index, f"longer than the model's {budget}-token input limit: "
-                                         f"split into {len(parts)} pieces translated separately"))
+                warnings.append((index, (f"longer than the model's {budget}-token input limit: "
+                                          f"split into {len(parts)} pieces translated separately")))
             pieces.extend(parts)
             owners.extend([index] * len(parts))
         generated = self.engine.generate(pieces, on_batch)
@@ -105,14 +126,14 @@ class Translator:
         sentence at a time. The batches are shared, so each document's ``seconds`` is the run's
         time apportioned by its share of the source tokens (exact for a single document)."""
         start = time.perf_counter()
-        segmented = [segment_document(doc.text, self.source_lang, markdown=doc.format == "md") for doc in docs]
+        segmented = [segment(doc, self.source_lang) for doc in docs]
         located = [seg.sentences for seg in segmented]
-        records, raw_warnings = self.translate_sentences([text for loc in located for _, _, text in loc], on_batch)
+        records, raw_warnings, glossary_counts = self._translate_protected(segmented, on_batch)
         elapsed = time.perf_counter() - start
         total_tokens = sum(r.source_tokens for r in records) or 1
         results = []
         offset = 0
-        for doc, seg, loc in zip(docs, segmented, located):
+        for doc, seg, loc, counts in zip(docs, segmented, located, glossary_counts):
             doc_records = records[offset: offset + len(loc)]
             outputs: list[list[str]] = [[] for _ in seg.paragraphs]
             for (p, s, _), record in zip(loc, doc_records):
@@ -124,7 +145,7 @@ class Translator:
             results.append(DocumentResult(
                 id=doc.id,
                 source=doc.source,
-                output=seg.reassemble(outputs),
+                output=seg.reassemble(outputs, word_separator(self.target_lang)),
                 seconds=elapsed * source_tokens / total_tokens,
                 source_tokens=source_tokens,
                 output_tokens=sum(r.output_tokens for r in doc_records),
@@ -132,11 +153,65 @@ class Translator:
                 warnings=warnings,
                 newline=doc.newline,
             ))
+            if self.glossary is not None:
+                results[-1].extra["glossary"] = {"applied": sum(counts.values()), "per_term": dict(sorted(counts.items()))}
             offset += len(loc)
         return results
 
+    def _translate_protected(self, segmented: Sequence[SegmentedDocument], on_batch: Callable[[int], None] | None
+                             ) -> tuple[list[SegmentRecord], list[tuple[int, str]], list[Counter[str]]]:
+        """Translate every sentence of ``segmented`` with its protected spans kept from the model.
+
+        Each sentence is cut into text pieces and protected spans (toolkit.text.protect); only the
+        text pieces are batched for the model, and the spans are put back verbatim. Records and
+        warnings are per sentence, in document order, as ``translate_sentences`` gives them; with a
+        glossary, its terms become placeholders too, and the third result counts them per document."""
+        plans: list[list[Piece]] = []
+        paragraphs: list[Paragraph] = []
+        forbidden: list[list[str]] = []
+        applied: list[Counter[str]] = []
+        for seg in segmented:
+            doc_plans = [pieces(text, seg.paragraphs[p].protected[s] if seg.paragraphs[p].protected else [])
+                         for p, s, text in seg.sentences]
+            applied.append(Counter())
+            if self.glossary is not None:
+                for i, plan in enumerate(doc_plans):
+                    doc_plans[i], counts = self.glossary.apply(plan)
+                    applied[-1].update(counts)
+            plans += doc_plans
+            paragraphs += [seg.paragraphs[p] for p, _, _ in seg.sentences]
+            forbidden += [forbidden_strings(doc_plans)] * len(doc_plans)
+        # HTML: the model reads decoded text ("&eacute;" → "é"); its outputs are escaped again.
+        units = [(owner, html.unescape(part.core) if paragraphs[owner].markup else part.core)
+                 for owner, plan in enumerate(plans) for part in plan if part.translatable]
+        unit_records, unit_warnings = self.translate_sentences([text for _, text in units], on_batch)
+        per_sentence: list[list[SegmentRecord]] = [[] for _ in plans]
+        for (owner, _), record in zip(units, unit_records):
+            per_sentence[owner].append(record)
+        warnings = [(units[i][0], message) for i, message in unit_warnings]
+        records = []
+        for index, (plan, done) in enumerate(zip(plans, per_sentence)):
+            paragraph = paragraphs[index]
+            escape = None if not paragraph.markup else partial(html.escape, quote=paragraph.markup == "html-attribute")
+            output, cleaned = restore(plan, [r.output for r in done], forbidden[index], paragraph.table_row, escape)
+            hops = len(done[0].via) if done else 0
+            records.append(SegmentRecord(
+                0, 0, "".join(part.text for part in plan), output,
+                pieces=sum(r.pieces for r in done),
+                source_tokens=sum(r.source_tokens for r in done),
+                output_tokens=sum(r.output_tokens for r in done),
+                via=[restore(plan, [r.via[k] for r in done], forbidden[index], paragraph.table_row, escape)[0]
+                     for k in range(hops)],
+                protected=sum(part.protected and part.replacement is None for part in plan),
+                glossary=sum(part.replacement is not None for part in plan),
+            ))
+            if cleaned:
+                warnings.append((index, (f"{cleaned} model output(s) held a line break, a table pipe or a copy "
+                                         "of a protected span: removed or escaped")))
+        return records, warnings, applied
+
     def count_sentences(self, doc: Document) -> int:
-        return len(segment_document(doc.text, self.source_lang, markdown=doc.format == "md").sentences)
+        return len(segment(doc, self.source_lang).sentences)
 
 
 class PivotTranslator(Translator):
@@ -207,6 +282,7 @@ class DocumentTranslator:
         self.detections: dict[str, Any] = {}
         self.fallbacks: dict[str, str] = {}
         self.skipped: dict[str, str] = {}
+        self.glossary: Glossary | None = None  # given to every language's translator
 
     def prepare(self, docs: Sequence[Document]) -> None:
         """Detect languages (if asked) and load one translator per source language, before any run."""
@@ -214,6 +290,7 @@ class DocumentTranslator:
 
         from toolkit.detect import detect, identify
         from toolkit.languages import normalize_language
+        from toolkit.text.html import visible_text
 
         confident: Counter[str] = Counter()
         for doc in docs:
@@ -222,7 +299,7 @@ class DocumentTranslator:
                 lang = declared  # a JSONL record's own "lang" field beats guessing
                 confident[lang] += 1
             elif self.src == "auto":
-                detection = detect(doc.text)
+                detection = detect(visible_text(doc.text) if doc.format == "html" else doc.text)
                 self.detections[doc.id] = detection
                 lang = normalize_language(detection.lang) or detection.lang
                 if detection.confidence >= LOW_CONFIDENCE:
@@ -285,6 +362,7 @@ class DocumentTranslator:
         results: dict[str, DocumentResult] = {}
         for lang, translator in self.translators.items():
             group = [doc for doc in docs if self.languages[doc.id] == lang]
+            translator.glossary = self.glossary
             if group:
                 for doc, result in zip(group, translator.translate_batch(group, on_batch)):
                     results[doc.id] = self._annotate(doc, result)
@@ -293,6 +371,7 @@ class DocumentTranslator:
     def _annotate(self, doc: Document, result: DocumentResult) -> DocumentResult:
         """Record the source language (and its detection), and check the output's language."""
         from toolkit.detect import identify
+        from toolkit.text.html import visible_text
 
         result.extra["source_lang"] = self.languages[doc.id]
         detection = self.detections.get(doc.id)
@@ -304,8 +383,9 @@ class DocumentTranslator:
             if detection.mixed:
                 result.warnings.append(f"{doc.id}: mixed-language document ({detection.languages}); translated as "
                                        f"{self.languages[doc.id]} throughout")
-        if result.output.strip():
-            lang, confidence = identify(result.output)
+        checked = visible_text(result.output) if doc.format == "html" else result.output
+        if checked.strip():
+            lang, confidence = identify(checked)
             result.extra["output_lang"] = {"lang": lang, "confidence": round(confidence, 4)}
             if lang != self.target_lang and confidence >= OUTPUT_CHECK_CONFIDENCE:
                 result.warnings.append(f"{doc.id}: the output looks like {lang} (p={confidence:.2f}), not "
@@ -320,8 +400,10 @@ class DocumentTranslator:
         described = {lang: t.describe() for lang, t in self.translators.items()}
         counts = Counter(lang for doc_id, lang in self.languages.items() if doc_id not in self.skipped)
         primary = counts.most_common(1)[0][0] if counts else next(iter(described))
-        return {**described[primary], "source_lang_option": self.src, "source_langs": sorted(described),
-                "routes": described}
+        head = dict(described[primary])
+        if self.glossary is not None:
+            head["glossary"] = self.glossary.describe()
+        return {**head, "source_lang_option": self.src, "source_langs": sorted(described), "routes": described}
 
 
 def document_translator(docs: Sequence[Document], model: str | None = None, src: str | None = None,

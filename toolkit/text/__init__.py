@@ -1,0 +1,1 @@
+"""Text handling below segmentation: protected spans, markup."""
