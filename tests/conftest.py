@@ -27,7 +27,7 @@ def seed_texts() -> list[str]:
 @pytest.fixture(scope="session")
 def tiny_marian(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A MarianMT with random weights and a tokenizer trained on the seeds, saved like a real one."""
-    from toolkit.random_models import build_marian
+    from toolkit.models.random import build_marian
 
     return build_marian(tmp_path_factory.mktemp("models") / "tiny-marian-fr-en", seed_texts())
 
@@ -35,7 +35,7 @@ def tiny_marian(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_marian_short(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Like tiny_marian, but its input limit is 32 tokens, so seed sentences must be split."""
-    from toolkit.random_models import build_marian
+    from toolkit.models.random import build_marian
 
     return build_marian(tmp_path_factory.mktemp("models") / "tiny-marian-short", seed_texts(), max_positions=32)
 
@@ -43,7 +43,7 @@ def tiny_marian_short(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_bart(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A BART summariser (byte-level BPE) whose 64-token window is far shorter than a seed article."""
-    from toolkit.random_models import build_bart
+    from toolkit.models.random import build_bart
 
     return build_bart(tmp_path_factory.mktemp("models") / "tiny-bart", seed_texts(), max_positions=64)
 
@@ -51,7 +51,7 @@ def tiny_bart(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_t5(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A T5 (SentencePiece) with the `summarize: ` prefix in its config, 128-token window."""
-    from toolkit.random_models import build_t5
+    from toolkit.models.random import build_t5
 
     return build_t5(tmp_path_factory.mktemp("models") / "tiny-t5", seed_texts())
 
@@ -59,7 +59,7 @@ def tiny_t5(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def generate_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The number of texts in each call of the torch engine's ``generate`` (it still runs)."""
-    from toolkit.engine import TorchEngine
+    from toolkit.engines.base import TorchEngine
 
     calls: list[int] = []
     original = TorchEngine.generate
@@ -80,7 +80,7 @@ def manifests_follow_the_schema() -> Iterator[None]:
     import jsonschema
 
     from toolkit.config import packaged
-    from toolkit.runs import RunFolder
+    from toolkit.io.runs import RunFolder
 
     validator = jsonschema.Draft202012Validator(json.loads(packaged("manifest.schema.json").read_text()))
     original = RunFolder.commit

@@ -9,11 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import SEED_FILES, seed_texts
-from toolkit import ct2
-from toolkit.backends import load_engine
+from toolkit.engines import ct2
+from toolkit.engines.loader import load_engine
 from toolkit.cli import app
 from toolkit.options import EngineOptions, GenerationOptions
-from toolkit.segment import segment_document
+from toolkit.text.segment import segment_document
 
 runner = CliRunner()
 SENTENCES = [s for text in seed_texts() for _, _, s in segment_document(text, "fr").sentences]
@@ -76,7 +76,7 @@ def test_quantization_needs_ct2(tiny_marian: Path) -> None:
 
 
 def test_long_segments_are_not_cut_by_ctranslate2_defaults(tmp_path: Path) -> None:
-    from toolkit.random_models import build_marian
+    from toolkit.models.random import build_marian
 
     model = build_marian(tmp_path / "long-window", seed_texts(), max_positions=2048, max_length=12)
     torch_engine, ct2_engine = engines(model, "translation", num_beams=1)
@@ -121,8 +121,8 @@ def test_tokenizer_class_from_model_type_when_the_config_names_none(tiny_marian:
     import json
     import shutil
 
-    from toolkit.backends import load_tokenizer
-    from toolkit.models import resolve_model
+    from toolkit.engines.loader import load_tokenizer
+    from toolkit.models.hub import resolve_model
 
     legacy = tmp_path / "legacy"
     shutil.copytree(tiny_marian, legacy)
@@ -134,7 +134,7 @@ def test_tokenizer_class_from_model_type_when_the_config_names_none(tiny_marian:
     import subprocess
     import sys
 
-    script = ("import sys\nfrom toolkit.backends import load_tokenizer\nfrom toolkit.models import resolve_model\n"
+    script = ("import sys\nfrom toolkit.engines.loader import load_tokenizer\nfrom toolkit.models.hub import resolve_model\n"
               f"load_tokenizer(resolve_model({str(legacy)!r}))\nprint('torch' in sys.modules)\n")
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

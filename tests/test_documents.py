@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.documents import atomic_write_text, decode_bytes, read_inputs
+from toolkit.io.documents import atomic_write_text, decode_bytes, read_inputs
 from toolkit.errors import InputError
 
 

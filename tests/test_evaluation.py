@@ -14,7 +14,7 @@ from conftest import REPO, SEEDS
 from toolkit.cli import app
 from toolkit.evaluation import ROUGE, evaluate
 from toolkit.evaluation.metrics import ref_streams
-from toolkit.segment import segment_document
+from toolkit.text.segment import segment_document
 
 REFS = REPO / "evaluation" / "references"
 runner = CliRunner()

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from toolkit.cli import app
-from toolkit.segment import segment_html
+from toolkit.text.segment import segment_html
 from toolkit.text.html import visible_text
 from toolkit.text.protect import pieces
 

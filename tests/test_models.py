@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from toolkit.cli import app
 from toolkit.errors import ModelError
-from toolkit.models import download, looks_like_path, resolve_model
+from toolkit.models.hub import download, looks_like_path, resolve_model
 
 runner = CliRunner()
 

@@ -11,11 +11,11 @@ from typer.testing import CliRunner
 from conftest import SEED_FILES, SEEDS, seed_texts
 from toolkit.cli import app
 from toolkit.options import EngineOptions, GenerationOptions
-from toolkit.detect import detect, identify
+from toolkit.text.detect import detect, identify
 from toolkit.errors import ToolkitError
-from toolkit.languages import normalize_language
-from toolkit.random_models import ENGLISH_SAMPLE, build_marian
-from toolkit.registry import Registry, load_registry, resolve_route
+from toolkit.text.languages import normalize_language
+from toolkit.models.random import ENGLISH_SAMPLE, build_marian
+from toolkit.models.registry import Registry, load_registry, resolve_route
 
 runner = CliRunner()
 GERMAN = ["Der russische Präsident gratulierte seinem kasachischen Amtskollegen am Montag.",
@@ -133,7 +133,7 @@ def test_pivot_run_end_to_end(tiny_marian: Path, tiny_en_de: Path, tmp_path: Pat
 
 
 def test_multi_target_token_is_inserted(tiny_en_mul: Path, tmp_path: Path) -> None:
-    from toolkit.translate import load_translator
+    from toolkit.tasks.translate import load_translator
 
     registry = Registry.model_validate({"models": [
         {"id": str(tiny_en_mul), "kind": "multi-target", "sources": ["en"], "targets": ["de", "fr"], "target_token": ">>{tgt3}<<"}]})
@@ -155,9 +155,9 @@ def test_multi_target_token_is_inserted(tiny_en_mul: Path, tmp_path: Path) -> No
 
 
 def test_output_language_check_warns() -> None:
-    from toolkit.documents import Document
-    from toolkit.results import DocumentResult
-    from toolkit.translate import DocumentTranslator
+    from toolkit.io.documents import Document
+    from toolkit.io.results import DocumentResult
+    from toolkit.tasks.translate import DocumentTranslator
 
     class Untranslated:
         def translate_batch(self, docs, on_batch=None):
@@ -224,9 +224,9 @@ def test_summary_in_another_language(tiny_marian: Path, tiny_en_de: Path, tmp_pa
 
 
 def test_many_to_many_language_codes_and_backend_parity(tmp_path: Path) -> None:
-    from toolkit.random_models import build_nllb
-    from toolkit.registry import hop_for_model
-    from toolkit.translate import load_translator
+    from toolkit.models.random import build_nllb
+    from toolkit.models.registry import hop_for_model
+    from toolkit.tasks.translate import load_translator
 
     model = build_nllb(tmp_path / "tiny-nllb", seed_texts())
     registry = Registry.model_validate({"models": [

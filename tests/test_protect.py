@@ -10,8 +10,8 @@ from conftest import seed_texts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toolkit.documents import Document
-from toolkit.segment import segment_document
+from toolkit.io.documents import Document
+from toolkit.text.segment import segment_document
 from toolkit.text.markdown import (
     TABLE_ROW,
     TEXT,
@@ -70,7 +70,7 @@ def test_restore_cleans_what_a_model_may_emit() -> None:
 
 @pytest.fixture(scope="module")
 def translator(tiny_marian: Path):
-    from toolkit.translate import Translator
+    from toolkit.tasks.translate import Translator
 
     return Translator.from_pretrained(str(tiny_marian), "fr", "en", device="cpu", backend="torch")
 

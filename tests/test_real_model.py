@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from conftest import SEED_FILES
 from toolkit.cli import app
-from toolkit.models import cached_snapshot
+from toolkit.models.hub import cached_snapshot
 
 MODEL = "Helsinki-NLP/opus-mt-fr-en"
 

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 from conftest import SEED_FILES
 from toolkit.cli import app
 from toolkit.errors import ToolkitError
-from toolkit.runs import MARKER, RunFolder
-from toolkit.safe_paths import OutputNames, UnsafePathError, inside, safe_stem
+from toolkit.io.runs import MARKER, RunFolder
+from toolkit.io.safe_paths import OutputNames, UnsafePathError, inside, safe_stem
 
 runner = CliRunner()
 
@@ -37,7 +37,7 @@ def one_line_error(result, fragment: str, code: int = 2) -> str:
 
 
 def head() -> dict:
-    from toolkit.runs import base_manifest
+    from toolkit.io.runs import base_manifest
 
     return {**base_manifest("evaluate"), "task": "evaluation"}
 
@@ -214,11 +214,11 @@ def test_files_added_to_the_target_during_a_run_are_never_replaced(tmp_path: Pat
 # 4. Fail fast -----------------------------------------------------------------------------------
 
 def test_unusable_targets_fail_before_any_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import toolkit.summarize
+    import toolkit.tasks.summarize
 
     doc = tmp_path / "doc.txt"
     doc.write_text(SENTENCE)
-    monkeypatch.setattr(toolkit.summarize.LeadSummarizer, "summarize_document",
+    monkeypatch.setattr(toolkit.tasks.summarize.LeadSummarizer, "summarize_document",
                         lambda *a, **k: pytest.fail("work started before the target was checked"))
     work = tmp_path / "cwd"
     work.mkdir()
@@ -248,7 +248,7 @@ def test_stale_partial_folders_are_removed_but_foreign_ones_kept(tmp_path: Path)
 
 SIGNAL_SCRIPT = """
 import os, signal, sys, time
-import toolkit.summarize as s
+import toolkit.tasks.summarize as s
 SIG = getattr(signal, sys.argv[1])
 original = s.LeadSummarizer.summarize_document
 def interrupted(self, doc, on_batch=None):
@@ -403,8 +403,8 @@ def test_detect_on_an_empty_file_is_an_error(tmp_path: Path) -> None:
 # 12. Progress within one long document -------------------------------------------------------------
 
 def test_a_long_document_reports_progress_per_chunk(tiny_bart: Path) -> None:
-    from toolkit.documents import Document
-    from toolkit.summarize import load_summarizer
+    from toolkit.io.documents import Document
+    from toolkit.tasks.summarize import load_summarizer
 
     from toolkit.options import EngineOptions
 

@@ -6,7 +6,7 @@ from golden_rules import GOLDEN_EN, GOLDEN_FR, GOLDEN_JA, GOLDEN_ZH
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toolkit.segment import (
+from toolkit.text.segment import (
     pack_sentences,
     pysbd_languages,
     segment_document,
@@ -196,7 +196,7 @@ def test_split_to_budget_is_a_partition_of_the_text(text: str, budget: int) -> N
 
 
 def test_long_paragraphs_go_to_pysbd_in_windows_with_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
-    from toolkit import segment
+    from toolkit.text import segment
 
     paragraph = " ".join(seed_texts()).replace("\n", " ")
     whole = segment.sentence_spans(paragraph, "fr")

@@ -13,7 +13,7 @@ from conftest import REPO
 
 def test_quick_speed_benchmark_runs_all_four_systems(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "toolkit.benchmark.speed", "--quick", "--out", str(tmp_path), "--translation-tokens", "6",
+        [sys.executable, str(REPO / "benchmarks" / "speed.py"), "--quick", "--out", str(tmp_path), "--translation-tokens", "6",
          "--summary-tokens", "6", "--beams", "2", "--rounds", "1"],
         capture_output=True, text=True, cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=600,
     )
@@ -32,7 +32,7 @@ def test_quick_speed_benchmark_runs_all_four_systems(tmp_path: Path) -> None:
 
 
 def test_quick_batching_benchmark(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "toolkit.benchmark.batching", "--quick", "--out", str(tmp_path),
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "batching.py"), "--quick", "--out", str(tmp_path),
                            "--tokens", "4", "--beams", "1"],
                           capture_output=True, text=True, cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from conftest import REPO, SEED_FILES, SEEDS
 from toolkit.cli import app
-from toolkit.documents import Document
+from toolkit.io.documents import Document
 from toolkit.options import EngineOptions, GenerationOptions
-from toolkit.summarize import LeadSummarizer, Seq2SeqSummarizer, TextRankSummarizer, load_summarizer, textrank_scores
+from toolkit.tasks.summarize import LeadSummarizer, Seq2SeqSummarizer, TextRankSummarizer, load_summarizer, textrank_scores
 
 runner = CliRunner()
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from conftest import REPO, SEED_FILES, SEEDS
 from toolkit.cli import app
-from toolkit.segment import segment_document
+from toolkit.text.segment import segment_document
 
 runner = CliRunner()
 
@@ -174,7 +174,7 @@ def test_existing_output_needs_overwrite(tiny_marian: Path, tmp_path: Path) -> N
 
 
 def test_failure_midway_leaves_nothing(tiny_marian: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from toolkit.engine import TorchEngine
+    from toolkit.engines.base import TorchEngine
 
     calls = []
     original = TorchEngine.generate
@@ -224,7 +224,7 @@ def test_markdown_input_gives_markdown_output(tiny_marian: Path, tmp_path: Path)
 
 
 def test_local_model_hash_is_remembered_and_follows_changes(tmp_path: Path) -> None:
-    from toolkit.models import directory_hash
+    from toolkit.models.hub import directory_hash
 
     folder = tmp_path / "m"
     folder.mkdir()

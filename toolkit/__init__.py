@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Translator": "toolkit.translate",
-    "Summarizer": "toolkit.summarize",
-    "Pipeline": "toolkit.pipeline",
-    "Document": "toolkit.documents",
-    "DocumentResult": "toolkit.results",
+    "Translator": "toolkit.tasks.translate",
+    "Summarizer": "toolkit.tasks.summarize",
+    "Pipeline": "toolkit.tasks.pipeline",
+    "Document": "toolkit.io.documents",
+    "DocumentResult": "toolkit.io.results",
     "EngineOptions": "toolkit.options",
     "GenerationOptions": "toolkit.options",
     "ToolkitError": "toolkit.errors",
@@ -34,14 +34,14 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
-    from toolkit.documents import Document
+    from toolkit.io.documents import Document
     from toolkit.errors import ToolkitError
     from toolkit.evaluation import evaluate, evaluate_paths
     from toolkit.options import EngineOptions, GenerationOptions
-    from toolkit.pipeline import Pipeline
-    from toolkit.results import DocumentResult
-    from toolkit.summarize import Summarizer
-    from toolkit.translate import Translator
+    from toolkit.tasks.pipeline import Pipeline
+    from toolkit.io.results import DocumentResult
+    from toolkit.tasks.summarize import Summarizer
+    from toolkit.tasks.translate import Translator
 
 
 def __getattr__(name: str) -> Any:

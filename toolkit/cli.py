@@ -137,7 +137,7 @@ def _root(
 
 def _out_target(out: Optional[str], command: str, as_json: bool, overwrite: bool, inputs: list[str]) -> Any:
     """None for stdout, else an opened and locked RunFolder (checked before any model loads)."""
-    from toolkit.runs import RunFolder, default_run_dir
+    from toolkit.io.runs import RunFolder, default_run_dir
 
     if out == "-":
         if as_json:
@@ -159,8 +159,8 @@ def _summary_table(title: str, rows: list[dict[str, Any]]) -> Table:
 
 
 def _read_documents(inputs: list[str], encoding: str) -> tuple[list[Any], list[str]]:
-    from toolkit.documents import read_inputs
-    from toolkit.runner import drop_blank
+    from toolkit.io.documents import read_inputs
+    from toolkit.tasks.runner import drop_blank
 
     return drop_blank(read_inputs(inputs, encoding))
 
@@ -168,7 +168,7 @@ def _read_documents(inputs: list[str], encoding: str) -> tuple[list[Any], list[s
 def _emit(run: Any, results: list[Any], warnings: list[str], fmt: str, output_key: str, head: dict[str, Any],
           as_json: bool, quiet: bool, title: str) -> None:
     """Stream or write a single-stage run's outputs, commit its manifest, and report."""
-    from toolkit.runner import report_warnings, stream_results, write_results
+    from toolkit.tasks.runner import report_warnings, stream_results, write_results
 
     warnings = warnings + [w for r in results for w in r.warnings]
     if run is None:
@@ -182,7 +182,7 @@ def _emit(run: Any, results: list[Any], warnings: list[str], fmt: str, output_ke
 
 def _report(target: Path, stages: dict[str, list[dict[str, Any]]], warnings: list[str], as_json: bool, quiet: bool,
             title: str) -> None:
-    from toolkit.runner import report_warnings
+    from toolkit.tasks.runner import report_warnings
 
     report_warnings(warnings, str(target / "manifest.json"))
     keys = ("id", "output_file", "seconds", "source_tokens", "output_tokens", "warnings")
@@ -229,9 +229,9 @@ def translate(
     quiet_libraries()
     with user_errors():
         from toolkit.options import GenerationOptions, build
-        from toolkit.runner import run_batched
-        from toolkit.runs import base_manifest
-        from toolkit.translate import document_translator
+        from toolkit.tasks.runner import run_batched
+        from toolkit.io.runs import base_manifest
+        from toolkit.tasks.translate import document_translator
         from toolkit.text.glossary import load_glossary
 
         engine = _engine_options("translation", device, backend, quantization, threads, batch_size, revision)
@@ -329,11 +329,11 @@ def summarize(
     quiet_libraries()
     with user_errors():
         from toolkit.config import load_defaults
-        from toolkit.languages import check_language
-        from toolkit.pipeline import translate_summaries
-        from toolkit.runner import run_batched
-        from toolkit.runs import base_manifest
-        from toolkit.summarize import load_summarizer
+        from toolkit.text.languages import check_language
+        from toolkit.tasks.pipeline import translate_summaries
+        from toolkit.tasks.runner import run_batched
+        from toolkit.io.runs import base_manifest
+        from toolkit.tasks.summarize import load_summarizer
 
         generation = _summary_generation(beams, min_length, max_length, length_penalty, no_repeat_ngram)
         engine = _engine_options("summarization", device, backend, quantization, threads, batch_size, revision)
@@ -384,13 +384,13 @@ def pipeline(
     quiet_libraries()
     with user_errors():
         from toolkit.config import load_defaults
-        from toolkit.languages import check_language
+        from toolkit.text.languages import check_language
         from toolkit.options import GenerationOptions, build
-        from toolkit.pipeline import ORDERS, run_pipeline
-        from toolkit.runner import write_results
-        from toolkit.runs import base_manifest
-        from toolkit.summarize import load_summarizer
-        from toolkit.translate import document_translator
+        from toolkit.tasks.pipeline import ORDERS, run_pipeline
+        from toolkit.tasks.runner import write_results
+        from toolkit.io.runs import base_manifest
+        from toolkit.tasks.summarize import load_summarizer
+        from toolkit.tasks.translate import document_translator
 
         defaults = load_defaults()
         order = order or defaults.pipeline.order
@@ -444,8 +444,8 @@ def detect(
 ) -> None:
     """Identify the language of each document (and of each paragraph), offline."""
     with user_errors():
-        from toolkit.detect import detect as detect_text
-        from toolkit.runner import report_warnings
+        from toolkit.text.detect import detect as detect_text
+        from toolkit.tasks.runner import report_warnings
 
         docs, warnings = _read_documents(inputs, encoding)  # nothing but blank inputs is an error
         report_warnings(warnings, None)
@@ -481,7 +481,7 @@ def evaluate(
     with user_errors():
         from toolkit.evaluation import evaluate_paths
         from toolkit.evaluation.report import report_files, signatures, table
-        from toolkit.runs import RunFolder, base_manifest
+        from toolkit.io.runs import RunFolder, base_manifest
 
         inputs = [Path(p) for p in [hyp, *ref, baseline] if p]
         run = RunFolder(out, overwrite=overwrite, inputs=inputs) if out is not None else None
@@ -593,8 +593,8 @@ def models_resolve(
     """Which model(s) translate SRC → TGT, through which hops, and whether each is cached; downloads nothing."""
     with user_errors():
         from toolkit.config import load_defaults
-        from toolkit.models import cached_snapshot
-        from toolkit.registry import load_registry, resolve_route
+        from toolkit.models.hub import cached_snapshot
+        from toolkit.models.registry import load_registry, resolve_route
 
         route = resolve_route(src, tgt, load_registry(registry) if registry else load_registry(), not no_pivot,
                               {} if registry else load_defaults().translation.models)
@@ -621,7 +621,7 @@ def models_info(
 ) -> None:
     """Architecture, size, languages and generation defaults of a cached or local model."""
     with user_errors():
-        from toolkit.models import model_info
+        from toolkit.models.hub import model_info
 
         info = model_info(name)
         if as_json:
@@ -642,7 +642,7 @@ def models_download(
 ) -> None:
     """Fetch models into the standard Hugging Face cache for later offline use."""
     with user_errors():  # library progress bars stay on: downloads take minutes
-        from toolkit.models import download
+        from toolkit.models.hub import download
 
         for name in names:
             path = download(name, revision)
@@ -653,7 +653,7 @@ def models_download(
 def models_list(as_json: JsonOption = False) -> None:
     """Models in the local Hugging Face cache, with their size on disk."""
     with user_errors():
-        from toolkit.models import cached_models
+        from toolkit.models.hub import cached_models
 
         rows = cached_models()
         if as_json:

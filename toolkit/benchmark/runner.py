@@ -25,7 +25,7 @@ RANDOM_KINDS = ("marian", "bart", "t5")
 
 def random_model(kind: str, root: Path) -> Path:
     """Tiny random-weight models for testing the machinery offline (``model: random:marian``)."""
-    from toolkit.random_models import FRENCH_SAMPLE, build_bart, build_marian, build_t5
+    from toolkit.models.random import FRENCH_SAMPLE, build_bart, build_marian, build_t5
 
     if kind not in RANDOM_KINDS:
         raise ToolkitError(f"unknown random model '{RANDOM_PREFIX}{kind}' (known: {', '.join(RANDOM_KINDS)})")
@@ -54,8 +54,8 @@ def model_roles(system: System) -> dict[str, str]:
 
 
 def resolve_system(system: System, models_root: Path, allow_download: bool = False) -> Resolved:
-    from toolkit.models import resolve_model
-    from toolkit.summarize import EXTRACTIVE
+    from toolkit.models.hub import resolve_model
+    from toolkit.tasks.summarize import EXTRACTIVE
 
     resolved = Resolved(system)
     for role, reference in model_roles(system).items():
@@ -79,7 +79,7 @@ def resolve_system(system: System, models_root: Path, allow_download: bool = Fal
 
 
 def _inputs_hash(sources: list[str]) -> str:
-    from toolkit.documents import read_inputs
+    from toolkit.io.documents import read_inputs
 
     digest = hashlib.sha256()
     for doc in read_inputs(sources):
@@ -130,7 +130,7 @@ def run_system(resolved: Resolved, dataset_name: str, dataset: dict[str, Any], l
         result = json.loads(result_path.read_text())
     if "error" not in result:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        from toolkit.documents import atomic_write_text
+        from toolkit.io.documents import atomic_write_text
 
         atomic_write_text(cached, json.dumps(result, ensure_ascii=False))
     return {**result, "dataset": dataset_name, "cached": False, "cache_key": key}
@@ -236,8 +236,8 @@ def run_benchmark(config: Benchmark, config_path: Path, out: Path, systems: list
     """Run every selected system on every dataset, score, and write the run folder ``out``."""
     from toolkit.benchmark.report import markdown, plot, to_csv
     from toolkit.console import progress
-    from toolkit.documents import read_inputs
-    from toolkit.runs import RunFolder, base_manifest, environment, git_commit
+    from toolkit.io.documents import read_inputs
+    from toolkit.io.runs import RunFolder, base_manifest, environment, git_commit
 
     resolved = plan(systems, models_root)
     datasets = {name: {**d.model_dump(), "sources": d.sources} for name, d in config.datasets.items()}

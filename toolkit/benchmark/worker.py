@@ -22,8 +22,8 @@ def _progress(n: int = 1) -> None:
 def _load(system: dict[str, Any], dataset: dict[str, Any]) -> tuple[Any, Any, list[dict[str, Any]]]:
     """(translator or None, summarizer or None, model descriptions)."""
     from toolkit.options import EngineOptions, GenerationOptions
-    from toolkit.summarize import load_summarizer
-    from toolkit.translate import load_translator
+    from toolkit.tasks.summarize import load_summarizer
+    from toolkit.tasks.translate import load_translator
 
     engine = EngineOptions(**{k: system[k] for k in ("device", "backend", "quantization", "threads", "batch_size")})
     generation = GenerationOptions(**system["generation"])
@@ -44,7 +44,7 @@ def _load(system: dict[str, Any], dataset: dict[str, Any]) -> tuple[Any, Any, li
 
 
 def _model_bytes(descriptions: list[dict[str, Any]]) -> int:
-    from toolkit.models import model_size_bytes
+    from toolkit.models.hub import model_size_bytes
 
     total = 0
     for d in descriptions:
@@ -57,9 +57,9 @@ def _model_bytes(descriptions: list[dict[str, Any]]) -> int:
 def run(spec: dict[str, Any]) -> dict[str, Any]:
     from toolkit.benchmark.measure import peak_rss_mb
     from toolkit.console import quiet_libraries
-    from toolkit.documents import Document, read_inputs
-    from toolkit.pipeline import run_pipeline
-    from toolkit.runner import drop_blank
+    from toolkit.io.documents import Document, read_inputs
+    from toolkit.tasks.pipeline import run_pipeline
+    from toolkit.tasks.runner import drop_blank
 
     quiet_libraries()
     system, dataset = spec["system"], spec["dataset"]

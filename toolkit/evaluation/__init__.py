@@ -13,7 +13,7 @@ from toolkit.errors import ToolkitError
 from toolkit.evaluation.metrics import SUMMARIZATION_METRICS, TRANSLATION_METRICS, SacreMetric, build_metrics
 from toolkit.evaluation.rouge import ROUGE, UnicodeTokenizer
 from toolkit.evaluation.significance import bootstrap_ci, paired_test
-from toolkit.languages import check_language
+from toolkit.text.languages import check_language
 
 __all__ = ["ROUGE", "UnicodeTokenizer", "evaluate", "default_metrics"]
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from toolkit.documents import read_text_file
+from toolkit.io.documents import read_text_file
 from toolkit.errors import InputError
 
 HYPOTHESIS_FIELDS = ("hypothesis", "translation", "summary", "output", "text", "reference")

@@ -90,7 +90,7 @@ class ROUGE:
         self._scorer = rouge_scorer.RougeScorer(list(self.variants), tokenizer=self.tokenizer)
 
     def _lines(self, text: str) -> str:
-        from toolkit.segment import split_sentences
+        from toolkit.text.segment import split_sentences
 
         return "\n".join(s for line in text.split("\n") for s in split_sentences(line, self.lang))
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from toolkit.errors import ConfigError
-from toolkit.segment import is_cjk
+from toolkit.text.segment import is_cjk
 from toolkit.text.protect import Piece
 
 
@@ -86,7 +86,7 @@ class Glossary:
 def load_glossary(path: Path | None, keep: Iterable[str] = ()) -> Glossary | None:
     """Read a TSV glossary (``source<TAB>target`` per line; blank lines and ``#`` comments
     skipped) and add the ``keep`` terms. None when there is neither."""
-    from toolkit.documents import read_text_file
+    from toolkit.io.documents import read_text_file
 
     keep = [term for term in keep]
     if path is None and not keep:

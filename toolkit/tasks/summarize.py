@@ -12,14 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from toolkit.backends import load_engine
+from toolkit.engines.loader import load_engine
 from toolkit.config import default_summarization_model
-from toolkit.documents import Document, as_documents
-from toolkit.engine import Engine
+from toolkit.io.documents import Document, as_documents
+from toolkit.engines.base import Engine
 from toolkit.errors import ToolkitError
 from toolkit.options import EngineOptions, GenerationOptions, split_options
-from toolkit.results import DocumentResult
-from toolkit.segment import (
+from toolkit.io.results import DocumentResult
+from toolkit.text.segment import (
     pack_sentences,
     segment_document,
     segment_html,

@@ -1,6 +1,6 @@
 """Speed benchmark: plain transformers vs toolkit (torch) vs toolkit (ct2) vs CTranslate2 directly.
 
-    python -m toolkit.benchmark.speed [--task translation|summarization|all] [--out DIR] [--quick]
+    python benchmarks/speed.py [--task translation|summarization|all] [--out DIR] [--quick]
 
 Models have the architectures of Helsinki-NLP/opus-mt-fr-en (MarianMT, d_model 512, 6+6 layers,
 8 heads, FFN 2048) and sshleifer/distilbart-cnn-12-6 (BART, d_model 1024, 12+6 layers, 16 heads,
@@ -26,7 +26,7 @@ from typing import Any
 
 from toolkit.benchmark.measure import peak_rss_mb, percentile
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 SHARED_TOKENIZER = REPO.parent / "shared" / "models" / "opus-mt-tc-big-fr-en-tokenizer"
 SYSTEMS = ("transformers", "toolkit-torch", "toolkit-ct2", "ctranslate2")
 LABELS = {
@@ -40,7 +40,7 @@ LABELS = {
 # --------------------------------------------------------------------------- inputs and models
 
 def translation_documents() -> list[list[str]]:
-    from toolkit.segment import segment_document
+    from toolkit.text.segment import segment_document
 
     return [[s for _, _, s in segment_document(p.read_text(encoding="utf-8"), "fr").sentences]
             for p in sorted((REPO / "seeds").glob("*.txt"))]
@@ -55,7 +55,7 @@ def summarization_documents() -> list[list[str]]:
 
 
 def build_model(task: str, root: Path, quick: bool) -> Path:
-    from toolkit.random_models import ENGLISH_SAMPLE, build_bart, build_marian, build_marian_from_tokenizer
+    from toolkit.models.random import ENGLISH_SAMPLE, build_bart, build_marian, build_marian_from_tokenizer
 
     seeds = [p.read_text(encoding="utf-8") for p in sorted((REPO / "seeds").glob("*.txt"))]
     if task == "translation":
@@ -101,7 +101,7 @@ def _run_plain(model_dir: Path, docs: list[list[str]], tokens: int, beams: int, 
 
 def _run_toolkit(model_dir: Path, docs: list[list[str]], tokens: int, beams: int, threads: int, backend: str,
                  task: str) -> tuple[Any, Any]:
-    from toolkit.backends import load_engine
+    from toolkit.engines.loader import load_engine
     from toolkit.options import EngineOptions, GenerationOptions
 
     engine = load_engine(str(model_dir), task,
@@ -109,8 +109,8 @@ def _run_toolkit(model_dir: Path, docs: list[list[str]], tokens: int, beams: int
                                        quantization="int8" if backend == "ct2" else None),
                          GenerationOptions(num_beams=beams, min_new_tokens=tokens, max_new_tokens=tokens))
     if task == "translation":
-        from toolkit.documents import Document
-        from toolkit.translate import Translator
+        from toolkit.io.documents import Document
+        from toolkit.tasks.translate import Translator
 
         translator = Translator(engine, "fr", "en")
 
@@ -126,9 +126,9 @@ def _run_toolkit(model_dir: Path, docs: list[list[str]], tokens: int, beams: int
 def _run_ct2_direct(model_dir: Path, docs: list[list[str]], tokens: int, beams: int, threads: int) -> tuple[Any, Any]:
     import ctranslate2
 
-    from toolkit import ct2
-    from toolkit.backends import load_tokenizer
-    from toolkit.models import resolve_model
+    from toolkit.engines import ct2
+    from toolkit.engines.loader import load_tokenizer
+    from toolkit.models.hub import resolve_model
 
     ref = resolve_model(str(model_dir))
     path, _ = ct2.convert(ref, "int8")
@@ -189,7 +189,7 @@ def source_tokens(task: str, model_dir: Path) -> tuple[int, int]:
 
 
 def machine() -> dict[str, Any]:
-    from toolkit.runs import environment
+    from toolkit.io.runs import environment
 
     env = environment()
     return {"processor": env["processor"], "cores": os.cpu_count(), "python": env["python"],
@@ -198,7 +198,7 @@ def machine() -> dict[str, Any]:
 
 def _run_worker(system: str, task: str, model_dir: Path, tokens: int, beams: int, threads: int,
                 repeats: int) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "toolkit.benchmark.speed", "worker", system, task, str(model_dir),
+    cmd = [sys.executable, str(Path(__file__).resolve()), "worker", system, task, str(model_dir),
            str(tokens), str(beams), str(threads), str(repeats)]
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": str(threads)}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -223,8 +223,8 @@ def run_task(task: str, root: Path, tokens: int, beams: int, threads: int, repea
     machine does not fall on one system; each system reports its median round."""
     model_dir = build_model(task, root / "models", quick)
     # Convert once up front, so no system's timing or memory includes the conversion.
-    from toolkit import ct2
-    from toolkit.models import resolve_model
+    from toolkit.engines import ct2
+    from toolkit.models.hub import resolve_model
 
     ct2.convert(resolve_model(str(model_dir)), "int8")
     runs: dict[str, list[dict[str, Any]]] = {system: [] for system in SYSTEMS}
@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> None:
         quiet_libraries()
         print(json.dumps(worker(system, task, Path(model_dir), int(tokens), int(beams), int(threads), int(repeats))))
         return
-    parser = argparse.ArgumentParser(prog="python -m toolkit.benchmark.speed", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python benchmarks/speed.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", choices=["translation", "summarization", "all"], default="all")
     parser.add_argument("--out", type=Path, default=REPO / "outputs" / "speed")
     parser.add_argument("--beams", type=int, default=4)
@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> None:
         tokens = args.translation_tokens if task == "translation" else args.summary_tokens
         report["tasks"].append(run_task(task, args.out, tokens, args.beams, args.threads, args.repeats, args.quick,
                                         args.rounds))
-    from toolkit.documents import atomic_write_text
+    from toolkit.io.documents import atomic_write_text
 
     atomic_write_text(args.out / "speed.json", json.dumps(report, indent=2) + "\n")
     atomic_write_text(args.out / "speed.md", markdown(report) + "\n")

@@ -11,15 +11,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from toolkit.backends import load_engine
+from toolkit.engines.loader import load_engine
 from toolkit.config import Defaults, default_translation_model
-from toolkit.documents import Document, as_documents, chunked
-from toolkit.engine import Engine
+from toolkit.io.documents import Document, as_documents, chunked
+from toolkit.engines.base import Engine
 from toolkit.errors import ToolkitError
 from toolkit.options import EngineOptions, GenerationOptions, LanguageCodes, split_options
-from toolkit.registry import Hop, Registry, Route, hop_for_model, load_registry, resolve_route
-from toolkit.results import DocumentResult, SegmentRecord
-from toolkit.segment import (
+from toolkit.models.registry import Hop, Registry, Route, hop_for_model, load_registry, resolve_route
+from toolkit.io.results import DocumentResult, SegmentRecord
+from toolkit.text.segment import (
     Paragraph,
     SegmentedDocument,
     segment_document,
@@ -288,8 +288,8 @@ class DocumentTranslator:
         """Detect languages (if asked) and load one translator per source language, before any run."""
         from collections import Counter
 
-        from toolkit.detect import detect, identify
-        from toolkit.languages import normalize_language
+        from toolkit.text.detect import detect, identify
+        from toolkit.text.languages import normalize_language
         from toolkit.text.html import visible_text
 
         confident: Counter[str] = Counter()
@@ -370,7 +370,7 @@ class DocumentTranslator:
 
     def _annotate(self, doc: Document, result: DocumentResult) -> DocumentResult:
         """Record the source language (and its detection), and check the output's language."""
-        from toolkit.detect import identify
+        from toolkit.text.detect import identify
         from toolkit.text.html import visible_text
 
         result.extra["source_lang"] = self.languages[doc.id]
@@ -414,8 +414,8 @@ def document_translator(docs: Sequence[Document], model: str | None = None, src:
     configured defaults (``auto``: detected per document), models from ``model`` or the registry,
     loaded (and documents routed) before any work starts."""
     from toolkit.config import load_defaults
-    from toolkit.languages import check_language
-    from toolkit.registry import routable_sources
+    from toolkit.text.languages import check_language
+    from toolkit.models.registry import routable_sources
 
     defaults = defaults or load_defaults()
     source = src or defaults.translation.source_lang

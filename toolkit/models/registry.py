@@ -16,7 +16,7 @@ from pydantic import Field, model_validator
 
 from toolkit.config import Strict, load_yaml_model, packaged
 from toolkit.errors import ToolkitError
-from toolkit.languages import ISO_639_1, check_language, iso3, nllb
+from toolkit.text.languages import ISO_639_1, check_language, iso3, nllb
 
 Kind = Literal["direct", "multi-target", "many-to-many"]
 Preference = Literal["direct", "multi-target", "many-to-many", "pivot"]

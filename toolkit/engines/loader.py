@@ -7,10 +7,10 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from toolkit import ct2
-from toolkit.engine import GENERATION_KEYS, Engine, TorchEngine, generation_settings, input_limit
+from toolkit.engines import ct2
+from toolkit.engines.base import GENERATION_KEYS, Engine, TorchEngine, generation_settings, input_limit
 from toolkit.errors import ModelError, ToolkitError
-from toolkit.models import ModelRef, resolve_model
+from toolkit.models.hub import ModelRef, resolve_model
 from toolkit.options import EngineOptions, GenerationOptions, LanguageCodes
 
 BACKENDS = ("auto", "torch", "ct2")

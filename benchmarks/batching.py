@@ -1,7 +1,7 @@
 """Many short documents (a JSONL of headlines, say): one document at a time vs batched across
 documents, with the toolkit's torch and ct2 backends.
 
-    python -m toolkit.benchmark.batching [--out DIR] [--quick]
+    python -m benchmarks/batching.py [--out DIR] [--quick]
 
 Uses the speed benchmark's MarianMT (opus-mt-fr-en dimensions, random weights) and the 25 French
 sentences of the seeds, each as its own document; every sentence generates exactly ``--tokens``
@@ -17,13 +17,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from toolkit.benchmark.speed import REPO, build_model, machine, translation_documents
+from speed import REPO, build_model, machine, translation_documents
 
 
 def measure(model_dir: Path, backend: str, tokens: int, beams: int, threads: int) -> dict[str, Any]:
-    from toolkit.documents import Document
+    from toolkit.io.documents import Document
     from toolkit.options import EngineOptions, GenerationOptions
-    from toolkit.translate import load_translator
+    from toolkit.tasks.translate import load_translator
 
     sentences = [s for doc in translation_documents() for s in doc]
     docs = [Document(id=f"s{i}", text=s, source="bench") for i, s in enumerate(sentences)]
@@ -45,7 +45,7 @@ def measure(model_dir: Path, backend: str, tokens: int, beams: int, threads: int
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m toolkit.benchmark.batching", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks/batching.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=REPO / "outputs" / "speed")
     parser.add_argument("--tokens", type=int, default=40)
     parser.add_argument("--beams", type=int, default=4)
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     os.environ["HF_HUB_OFFLINE"] = "1"
     from toolkit.console import quiet_libraries
-    from toolkit.documents import atomic_write_text
+    from toolkit.io.documents import atomic_write_text
 
     quiet_libraries()
     model_dir = build_model("translation", args.out / "models", args.quick)

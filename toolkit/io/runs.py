@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import toolkit
-from toolkit.documents import atomic_write_bytes, atomic_write_text, write_json
+from toolkit.io.documents import atomic_write_bytes, atomic_write_text, write_json
 from toolkit.errors import ToolkitError
-from toolkit.safe_paths import OutputNames, inside
+from toolkit.io.safe_paths import OutputNames, inside
 
 MANIFEST = "manifest.json"
 # Unfinished and set-aside run folders carry this file, finished ones their manifest: only such

@@ -16,7 +16,7 @@ CONFIDENT = 0.6
 def _identifier(candidates: frozenset[str] | None = None) -> Any:
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-    from toolkit.languages import ISO_639_1
+    from toolkit.text.languages import ISO_639_1
 
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     # Only languages the toolkit can name and route: py3langid's extra labels (e.g. "wuu" for

@@ -14,7 +14,7 @@ from toolkit.errors import ToolkitError
 from toolkit.options import EngineOptions
 
 if TYPE_CHECKING:
-    from toolkit.models import ModelRef
+    from toolkit.models.hub import ModelRef
 
 # Generation settings a user may override; everything else stays as the model's config has it.
 GENERATION_KEYS = (
@@ -231,7 +231,7 @@ class TorchEngine(Engine):
              options: EngineOptions, prefix: str) -> Engine:
         import torch
 
-        from toolkit.models import load_seq2seq_model
+        from toolkit.models.hub import load_seq2seq_model
 
         if options.quantization not in (None, "float32", "int8"):
             raise ToolkitError(f"--quantization {options.quantization}: the torch backend takes int8 (dynamic "

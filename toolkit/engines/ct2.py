@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.config import toolkit_cache
-from toolkit.engine import Decoded, Engine, resolve_device
+from toolkit.engines.base import Decoded, Engine, resolve_device
 from toolkit.options import EngineOptions
 from toolkit.errors import ModelError, ToolkitError
-from toolkit.models import ModelRef
+from toolkit.models.hub import ModelRef
 
 # Architectures CTranslate2's Transformers converter handles for encoder-decoder generation.
 SUPPORTED_MODEL_TYPES = {"marian", "bart", "mbart", "pegasus", "t5", "mt5", "m2m_100"}

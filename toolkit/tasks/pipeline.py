@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from toolkit.documents import Document, as_documents
+from toolkit.io.documents import Document, as_documents
 from toolkit.options import EngineOptions
-from toolkit.results import DocumentResult
-from toolkit.runner import run_batched
-from toolkit.summarize import Summarizer
-from toolkit.translate import Translator
+from toolkit.io.results import DocumentResult
+from toolkit.tasks.runner import run_batched
+from toolkit.tasks.summarize import Summarizer
+from toolkit.tasks.translate import Translator
 
 Order = Literal["translate-first", "summarize-first"]
 ORDERS = ("translate-first", "summarize-first")
@@ -97,7 +97,7 @@ def translate_summaries(docs: Sequence[Document], results: list[DocumentResult],
     """`summarize --summary-lang`: each summary, written in the documents' language, is translated
     into ``wanted`` (in place: the original summary is kept in ``summary_in_source_language``).
     Returns the translator's description for the manifest."""
-    from toolkit.translate import document_translator
+    from toolkit.tasks.translate import document_translator
 
     summaries = [Document(id=r.id, text=r.output, source=r.source, lang=lang) for r in results]
     translator = document_translator(summaries, None, lang, wanted, allow_pivot=True, engine=engine)

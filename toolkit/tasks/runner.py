@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from toolkit.console import progress, warn
-from toolkit.documents import Document
+from toolkit.io.documents import Document
 from toolkit.errors import InputError
-from toolkit.results import DocumentResult, document_format, render
-from toolkit.runs import RunFolder
+from toolkit.io.results import DocumentResult, document_format, render
+from toolkit.io.runs import RunFolder
 
 def drop_blank(docs: Sequence[Document]) -> tuple[list[Document], list[str]]:
     """Blank documents are skipped with a warning; a run with nothing left to do is an error."""

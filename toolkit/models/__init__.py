@@ -1,0 +1,1 @@
+"""Models: hub and local references (``hub``), the translation registry, tiny random models for tests."""

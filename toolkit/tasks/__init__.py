@@ -1,0 +1,1 @@
+"""Tasks: translation, summarisation and the pipeline over documents, and the batched runner."""
