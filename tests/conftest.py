@@ -56,6 +56,27 @@ def tiny_t5(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_t5(tmp_path_factory.mktemp("models") / "tiny-t5", seed_texts())
 
 
+GERMAN = ["Der russische Präsident gratulierte seinem kasachischen Amtskollegen am Montag.",
+          "Mehr als zweihundert Menschen wurden bei den Unruhen getötet.",
+          "Russland wird alles tun, um den Präsidenten zu unterstützen, fügte er hinzu."]
+
+
+@pytest.fixture(scope="session")
+def tiny_en_de(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from toolkit.models.random import ENGLISH_SAMPLE, build_marian
+
+    return build_marian(tmp_path_factory.mktemp("models") / "tiny-en-de", ENGLISH_SAMPLE, GERMAN, source_lang="en",
+                        target_lang="de", seed=1)
+
+
+@pytest.fixture(scope="session")
+def tiny_en_mul(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from toolkit.models.random import ENGLISH_SAMPLE, build_marian
+
+    return build_marian(tmp_path_factory.mktemp("models") / "tiny-en-mul", ENGLISH_SAMPLE, GERMAN + seed_texts(),
+                        source_lang="en", target_lang="mul", target_tokens=[">>deu<<", ">>fra<<"], seed=2)
+
+
 @pytest.fixture
 def generate_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The number of texts in each call of the torch engine's ``generate`` (it still runs)."""

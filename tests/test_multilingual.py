@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import SEED_FILES, SEEDS, seed_texts
+from conftest import GERMAN, SEED_FILES, SEEDS, seed_texts
 from toolkit.cli import app
 from toolkit.options import EngineOptions, GenerationOptions
 from toolkit.text.detect import detect, identify
@@ -18,9 +18,6 @@ from toolkit.models.random import ENGLISH_SAMPLE, build_marian
 from toolkit.models.registry import Registry, load_registry, resolve_route
 
 runner = CliRunner()
-GERMAN = ["Der russische Präsident gratulierte seinem kasachischen Amtskollegen am Montag.",
-          "Mehr als zweihundert Menschen wurden bei den Unruhen getötet.",
-          "Russland wird alles tun, um den Präsidenten zu unterstützen, fügte er hinzu."]
 
 
 @pytest.mark.parametrize("text, lang", [
@@ -90,18 +87,6 @@ def test_resolution_errors() -> None:
     with pytest.raises(ToolkitError, match="drop --no-pivot"):
         resolve_route("fr", "de", only_direct, allow_pivot=False)
     assert resolve_route("fr", "de", only_direct).kind == "pivot"
-
-
-@pytest.fixture(scope="module")
-def tiny_en_de(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_marian(tmp_path_factory.mktemp("models") / "tiny-en-de", ENGLISH_SAMPLE, GERMAN, source_lang="en",
-                        target_lang="de", seed=1)
-
-
-@pytest.fixture(scope="module")
-def tiny_en_mul(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_marian(tmp_path_factory.mktemp("models") / "tiny-en-mul", ENGLISH_SAMPLE, GERMAN + seed_texts(),
-                        source_lang="en", target_lang="mul", target_tokens=[">>deu<<", ">>fra<<"], seed=2)
 
 
 def write_registry(path: Path, entries: list[dict]) -> Path:

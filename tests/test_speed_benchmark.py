@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import REPO
+
+pytestmark = pytest.mark.slow  # whole benchmark processes: minutes, kept in CI
 
 
 def test_quick_speed_benchmark_runs_all_four_systems(tmp_path: Path) -> None:

@@ -131,8 +131,12 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+    debug: Annotated[bool, typer.Option("--debug/--no-debug", help="Log at DEBUG level and show tracebacks (also: TOOLKIT_LOG=debug).")] = False,
 ) -> None:
     """Translate and summarise multilingual news, evaluate the results, benchmark the models."""
+    from toolkit.console import set_debug
+
+    set_debug(debug)
 
 
 def _out_target(out: Optional[str], command: str, as_json: bool, overwrite: bool, inputs: list[str]) -> Any:
@@ -160,7 +164,7 @@ def _summary_table(title: str, rows: list[dict[str, Any]]) -> Table:
 
 def _read_documents(inputs: list[str], encoding: str) -> tuple[list[Any], list[str]]:
     from toolkit.io.documents import read_inputs
-    from toolkit.tasks.runner import drop_blank
+    from toolkit.io.documents import drop_blank
 
     return drop_blank(read_inputs(inputs, encoding))
 
@@ -168,7 +172,8 @@ def _read_documents(inputs: list[str], encoding: str) -> tuple[list[Any], list[s
 def _emit(run: Any, results: list[Any], warnings: list[str], fmt: str, output_key: str, head: dict[str, Any],
           as_json: bool, quiet: bool, title: str) -> None:
     """Stream or write a single-stage run's outputs, commit its manifest, and report."""
-    from toolkit.tasks.runner import report_warnings, stream_results, write_results
+    from toolkit.console import report_warnings
+    from toolkit.io.results import stream_results, write_results
 
     warnings = warnings + [w for r in results for w in r.warnings]
     if run is None:
@@ -182,7 +187,7 @@ def _emit(run: Any, results: list[Any], warnings: list[str], fmt: str, output_ke
 
 def _report(target: Path, stages: dict[str, list[dict[str, Any]]], warnings: list[str], as_json: bool, quiet: bool,
             title: str) -> None:
-    from toolkit.tasks.runner import report_warnings
+    from toolkit.console import report_warnings
 
     report_warnings(warnings, str(target / "manifest.json"))
     keys = ("id", "output_file", "seconds", "source_tokens", "output_tokens", "warnings")
@@ -387,7 +392,7 @@ def pipeline(
         from toolkit.text.languages import check_language
         from toolkit.options import GenerationOptions, build
         from toolkit.tasks.pipeline import ORDERS, run_pipeline
-        from toolkit.tasks.runner import write_results
+        from toolkit.io.results import write_results
         from toolkit.io.runs import base_manifest
         from toolkit.tasks.summarize import load_summarizer
         from toolkit.tasks.translate import document_translator
@@ -445,7 +450,7 @@ def detect(
     """Identify the language of each document (and of each paragraph), offline."""
     with user_errors():
         from toolkit.text.detect import detect as detect_text
-        from toolkit.tasks.runner import report_warnings
+        from toolkit.console import report_warnings
 
         docs, warnings = _read_documents(inputs, encoding)  # nothing but blank inputs is an error
         report_warnings(warnings, None)

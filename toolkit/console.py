@@ -8,7 +8,8 @@ import logging
 import os
 import sys
 import warnings
-from typing import Any, Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -54,7 +55,10 @@ def handle_termination() -> None:
 
 
 def quiet_libraries() -> None:
-    """Silence library chatter (download/loading bars, advisory warnings) that is not ours to show."""
+    """Silence library chatter (download/loading bars, advisory warnings) that is not ours to show
+    (unless debugging)."""
+    if debugging():
+        return
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     warnings.filterwarnings("ignore", message=".*sacremoses.*")
     warnings.filterwarnings("ignore", category=FutureWarning)
@@ -68,12 +72,33 @@ def quiet_libraries() -> None:
     logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
 
 
+_debug: list[bool] = []
+
+
+def set_debug(enabled: bool) -> None:
+    """``--debug`` or ``TOOLKIT_LOG=debug``: log through the standard ``logging`` module at
+    DEBUG level and show tracebacks, also for errors a user caused."""
+    enabled = enabled or os.environ.get("TOOLKIT_LOG", "").lower() == "debug"
+    _debug[:] = [enabled]
+    level = os.environ.get("TOOLKIT_LOG", "").upper()
+    logging.basicConfig(level=logging.DEBUG if enabled else getattr(logging, level, logging.WARNING),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def debugging() -> bool:
+    return bool(_debug and _debug[0])
+
+
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
     """Render ToolkitError as one line on stderr and exit 2; Ctrl-C exits 130 without a traceback."""
     try:
         yield
     except ToolkitError as exc:
+        if debugging():
+            import traceback
+
+            traceback.print_exc()
         print(f"toolkit: error: {printable(str(exc))}", file=sys.stderr)
         raise typer.Exit(EXIT_USER_ERROR) from None
     except KeyboardInterrupt:
@@ -109,3 +134,11 @@ def warn(message: str) -> None:
 
     stderr.print(f"[yellow]warning:[/yellow] {escape(printable(message))}", markup=True, highlight=False,
                  soft_wrap=True)
+
+
+def report_warnings(warnings: Sequence[str], where: str | None, limit: int = 5) -> None:
+    for message in warnings[:limit]:
+        warn(message)
+    if len(warnings) > limit:
+        suffix = f"; all are in {where}" if where else ""
+        warn(f"{len(warnings) - limit} more warnings{suffix}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -14,6 +15,7 @@ from toolkit.models.hub import ModelRef, resolve_model
 from toolkit.options import EngineOptions, GenerationOptions, LanguageCodes
 
 BACKENDS = ("auto", "torch", "ct2")
+log = logging.getLogger(__name__)
 
 
 # Generation parameters that old checkpoints keep in config.json instead of generation_config.json.
@@ -113,6 +115,8 @@ def load_engine(reference: str, task: str, options: EngineOptions | None = None,
         engine = TorchEngine.load(ref, tokenizer, config, generation_config, settings,
                                   options.replace(quantization="float32") if options.quantization else options, prefix)
     engine.ref, engine.overridden, engine.backend_note = ref, overridden, note
+    log.debug("loaded %s for %s: backend %s on %s (%s), settings %s", ref.reference, task, engine.backend,
+              engine.device, note or "as asked", settings)
     return engine
 
 

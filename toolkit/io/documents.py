@@ -257,3 +257,13 @@ def _umask() -> int:
 
 def write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+
+
+def drop_blank(docs: Sequence[Document]) -> tuple[list[Document], list[str]]:
+    """Blank documents are skipped with a warning; a run with nothing left to do is an error."""
+    kept = [d for d in docs if not d.is_blank]
+    warnings = [f"{d.source}: empty or whitespace-only document, skipped" for d in docs if d.is_blank]
+    if not kept:
+        names = ", ".join(d.source for d in docs[:3])
+        raise InputError(f"nothing to process: every input is empty or whitespace-only ({names})")
+    return kept, warnings

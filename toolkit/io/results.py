@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from toolkit.io.runs import RunFolder
 
 
 @dataclass
@@ -76,3 +81,22 @@ def render(result: DocumentResult, fmt: str, output_key: str = "output") -> str:
         return "\n".join(lines) + "\n"
     return result.output
 
+
+def write_results(run: RunFolder, results: Sequence[DocumentResult], fmt: str, subdir: str = "",
+                  output_key: str = "output") -> list[dict[str, Any]]:
+    """Write each document's output file; return their manifest entries."""
+    entries = []
+    for result in results:
+        doc_fmt = document_format(result, fmt)
+        relative = run.path_for(result.id, f".{doc_fmt}", subdir)
+        run.write_text(relative, render(result, doc_fmt, output_key), result.newline if doc_fmt != "jsonl" else "\n")
+        entries.append(result.to_manifest(relative))
+    return entries
+
+
+def stream_results(results: Sequence[DocumentResult], fmt: str, output_key: str = "output") -> None:
+    """``--out -``: outputs to stdout, documents in input order."""
+    for result in results:
+        text = render(result, fmt, output_key)
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import platform
 import shutil
@@ -18,6 +19,7 @@ from toolkit.io.documents import atomic_write_bytes, atomic_write_text, write_js
 from toolkit.errors import ToolkitError
 from toolkit.io.safe_paths import OutputNames, inside
 
+log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 # Unfinished and set-aside run folders carry this file, finished ones their manifest: only such
 # folders are ever replaced or removed.
@@ -280,6 +282,7 @@ class RunFolder:
                 # Only folders of runs that are gone: a live pid may be a run that does not share
                 # our lock (an older toolkit), and is never touched.
                 if marker.get("state") in ("partial", "old") and isinstance(pid, int) and not _pid_alive(pid):
+                    log.debug("removing %s, left by a run (pid %s) that is gone", folder, pid)
                     shutil.rmtree(folder, ignore_errors=True)
 
     def _check_existing(self) -> bool:

@@ -112,6 +112,22 @@ def _not_available(reference: str, why: str) -> ModelError:
     )
 
 
+def _network_errors() -> tuple[type[BaseException], ...]:
+    """What a failed connection to the Hub raises: OS errors, the Hub's own HTTP errors, and the
+    HTTP client's (huggingface_hub has used requests, httpx and httpx2 over its versions)."""
+    from importlib import import_module
+
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled
+
+    errors: list[type[BaseException]] = [OSError, HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled]
+    for module, name in (("httpx2", "HTTPError"), ("httpx", "HTTPError"), ("requests", "RequestException")):
+        try:
+            errors.append(getattr(import_module(module), name))
+        except (ImportError, AttributeError):
+            continue
+    return tuple(errors)
+
+
 def download(repo_id: str, revision: str | None = None) -> Path:
     """Fetch a hub model into the standard cache (only the files a seq2seq checkpoint needs)."""
     from huggingface_hub import HfApi, snapshot_download
@@ -129,7 +145,7 @@ def download(repo_id: str, revision: str | None = None) -> Path:
         raise ModelError(f"unknown model '{repo_id}': no such model on the Hugging Face Hub and no such local directory") from None
     except RevisionNotFoundError:
         raise ModelError(f"model '{repo_id}' has no revision '{revision}'") from None
-    except Exception as exc:  # network failures surface as several exception types
+    except _network_errors() as exc:
         raise ModelError(
             f"model '{repo_id}' is not in the local Hugging Face cache and the Hub cannot be reached "
             f"({type(exc).__name__}): connect to the network (then `toolkit models download {repo_id}` caches it "
