@@ -24,11 +24,11 @@ import pytest
 pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
 
-from conftest import SEED_FILES, seed_texts  # noqa: E402
+from conftest import SEED_FILES, seed_texts
 
-from toolkit.documents import Document  # noqa: E402
-from toolkit.segment import segment_document  # noqa: E402
-from toolkit.serve.settings import ServeSettings  # noqa: E402
+from toolkit.documents import Document
+from toolkit.segment import segment_document
+from toolkit.serve.settings import ServeSettings
 
 FRENCH = "Le gouvernement a présenté mercredi un nouveau projet de loi sur le logement."
 TOOLKIT = Path(sys.executable).with_name("toolkit")
