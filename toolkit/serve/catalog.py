@@ -13,7 +13,7 @@ from typing import Any
 
 from toolkit.errors import ToolkitError
 from toolkit.languages import ISO_639_1
-from toolkit.serve.models import ModelKey, ServedModel
+from toolkit.serve.models import Decoded, ModelKey, ServedModel
 from toolkit.serve.settings import ServeSettings
 
 
@@ -59,7 +59,7 @@ class Catalog:
             engine["num_beams"] = settings.beams
         translator = load_translator(self.pairs[pair], src, tgt, self.registry, settings.allow_pivot, self.pinned,
                                      **engine)
-        return ServedModel(translator, lambda model, sentences: model.translate(sentences))
+        return ServedModel(translator, _translate)
 
     def _load_summarizer(self, lang: str, lengths: dict[str, Any]) -> ServedModel:
         from toolkit.config import load_defaults
@@ -76,9 +76,11 @@ class Catalog:
                                      None, settings.backend or defaults.backend, settings.quantization,
                                      settings.threads, **generation)
 
-        def run(model: Any, texts: list[str]) -> list[str]:
+        def run(model: Any, texts: list[str]) -> Decoded:
             docs = [Document(id=f"request-{i}", text=text, source="http") for i, text in enumerate(texts)]
-            return [result.output for result in model.summarize_documents(docs)]
+            results = model.summarize_documents(docs)
+            return Decoded([r.output for r in results], sum(r.source_tokens for r in results),
+                           sum(r.output_tokens for r in results))
 
         return ServedModel(summarizer, run)
 
@@ -87,6 +89,16 @@ class Catalog:
 
         model = self.summarizer_for(lang) or ""
         return bool(EXTRACTIVE.match(model.lower())) and not Path(model).exists()
+
+
+def _translate(model: Any, sentences: list[str]) -> Decoded:
+    """Sentences in, one translation each, with the engine's own token counts (``translate``,
+    which gives only the texts, where a translator has no ``translate_sentences``)."""
+    if hasattr(model, "translate_sentences"):
+        records, _ = model.translate_sentences(sentences)
+        return Decoded([r.output for r in records], sum(r.source_tokens for r in records),
+                       sum(r.output_tokens for r in records))
+    return Decoded(model.translate(sentences), 0, 0)
 
 
 def build_catalog(settings: ServeSettings) -> Catalog:

@@ -1,10 +1,10 @@
 """Texts to sentences and back, for ``format=text`` and ``format=html``.
 
 Plain text is segmented with the toolkit's lossless segmenter (paragraphs, blank lines and
-spacing come back as they were). HTML keeps every tag, attribute, comment and entity-free
-character of the markup as written; only the text between tags is translated (never inside
-``<script>``, ``<style>``, ``<code>``, ``<pre>`` or ``<textarea>``), each text node on its own,
-and re-escaped on the way out."""
+spacing come back as they were). HTML keeps every tag, attribute and comment as written; only
+the text between tags is translated (never inside ``<script>``, ``<style>``, ``<code>``,
+``<pre>`` or ``<textarea>``), each text node on its own, and escaped again on the way out
+(character references come back as the characters they stand for)."""
 
 from __future__ import annotations
 

@@ -43,25 +43,30 @@ class ModelKey:
         return f"{self.task}:{self.name}" + (f"[{extra}]" if extra else "")
 
 
-class ServedModel:
-    """A library model behind a batch function: payloads in, one output each, plus token counts
-    taken in the worker thread (the only thread that touches the model and its tokenizer)."""
+@dataclass
+class Decoded:
+    """A batch's outputs (one per payload) and its token counts, as the library reports them."""
 
-    def __init__(self, model: Any, run: Callable[[Any, list[Any]], list[str]],
-                 text_of: Callable[[Any], str] = str) -> None:
+    outputs: list[str]
+    source_tokens: int
+    output_tokens: int
+
+
+class ServedModel:
+    """A library model behind a batch function (payloads in, ``Decoded`` out). Only ever called
+    from the worker thread, the one thread that touches the model and its tokenizer."""
+
+    def __init__(self, model: Any, run: Callable[[Any, list[Any]], Decoded]) -> None:
         self.model = model
         self._run = run
-        self._text_of = text_of
-        engine = getattr(model, "engine", None)
-        self._count: Callable[[str], int] = getattr(engine, "count_tokens", None) or (lambda t: len(t.split()))
         self.last_source_tokens = 0
         self.last_output_tokens = 0
 
     def __call__(self, payloads: list[Any]) -> list[str]:
-        outputs = self._run(self.model, payloads)
-        self.last_source_tokens = sum(self._count(self._text_of(p)) for p in payloads)
-        self.last_output_tokens = sum(self._count(o) for o in outputs)
-        return outputs
+        decoded = self._run(self.model, payloads)
+        self.last_source_tokens = decoded.source_tokens
+        self.last_output_tokens = decoded.output_tokens
+        return decoded.outputs
 
 
 @dataclass
