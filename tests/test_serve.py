@@ -422,10 +422,9 @@ def test_access_log_has_no_texts_by_default(client: httpx.Client, caplog: pytest
     assert "hirondelle" not in caplog.text
 
 
-def _serve(*args: str, **popen: object) -> subprocess.Popen:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    return subprocess.Popen([str(TOOLKIT), "serve", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **popen)  # type: ignore[call-overload]
+def _serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    return subprocess.Popen([str(TOOLKIT), "serve", *args], env=env or {**os.environ, "HF_HUB_OFFLINE": "1"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _wait_healthy(url: str, process: subprocess.Popen) -> None:
@@ -531,3 +530,38 @@ def test_web_page_translates_and_summarises_in_a_browser(base: str, client: http
             assert "Type or paste" in page.locator("#error").text_content()
         finally:
             browser.close()
+
+
+def _fake_hub_cache(root: Path, repo_id: str, model: Path) -> None:
+    """A Hugging Face cache holding ``model`` under ``repo_id``, laid out as huggingface_hub does."""
+    repo = root / "hub" / f"models--{repo_id.replace('/', '--')}"
+    commit = "0" * 40
+    snapshot = repo / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    for file in model.iterdir():
+        shutil.copy(file, snapshot / file.name)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+
+
+def test_without_translators_the_pairs_come_from_the_registry_and_the_cache(tiny_marian: Path, tmp_path: Path,
+                                                                             library) -> None:
+    _fake_hub_cache(tmp_path / "hf", "Helsinki-NLP/opus-mt-fr-en", tiny_marian)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = _serve("--port", str(port), env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")})
+    try:
+        _wait_healthy(url, process)
+        assert httpx.get(f"{url}/languages").json() == [{"code": "en", "name": "English", "targets": []},
+                                                         {"code": "fr", "name": "French", "targets": ["en"]}]
+        answer = httpx.post(f"{url}/translate", json={"q": FRENCH, "source": "fr", "target": "en"}, timeout=120)
+        assert answer.json() == {"translatedText": library.translate([FRENCH])[0]}
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
+
+
+def test_nothing_to_serve_is_one_line(tmp_path: Path) -> None:
+    process = _serve("--port", str(free_port()), env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path)})
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 2 and stderr.startswith("toolkit: error: no model to serve")
