@@ -565,3 +565,21 @@ def test_nothing_to_serve_is_one_line(tmp_path: Path) -> None:
     process = _serve("--port", str(free_port()), env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path)})
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 2 and stderr.startswith("toolkit: error: no model to serve")
+
+
+@pytest.mark.parametrize("markup", [
+    '<p class="a"> Bonjour à tous.  Comment allez-vous ? </p>\n<br/><img src="x.png" alt="Une image">',
+    ("<!DOCTYPE html><html><head><style>p { color: red; }</style><script>if (a < b) { x(); }</script></head>"
+     "<body><h1>Titre</h1>\n\n<p>Premier paragraphe. Deuxième phrase.</p><pre>  code   gardé </pre></body></html>"),
+    "Texte sans balises.\n\nDeuxième paragraphe.",
+    "<p>Fish &amp; chips &lt;3</p><!-- commentaire -->",
+])
+def test_html_comes_back_unchanged_when_every_sentence_maps_to_itself(markup: str) -> None:
+    from toolkit.serve.markup import html_units
+
+    doc = html_units(markup, "fr")
+    rebuilt = doc.rebuild({i: unit.rebuild([s for _, _, s in unit.sentences]) for i, unit in doc.units.items()})
+    assert rebuilt == markup
+    sentences = " | ".join(s for unit in doc.units.values() for _, _, s in unit.sentences)
+    for kept in ("<p", "</", "<!--", "color: red", "x();", "gardé", "Une image", "x.png"):
+        assert kept not in sentences  # tags, attributes, comments, script, style and pre are not translated

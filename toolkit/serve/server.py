@@ -51,6 +51,6 @@ def serve(settings: ServeSettings) -> None:
     configure_logging()
     app = create_app(settings)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, access_log=False, log_level="info",
-                            timeout_graceful_shutdown=settings.graceful_timeout or None, lifespan="on",
+                            timeout_graceful_shutdown=settings.graceful_timeout, lifespan="on",
                             server_header=False)
     uvicorn.Server(config).run()
