@@ -463,6 +463,9 @@ def test_sigterm_finishes_requests_in_flight(tiny_marian: Path, library) -> None
     assert process.returncode == 143
     assert "server stopped on SIGTERM after finishing the requests in flight" in stderr
     assert "Traceback" not in stderr
+    access = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]  # one JSON object a line
+    assert any(e["path"] == "/translate" and e["status"] == 200 and e["ts"] for e in access)
+    assert FRENCH not in stderr  # request texts stay out of the logs
 
 
 @pytest.mark.parametrize(("args", "message"), [

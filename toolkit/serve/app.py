@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from datetime import datetime, timezone
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qsl
@@ -433,7 +434,8 @@ class _Guard:
             self.metrics.requests.labels(endpoint, str(status["code"])).inc()
             self.metrics.latency.labels(endpoint).observe(seconds)
             client = scope.get("client")
-            entry = {"event": "request", "method": scope.get("method"), "path": endpoint, "status": status["code"],
+            entry = {"ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "event": "request",
+                     "method": scope.get("method"), "path": endpoint, "status": status["code"],
                      "ms": round(seconds * 1000, 1), "client": client[0] if client else None,
                      **scope["toolkit.log"]}
             access_log.info(json.dumps(entry, ensure_ascii=False))

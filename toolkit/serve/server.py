@@ -25,12 +25,13 @@ def _check_port(host: str, port: int) -> None:
 
 
 def configure_logging() -> None:
-    """Server and access logs on stderr, one line each (access lines are JSON)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(_FORMAT))
-    for name in ("toolkit.serve", "toolkit.serve.access"):
+    """Server and access logs on stderr, one line each; access lines are bare JSON objects (with
+    their own timestamp), so a log shipper can parse them as they are."""
+    for name, fmt in (("toolkit.serve", _FORMAT), ("toolkit.serve.access", "%(message)s")):
         logger = logging.getLogger(name)
         if not logger.handlers:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter(fmt))
             logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
