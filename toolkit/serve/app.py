@@ -8,17 +8,12 @@ server-side failure is logged with its traceback and answered without one (and w
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import re
-import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
 from importlib import resources
 from typing import Any
-from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -31,6 +26,7 @@ from toolkit.languages import ISO_639_1, normalize_language
 from toolkit.serve import schemas
 from toolkit.serve.batcher import BatchLimits, Overloaded
 from toolkit.serve.catalog import Catalog, build_catalog
+from toolkit.serve.http import ApiError, Guard, bearer, error_response, optional_int, read_params
 from toolkit.serve.limits import ApiKeys, RateLimiter, key_id
 from toolkit.serve.markup import html_units, text_unit
 from toolkit.serve.metrics import Metrics
@@ -38,29 +34,6 @@ from toolkit.serve.models import ModelKey, ModelPool, estimate_tokens
 from toolkit.serve.settings import ServeSettings
 
 log = logging.getLogger("toolkit.serve")
-access_log = logging.getLogger("toolkit.serve.access")
-
-ROUTES = ("/", "/translate", "/detect", "/languages", "/summarize", "/health", "/metrics", "/docs", "/openapi.json")
-# Absolute paths (two or more components) in a message: the server's layout is nobody's business.
-_PATH = re.compile(r"(?:[A-Za-z]:)?(?:[/\\][\w.@+~-]+){2,}[/\\]?")
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers
-
-
-def public(message: str) -> str:
-    """One line, no server paths."""
-    return _PATH.sub("<path>", " ".join(str(message).split()))
-
-
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": public(message)}, status_code=status, headers=headers)
-
 
 def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastAPI:
     """The app for ``settings`` (the catalog of models is found now; nothing is loaded until used)."""
@@ -93,7 +66,7 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
 
     app = FastAPI(title="toolkit serve", version=toolkit.__version__, lifespan=lifespan,
                   description="LibreTranslate-compatible translation, plus summarisation, with dynamic batching.")
-    app.add_middleware(_Guard, settings=settings, metrics=metrics)
+    app.add_middleware(Guard, settings=settings, metrics=metrics)
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
@@ -102,30 +75,30 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return _error(exc.status, exc.message, exc.headers)
+        return error_response(exc.status, exc.message, exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+        return error_response(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _error(400, "Invalid request")
+        return error_response(400, "Invalid request")
 
     @app.exception_handler(ToolkitError)
     async def _user_error(request: Request, exc: ToolkitError) -> JSONResponse:
-        return _error(400, str(exc))
+        return error_response(400, str(exc))
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
         log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-        return _error(500, "internal server error (the server log has the details)")
+        return error_response(500, "internal server error (the server log has the details)")
 
     # -- helpers shared by the endpoints --------------------------------------------------------
 
     def authorize(request: Request, params: dict[str, Any]) -> None:
         """403 for a bad or (with --require-key) missing key; 429 over the rate limit."""
-        key = params.get("api_key") or _bearer(request)
+        key = params.get("api_key") or bearer(request)
         found = None
         if key and keys is not None:
             found = keys.find(key) if isinstance(key, str) else None
@@ -291,7 +264,7 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
         if catalog.summarizer_for(lang) is None:
             served_text = ", ".join(sorted(catalog.summarizers)) or "none"
             raise ApiError(400, f"no summariser for {lang} on this server (served: {served_text})")
-        lengths = {name: _int(params.get(name), name) for name in ("min_length", "max_length")}
+        lengths = {name: optional_int(params.get(name), name) for name in ("min_length", "max_length")}
         if any(v is not None for v in lengths.values()) and catalog.is_extractive(lang):
             raise ApiError(400, "min_length and max_length apply to seq2seq summarisers; this language is served by "
                                 f"{catalog.summarizer_for(lang)}, which picks whole sentences")
@@ -323,119 +296,3 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
     return app
 
 
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    return header[7:].strip() or None if header.lower().startswith("bearer ") else None
-
-
-def _int(value: Any, name: str) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ApiError(400, f"Invalid request: {name} parameter is not a number") from None
-    if number < 0 or isinstance(value, bool):
-        raise ApiError(400, f"Invalid request: {name} must not be negative")
-    return number
-
-
-async def read_params(request: Request) -> dict[str, Any]:
-    """The request's parameters from a JSON object or a form (query parameters fill the gaps),
-    as LibreTranslate reads them. A repeated form field becomes a list."""
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    body = await request.body()
-    params: dict[str, Any] = {}
-    if ctype == "application/json" or (not ctype and body.lstrip()[:1] in (b"{", b"[")):
-        try:
-            params = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise ApiError(400, "Invalid JSON format") from None
-        if not isinstance(params, dict):
-            raise ApiError(400, "Invalid JSON format: expected an object")
-    elif ctype == "multipart/form-data":
-        try:
-            form = await request.form()
-        except Exception:  # noqa: BLE001 - malformed multipart bodies surface as several exception types
-            raise ApiError(400, "Invalid request: malformed multipart form") from None
-        params = _collect((key, value) for key, value in form.multi_items() if isinstance(value, str))
-    elif ctype in ("application/x-www-form-urlencoded", "") or ctype.startswith("text/"):
-        try:
-            params = _collect(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
-        except UnicodeDecodeError:
-            raise ApiError(400, "Invalid request: the body is not UTF-8") from None
-    else:
-        raise ApiError(400, f"Invalid request: unsupported content type {ctype} (send JSON or a form)")
-    for key, value in _collect(request.query_params.multi_items()).items():
-        params.setdefault(key, value)
-    return params
-
-
-def _collect(items: Any) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for key, value in items:
-        if key in params:
-            params[key] = (params[key] if isinstance(params[key], list) else [params[key]]) + [value]
-        else:
-            params[key] = value
-    return params
-
-
-class _Guard:
-    """Pure ASGI middleware around every request: refuses bodies over --max-body-bytes (413)
-    before the app reads them, counts and times requests for the metrics, and writes one
-    structured access-log line (JSON) per request — without the request's texts unless
-    --log-texts."""
-
-    def __init__(self, app: Any, settings: ServeSettings, metrics: Metrics) -> None:
-        self.app = app
-        self.settings = settings
-        self.metrics = metrics
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path = scope.get("path", "")
-        endpoint = path if path in ROUTES else "other"
-        start = time.perf_counter()
-        status = {"code": 500}
-        scope["toolkit.log"] = {}
-        limit = self.settings.max_body_bytes
-        headers = dict(scope.get("headers") or [])
-        self.metrics.in_flight.inc()
-        try:
-            length = headers.get(b"content-length")
-            if length is not None and (not length.isdigit() or int(length) > limit):
-                self.metrics.rejected.labels("size").inc()
-                status["code"] = 413
-                await _error(413, f"Request body too large (limit: {limit} bytes)")(scope, receive, send)
-                return
-            received = 0
-
-            async def counted_receive() -> Any:
-                nonlocal received
-                message = await receive()
-                if message["type"] == "http.request":
-                    received += len(message.get("body", b""))
-                    if received > limit:
-                        raise ApiError(413, f"Request body too large (limit: {limit} bytes)")
-                return message
-
-            async def tracked_send(message: Any) -> None:
-                if message["type"] == "http.response.start":
-                    status["code"] = message["status"]
-                await send(message)
-
-            await self.app(scope, counted_receive, tracked_send)
-        finally:
-            seconds = time.perf_counter() - start
-            self.metrics.in_flight.dec()
-            self.metrics.requests.labels(endpoint, str(status["code"])).inc()
-            self.metrics.latency.labels(endpoint).observe(seconds)
-            client = scope.get("client")
-            entry = {"ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "event": "request",
-                     "method": scope.get("method"), "path": endpoint, "status": status["code"],
-                     "ms": round(seconds * 1000, 1), "client": client[0] if client else None,
-                     **scope["toolkit.log"]}
-            access_log.info(json.dumps(entry, ensure_ascii=False))
