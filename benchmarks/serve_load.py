@@ -88,9 +88,11 @@ def output_tokens(metrics: str) -> float:
     return float(match.group(1)) if match else 0.0
 
 
-async def load(url: str, sentences: list[str], clients: int, seconds: float, drain: float, timeout: float) -> dict:
-    """``clients`` loops of request → answer → request for ``seconds``; then the requests still in
-    flight get ``drain`` seconds to finish (those that do not are cut off and reported)."""
+async def load(url: str, sentences: list[str], clients: int, seconds: float, drain: float, timeout: float,
+               max_requests: int) -> dict:
+    """``clients`` loops of request → answer → request for ``seconds`` (at most ``max_requests``
+    requests in all); then the requests still in flight get ``drain`` seconds to finish (those
+    that do not are cut off and reported)."""
     import httpx
 
     latencies: list[float] = []
@@ -105,7 +107,7 @@ async def load(url: str, sentences: list[str], clients: int, seconds: float, dra
 
         async def client() -> None:
             nonlocal errors, counter, last_answer
-            while time.perf_counter() < deadline:
+            while time.perf_counter() < deadline and counter < max_requests:
                 sentence = sentences[counter % len(sentences)]
                 counter += 1
                 sent = time.perf_counter()
@@ -125,7 +127,8 @@ async def load(url: str, sentences: list[str], clients: int, seconds: float, dra
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-        elapsed = max(last_answer, deadline) - start
+        # Stopped by the request cap: the run ended with its last answer, not at the deadline.
+        elapsed = (last_answer if counter >= max_requests else max(last_answer, deadline)) - start
         tokens = output_tokens((await session.get("/metrics")).text) - tokens_before
     latencies.sort()
 
@@ -165,7 +168,8 @@ def run_one(model: Path, mode: str, clients: int, args: argparse.Namespace, sent
             time.sleep(0.2)
         for sentence in sentences[:2]:  # warm-up: first-call costs are not throughput
             httpx.post(f"{url}/translate", json={"q": sentence, "source": "fr", "target": "en"}, timeout=120)
-        result = asyncio.run(load(url, sentences, clients, args.seconds, args.drain, args.timeout))
+        result = asyncio.run(load(url, sentences, clients, args.seconds, args.drain, args.timeout,
+                                  args.max_requests))
         result["peak_rss_mib"] = peak_rss_mib(server.pid)
     finally:
         server.send_signal(signal.SIGTERM)
@@ -194,6 +198,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="load duration per run")
     parser.add_argument("--drain", type=float, default=60.0, help="time for requests in flight after the load")
+    parser.add_argument("--max-requests", type=int, default=5000, help="most requests per run")
     parser.add_argument("--clients", default=",".join(map(str, CLIENTS)), help="comma-separated client counts")
     parser.add_argument("--max-batch-size", type=int, default=64, help="dynamic mode's largest batch")
     parser.add_argument("--max-wait-ms", type=float, default=5.0, help="dynamic mode's batching wait")
