@@ -586,3 +586,13 @@ def test_html_comes_back_unchanged_when_every_sentence_maps_to_itself(markup: st
     sentences = " | ".join(s for unit in doc.units.values() for _, _, s in unit.sentences)
     for kept in ("<p", "</", "<!--", "color: red", "x();", "gardé", "Une image", "x.png"):
         assert kept not in sentences  # tags, attributes, comments, script, style and pre are not translated
+
+
+def test_a_full_queue_is_a_clean_503(tiny_marian: Path) -> None:
+    with running(ServeSettings(translators={"fr-en": str(tiny_marian)}, max_queue=2)) as url:
+        response = httpx.post(f"{url}/translate", json={"q": "Un. Deux. Trois.", "source": "fr", "target": "en"},
+                              timeout=60)
+        assert_clean_error(response, 503, "too many sentences are waiting")
+        assert response.headers["retry-after"] == "1"
+        assert httpx.post(f"{url}/translate", json={"q": "Un. Deux.", "source": "fr", "target": "en"},
+                          timeout=60).status_code == 200

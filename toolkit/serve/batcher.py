@@ -89,7 +89,8 @@ class DynamicBatcher:
         if self._closing or self._task is None:
             raise Overloaded("the server is shutting down")
         if len(self._queue) + len(payloads) > self.limits.max_queue:
-            raise Overloaded(f"too many sentences are waiting ({len(self._queue)}); retry later")
+            raise Overloaded(f"too many sentences are waiting: {len(self._queue)} queued, {len(payloads)} more asked "
+                             f"for, at most {self.limits.max_queue}; retry later")
         loop = asyncio.get_running_loop()
         items = [_Item(p, t, loop.create_future()) for p, t in zip(payloads, tokens)]
         self._queue.extend(items)
