@@ -238,7 +238,8 @@ def main() -> None:
                   "vocabulary), random weights")
     head = (f"Machine: {machine}.\n\nModel: {model_text}; 4 beams, at most 40 generated tokens; backend "
             f"{args.backend or 'auto (CTranslate2 int8 on CPU)'}. Each request: one of the {len(sentences)} seed "
-            f"sentences, French → English. {args.seconds:.0f} s of load per run (then up to {args.drain:.0f} s for the "
+            f"sentences, French → English. {args.seconds:.0f} s of load per run (then up to {args.drain:.0f} s "
+            f"for the "
             f"requests in flight; those still unanswered are *cut off*), a fresh server per run; dynamic "
             f"batching: at most {args.max_batch_size} sentences per batch, {args.max_wait_ms:g} ms wait.")
     report = f"{head}\n\n{table(rows)}\n"

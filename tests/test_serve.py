@@ -177,7 +177,8 @@ def test_the_libretranslate_client_works_unchanged(base: str, library) -> None:
     ({"content": b"<q>x</q>", "headers": {"Content-Type": "application/xml"}}, 400, "unsupported content type"),
     ({"content": b"x" * 1_000_001, "headers": {"Content-Type": "application/json"}}, 413, "too large"),
 ])
-def test_bad_requests_are_refused_cleanly(client: httpx.Client, request_kwargs: dict, status: int, fragment: str) -> None:
+def test_bad_requests_are_refused_cleanly(client: httpx.Client, request_kwargs: dict, status: int,
+                                          fragment: str) -> None:
     assert_clean_error(client.post("/translate", **request_kwargs), status, fragment)
 
 

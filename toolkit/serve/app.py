@@ -195,7 +195,8 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
         return HTMLResponse(resources.files("toolkit.serve").joinpath("static/index.html").read_text(encoding="utf-8"))
 
     @app.post("/translate", response_model=schemas.TranslateResponse, response_model_exclude_none=True,
-              responses=schemas.ERRORS, openapi_extra=schemas.body(schemas.TranslateBody), summary="Translate text (LibreTranslate API)")
+              responses=schemas.ERRORS, openapi_extra=schemas.body(schemas.TranslateBody),
+              summary="Translate text (LibreTranslate API)")
     async def translate(request: Request) -> Any:
         params = await read_params(request)
         authorize(request, params)

@@ -15,7 +15,8 @@ class TranslateBody(BaseModel):
     q: str | list[str] = Field(description="Text to translate, or a list of texts", examples=["Bonjour le monde."])
     source: str = Field(description="Source language code, or auto to detect it", examples=["fr"])
     target: str = Field(description="Target language code", examples=["en"])
-    format: Literal["text", "html"] = Field("text", description="text, or html (only the text between tags is translated)")
+    format: Literal["text", "html"] = Field("text",
+                                            description="text, or html (only the text between tags is translated)")
     api_key: str | None = Field(None, description="API key (needed when the server runs with --require-key)")
 
 
