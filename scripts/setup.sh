@@ -34,3 +34,20 @@ spec="."
 [ -n "${TOOLKIT_EXTRAS:-}" ] && spec=".[${TOOLKIT_EXTRAS}]"
 echo "setup: installing toolkit ($spec) into .venv" >&2
 "${pip[@]}" install -e "$spec" 2> >(grep -v "is ignored: it is neither" >&2)
+
+# The web page's test (tests/test_serve.py) drives a real headless browser: Playwright with the
+# system's chromium, since Playwright's own browser download needs more than PyPI. Installed only
+# for dev set-ups, only when missing, only where apt-get can run; otherwise the test is skipped
+# and says why.
+if [[ ",${TOOLKIT_EXTRAS:-}," == *",dev,"* ]] && ! command -v chromium >/dev/null 2>&1 \
+   && command -v apt-get >/dev/null 2>&1; then
+  as_root=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then as_root=(sudo -n); else as_root=(skip); fi
+  fi
+  if [ "${as_root[0]:-}" != skip ]; then
+    echo "setup: installing chromium (apt-get) for the web page's browser test" >&2
+    { "${as_root[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq chromium; } \
+      >/dev/null 2>&1 || echo "setup: could not install chromium; the browser test will be skipped" >&2
+  fi
+fi

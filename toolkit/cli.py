@@ -672,6 +672,17 @@ def models_list(as_json: JsonOption = False) -> None:
         stderr.print(table if rows else "No models in the Hugging Face cache.")
 
 
+def _add_serve() -> None:
+    """`toolkit serve` (issue #17): its options live in toolkit/serve/command.py; nothing of the
+    server's extra is imported until it runs."""
+    from toolkit.serve.command import serve
+
+    app.command(name="serve")(serve)
+
+
+_add_serve()
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,299 @@
+"""The FastAPI app: LibreTranslate's API (``/translate``, ``/detect``, ``/languages``) plus
+``/summarize``, ``/health``, ``/metrics``, the web page at ``/`` and OpenAPI docs at ``/docs``.
+
+Handlers only parse, check and route: sentences go to the model pool's dynamic batchers, which
+run the models in a worker thread. Every error is ``{"error": "..."}`` with its status code; a
+server-side failure is logged with its traceback and answered without one (and without paths)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import toolkit
+from toolkit.errors import ToolkitError
+from toolkit.text.languages import ISO_639_1, normalize_language
+from toolkit.serve import schemas
+from toolkit.serve.batcher import BatchLimits, Overloaded
+from toolkit.serve.catalog import Catalog, build_catalog
+from toolkit.serve.http import ApiError, Guard, bearer, error_response, optional_int, read_params
+from toolkit.serve.limits import ApiKeys, RateLimiter, key_id
+from toolkit.serve.markup import html_units, text_unit
+from toolkit.serve.metrics import Metrics
+from toolkit.serve.models import ModelKey, ModelPool, estimate_tokens
+from toolkit.serve.settings import ServeSettings
+
+log = logging.getLogger("toolkit.serve")
+
+def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastAPI:
+    """The app for ``settings`` (the catalog of models is found now; nothing is loaded until used)."""
+    settings.check()
+    catalog = catalog or build_catalog(settings)
+    keys = ApiKeys.load(settings.api_keys) if settings.api_keys else None
+    metrics = Metrics()
+    limiter = RateLimiter()
+    limits = BatchLimits(settings.max_batch_size, settings.max_batch_tokens, settings.max_wait_ms, settings.max_queue)
+    detect_candidates = catalog.codes() or None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # One worker thread runs every model call: the CPU's cores go to the engine's own threads
+        # (--threads), and no model is ever used by two threads at once.
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="toolkit-model")
+        pool = ModelPool(catalog.load, settings.max_loaded_models, limits, executor, metrics.record_batch,
+                         metrics.models_changed)
+        app.state.pool = pool
+        if settings.preload:
+            for pair in list(catalog.pairs)[: settings.max_loaded_models]:
+                async with pool.use(ModelKey("translation", pair)):
+                    pass
+        log.info("serving %d translation pair(s) and %d summariser(s)", len(catalog.pairs), len(catalog.summarizers))
+        try:
+            yield
+        finally:
+            await pool.close()  # in-flight requests are done (uvicorn drained them); stop the batchers
+            executor.shutdown(wait=True)
+
+    app = FastAPI(title="toolkit serve", version=toolkit.__version__, lifespan=lifespan,
+                  description="LibreTranslate-compatible translation, plus summarisation, with dynamic batching.")
+    app.add_middleware(Guard, settings=settings, metrics=metrics)
+    if settings.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Content-Type", "Authorization"])
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.message, exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_response(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(400, "Invalid request")
+
+    @app.exception_handler(ToolkitError)
+    async def _user_error(request: Request, exc: ToolkitError) -> JSONResponse:
+        return error_response(400, str(exc))
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+        return error_response(500, "internal server error (the server log has the details)")
+
+    # -- helpers shared by the endpoints --------------------------------------------------------
+
+    def authorize(request: Request, params: dict[str, Any]) -> None:
+        """403 for a bad or (with --require-key) missing key; 429 over the rate limit."""
+        key = params.get("api_key") or bearer(request)
+        found = None
+        if key and keys is not None:
+            found = keys.find(key) if isinstance(key, str) else None
+            if found is None:
+                metrics.rejected.labels("key").inc()
+                raise ApiError(403, "Invalid API key")
+        elif settings.require_key:
+            metrics.rejected.labels("key").inc()
+            raise ApiError(403, "An API key is required: pass api_key (ask the server's operator for one)")
+        client = request.client.host if request.client else "unknown"
+        identity = key_id(found) if found else f"addr:{client}"
+        per_minute = settings.rate_limit
+        if found is not None and keys is not None and keys.limits[found] is not None:
+            per_minute = keys.limits[found] or 0
+        request.scope.setdefault("toolkit.log", {})["key"] = key_id(found) if found else None
+        wait = limiter.check(identity, per_minute)
+        if wait > 0:
+            metrics.rejected.labels("rate").inc()
+            raise ApiError(429, f"Slowdown: too many requests (limit: {per_minute} per minute)",
+                           {"Retry-After": str(max(1, round(wait)))})
+
+    def texts_of(params: dict[str, Any]) -> tuple[list[str], bool, dict[str, Any]]:
+        q = params.get("q")
+        if q is None or q == "" or q == []:
+            raise ApiError(400, "Invalid request: missing q parameter")
+        batch = isinstance(q, list)
+        texts = q if batch else [q]
+        if not all(isinstance(t, str) for t in texts):
+            raise ApiError(400, "Invalid request: q must be a string or a list of strings")
+        if batch and len(texts) > settings.batch_limit:
+            metrics.rejected.labels("limit").inc()
+            raise ApiError(400, f"Invalid request: request ({len(texts)}) exceeds text limit ({settings.batch_limit})")
+        chars = sum(len(t) for t in texts)
+        if settings.char_limit and chars > settings.char_limit:
+            metrics.rejected.labels("limit").inc()
+            raise ApiError(400, f"Invalid request: request ({chars}) exceeds text limit ({settings.char_limit})")
+        request_log = {"texts": len(texts), "chars": chars}
+        if settings.log_texts:
+            request_log["q"] = texts
+        return texts, batch, request_log
+
+    def language(value: Any, name: str) -> str:
+        if not value or not isinstance(value, str):
+            raise ApiError(400, f"Invalid request: missing {name} parameter")
+        code = normalize_language(value)
+        if code is None:
+            raise ApiError(400, f"{value} is not supported")
+        return code
+
+    def detect_one(text: str, candidates: frozenset[str] | None) -> dict[str, Any]:
+        from toolkit.text.detect import identify
+
+        lang, probability = identify(text, candidates)
+        return {"language": lang, "confidence": round(probability * 100, 1)}
+
+    async def run(request: Request, key: ModelKey, payloads: list[str]) -> list[str]:
+        pool: ModelPool = request.app.state.pool
+        try:
+            async with pool.use(key) as entry:
+                return await entry.batcher.submit(payloads, [estimate_tokens(p) for p in payloads])
+        except Overloaded as exc:
+            metrics.rejected.labels("overloaded").inc()
+            raise ApiError(503, str(exc), {"Retry-After": "1"}) from None
+        except ToolkitError as exc:  # the model cannot be had: the server's set-up, not the request
+            log.error("cannot load %s: %s", key.label, exc)
+            raise ApiError(500, f"the model for {key.name} could not be loaded: {exc}") from None
+
+    async def translate_group(request: Request, pair: str, texts: list[str], fmt: str) -> list[str]:
+        lang = pair.split("-")[0]
+        if fmt == "html":
+            docs = [html_units(text, lang) for text in texts]
+            units = [unit for doc in docs for unit in doc.units.values()]
+        else:
+            units = [text_unit(text, lang) for text in texts]
+        sentences = [sentence for unit in units for _, _, sentence in unit.sentences]
+        outputs = await run(request, ModelKey("translation", pair), sentences) if sentences else []
+        rebuilt, offset = [], 0
+        for unit in units:
+            rebuilt.append(unit.rebuild(outputs[offset: offset + len(unit.sentences)]))
+            offset += len(unit.sentences)
+        if fmt != "html":
+            return rebuilt
+        results, position = [], 0
+        for doc in docs:
+            translated = dict(zip(doc.units, rebuilt[position: position + len(doc.units)]))
+            position += len(doc.units)
+            results.append(doc.rebuild(translated))
+        return results
+
+    # -- endpoints ------------------------------------------------------------------------------
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def page() -> HTMLResponse:
+        return HTMLResponse(resources.files("toolkit.serve").joinpath("static/index.html").read_text(encoding="utf-8"))
+
+    @app.post("/translate", response_model=schemas.TranslateResponse, response_model_exclude_none=True,
+              responses=schemas.ERRORS, openapi_extra=schemas.body(schemas.TranslateBody),
+              summary="Translate text (LibreTranslate API)")
+    async def translate(request: Request) -> Any:
+        params = await read_params(request)
+        authorize(request, params)
+        texts, batch, request_log = texts_of(params)
+        target = language(params.get("target"), "target")
+        source = params.get("source")
+        fmt = params.get("format") or "text"
+        if fmt not in ("text", "html"):
+            raise ApiError(400, f"{fmt} format is not supported")
+        detections = None
+        if source == "auto":
+            detections = [detect_one(text, detect_candidates) for text in texts]
+            langs = [d["language"] for d in detections]
+        else:
+            langs = [language(source, "source")] * len(texts)
+        request.scope.setdefault("toolkit.log", {}).update(request_log, source=source, target=target, format=fmt)
+        groups: dict[str, list[int]] = {}
+        for index, lang in enumerate(langs):
+            if lang != target:  # already in the target language: returned as it is
+                groups.setdefault(f"{lang}-{target}", []).append(index)
+        for pair in groups:
+            if pair not in catalog.pairs:
+                src = pair.split("-")[0]
+                raise ApiError(400, f"{ISO_639_1.get(target, target)} ({target}) is not available as a target "
+                                    f"language from {ISO_639_1.get(src, src)} ({src})")
+        outputs = list(texts)
+        pairs = list(groups)
+        translated = await asyncio.gather(*(translate_group(request, pair, [texts[i] for i in groups[pair]], fmt)
+                                            for pair in pairs))
+        for pair, results in zip(pairs, translated):
+            for index, text in zip(groups[pair], results):
+                outputs[index] = text
+        result: dict[str, Any] = {"translatedText": outputs if batch else outputs[0]}
+        if detections is not None:
+            result["detectedLanguage"] = detections if batch else detections[0]
+        return result
+
+    @app.post("/detect", response_model=list[schemas.DetectedLanguage], responses=schemas.ERRORS,
+              openapi_extra=schemas.body(schemas.DetectBody), summary="Detect the language of a text")
+    async def detect(request: Request) -> Any:
+        params = await read_params(request)
+        authorize(request, params)
+        texts, _, request_log = texts_of(params)
+        request.scope.setdefault("toolkit.log", {}).update(request_log)
+        return [detect_one("\n".join(texts), detect_candidates)]
+
+    @app.get("/languages", response_model=list[schemas.Language], summary="Languages and their targets")
+    async def languages() -> Any:
+        return catalog.languages()
+
+    @app.post("/summarize", response_model=schemas.SummarizeResponse, response_model_exclude_none=True,
+              responses=schemas.ERRORS, openapi_extra=schemas.body(schemas.SummarizeBody), summary="Summarise text")
+    async def summarize(request: Request) -> Any:
+        params = await read_params(request)
+        authorize(request, params)
+        texts, batch, request_log = texts_of(params)
+        requested = params.get("lang") or params.get("source") or "auto"
+        detected = None
+        if requested == "auto":
+            served = {lang for lang in catalog.summarizers if lang != "*"}
+            candidates = None if "*" in catalog.summarizers or not served else frozenset(served)
+            detected = detect_one("\n".join(texts), candidates)
+            lang = detected["language"]
+        else:
+            lang = language(requested, "lang")
+        if catalog.summarizer_for(lang) is None:
+            served_text = ", ".join(sorted(catalog.summarizers)) or "none"
+            raise ApiError(400, f"no summariser for {lang} on this server (served: {served_text})")
+        lengths = {name: optional_int(params.get(name), name) for name in ("min_length", "max_length")}
+        if any(v is not None for v in lengths.values()) and catalog.is_extractive(lang):
+            raise ApiError(400, "min_length and max_length apply to seq2seq summarisers; this language is served by "
+                                f"{catalog.summarizer_for(lang)}, which picks whole sentences")
+        low, high = lengths["min_length"], lengths["max_length"]
+        if high is not None and high < 1:
+            raise ApiError(400, "Invalid request: max_length must be at least 1")
+        if low is not None and high is not None and low > high:
+            raise ApiError(400, f"Invalid request: min_length {low} is larger than max_length {high}")
+        request.scope.setdefault("toolkit.log", {}).update(request_log, source=requested, target=lang)
+        options = tuple((k, v) for k, v in sorted(lengths.items()) if v is not None)
+        summaries = await run(request, ModelKey("summarization", lang, options), texts)
+        result: dict[str, Any] = {"summary": summaries if batch else summaries[0], "lang": lang}
+        if detected is not None:
+            result["detectedLanguage"] = detected
+        return result
+
+    @app.get("/health", summary="Liveness, and what is loaded")
+    async def health(request: Request) -> Any:
+        pool: ModelPool = request.app.state.pool
+        return {"status": "ok", "version": toolkit.__version__, "translation_pairs": len(catalog.pairs),
+                "summarizers": sorted(catalog.summarizers), "loaded_models": [k.label for k in pool.loaded],
+                "max_loaded_models": pool.max_loaded}
+
+    @app.get("/metrics", summary="Prometheus metrics")
+    async def prometheus(request: Request) -> Response:
+        pool: ModelPool = request.app.state.pool
+        return Response(metrics.render(pool.queued()), media_type=metrics.content_type)
+
+    return app
+
+

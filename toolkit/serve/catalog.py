@@ -1,0 +1,171 @@
+"""What the server offers: translation pairs and summarisers, and how each is loaded.
+
+Named on the command line (``--translator fr-en=MODEL``, ``--summarizer en=MODEL``), or else
+found offline: every pair the model registry can route using only models already in the local
+Hugging Face cache (one hop or a pivot through English), and the configured default summariser of
+each language whose model is cached. Nothing is downloaded and nothing is loaded here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolkit.errors import ToolkitError
+from toolkit.text.languages import ISO_639_1
+from toolkit.serve.models import Decoded, ModelKey, ServedModel
+from toolkit.serve.settings import ServeSettings
+
+
+@dataclass
+class Catalog:
+    settings: ServeSettings
+    pairs: dict[str, str | None] = field(default_factory=dict)  # "fr-en" -> model, or None: the registry's route
+    summarizers: dict[str, str] = field(default_factory=dict)  # lang (or "*") -> model
+    registry: Any = None  # the registry routes are resolved with (without --translator: cached models only)
+    pinned: dict[str, str] = field(default_factory=dict)
+
+    def languages(self) -> list[dict[str, Any]]:
+        """LibreTranslate's ``/languages``: every language served, with its targets."""
+        targets: dict[str, list[str]] = {}
+        for pair in self.pairs:
+            src, tgt = pair.split("-")
+            targets.setdefault(src, []).append(tgt)
+            targets.setdefault(tgt, [])
+        return [{"code": code, "name": ISO_639_1[code], "targets": sorted(targets[code])} for code in sorted(targets)]
+
+    def codes(self) -> frozenset[str]:
+        return frozenset(code for pair in self.pairs for code in pair.split("-"))
+
+    def summarizer_for(self, lang: str) -> str | None:
+        return self.summarizers.get(lang) or self.summarizers.get("*")
+
+    def load(self, key: ModelKey) -> ServedModel:
+        """Load the model behind ``key`` (called in a thread by the pool)."""
+        if key.task == "translation":
+            return self._load_translator(key.name)
+        return self._load_summarizer(key.name, dict(key.options))
+
+    def _load_translator(self, pair: str) -> ServedModel:
+        from toolkit.config import load_defaults
+        from toolkit.options import EngineOptions, GenerationOptions, build
+        from toolkit.tasks.translate import load_translator
+
+        settings = self.settings
+        src, tgt = pair.split("-")
+        engine = build(EngineOptions, {"backend": load_defaults().translation.backend, **settings.engine_options(),
+                                       # One dispatch of the batcher is one engine batch.
+                                       "batch_size": settings.max_batch_size,
+                                       "max_batch_tokens": settings.max_batch_tokens})
+        generation = build(GenerationOptions, {"num_beams": settings.beams or None})
+        translator = load_translator(self.pairs[pair], src, tgt, self.registry, settings.allow_pivot, self.pinned,
+                                     engine, generation)
+        return ServedModel(translator, _translate)
+
+    def _load_summarizer(self, lang: str, lengths: dict[str, Any]) -> ServedModel:
+        from toolkit.config import load_defaults
+        from toolkit.options import EngineOptions, GenerationOptions, build
+        from toolkit.io.documents import Document
+        from toolkit.tasks.summarize import load_summarizer
+
+        settings = self.settings
+        defaults = load_defaults().summarization
+        model = self.summarizer_for(lang)
+        generation = build(GenerationOptions, {**{k: v for k, v in lengths.items() if v is not None},
+                                               "num_beams": settings.beams or None})
+        engine = build(EngineOptions, {"device": settings.device, "backend": settings.backend or defaults.backend,
+                                       "quantization": settings.quantization, "threads": settings.threads,
+                                       "batch_size": defaults.batch_size, "max_batch_tokens": defaults.max_batch_tokens})
+        summarizer = load_summarizer(model, lang, engine, generation)
+
+        def run(model: Any, texts: list[str]) -> Decoded:
+            docs = [Document(id=f"request-{i}", text=text, source="http") for i, text in enumerate(texts)]
+            results = model.summarize_documents(docs)
+            return Decoded([r.output for r in results], sum(r.source_tokens for r in results),
+                           sum(r.output_tokens for r in results))
+
+        return ServedModel(summarizer, run)
+
+    def is_extractive(self, lang: str) -> bool:
+        from toolkit.tasks.summarize import EXTRACTIVE
+
+        model = self.summarizer_for(lang) or ""
+        return bool(EXTRACTIVE.match(model.lower())) and not Path(model).exists()
+
+
+def _translate(model: Any, sentences: list[str]) -> Decoded:
+    """Sentences in, one translation each, with the engine's own token counts (``translate``,
+    which gives only the texts, where a translator has no ``translate_sentences``)."""
+    if hasattr(model, "translate_sentences"):
+        records, _ = model.translate_sentences(sentences)
+        return Decoded([r.output for r in records], sum(r.source_tokens for r in records),
+                       sum(r.output_tokens for r in records))
+    return Decoded(model.translate(sentences), 0, 0)
+
+
+def build_catalog(settings: ServeSettings) -> Catalog:
+    from toolkit.config import load_defaults
+    from toolkit.models.registry import load_registry
+
+    catalog = Catalog(settings)
+    # As for `toolkit translate`: pairs pinned in configs/defaults.yaml refine the shipped registry.
+    catalog.registry = load_registry(settings.registry) if settings.registry else load_registry()
+    catalog.pinned = {} if settings.registry else dict(load_defaults().translation.models)
+    if settings.translators:
+        catalog.pairs = dict(settings.translators)
+    else:
+        catalog.registry, catalog.pinned = cached_routes(catalog.registry, catalog.pinned)
+        catalog.pairs = {pair: None for pair in routable_pairs(catalog.registry, catalog.pinned, settings.allow_pivot)}
+    catalog.summarizers = dict(settings.summarizers) if settings.summarizers else cached_summarizers()
+    if not catalog.pairs and not catalog.summarizers:
+        raise ToolkitError("no model to serve: nothing in the local Hugging Face cache is in the registry; pass "
+                           "--translator SRC-TGT=MODEL (a hub id or a local folder), or run `toolkit models download "
+                           "Helsinki-NLP/opus-mt-fr-en` first")
+    return catalog
+
+
+def _available(model: str, cached: set[str]) -> bool:
+    return model in cached or Path(model).expanduser().is_dir()
+
+
+def cached_routes(registry: Any, pinned: dict[str, str]) -> tuple[Any, dict[str, str]]:
+    """The registry and pinned pairs cut down to the models in the local cache (or local folders)."""
+    from toolkit.models.hub import cached_models
+    from toolkit.models.registry import Entry
+
+    cached = {row["model"] for row in cached_models()}
+    entries = []
+    for entry in registry.models:
+        if "{src}" in entry.id or "{tgt}" in entry.id:
+            pairs = [p for p in entry.pairs if _available(entry.model_id(*p.split("-")), cached)]
+            if pairs:
+                entries.append(Entry(**{**entry.model_dump(), "pairs": pairs}))
+        elif _available(entry.id, cached):
+            entries.append(entry)
+    return (registry.model_copy(update={"models": entries}),
+            {pair: model for pair, model in pinned.items() if _available(model, cached)})
+
+
+def routable_pairs(registry: Any, pinned: dict[str, str], allow_pivot: bool) -> list[str]:
+    """Every pair the registry can route (pure and offline: a few hundred milliseconds)."""
+    from toolkit.models.registry import resolve_route
+
+    pairs = []
+    for src in ISO_639_1:
+        for tgt in ISO_639_1:
+            if src == tgt:
+                continue
+            try:
+                resolve_route(src, tgt, registry, allow_pivot, pinned)
+            except ToolkitError:
+                continue
+            pairs.append(f"{src}-{tgt}")
+    return pairs
+
+
+def cached_summarizers() -> dict[str, str]:
+    from toolkit.config import load_defaults
+    from toolkit.models.hub import cached_models
+
+    cached = {row["model"] for row in cached_models()}
+    return {lang: model for lang, model in load_defaults().summarization.models.items() if _available(model, cached)}

@@ -1,0 +1,80 @@
+"""The request and response shapes, for the OpenAPI documentation (``/docs``).
+
+Bodies are parsed by hand (JSON or form-encoded, as LibreTranslate accepts both), so these
+models document the API rather than validate it; the app's own checks give LibreTranslate's
+``{"error": ...}`` answers."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class TranslateBody(BaseModel):
+    q: str | list[str] = Field(description="Text to translate, or a list of texts", examples=["Bonjour le monde."])
+    source: str = Field(description="Source language code, or auto to detect it", examples=["fr"])
+    target: str = Field(description="Target language code", examples=["en"])
+    format: Literal["text", "html"] = Field("text",
+                                            description="text, or html (only the text between tags is translated)")
+    api_key: str | None = Field(None, description="API key (needed when the server runs with --require-key)")
+
+
+class DetectedLanguage(BaseModel):
+    language: str
+    confidence: float = Field(description="0-100, as LibreTranslate")
+
+
+class TranslateResponse(BaseModel):
+    translatedText: str | list[str]
+    detectedLanguage: DetectedLanguage | list[DetectedLanguage] | None = Field(
+        None, description="Only with source=auto")
+
+
+class DetectBody(BaseModel):
+    q: str = Field(examples=["Bonjour le monde, comment allez-vous ?"])
+    api_key: str | None = None
+
+
+class SummarizeBody(BaseModel):
+    q: str | list[str] = Field(description="Text to summarise, or a list of texts")
+    lang: str = Field("auto", description="Language of the text, or auto to detect it")
+    min_length: int | None = Field(None, ge=0, description="Shortest summary in tokens (seq2seq summarisers)")
+    max_length: int | None = Field(None, ge=1, description="Longest summary in tokens (seq2seq summarisers)")
+    api_key: str | None = None
+
+
+class SummarizeResponse(BaseModel):
+    summary: str | list[str]
+    lang: str
+    detectedLanguage: DetectedLanguage | None = None
+
+
+class Language(BaseModel):
+    code: str
+    name: str
+    targets: list[str]
+
+
+class ErrorResponse(BaseModel):
+    error: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "Invalid request (missing or bad parameter, unknown language, "
+                                                 "over the character limit)"},
+    403: {"model": ErrorResponse, "description": "Missing or invalid API key"},
+    413: {"model": ErrorResponse, "description": "Request body too large"},
+    429: {"model": ErrorResponse, "description": "Rate limit exceeded (see Retry-After)"},
+    500: {"model": ErrorResponse, "description": "Server error (details only in the server log)"},
+    503: {"model": ErrorResponse, "description": "Overloaded or shutting down; retry later"},
+}
+
+
+def body(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` for an endpoint taking ``model`` as JSON or as a form."""
+    schema = model.model_json_schema()
+    return {"requestBody": {"required": True, "content": {
+        "application/json": {"schema": schema},
+        "application/x-www-form-urlencoded": {"schema": schema},
+    }}}

@@ -1,0 +1,101 @@
+"""Everything `toolkit serve` is told, as one typed object (the CLI fills it, tests build it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolkit.errors import ToolkitError
+
+
+@dataclass
+class ServeSettings:
+    host: str = "127.0.0.1"
+    port: int = 5000
+    # Pairs and summarisers named on the command line; empty: the registry and the local cache decide.
+    translators: dict[str, str] = field(default_factory=dict)  # "fr-en" -> model
+    summarizers: dict[str, str] = field(default_factory=dict)  # "en" (or "*": any language) -> model
+    registry: Path | None = None
+    allow_pivot: bool = True
+    # Engines (as for `toolkit translate`).
+    device: str = "auto"
+    backend: str | None = None
+    quantization: str | None = None
+    threads: int = 0
+    beams: int | None = None
+    # Dynamic batching and the model pool.
+    max_batch_size: int = 32
+    max_batch_tokens: int = 8192
+    max_wait_ms: float = 10.0
+    max_queue: int = 10_000
+    max_loaded_models: int = 2
+    preload: bool = False
+    # Operations.
+    api_keys: Path | None = None
+    require_key: bool = False
+    rate_limit: int = 0  # requests per minute per key (or per client address without a key); 0: none
+    char_limit: int = 20_000  # characters per request, all texts together; 0: none
+    batch_limit: int = 128  # texts per request (q as a list)
+    max_body_bytes: int = 1_000_000
+    cors_origins: list[str] = field(default_factory=list)
+    log_texts: bool = False
+    graceful_timeout: float = 30.0
+
+    def check(self) -> None:
+        """One-line errors for values that cannot work (before any model or socket is touched)."""
+        positive = {"--max-batch-size": self.max_batch_size, "--max-batch-tokens": self.max_batch_tokens,
+                    "--max-loaded-models": self.max_loaded_models, "--batch-limit": self.batch_limit,
+                    "--max-body-bytes": self.max_body_bytes, "--max-queue": self.max_queue}
+        for option, value in positive.items():
+            if value < 1:
+                raise ToolkitError(f"{option} must be at least 1, got {value}")
+        for option, value in {"--max-wait-ms": self.max_wait_ms, "--rate-limit": self.rate_limit,
+                              "--char-limit": self.char_limit, "--graceful-timeout": self.graceful_timeout}.items():
+            if value < 0:
+                raise ToolkitError(f"{option} must not be negative, got {value}")
+        if not 0 <= self.port <= 65535:
+            raise ToolkitError(f"--port must be between 0 and 65535, got {self.port}")
+        if self.require_key and self.api_keys is None:
+            raise ToolkitError("--require-key needs --api-keys FILE (the keys that are accepted)")
+
+    def engine_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"device": self.device, "quantization": self.quantization, "threads": self.threads}
+        if self.backend:
+            options["backend"] = self.backend
+        return options
+
+
+def parse_translators(specs: list[str]) -> dict[str, str]:
+    """``SRC-TGT=MODEL`` (e.g. ``fr-en=Helsinki-NLP/opus-mt-fr-en``) → {"fr-en": model}."""
+    from toolkit.text.languages import check_language
+
+    pairs: dict[str, str] = {}
+    for spec in specs:
+        pair, sep, model = spec.partition("=")
+        src, dash, tgt = pair.strip().partition("-")
+        if not sep or not dash or not model.strip() or not src or not tgt:
+            raise ToolkitError(f"--translator {spec}: expected SRC-TGT=MODEL, e.g. fr-en=Helsinki-NLP/opus-mt-fr-en")
+        src, tgt = check_language(src, "--translator"), check_language(tgt, "--translator")
+        if src == tgt:
+            raise ToolkitError(f"--translator {spec}: source and target are the same language")
+        pairs[f"{src}-{tgt}"] = model.strip()
+    return pairs
+
+
+def parse_summarizers(specs: list[str]) -> dict[str, str]:
+    """``[LANG=]MODEL`` → {lang: model}; without ``LANG=`` the model serves every language
+    (sensible for lead-N and TextRank, which need no weights)."""
+    from toolkit.text.languages import check_language
+
+    models: dict[str, str] = {}
+    for spec in specs:
+        lang, sep, model = spec.partition("=")
+        if not sep:
+            lang, model = "*", spec
+        elif not lang.strip() or not model.strip():
+            raise ToolkitError(f"--summarizer {spec}: expected [LANG=]MODEL, e.g. en=sshleifer/distilbart-cnn-12-6")
+        else:
+            lang = check_language(lang, "--summarizer")
+        models[lang] = model.strip()
+    return models
