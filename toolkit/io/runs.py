@@ -52,7 +52,7 @@ def environment() -> dict[str, Any]:
     """Versions and machine facts that a result depends on."""
     from importlib import metadata
 
-    versions = {}
+    versions: dict[str, str | None] = {}
     for package in ("torch", "transformers", "tokenizers", "sentencepiece", "ctranslate2", "sacrebleu", "rouge-score"):
         try:
             versions[package] = metadata.version(package)

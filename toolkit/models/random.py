@@ -102,7 +102,7 @@ def build_marian(path: Path, source_texts: Sequence[str], target_texts: Sequence
     )
     tokenizer.save_pretrained(path)
     pad = vocab["<pad>"]
-    config = MarianConfig(
+    config = MarianConfig(  # type: ignore[call-arg]  # extra keywords go through **kwargs
         vocab_size=len(vocab), decoder_vocab_size=len(vocab), d_model=d_model,
         encoder_layers=layers, decoder_layers=layers, encoder_attention_heads=heads, decoder_attention_heads=heads,
         encoder_ffn_dim=ffn, decoder_ffn_dim=ffn, max_position_embeddings=max_positions, pad_token_id=pad,
@@ -143,7 +143,7 @@ def build_bart(path: Path, texts: Sequence[str], d_model: int = 32, layers: int 
         # Full-size vocabularies make the output projection cost what the real model's does.
         tokenizer.add_tokens([f"<unused{i}>" for i in range(pad_vocab_to - len(tokenizer))])
     tokenizer.save_pretrained(path)
-    config = BartConfig(
+    config = BartConfig(  # type: ignore[call-arg]
         vocab_size=len(tokenizer), d_model=d_model, encoder_layers=layers, decoder_layers=decoder_layers or layers,
         encoder_attention_heads=heads, decoder_attention_heads=heads, encoder_ffn_dim=ffn, decoder_ffn_dim=ffn,
         max_position_embeddings=max_positions, pad_token_id=1, bos_token_id=0, eos_token_id=2,
@@ -175,7 +175,7 @@ def build_t5(path: Path, texts: Sequence[str], d_model: int = 32, layers: int = 
     vocab = [(processor.id_to_piece(i), processor.get_score(i)) for i in range(processor.get_piece_size())]
     tokenizer = T5Tokenizer(vocab=vocab, extra_ids=0, model_max_length=max_input)
     tokenizer.save_pretrained(path)
-    config = T5Config(
+    config = T5Config(  # type: ignore[call-arg]
         vocab_size=len(tokenizer), d_model=d_model, d_kv=d_model // heads, d_ff=ffn, num_layers=layers,
         num_decoder_layers=layers, num_heads=heads, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
         task_specific_params={"summarization": {"prefix": prefix}},
@@ -197,7 +197,7 @@ def build_marian_from_tokenizer(path: Path, tokenizer_dir: Path, d_model: int = 
 
     tokenizer = MarianTokenizer.from_pretrained(tokenizer_dir)
     base = MarianConfig.from_pretrained(tokenizer_dir)
-    config = MarianConfig(
+    config = MarianConfig(  # type: ignore[call-arg]
         vocab_size=base.vocab_size, decoder_vocab_size=base.decoder_vocab_size, d_model=d_model,
         encoder_layers=layers, decoder_layers=layers, encoder_attention_heads=heads, decoder_attention_heads=heads,
         encoder_ffn_dim=ffn, decoder_ffn_dim=ffn, max_position_embeddings=base.max_position_embeddings,

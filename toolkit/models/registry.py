@@ -8,6 +8,7 @@ single model covers the pair.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal, Optional, Union
@@ -55,9 +56,12 @@ class Entry(Strict):
         return {"iso1": lang, "iso3": iso3(lang), "nllb": nllb(lang), "m2m100": f"__{lang}__"}[self.codes]
 
 
+DEFAULT_PREFERENCES: tuple[Preference, ...] = ("direct", "multi-target", "pivot", "many-to-many")
+
+
 class Registry(Strict):
     pivot: str = "en"
-    preferences: list[Preference] = Field(default_factory=lambda: ["direct", "multi-target", "pivot", "many-to-many"])
+    preferences: list[Preference] = Field(default_factory=lambda: list(DEFAULT_PREFERENCES))
     models: list[Entry] = Field(default_factory=list)
 
 
@@ -87,7 +91,7 @@ class Route:
         return asdict(self)
 
 
-def _single_hop(src: str, tgt: str, registry: Registry, pinned: dict[str, str], kinds: list[str]) -> Hop | None:
+def _single_hop(src: str, tgt: str, registry: Registry, pinned: dict[str, str], kinds: Sequence[str]) -> Hop | None:
     if f"{src}-{tgt}" in pinned:
         return Hop(pinned[f"{src}-{tgt}"], src, tgt, "direct")
     for kind in kinds:

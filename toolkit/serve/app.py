@@ -135,7 +135,7 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
         if settings.char_limit and chars > settings.char_limit:
             metrics.rejected.labels("limit").inc()
             raise ApiError(400, f"Invalid request: request ({chars}) exceeds text limit ({settings.char_limit})")
-        request_log = {"texts": len(texts), "chars": chars}
+        request_log: dict[str, Any] = {"texts": len(texts), "chars": chars}
         if settings.log_texts:
             request_log["q"] = texts
         return texts, batch, request_log

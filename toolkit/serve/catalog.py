@@ -108,7 +108,7 @@ def build_catalog(settings: ServeSettings) -> Catalog:
     from toolkit.models.registry import load_registry
 
     catalog = Catalog(settings)
-    # As for `toolkit translate`: pairs pinned in configs/defaults.yaml refine the shipped registry.
+    # As for `toolkit translate`: pairs pinned in the defaults (toolkit/data/defaults.yaml) refine the shipped registry.
     catalog.registry = load_registry(settings.registry) if settings.registry else load_registry()
     catalog.pinned = {} if settings.registry else dict(load_defaults().translation.models)
     if settings.translators:

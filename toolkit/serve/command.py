@@ -28,7 +28,7 @@ def serve(
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on.")] = 5000,
     translator: Annotated[list[str] | None, typer.Option("--translator", help="SRC-TGT=MODEL (repeatable); default: every pair the registry routes with cached models.")] = None,
     summarizer: Annotated[list[str] | None, typer.Option("--summarizer", help="[LANG=]MODEL, MODEL a hub id, folder, lead-N or textrank[-N] (repeatable); default: the cached default summarisers.")] = None,
-    registry: Annotated[Path | None, typer.Option("--registry", help="Model registry (default: configs/models.yaml).")] = None,
+    registry: Annotated[Path | None, typer.Option("--registry", help="Model registry (default: the packaged registry, toolkit/data/models.yaml).")] = None,
     no_pivot: Annotated[bool, typer.Option("--no-pivot/--pivot", help="Refuse two-hop routes through English.")] = False,
     api_keys: Annotated[Path | None, typer.Option("--api-keys", help="File of API keys: KEY [REQUESTS_PER_MINUTE] per line.")] = None,
     require_key: Annotated[bool, typer.Option("--require-key/--no-require-key", help="Refuse requests without a valid key (403).")] = False,

@@ -3,6 +3,8 @@ requests in flight finish (up to ``--graceful-timeout`` seconds), then unload th
 
 from __future__ import annotations
 
+import math
+
 import logging
 import socket
 import sys
@@ -52,6 +54,6 @@ def serve(settings: ServeSettings) -> None:
     configure_logging()
     app = create_app(settings)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, access_log=False, log_level="info",
-                            timeout_graceful_shutdown=settings.graceful_timeout, lifespan="on",
+                            timeout_graceful_shutdown=math.ceil(settings.graceful_timeout), lifespan="on",
                             server_header=False)
     uvicorn.Server(config).run()

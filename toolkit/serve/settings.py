@@ -50,10 +50,11 @@ class ServeSettings:
         for option, value in positive.items():
             if value < 1:
                 raise ToolkitError(f"{option} must be at least 1, got {value}")
-        for option, value in {"--max-wait-ms": self.max_wait_ms, "--rate-limit": self.rate_limit,
-                              "--char-limit": self.char_limit, "--graceful-timeout": self.graceful_timeout}.items():
-            if value < 0:
-                raise ToolkitError(f"{option} must not be negative, got {value}")
+        bounds: dict[str, float] = {"--max-wait-ms": self.max_wait_ms, "--rate-limit": self.rate_limit,
+                                    "--char-limit": self.char_limit, "--graceful-timeout": self.graceful_timeout}
+        for option, bound in bounds.items():
+            if bound < 0:
+                raise ToolkitError(f"{option} must not be negative, got {bound}")
         if not 0 <= self.port <= 65535:
             raise ToolkitError(f"--port must be between 0 and 65535, got {self.port}")
         if self.require_key and self.api_keys is None:

@@ -7,6 +7,7 @@ import html
 import re
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -198,6 +199,19 @@ class TextRankSummarizer(_Extractive):
                 "sentences": self.n, "similarity": "tf-idf cosine", "damping": 0.85, "lang": self.lang}
 
 
+@dataclass
+class _MapReduce:
+    """One document's way through the map-reduce levels."""
+
+    doc: Document
+    units: list[str]
+    source_tokens: int
+    total: int
+    levels: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    active: bool = False
+
+
 class Seq2SeqSummarizer(Summarizer):
     """Abstractive summaries with any seq2seq checkpoint (BART, PEGASUS, T5, mT5, mBART …).
 
@@ -236,53 +250,52 @@ class Seq2SeqSummarizer(Summarizer):
         for doc in docs:
             units = document_sentences(doc, self.lang)
             tokens = count(" ".join(units))
-            states.append({"doc": doc, "units": units, "source_tokens": tokens, "total": tokens, "levels": [],
-                           "warnings": [], "active": tokens > budget})
-        while any(state["active"] for state in states):
-            active = [state for state in states if state["active"]]
-            chunk_lists = [pack_sentences(state["units"], count, budget) for state in active]
-            first_level = all(not state["levels"] for state in active)
+            states.append(_MapReduce(doc, units, tokens, tokens, active=tokens > budget))
+        while any(state.active for state in states):
+            active = [state for state in states if state.active]
+            chunk_lists = [pack_sentences(state.units, count, budget) for state in active]
+            first_level = all(not state.levels for state in active)
             generated = self.engine.generate([" ".join(c) for chunks in chunk_lists for c in chunks],
                                              on_batch if first_level else None)
             offset = 0
             for state, chunks in zip(active, chunk_lists):
                 outputs = generated[offset: offset + len(chunks)]
                 offset += len(chunks)
-                state["levels"].append({"level": len(state["levels"]), "chunks": len(chunks),
-                                        "chunk_tokens": [count(" ".join(c)) for c in chunks],
-                                        "summaries": [g.text for g in outputs]})
-                state["units"] = [g.text for g in outputs if g.text]
-                shrunk = count(" ".join(state["units"]))
+                state.levels.append({"level": len(state.levels), "chunks": len(chunks),
+                                     "chunk_tokens": [count(" ".join(c)) for c in chunks],
+                                     "summaries": [g.text for g in outputs]})
+                state.units = [g.text for g in outputs if g.text]
+                shrunk = count(" ".join(state.units))
                 # Summaries no shorter than their inputs: no further level would help.
-                progress = shrunk < state["total"]
-                state["total"] = min(shrunk, state["total"])
-                state["active"] = progress and shrunk > budget and len(state["levels"]) < MAX_REDUCE_LEVELS
+                progress = shrunk < state.total
+                state.total = min(shrunk, state.total)
+                state.active = progress and shrunk > budget and len(state.levels) < MAX_REDUCE_LEVELS
         texts = []
         for state in states:
-            text = " ".join(state["units"])
+            text = " ".join(state.units)
             if count(text) > budget:
                 kept = split_to_budget(text, count, budget)[0]
-                state["warnings"].append(
-                    f"{state['doc'].id}: after {len(state['levels'])} map-reduce level(s) the text still had "
+                state.warnings.append(
+                    f"{state.doc.id}: after {len(state.levels)} map-reduce level(s) the text still had "
                     f"{count(text)} tokens; only its first {count(kept)} tokens (of the model's {budget}) were summarised")
                 text = kept
             texts.append(text)
         finals = self.engine.generate(texts, on_batch)
         elapsed = time.perf_counter() - start
-        total_tokens = sum(state["source_tokens"] for state in states) or 1
+        total_tokens = sum(state.source_tokens for state in states) or 1
         results = []
         for state, final in zip(states, finals):
-            doc = state["doc"]
+            doc = state.doc
             if final.hit_length_limit:
-                state["warnings"].append(f"{doc.id}: summary reached the {self.engine.output_limit(final.source_tokens)}"
-                                         "-token generation limit and may be cut")
-            state["warnings"] += summary_warnings(doc.id, doc.text, final.text)
+                state.warnings.append(f"{doc.id}: summary reached the {self.engine.output_limit(final.source_tokens)}"
+                                      "-token generation limit and may be cut")
+            state.warnings += summary_warnings(doc.id, doc.text, final.text)
             results.append(DocumentResult(
                 id=doc.id, source=doc.source, output=final.text,
-                seconds=elapsed * state["source_tokens"] / total_tokens, source_tokens=state["source_tokens"],
-                output_tokens=final.output_tokens, warnings=state["warnings"],
-                extra={"method": "seq2seq", "token_unit": "model", "map_reduce_levels": state["levels"],
-                       "chunked": bool(state["levels"])},
+                seconds=elapsed * state.source_tokens / total_tokens, source_tokens=state.source_tokens,
+                output_tokens=final.output_tokens, warnings=state.warnings,
+                extra={"method": "seq2seq", "token_unit": "model", "map_reduce_levels": state.levels,
+                       "chunked": bool(state.levels)},
             ))
         return results
 

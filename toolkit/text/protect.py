@@ -88,7 +88,8 @@ class Piece:
     def lead(self) -> str:
         """Leading spaces, and the punctuation that closes what came before (", " after a URL or
         a glossary term): kept verbatim, so the translation does not stick to the span."""
-        return _LEAD.match(self.text).group()
+        match = _LEAD.match(self.text)
+        return match.group() if match else ""
 
     @property
     def trail(self) -> str:

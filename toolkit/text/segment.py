@@ -311,7 +311,8 @@ def _paragraph(line: str, lang: str | None, markdown: bool, protect: bool, table
     if table_row or not markdown:
         prefix = line[: len(line) - len(line.lstrip())]
     else:
-        prefix = _MD_PREFIX.match(line).group(1)
+        match = _MD_PREFIX.match(line)
+        prefix = match.group(1) if match else ""
     body = line[len(prefix):]
     protected = find_protected(body, markdown) if protect else []
     regions = table_cells(body, protected) if table_row else [(0, len(body))]
