@@ -21,6 +21,8 @@ run: setup
 	$(BIN)/toolkit pipeline seeds --out outputs/seeds --overwrite
 
 test: setup-dev
+	$(BIN)/ruff check toolkit tests benchmarks
+	$(BIN)/mypy
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 clean:

@@ -76,3 +76,24 @@ def test_cli_glossary_errors_are_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "bad.tsv:1: expected" in result.output
     result = CliRunner().invoke(app, ["translate", str(SEED_FILES[0]), "--glossary", str(tmp_path / "none.tsv")])
     assert result.exit_code == 2 and "none.tsv" in result.output
+
+
+def test_pipeline_applies_the_glossary(tiny_marian: Path, tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from toolkit.cli import app
+
+    terms = tmp_path / "terms.tsv"
+    terms.write_text("Kremlin\tKREMLIN-EN\n", encoding="utf-8")
+    article = tmp_path / "a.txt"
+    article.write_text("Le Kremlin a publié un communiqué. Le Kremlin a ajouté une phrase.\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["pipeline", str(article), "--translator", str(tiny_marian), "--src", "fr",
+                                      "--summarizer", "lead-1", "--glossary", str(terms), "--out",
+                                      str(tmp_path / "run"), "-q"])
+    assert result.exit_code == 0, result.output
+    translation = (tmp_path / "run" / "translations" / "a.txt").read_text(encoding="utf-8")
+    assert translation.count("KREMLIN-EN") >= 2
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["stages"][0]["glossary"]["applied_per_term"] == {"Kremlin": 2}

@@ -227,8 +227,8 @@ def translate(
     overwrite: OverwriteOption = False,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
-    glossary: Annotated[Optional[Path], typer.Option("--glossary", metavar="TERMS.tsv", help="TSV of 'source term<TAB>target term' lines: each term gets its target.")] = None,
-    keep: Annotated[Optional[list[str]], typer.Option("--keep", metavar="TERM", help="A term kept as it is, never translated (repeatable).")] = None,
+    glossary: GlossaryOption = None,
+    keep: KeepOption = None,
 ) -> None:
     """Translate documents sentence by sentence, keeping their paragraphs and layout."""
     quiet_libraries()
@@ -289,6 +289,8 @@ def _partial_exit(skipped: list[dict[str, str]]) -> None:
         raise typer.Exit(EXIT_PARTIAL)
 
 
+GlossaryOption = Annotated[Optional[Path], typer.Option("--glossary", metavar="TERMS.tsv", help="TSV of 'source term<TAB>target term' lines: each term gets its target.")]
+KeepOption = Annotated[Optional[list[str]], typer.Option("--keep", metavar="TERM", help="A term kept as it is, never translated (repeatable).")]
 SummarizerOption = Annotated[Optional[str], typer.Option("--model", "-m", help="Hugging Face id, local folder, lead-N or textrank[-N] (default: toolkit/data/defaults.yaml for --lang).")]
 MinLengthOption = Annotated[Optional[int], typer.Option("--min-length", min=0, max=65536, help="Shortest summary in tokens (default: the model's).")]
 MaxLengthOption = Annotated[Optional[int], typer.Option("--max-length", min=1, max=65536, help="Longest summary in tokens (default: the model's).")]
@@ -375,6 +377,8 @@ def pipeline(
     length_penalty: LengthPenaltyOption = None,
     no_repeat_ngram: NoRepeatOption = None,
     beams: Annotated[Optional[int], typer.Option("--beams", min=1, max=256, help="Beam size for both stages (default: each model's).")] = None,
+    glossary: GlossaryOption = None,
+    keep: KeepOption = None,
     out: OutOption = None,
     device: DeviceOption = Device.auto,
     backend: BackendOption = None,
@@ -396,6 +400,7 @@ def pipeline(
         from toolkit.io.runs import base_manifest
         from toolkit.tasks.summarize import load_summarizer
         from toolkit.tasks.translate import document_translator
+        from toolkit.text.glossary import load_glossary
 
         defaults = load_defaults()
         order = order or defaults.pipeline.order
@@ -406,12 +411,14 @@ def pipeline(
             raise ToolkitError("pipeline writes two outputs per document: --out must be a folder")
         engine = _engine_options("translation", device, backend, quantization, threads)
         summary_engine = _engine_options("summarization", device, backend, quantization, threads)
+        terms = load_glossary(glossary, keep or [])
         docs, warnings = _read_documents(inputs, encoding)
         run = _out_target(out, "pipeline", as_json, overwrite, inputs)
         with run:
             translator = document_translator(docs, translator_model, src, tgt, allow_pivot=not no_pivot,
                                              registry_path=registry, engine=engine,
                                              generation=build(GenerationOptions, {"num_beams": beams}))
+            translator.glossary = terms
             docs, skipped = _routable(docs, translator)
             warnings += [f"{s['id']}: skipped: {s['reason']}" for s in skipped]
             src, tgt = translator.source_lang, translator.target_lang
