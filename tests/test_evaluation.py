@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 import sacrebleu
+from conftest import REPO, SEEDS
 from rouge_score import rouge_scorer
 from typer.testing import CliRunner
 
-from conftest import REPO, SEEDS
 from toolkit.cli import app
 from toolkit.evaluation import ROUGE, evaluate
 from toolkit.evaluation.metrics import ref_streams
@@ -91,7 +91,7 @@ def test_french_stemming_uses_snowball() -> None:
 
 
 def sentences(n: int) -> tuple[list[str], list[list[str]], list[str]]:
-    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()
+    words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu"]
     refs, good, bad = [], [], []
     for i in range(n):
         ref = " ".join(words[(i + j) % len(words)] for j in range(8))
@@ -233,3 +233,54 @@ def test_english_reference_articles_are_the_reference_translation() -> None:
             if row["doc_id"] == doc_id:
                 paragraphs.setdefault(row["paragraph"], []).append(row["reference"])
         assert text == "\n".join(" ".join(p) for _, p in sorted(paragraphs.items()))
+
+
+@pytest.mark.parametrize("record, line, field", [
+    ({"doc_id": "a", "segment": "zero", "translation": "The cat."}, 2, "'segment'"),
+    ({"doc_id": "a", "segment": 1.5, "translation": "The cat."}, 2, "'segment'"),
+    ({"doc_id": "a", "segment": True, "translation": "The cat."}, 2, "'segment'"),
+    ({"doc_id": "a", "segment": -1, "translation": "The cat."}, 2, "'segment'"),
+    ({"doc_id": "a", "segment": 1, "translation": 42}, 2, "'translation'"),
+    ({"doc_id": "a", "segment": 1, "translation": None}, 2, "'translation'"),
+    ({"doc_id": "a", "segment": 1, "translation": ["The cat."]}, 2, "'translation'"),
+    ({"doc_id": ["a"], "segment": 1, "translation": "The cat."}, 2, "'doc_id'"),
+    ({"doc_id": "a", "segment": 0, "translation": "The dog."}, 2, "'segment'"),  # same doc_id + segment as line 1
+])
+def test_bad_jsonl_hypothesis_fields_are_one_line_errors(tmp_path: Path, record: dict, line: int, field: str) -> None:
+    hyp, ref = tmp_path / "hyp.jsonl", tmp_path / "ref.jsonl"
+    hyp.write_text(json.dumps({"doc_id": "a", "segment": 0, "translation": "A cat."}) + "\n" + json.dumps(record) + "\n")
+    ref.write_text("\n".join(json.dumps({"doc_id": "a", "segment": i, "reference": "The cat."}) for i in (0, 1)) + "\n")
+    message = error_line(invoke("--hyp", str(hyp), "--ref", str(ref)))
+    assert f"{hyp}:{line}:" in message and field in message
+
+
+@pytest.mark.parametrize("record, field", [
+    ({"doc_id": "a", "segment": 1, "reference": 3}, "'reference'"),
+    ({"doc_id": "a", "segment": 1, "references": ["ok", {"text": "no"}]}, "'references[1]'"),
+    ({"doc_id": "a", "segment": 1, "references": []}, "'references'"),
+    ({"doc_id": "a", "segment": 1, "references": None}, "'references'"),
+    ({"doc_id": "a", "segment": "one", "reference": "The cat."}, "'segment'"),
+    ({"doc_id": "a", "segment": 0, "reference": "The cat again."}, "'segment'"),
+])
+def test_bad_jsonl_reference_fields_are_one_line_errors(tmp_path: Path, record: dict, field: str) -> None:
+    hyp, ref = tmp_path / "hyp.jsonl", tmp_path / "ref.jsonl"
+    hyp.write_text("\n".join(json.dumps({"doc_id": "a", "segment": i, "translation": "The cat."}) for i in (0, 1)) + "\n")
+    ref.write_text(json.dumps({"doc_id": "a", "segment": 0, "reference": "The cat."}) + "\n\n" + json.dumps(record) + "\n")
+    message = error_line(invoke("--hyp", str(hyp), "--ref", str(ref)))
+    assert f"{ref}:3:" in message and field in message
+
+
+def test_duplicate_error_names_both_lines(tmp_path: Path) -> None:
+    hyp = tmp_path / "hyp.jsonl"
+    rows = [{"doc_id": "d", "segment": i % 2, "translation": f"text {i}"} for i in range(3)]
+    hyp.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    message = error_line(invoke("--hyp", str(hyp), "--ref", str(hyp)))
+    assert f"{hyp}:3:" in message and "line 1" in message and "duplicate" in message
+
+
+def test_digit_string_segments_are_accepted(tmp_path: Path) -> None:
+    hyp = tmp_path / "hyp.jsonl"
+    hyp.write_text("\n".join(json.dumps({"doc_id": 7, "segment": str(i), "translation": t}) for i, t in enumerate(HYPS)))
+    result = invoke("--hyp", str(hyp), "--ref", str(hyp), "--json", "--bootstrap", "10", "--metrics", "bleu")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["segments_count"] == 3

@@ -7,15 +7,21 @@ confidence intervals and paired significance tests against a baseline.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from toolkit.errors import ToolkitError
-from toolkit.evaluation.metrics import SUMMARIZATION_METRICS, TRANSLATION_METRICS, SacreMetric, build_metrics
+from toolkit.evaluation.metrics import (
+    SUMMARIZATION_METRICS,
+    TRANSLATION_METRICS,
+    SacreMetric,
+    build_metrics,
+)
 from toolkit.evaluation.rouge import ROUGE, UnicodeTokenizer
 from toolkit.evaluation.significance import bootstrap_ci, paired_test
 from toolkit.languages import check_language
 
-__all__ = ["ROUGE", "UnicodeTokenizer", "evaluate", "default_metrics"]
+__all__ = ["ROUGE", "UnicodeTokenizer", "default_metrics", "evaluate"]
 
 TASKS = ("translation", "summarization")
 

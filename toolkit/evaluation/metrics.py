@@ -6,8 +6,9 @@ signature); ``from_sums`` recomputes the score from summed statistics for resamp
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -69,8 +69,8 @@ def to_markdown(result: dict[str, Any]) -> str:
     b = result["bootstrap"]
     head = ["metric", "score", "95% CI"] + (["baseline", "Δ", "Δ 95% CI", "p (bootstrap)", "p (AR)"] if compare else [])
     lines = [f"# Evaluation: {result['task']}", "",
-             f"{result['segments_count']} {result['unit']}s in {result['documents_count']} document(s); "
-             f"95% confidence intervals from {b['resamples']} bootstrap resamples (seed {b['seed']}).", "",
+             (f"{result['segments_count']} {result['unit']}s in {result['documents_count']} document(s); "
+             f"95% confidence intervals from {b['resamples']} bootstrap resamples (seed {b['seed']})."), "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         cells = [row["metric"], f"{row['score']:.2f}", f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}]"]

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Callable, Sequence
+from functools import cache
 
 from toolkit.errors import ToolkitError
 
@@ -32,7 +32,7 @@ def _version() -> str:
     return metadata.version("rouge-score")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _stemmer(lang: str) -> tuple[str, Callable[[str], str]]:
     if lang == "en":
         from nltk.stem import porter

@@ -8,8 +8,8 @@ exact for corpus-level metrics and cheap for all of them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
