@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import random
+import tracemalloc
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sacrebleu
 from conftest import REPO, SEEDS
@@ -284,3 +287,78 @@ def test_digit_string_segments_are_accepted(tmp_path: Path) -> None:
     result = invoke("--hyp", str(hyp), "--ref", str(hyp), "--json", "--bootstrap", "10", "--metrics", "bleu")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["segments_count"] == 3
+
+
+def close_systems(n: int = 300, seed: int = 3) -> tuple[list[str], list[str], list[str]]:
+    """Seeded synthetic references and two systems that differ by little (p-values well inside (0, 1))."""
+    rnd = random.Random(seed)
+    words = [f"w{i}" for i in range(60)]
+    refs, system, base = [], [], []
+    for _ in range(n):
+        ref = [rnd.choice(words) for _ in range(rnd.randint(5, 15))]
+        refs.append(" ".join(ref))
+        system.append(" ".join(w if rnd.random() < 0.75 else rnd.choice(words) for w in ref))
+        base.append(" ".join(w if rnd.random() < 0.745 else rnd.choice(words) for w in ref))
+    return system, base, refs
+
+
+def test_p_values_agree_with_sacrebleu_paired_bs_and_ar(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same seed, same random stream, same statistics as sacrebleu: p-values agree to within 2/(R+1)
+    (in practice exactly; sacrebleu's float32 statistics could flip a near-tie). sacrebleu counts
+    only null values strictly above the observed one; we also count ties, which only TER's
+    approximate randomization (a difference of integer edits over a fixed length) produces here,
+    so there we check against sacrebleu's own null distribution counted with >=."""
+    from sacrebleu import significance
+    from sacrebleu.metrics import BLEU, CHRF, TER
+
+    resamples, tolerance = 1000, 2 / 1001
+    system, base, refs = close_systems()
+    ours = {c["metric"]: c for c in evaluate(system, [[r] for r in refs], baseline=base, bootstrap=resamples,
+                                             seed=12345)["baseline"]["comparison"]}
+    recorded: list[tuple[np.ndarray, float]] = []
+    original = significance._compute_p_value
+    monkeypatch.setattr(significance, "_compute_p_value", lambda s, d: recorded.append((s, d)) or original(s, d))
+    metrics = {"BLEU": BLEU(), "chrF++": CHRF(word_order=2), "TER": TER()}
+    info = {}
+    for name, metric in metrics.items():
+        stats = metric._extract_corpus_statistics(base, [refs])
+        info[name] = (np.array(stats), metric._aggregate_and_compute(stats))
+    _, boot = significance._paired_bs_test(info, "system", system, [refs], metrics, n_samples=resamples, seed=12345)
+    recorded.clear()
+    _, ar = significance._paired_ar_test(info, "system", system, [refs], metrics, n_samples=resamples, seed=12345)
+    for (name, theirs_bs), (null, observed) in zip(boot.items(), recorded):
+        mine = ours[name]
+        assert 0.01 < mine["p_bootstrap"] < 0.5 and 0.01 < mine["p_randomization"] < 0.5
+        assert abs(mine["p_bootstrap"] - theirs_bs.p_value) <= tolerance
+        with_ties = (np.count_nonzero(null >= observed - 1e-9) + 1) / (resamples + 1)
+        assert ar[name].p_value <= with_ties
+        assert abs(mine["p_randomization"] - with_ties) <= tolerance
+        if name != "TER":
+            assert abs(mine["p_randomization"] - ar[name].p_value) <= tolerance
+
+
+def test_resampling_in_chunks_equals_one_draw(monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolkit.evaluation import significance
+
+    system, base, refs = close_systems(90)
+    whole = evaluate(system, [[r] for r in refs], baseline=base, bootstrap=200, seed=5)
+    monkeypatch.setattr(significance, "CHUNK_ELEMENTS", 1)  # 32 resamples per chunk
+    chunked = evaluate(system, [[r] for r in refs], baseline=base, bootstrap=200, seed=5)
+    assert chunked["scores"] == whole["scores"] and chunked["baseline"] == whole["baseline"]
+
+
+def test_paired_test_memory_does_not_grow_with_resamples() -> None:
+    """100k segments × 10 BLEU-sized statistics: the working set is a few (chunk × n) matrices,
+    far below the (resamples × n × k) array of resampling by fancy indexing (8 GB here)."""
+    from toolkit.evaluation.significance import paired_test
+
+    rng = np.random.default_rng(0)
+    system = rng.integers(0, 20, size=(100_000, 10)).astype(np.float64)
+    baseline = rng.integers(0, 20, size=(100_000, 10)).astype(np.float64)
+    tracemalloc.start()
+    try:
+        paired_test(system, baseline, lambda s: float(s[0] / s[1]), 1000, 1)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 200e6, f"peak {peak / 1e6:.0f} MB"

@@ -10,9 +10,10 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import toolkit
 from toolkit.benchmark.config import Benchmark, System
@@ -155,7 +156,8 @@ def _references(path: str, doc_ids: list[str], task: str):
     from toolkit.evaluation.data import Segments, load_segments
 
     refs = load_segments(path, "ref", task)
-    keep = [i for i, (d, _) in enumerate(refs.keys or []) if d in set(doc_ids)]
+    wanted = set(doc_ids)
+    keep = [i for i, (d, _) in enumerate(refs.keys or []) if d in wanted]
     return Segments(refs.origin, [refs.keys[i] for i in keep], [refs.texts[i] for i in keep], refs.task, refs.lang)
 
 
@@ -203,8 +205,11 @@ def score(config: Benchmark, runs: list[dict[str, Any]]) -> list[dict[str, Any]]
             metrics = build_metrics(config.metrics.get(task) or (["bleu", "chrf", "ter"] if task == "translation" else ["rouge"]),
                                     lang)
             per_doc = {}
+            positions: dict[str, list[int]] = {}
+            for i, (d, _) in enumerate(keys):
+                positions.setdefault(d, []).append(i)
             for doc_id in run["doc_order"]:
-                index = [i for i, (d, _) in enumerate(keys) if d == doc_id]
+                index = positions.get(doc_id, [])
                 doc_scores = [m.compute([hyps[i] for i in index], [references[i] for i in index]) for m in metrics]
                 per_doc[doc_id] = {s.name: s.score for s in doc_scores}
             rows.append({"system": run["system"], "dataset": run["dataset"], "task": task, "lang": lang,

@@ -63,8 +63,11 @@ def evaluate(hypotheses: Sequence[str], references: Sequence[Sequence[str]], tas
     }
     comparisons = []
     baseline_scores = []
+    chrf_stats = None
     for metric in objects:
         score = metric.compute(hypotheses, references)
+        if isinstance(metric, SacreMetric) and metric.name == "chrf":
+            chrf_stats = score.stats
         low, high = bootstrap_ci(score.stats, metric.from_sums, bootstrap, seed)
         result["scores"].append({"metric": score.name, "score": score.score, "ci_low": low, "ci_high": high,
                                  "signature": score.signature, "higher_is_better": score.higher_is_better})
@@ -84,9 +87,11 @@ def evaluate(hypotheses: Sequence[str], references: Sequence[Sequence[str]], tas
                               "tests": "paired bootstrap resampling and approximate randomization, two-sided"}
     if task == "translation":
         chrf = SacreMetric("chrf", lang)
+        if chrf_stats is None:
+            chrf_stats = chrf.compute(hypotheses, references).stats
         result["segments"] = [
             {"doc_id": d, "segment": i, "chrf": s, "hypothesis": h}
-            for (d, i), s, h in zip(keys, chrf.sentence_scores(hypotheses, references), hypotheses)
+            for (d, i), s, h in zip(keys, chrf.segment_scores(chrf_stats), hypotheses)
         ]
     return result
 

@@ -62,14 +62,18 @@ class SacreMetric:
         return float(self.metric._compute_score_from_stats(list(sums)).score)
 
     def compute(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> MetricScore:
-        streams = ref_streams(references)
-        score = self.metric.corpus_score(list(hypotheses), streams)
-        stats = np.array(self.metric._extract_corpus_statistics(list(hypotheses), streams), dtype=np.float64)
+        """Per-segment statistics are extracted once; the corpus score is sacrebleu's aggregate of them."""
+        rows = self.metric._extract_corpus_statistics(list(hypotheses), ref_streams(references))
+        score = self.metric._aggregate_and_compute(rows)
+        stats = np.array(rows, dtype=np.float64)
         return MetricScore(self.display, float(score.score), stats, str(self.metric.get_signature()), self.higher_is_better)
 
+    def segment_scores(self, stats: np.ndarray) -> list[float]:
+        """Sentence-level scores from per-segment statistics (equal to sacrebleu's ``sentence_score``)."""
+        return [float(self.metric._compute_score_from_stats(list(row)).score) for row in stats]
+
     def sentence_scores(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> list[float]:
-        return [float(self.metric.sentence_score(h, [r for r in refs if r is not None]).score)
-                for h, refs in zip(hypotheses, references)]
+        return self.segment_scores(self.compute(hypotheses, references).stats)
 
 
 class RougeMetric:

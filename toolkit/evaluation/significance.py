@@ -1,32 +1,80 @@
 """Bootstrap confidence intervals and paired significance tests over per-segment statistics.
 
 Every metric is expressed as per-segment sufficient statistics (an n × k array) plus a function
-from their column sums to the corpus score: BLEU's n-gram counts, chrF's character statistics,
-TER's edits, or ROUGE's (F-measure, 1) per document. Resampling rows and re-aggregating is then
-exact for corpus-level metrics and cheap for all of them.
+from their column sums to the corpus score: BLEU's n-gram match/total counts and lengths, chrF's
+character and word n-gram statistics, TER's edits and reference length, or (score, 1) per segment
+for metrics that are averages of segment scores (ROUGE F-measures, COMET, BERTScore). Resampling
+segments and re-aggregating is then exact for corpus-level metrics and cheap for all of them.
+
+Memory stays O(n + chunk × n) whatever the number of resamples: resamples are drawn in chunks of
+rows, each chunk turned into a (chunk × n) matrix of how often each segment was drawn (or which
+side it was swapped to), and multiplied with the statistics. The random streams are exactly
+sacrebleu's (``default_rng(seed).choice(n, (resamples, n))`` for the bootstrap, ``integers(2,
+(resamples, n), dtype=bool)`` for approximate randomization), drawn chunk by chunk in whole
+multiples of 32 rows so that the chunked stream equals the single draw; so are the test statistics,
+so p-values equal ``sacrebleu --paired-bs`` / ``--paired-ar`` on the same seed (up to sacrebleu's
+float32 statistics), except that ties count as extreme (``>=``, sacrebleu uses ``>``): a system
+compared with itself gets p = 1, not 1/(resamples + 1).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 FromSums = Callable[[np.ndarray], float]
+# Elements of one (chunk × n) index or count matrix: 4M int64 = 32 MB.
+CHUNK_ELEMENTS = 4_000_000
+_TIE = 1e-9
+
+
+def _chunk_rows(n: int, resamples: int) -> int:
+    rows = max(32, (CHUNK_ELEMENTS // max(n, 1)) // 32 * 32)
+    return min(rows, resamples)
+
+
+def _chunks(resamples: int, rows: int) -> Iterator[int]:
+    done = 0
+    while done < resamples:
+        size = min(rows, resamples - done)
+        yield size
+        done += size
 
 
 def _scores(sums: np.ndarray, from_sums: FromSums) -> np.ndarray:
-    return np.array([from_sums(row) for row in sums])
+    return np.array([from_sums(row) for row in sums], dtype=np.float64)
+
+
+def bootstrap_counts(n: int, resamples: int, seed: int) -> Iterator[np.ndarray]:
+    """(chunk × n) float64 matrices: how often resample r drew segment i (sacrebleu's stream)."""
+    rng = np.random.default_rng(seed)
+    for size in _chunks(resamples, _chunk_rows(n, resamples)):
+        index = rng.choice(n, size=(size, n), replace=True)
+        index += (np.arange(size, dtype=index.dtype) * n)[:, None]
+        counts = np.bincount(index.ravel(), minlength=size * n).reshape(size, n)
+        del index
+        yield counts.astype(np.float64)
+
+
+def randomization_masks(n: int, resamples: int, seed: int) -> Iterator[np.ndarray]:
+    """(chunk × n) float64 0/1 matrices: 1 where trial r swaps segment i between the systems."""
+    rng = np.random.default_rng(seed)
+    for size in _chunks(resamples, _chunk_rows(n, resamples)):
+        yield rng.integers(2, size=(size, n), dtype=bool).astype(np.float64)
+
+
+def bootstrap_scores(stats: np.ndarray, from_sums: FromSums, resamples: int, seed: int) -> np.ndarray:
+    """The corpus score of every bootstrap resample."""
+    out = [_scores(counts @ stats, from_sums) for counts in bootstrap_counts(len(stats), resamples, seed)]
+    return np.concatenate(out)
 
 
 def bootstrap_ci(stats: np.ndarray, from_sums: FromSums, resamples: int, seed: int,
                  confidence: float = 0.95) -> tuple[float, float]:
     """Percentile bootstrap interval of the corpus score (segments resampled with replacement)."""
-    rng = np.random.default_rng(seed)
-    n = len(stats)
-    index = rng.integers(0, n, size=(resamples, n))
-    scores = _scores(stats[index].sum(axis=1), from_sums)
+    scores = bootstrap_scores(np.asarray(stats, dtype=np.float64), from_sums, resamples, seed)
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(scores, [tail, 100 - tail])
     return float(low), float(high)
@@ -41,30 +89,40 @@ class PairedResult:
     p_randomization: float
 
 
+def _p_value(null: np.ndarray, observed: float) -> float:
+    # (c + 1) / (N + 1), as sacrebleu (after multeval); ties with the observed value count.
+    return float((np.count_nonzero(null >= observed - _TIE) + 1) / (len(null) + 1))
+
+
 def paired_test(system: np.ndarray, baseline: np.ndarray, from_sums: FromSums, resamples: int, seed: int,
                 confidence: float = 0.95) -> PairedResult:
     """Paired bootstrap resampling (Koehn 2004) and approximate randomization (Riezler & Maxwell 2005).
 
-    Both are two-sided and count ties as extreme (``>=``), so a system compared with itself gets
-    p = 1, and p is never below 1/(resamples + 1).
+    The bootstrap statistic is sacrebleu's (after Moses' bootstrap-hypothesis-difference-significance):
+    ``|Δ*| − mean |Δ*|`` over resamples against the observed ``|Δ|``. Approximate randomization swaps
+    each segment's statistics between the systems with probability 1/2 and compares ``|a − b|`` with
+    ``|Δ|``. Both p-values are ``(count + 1) / (resamples + 1)``, never below 1/(resamples + 1).
     """
+    system = np.asarray(system, dtype=np.float64)
+    baseline = np.asarray(baseline, dtype=np.float64)
     if system.shape != baseline.shape:
         raise ValueError("system and baseline statistics must be aligned segment by segment")
     n = len(system)
-    observed = from_sums(system.sum(axis=0)) - from_sums(baseline.sum(axis=0))
-    rng = np.random.default_rng(seed)
+    sys_total, base_total = system.sum(axis=0), baseline.sum(axis=0)
+    observed = from_sums(sys_total) - from_sums(base_total)
 
-    index = rng.integers(0, n, size=(resamples, n))
-    deltas = _scores(system[index].sum(axis=1), from_sums) - _scores(baseline[index].sum(axis=1), from_sums)
+    deltas = np.concatenate([_scores(counts @ system, from_sums) - _scores(counts @ baseline, from_sums)
+                             for counts in bootstrap_counts(n, resamples, seed)])
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(deltas, [tail, 100 - tail])
-    # Under the null the deltas are centred on 0: shift the bootstrap distribution there.
-    centred = np.abs(deltas - deltas.mean())
-    p_boot = (np.count_nonzero(centred >= abs(observed) - 1e-9) + 1) / (resamples + 1)
+    magnitudes = np.abs(deltas)
+    p_boot = _p_value(magnitudes - magnitudes.mean(), abs(observed))
 
-    swap = rng.integers(0, 2, size=(resamples, n)).astype(bool)
-    sums_a = np.where(swap[..., None], baseline[None], system[None]).sum(axis=1)
-    sums_b = np.where(swap[..., None], system[None], baseline[None]).sum(axis=1)
-    shuffled = np.abs(_scores(sums_a, from_sums) - _scores(sums_b, from_sums))
-    p_ar = (np.count_nonzero(shuffled >= abs(observed) - 1e-9) + 1) / (resamples + 1)
-    return PairedResult(float(observed), float(low), float(high), float(p_boot), float(p_ar))
+    # A swapped segment contributes the baseline's statistics to pseudo-system a, the system's to b.
+    difference = baseline - system
+    shuffled = []
+    for swap in randomization_masks(n, resamples, seed):
+        moved = swap @ difference
+        shuffled.append(np.abs(_scores(sys_total + moved, from_sums) - _scores(base_total - moved, from_sums)))
+    p_ar = _p_value(np.concatenate(shuffled), abs(observed))
+    return PairedResult(float(observed), float(low), float(high), p_boot, p_ar)
