@@ -362,3 +362,26 @@ def test_paired_test_memory_does_not_grow_with_resamples() -> None:
     finally:
         tracemalloc.stop()
     assert peak < 200e6, f"peak {peak / 1e6:.0f} MB"
+
+
+def test_worker_processes_give_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolkit.evaluation import metrics
+
+    system, base, refs = close_systems(60)
+    serial = evaluate(system, [[r] for r in refs], baseline=base, bootstrap=50, jobs=1)
+    monkeypatch.setattr(metrics, "EXTRACT_SLICE", 7)
+    monkeypatch.setattr("toolkit.evaluation.EXTRACT_SLICE", 7)
+    parallel = evaluate(system, [[r] for r in refs], baseline=base, bootstrap=50, jobs=2)
+    assert parallel == serial
+    rouge = [evaluate(system, [[r] for r in refs], "summarization", bootstrap=20, jobs=j)["scores"] for j in (1, 2)]
+    assert rouge[0] == rouge[1]
+
+
+def test_sliced_extraction_keeps_the_corpus_nrefs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolkit.evaluation import metrics
+
+    monkeypatch.setattr(metrics, "EXTRACT_SLICE", 2)
+    refs = [[REF1[0], REF2[0]], [REF1[1], REF2[1]], [REF1[2]]]  # the last slice has one reference
+    got = evaluate(HYPS, refs, metrics=["bleu", "chrf"], bootstrap=10, jobs=1)["scores"]
+    assert all("nrefs:var" in s["signature"] for s in got)
+    assert got[0]["score"] == sacrebleu.corpus_bleu(HYPS, [REF1, REF2[:2] + [None]]).score

@@ -432,6 +432,7 @@ def evaluate(
     seed: Annotated[int, typer.Option("--seed", help="Random seed for resampling.")] = 12345,
     baseline: Annotated[Optional[str], typer.Option("--baseline", help="A second system to compare with (paired tests).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for scores.json, scores.csv, scores.md.")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", help="Processes extracting metric statistics of large inputs (0: one per CPU, at most 8).")] = 0,
     as_json: JsonOption = False,
 ) -> None:
     """Score translations (BLEU, chrF++, TER) or summaries (ROUGE) with confidence intervals."""
@@ -440,7 +441,7 @@ def evaluate(
         from toolkit.evaluation.report import signatures, table, write_reports
 
         names = [m for m in metrics.split(",") if m.strip()] if metrics else None
-        result = evaluate_paths(hyp, ref, task, names, lang, stem, bootstrap, seed, baseline)
+        result = evaluate_paths(hyp, ref, task, names, lang, stem, bootstrap, seed, baseline, jobs)
         if out is not None:
             try:
                 write_reports(result, out)

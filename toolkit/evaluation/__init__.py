@@ -7,11 +7,16 @@ confidence intervals and paired significance tests against a baseline.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from toolkit.errors import ToolkitError
 from toolkit.evaluation.metrics import (
+    EXTRACT_SLICE,
     SUMMARIZATION_METRICS,
     TRANSLATION_METRICS,
     SacreMetric,
@@ -33,11 +38,12 @@ def default_metrics(task: str) -> list[str]:
 def evaluate(hypotheses: Sequence[str], references: Sequence[Sequence[str]], task: str = "translation",
              metrics: Sequence[str] | None = None, lang: str = "en", stem: bool = False, bootstrap: int = 1000,
              seed: int = 12345, baseline: Sequence[str] | None = None,
-             keys: Sequence[tuple[str, int]] | None = None) -> dict[str, Any]:
+             keys: Sequence[tuple[str, int]] | None = None, jobs: int = 0) -> dict[str, Any]:
     """Score aligned hypotheses against ``references[i]`` (the references of segment i).
 
     Returns a JSON-ready dict: every corpus score with its bootstrap CI and signature, per-segment
     chrF for translation, and with ``baseline`` the paired difference, its CI and p-values.
+    ``jobs`` processes extract per-segment statistics of large corpora (0: one per CPU, at most 8).
     """
     if task not in TASKS:
         raise ToolkitError(f"unknown task '{task}' (expected translation or summarization)")
@@ -61,18 +67,37 @@ def evaluate(hypotheses: Sequence[str], references: Sequence[Sequence[str]], tas
         "bootstrap": {"resamples": bootstrap, "seed": seed, "confidence": 0.95, "method": "percentile"},
         "scores": [],
     }
+    with _pool(jobs, len(hypotheses)) as pool:
+        _score(result, objects, hypotheses, references, baseline, bootstrap, seed, keys, task, lang, pool)
+    return result
+
+
+def _pool(jobs: int, segments: int) -> AbstractContextManager[Executor | None]:
+    """Worker processes for statistics extraction, only where there is more than one slice to share."""
+    if jobs < 0:
+        raise ToolkitError("--jobs must be 0 (one per CPU) or a positive number")
+    workers = jobs or min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 8)
+    slices = -(-segments // EXTRACT_SLICE)
+    if workers < 2 or slices < 2:
+        return nullcontext(None)
+    return ProcessPoolExecutor(min(workers, slices), mp_context=multiprocessing.get_context("spawn"))
+
+
+def _score(result: dict[str, Any], objects: list[Any], hypotheses: Sequence[str], references: Sequence[Sequence[str]],
+           baseline: Sequence[str] | None, bootstrap: int, seed: int, keys: list[tuple[str, int]], task: str, lang: str,
+           pool: Executor | None) -> None:
     comparisons = []
     baseline_scores = []
     chrf_stats = None
     for metric in objects:
-        score = metric.compute(hypotheses, references)
+        score = metric.compute(hypotheses, references, pool)
         if isinstance(metric, SacreMetric) and metric.name == "chrf":
             chrf_stats = score.stats
         low, high = bootstrap_ci(score.stats, metric.from_sums, bootstrap, seed)
         result["scores"].append({"metric": score.name, "score": score.score, "ci_low": low, "ci_high": high,
                                  "signature": score.signature, "higher_is_better": score.higher_is_better})
         if baseline is not None:
-            base = metric.compute(baseline, references)
+            base = metric.compute(baseline, references, pool)
             b_low, b_high = bootstrap_ci(base.stats, metric.from_sums, bootstrap, seed)
             baseline_scores.append({"metric": base.name, "score": base.score, "ci_low": b_low, "ci_high": b_high,
                                     "signature": base.signature, "higher_is_better": base.higher_is_better})
@@ -84,21 +109,21 @@ def evaluate(hypotheses: Sequence[str], references: Sequence[Sequence[str]], tas
                                 "system_better": better})
     if baseline is not None:
         result["baseline"] = {"scores": baseline_scores, "comparison": comparisons,
-                              "tests": "paired bootstrap resampling and approximate randomization, two-sided"}
+                              "tests": "paired bootstrap resampling and approximate randomization as sacrebleu "
+                              "(--paired-bs, --paired-ar), ties counted as extreme"}
     if task == "translation":
         chrf = SacreMetric("chrf", lang)
         if chrf_stats is None:
-            chrf_stats = chrf.compute(hypotheses, references).stats
+            chrf_stats = chrf.compute(hypotheses, references, pool).stats
         result["segments"] = [
             {"doc_id": d, "segment": i, "chrf": s, "hypothesis": h}
             for (d, i), s, h in zip(keys, chrf.segment_scores(chrf_stats), hypotheses)
         ]
-    return result
 
 
 def evaluate_paths(hyp: str, refs: Sequence[str], task: str | None = None, metrics: Sequence[str] | None = None,
                    lang: str | None = None, stem: bool = False, bootstrap: int = 1000, seed: int = 12345,
-                   baseline: str | None = None) -> dict[str, Any]:
+                   baseline: str | None = None, jobs: int = 0) -> dict[str, Any]:
     """``evaluate`` on files: run folders, JSONL or plain text, matched by document id."""
     from toolkit.evaluation.data import align, load_segments, merge_references
 
@@ -115,7 +140,7 @@ def evaluate_paths(hyp: str, refs: Sequence[str], task: str | None = None, metri
         base_segments = load_segments(baseline, "hyp", task)
         _, baseline_texts, _ = align(base_segments, ref_segments)
     result = evaluate(hypotheses, references, task, metrics, lang or hyp_segments.lang or "en", stem, bootstrap,
-                      seed, baseline_texts, keys)
+                      seed, baseline_texts, keys, jobs)
     result["hyp"] = hyp
     result["ref"] = list(refs)
     if baseline is not None:

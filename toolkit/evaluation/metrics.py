@@ -7,7 +7,9 @@ signature); ``from_sums`` recomputes the score from summed statistics for resamp
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -20,6 +22,7 @@ SUMMARIZATION_METRICS = ("rouge",)
 KNOWN = ("bleu", "chrf", "ter", "rouge", *VARIANTS)
 # sacrebleu tokenizers for target languages whose words are not space-separated.
 _BLEU_TOKENIZE = {"zh": "zh", "ja": "char", "ko": "char", "th": "char"}
+EXTRACT_SLICE = 2000  # segments whose statistics sacrebleu extracts in one call
 
 
 @dataclass
@@ -42,11 +45,49 @@ def ref_streams(references: Sequence[Sequence[str]]) -> list[list[str | None]]:
     return [[r[i] if i < len(r) else None for r in references] for i in range(depth)]
 
 
+def _slices(n: int) -> list[tuple[int, int]]:
+    return [(start, min(start + EXTRACT_SLICE, n)) for start in range(0, n, EXTRACT_SLICE)]
+
+
+@cache
+def _worker_metric(spec: tuple[Any, ...]) -> SacreMetric | ROUGE:
+    if spec[0] == "sacre":
+        return SacreMetric(spec[1], spec[2])
+    return ROUGE(spec[1], lang=spec[2], stem=spec[3])
+
+
+def _extract_slice(spec: tuple[Any, ...], hypotheses: list[str], references: list[list[str]],
+                   metric: SacreMetric | ROUGE | None = None) -> list[Any]:
+    """Statistics of one slice of segments; in a worker process, the metric is built once per process."""
+    metric = metric or _worker_metric(spec)
+    if isinstance(metric, SacreMetric):
+        return metric.metric._extract_corpus_statistics(hypotheses, ref_streams(references))
+    return [metric.segment_scores(h, r) for h, r in zip(hypotheses, references)]
+
+
+def extract(spec: tuple[Any, ...], hypotheses: Sequence[str], references: Sequence[Sequence[str]],
+            pool: Executor | None = None, local: SacreMetric | ROUGE | None = None) -> list[Any]:
+    """Per-segment statistics in slices of EXTRACT_SLICE segments, on ``pool``'s processes when given.
+
+    Slices also bound memory: sacrebleu caches the n-grams of all the references passed at once.
+    """
+    slices = _slices(len(hypotheses))
+    parts: Any
+    if pool is not None and len(slices) > 1:
+        parts = pool.map(_extract_slice, [spec] * len(slices), [list(hypotheses[a:b]) for a, b in slices],
+                         [[list(r) for r in references[a:b]] for a, b in slices])
+    else:
+        parts = (_extract_slice(spec, list(hypotheses[a:b]), [list(r) for r in references[a:b]], local)
+                 for a, b in slices)
+    return [row for part in parts for row in part]
+
+
 class SacreMetric:
     def __init__(self, name: str, lang: str) -> None:
         from sacrebleu.metrics import BLEU, CHRF, TER
 
         self.name = name
+        self.lang = lang
         if name == "bleu":
             self.metric: Any = BLEU(tokenize=_BLEU_TOKENIZE.get(lang, "13a"))
             self.display = "BLEU"
@@ -61,9 +102,13 @@ class SacreMetric:
     def from_sums(self, sums: np.ndarray) -> float:
         return float(self.metric._compute_score_from_stats(list(sums)).score)
 
-    def compute(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> MetricScore:
+    def compute(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]],
+                pool: Executor | None = None) -> MetricScore:
         """Per-segment statistics are extracted once; the corpus score is sacrebleu's aggregate of them."""
-        rows = self.metric._extract_corpus_statistics(list(hypotheses), ref_streams(references))
+        rows = extract(("sacre", self.name, self.lang), hypotheses, references, pool, self)
+        # Slices (and workers) each saw some references; the signature's nrefs is the whole corpus's.
+        counts = {len([r for r in refs if r is not None]) for refs in references}
+        self.metric.num_refs = counts.pop() if len(counts) == 1 else -1
         score = self.metric._aggregate_and_compute(rows)
         stats = np.array(rows, dtype=np.float64)
         return MetricScore(self.display, float(score.score), stats, str(self.metric.get_signature()), self.higher_is_better)
@@ -91,10 +136,12 @@ class RougeMetric:
     def from_sums(sums: np.ndarray) -> float:
         return float(sums[0] / sums[1])  # mean F-measure over the documents drawn
 
-    def compute(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> MetricScore:
+    def compute(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]],
+                pool: Executor | None = None) -> MetricScore:
         key = (tuple(hypotheses), tuple(tuple(r) for r in references))
         if key not in self._cache:
-            self._cache[key] = [self.rouge.segment_scores(h, r) for h, r in zip(hypotheses, references)]
+            spec = ("rouge", self.rouge.variants, self.rouge.lang, self.rouge.stem)
+            self._cache[key] = extract(spec, hypotheses, references, pool, self.rouge)
         per_doc = self._cache[key]
         stats = np.array([[d[self.name], 1.0] for d in per_doc])
         nrefs = sorted({len(r) for r in references})

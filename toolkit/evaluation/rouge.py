@@ -86,6 +86,7 @@ class ROUGE:
             raise ToolkitError(f"unknown ROUGE variant(s): {', '.join(sorted(unknown))}")
         self.variants = tuple(variants)
         self.lang = lang
+        self.stem = stem
         self.tokenizer = UnicodeTokenizer(lang, stem)
         self._scorer = rouge_scorer.RougeScorer(list(self.variants), tokenizer=self.tokenizer)
 
