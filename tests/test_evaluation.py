@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from toolkit.cli import app
 from toolkit.evaluation import ROUGE, evaluate
 from toolkit.evaluation.metrics import ref_streams
+from toolkit.evaluation.rouge import VARIANTS
 from toolkit.segment import segment_document
 
 REFS = REPO / "evaluation" / "references"
@@ -54,11 +55,57 @@ def test_rouge_equals_rouge_score_on_ascii_english() -> None:
                 assert got[variant] == pytest.approx(expected[variant].fmeasure * 100, abs=1e-12)
 
 
-def test_rouge_lsum_splits_sentences_like_rouge_score_with_newlines() -> None:
-    hyp = "The cat sat. The dog ran away quickly."
-    ref = "The dog ran away. The cat sat quietly."
-    expected = rouge_scorer.RougeScorer(["rougeLsum"]).score(ref.replace(". ", ".\n"), hyp.replace(". ", ".\n"))
-    assert ROUGE(["rougeLsum"]).segment_scores(hyp, [ref])["rougeLsum"] == pytest.approx(expected["rougeLsum"].fmeasure * 100)
+SUMMARY_HYP = ("The government announced new measures on Tuesday. Prices rose sharply.\n"
+               "Officials said the running costs were falling. Markets reacted calmly")
+SUMMARY_REFS = ["On Tuesday the government announced measures.\nPrices were rising sharply. Costs fell, officials said.",
+                "Markets reacted calmly to the announcements.\nThe government runs new programmes."]
+
+
+def test_rouge_defaults_equal_rouge_score_with_stemming_and_newline_sentences() -> None:
+    """English defaults: Porter stemming (use_stemmer=True), ROUGE-Lsum over the text's own lines, as
+    given: a line holding two sentences stays one sentence, as in rouge-score."""
+    expected = rouge_scorer.RougeScorer(list(VARIANTS), use_stemmer=True)
+    ours = ROUGE(lang="en")
+    single = ours.segment_scores(SUMMARY_HYP, SUMMARY_REFS[:1])
+    multi = ours.segment_scores(SUMMARY_HYP, SUMMARY_REFS)
+    for variant in VARIANTS:
+        assert single[variant] == pytest.approx(expected.score(SUMMARY_REFS[0], SUMMARY_HYP)[variant].fmeasure * 100, abs=1e-12)
+        best = expected.score_multi(SUMMARY_REFS, SUMMARY_HYP)[variant].fmeasure * 100
+        assert multi[variant] == pytest.approx(best, abs=1e-12)
+    signature = ours.signature("rougeLsum")
+    assert "stem:porter(auto)" in signature and "split:newline" in signature
+    assert "split:" not in ours.signature("rouge1")
+
+
+def test_rouge_lsum_sentences_mode_splits_lines_first() -> None:
+    split = ROUGE(["rougeLsum"], lang="en", lsum_split="sentences")
+    segmented = SUMMARY_HYP.replace("Tuesday. ", "Tuesday.\n").replace("falling. ", "falling.\n")
+    reference = SUMMARY_REFS[0].replace("sharply. ", "sharply.\n")
+    expected = rouge_scorer.RougeScorer(["rougeLsum"], use_stemmer=True).score(reference, segmented)["rougeLsum"]
+    got = split.segment_scores(SUMMARY_HYP, SUMMARY_REFS[:1])["rougeLsum"]
+    assert got == pytest.approx(expected.fmeasure * 100, abs=1e-12)
+    assert got != pytest.approx(ROUGE(["rougeLsum"], lang="en").segment_scores(SUMMARY_HYP, SUMMARY_REFS[:1])["rougeLsum"])
+    assert "split:toolkit-en" in split.signature("rougeLsum")
+
+
+@pytest.mark.parametrize("lang, stem, name", [("en", "auto", "porter"), ("en", "no", "none"), ("fr", "auto", "none"),
+                                              ("fr", "yes", "snowball-fr"), ("de", "auto", "none")])
+def test_stem_modes(lang: str, stem: str, name: str) -> None:
+    assert f"stem:{name}({stem})" in ROUGE(lang=lang, stem=stem).signature("rouge1")
+
+
+def test_cli_stem_option_is_in_the_signature(tmp_path: Path) -> None:
+    hyp, ref = tmp_path / "hyp.jsonl", tmp_path / "ref.jsonl"
+    hyp.write_text(json.dumps({"doc_id": "a", "summary": "The runners were running."}) + "\n")
+    ref.write_text(json.dumps({"doc_id": "a", "references": ["A runner runs."]}) + "\n")
+    got = {}
+    for stem in ("auto", "no"):
+        result = invoke("--hyp", str(hyp), "--ref", str(ref), "--stem", stem, "--json", "--bootstrap", "5")
+        assert result.exit_code == 0, result.output
+        got[stem] = json.loads(result.stdout)["scores"][0]
+    assert "stem:porter(auto)" in got["auto"]["signature"] and "stem:none(no)" in got["no"]["signature"]
+    assert got["auto"]["score"] > got["no"]["score"]
+    assert invoke("--hyp", str(hyp), "--ref", str(ref), "--stem", "maybe").exit_code == 2
 
 
 def test_french_identical_accented_strings_score_one() -> None:

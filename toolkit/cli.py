@@ -46,6 +46,19 @@ EncodingOption = Annotated[str, typer.Option("--encoding", help="Encoding of tex
 OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace a non-empty --out folder.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")]
+
+
+class Stem(str, Enum):
+    auto = "auto"
+    yes = "yes"
+    no = "no"
+
+
+class LsumSplit(str, Enum):
+    newline = "newline"
+    sentences = "sentences"
+
+
 class Backend(str, Enum):
     auto = "auto"
     torch = "torch"
@@ -427,7 +440,8 @@ def evaluate(
     task: Annotated[Optional[str], typer.Option("--task", help="translation or summarization (default: from the run's manifest).")] = None,
     metrics: Annotated[Optional[str], typer.Option("--metrics", help="Comma-separated: bleu,chrf,ter,rouge (or rouge1,rouge2,rougeL,rougeLsum).")] = None,
     lang: Annotated[Optional[str], typer.Option("--lang", help="Language of the texts scored (default: from the manifest, else en).")] = None,
-    stem: Annotated[bool, typer.Option("--stem", help="ROUGE: stem words (Porter for English, Snowball otherwise).")] = False,
+    stem: Annotated[Stem, typer.Option("--stem", help="ROUGE stemming: auto (Porter for English, as rouge-score's use_stemmer=True; none otherwise), yes (Porter/Snowball), no.")] = Stem.auto,
+    lsum_split: Annotated[LsumSplit, typer.Option("--lsum-split", help="ROUGE-Lsum sentences: newline (the text's lines, as rouge-score) or sentences (split each line with toolkit's segmenter).")] = LsumSplit.newline,
     bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples (and randomization trials).")] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed for resampling.")] = 12345,
     baseline: Annotated[Optional[str], typer.Option("--baseline", help="A second system to compare with (paired tests).")] = None,
@@ -441,7 +455,7 @@ def evaluate(
         from toolkit.evaluation.report import signatures, table, write_reports
 
         names = [m for m in metrics.split(",") if m.strip()] if metrics else None
-        result = evaluate_paths(hyp, ref, task, names, lang, stem, bootstrap, seed, baseline, jobs)
+        result = evaluate_paths(hyp, ref, task, names, lang, stem.value, bootstrap, seed, baseline, jobs, lsum_split.value)
         if out is not None:
             try:
                 write_reports(result, out)

@@ -200,7 +200,7 @@ def score(config: Benchmark, runs: list[dict[str, Any]]) -> list[dict[str, Any]]
             same_language = baseline_name in systems and (task == "translation" or systems[baseline_name].summary_lang(dataset) == lang)
             if baseline_run is not None and baseline_name != run["system"] and same_language:
                 _, baseline, _ = align(_hypotheses(baseline_run, task), refs)
-            result = evaluate(hyps, references, task, config.metrics.get(task), lang, False,
+            result = evaluate(hyps, references, task, config.metrics.get(task), lang, "auto",
                               config.bootstrap, config.seed, baseline, keys)
             metrics = build_metrics(config.metrics.get(task) or (["bleu", "chrf", "ter"] if task == "translation" else ["rouge"]),
                                     lang)

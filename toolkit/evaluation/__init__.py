@@ -36,14 +36,16 @@ def default_metrics(task: str) -> list[str]:
 
 
 def evaluate(hypotheses: Sequence[str], references: Sequence[Sequence[str]], task: str = "translation",
-             metrics: Sequence[str] | None = None, lang: str = "en", stem: bool = False, bootstrap: int = 1000,
-             seed: int = 12345, baseline: Sequence[str] | None = None,
-             keys: Sequence[tuple[str, int]] | None = None, jobs: int = 0) -> dict[str, Any]:
+             metrics: Sequence[str] | None = None, lang: str = "en", stem: str | bool = "auto",
+             bootstrap: int = 1000, seed: int = 12345, baseline: Sequence[str] | None = None,
+             keys: Sequence[tuple[str, int]] | None = None, jobs: int = 0, lsum_split: str = "newline",
+             ) -> dict[str, Any]:
     """Score aligned hypotheses against ``references[i]`` (the references of segment i).
 
     Returns a JSON-ready dict: every corpus score with its bootstrap CI and signature, per-segment
     chrF for translation, and with ``baseline`` the paired difference, its CI and p-values.
     ``jobs`` processes extract per-segment statistics of large corpora (0: one per CPU, at most 8).
+    ``stem`` (auto|yes|no) and ``lsum_split`` (newline|sentences) are ROUGE's conventions.
     """
     if task not in TASKS:
         raise ToolkitError(f"unknown task '{task}' (expected translation or summarization)")
@@ -56,7 +58,7 @@ def evaluate(hypotheses: Sequence[str], references: Sequence[Sequence[str]], tas
     if baseline is not None and len(baseline) != len(hypotheses):
         raise ToolkitError(f"baseline has {len(baseline)} segments but the system has {len(hypotheses)}")
     lang = check_language(lang)
-    objects = build_metrics(metrics or default_metrics(task), lang, stem)
+    objects = build_metrics(metrics or default_metrics(task), lang, stem, lsum_split)
     keys = list(keys) if keys is not None else [("", i) for i in range(len(hypotheses))]
     result: dict[str, Any] = {
         "task": task,
@@ -122,8 +124,8 @@ def _score(result: dict[str, Any], objects: list[Any], hypotheses: Sequence[str]
 
 
 def evaluate_paths(hyp: str, refs: Sequence[str], task: str | None = None, metrics: Sequence[str] | None = None,
-                   lang: str | None = None, stem: bool = False, bootstrap: int = 1000, seed: int = 12345,
-                   baseline: str | None = None, jobs: int = 0) -> dict[str, Any]:
+                   lang: str | None = None, stem: str | bool = "auto", bootstrap: int = 1000, seed: int = 12345,
+                   baseline: str | None = None, jobs: int = 0, lsum_split: str = "newline") -> dict[str, Any]:
     """``evaluate`` on files: run folders, JSONL or plain text, matched by document id."""
     from toolkit.evaluation.data import align, load_segments, merge_references
 
@@ -140,7 +142,7 @@ def evaluate_paths(hyp: str, refs: Sequence[str], task: str | None = None, metri
         base_segments = load_segments(baseline, "hyp", task)
         _, baseline_texts, _ = align(base_segments, ref_segments)
     result = evaluate(hypotheses, references, task, metrics, lang or hyp_segments.lang or "en", stem, bootstrap,
-                      seed, baseline_texts, keys, jobs)
+                      seed, baseline_texts, keys, jobs, lsum_split)
     result["hyp"] = hyp
     result["ref"] = list(refs)
     if baseline is not None:

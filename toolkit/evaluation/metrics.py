@@ -53,7 +53,7 @@ def _slices(n: int) -> list[tuple[int, int]]:
 def _worker_metric(spec: tuple[Any, ...]) -> SacreMetric | ROUGE:
     if spec[0] == "sacre":
         return SacreMetric(spec[1], spec[2])
-    return ROUGE(spec[1], lang=spec[2], stem=spec[3])
+    return ROUGE(spec[1], lang=spec[2], stem=spec[3], lsum_split=spec[4])
 
 
 def _extract_slice(spec: tuple[Any, ...], hypotheses: list[str], references: list[list[str]],
@@ -140,7 +140,7 @@ class RougeMetric:
                 pool: Executor | None = None) -> MetricScore:
         key = (tuple(hypotheses), tuple(tuple(r) for r in references))
         if key not in self._cache:
-            spec = ("rouge", self.rouge.variants, self.rouge.lang, self.rouge.stem)
+            spec = ("rouge", self.rouge.variants, self.rouge.lang, self.rouge.stem, self.rouge.lsum_split)
             self._cache[key] = extract(spec, hypotheses, references, pool, self.rouge)
         per_doc = self._cache[key]
         stats = np.array([[d[self.name], 1.0] for d in per_doc])
@@ -149,8 +149,11 @@ class RougeMetric:
         return MetricScore(self.display, self.from_sums(stats.sum(axis=0)), stats, signature, True)
 
 
-def build_metrics(names: Sequence[str], lang: str, stem: bool = False) -> list[SacreMetric | RougeMetric]:
-    """Metric objects for names such as ``bleu,chrf,ter,rouge`` (``rouge`` = all four variants)."""
+def build_metrics(names: Sequence[str], lang: str, stem: str | bool = "auto",
+                  lsum_split: str = "newline") -> list[SacreMetric | RougeMetric]:
+    """Metric objects for names such as ``bleu,chrf,ter,rouge`` (``rouge`` = all four variants).
+
+    ``stem`` and ``lsum_split`` are ROUGE's conventions (see toolkit.evaluation.rouge)."""
     metrics: list[SacreMetric | RougeMetric] = []
     variants: list[str] = []
     for raw in names:
@@ -165,7 +168,7 @@ def build_metrics(names: Sequence[str], lang: str, stem: bool = False) -> list[S
         else:
             raise ToolkitError(f"unknown metric '{name}' (known: {', '.join(KNOWN)})")
     if variants:
-        rouge = ROUGE(tuple(dict.fromkeys(variants)), lang=lang, stem=stem)
+        rouge = ROUGE(tuple(dict.fromkeys(variants)), lang=lang, stem=stem, lsum_split=lsum_split)
         cache: dict[Any, list[dict[str, float]]] = {}
         metrics.extend(RougeMetric(v, rouge, cache) for v in rouge.variants)
     if not metrics:
