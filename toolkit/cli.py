@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from contextlib import nullcontext
 from enum import Enum
 from pathlib import Path
@@ -72,6 +73,9 @@ NoPivotOption = Annotated[bool, typer.Option("--no-pivot", help="Refuse two-hop 
 RegistryOption = Annotated[Optional[Path], typer.Option("--registry", help="Model registry (default: configs/models.yaml).")]
 RevisionOption = Annotated[Optional[str], typer.Option("--revision", help="Hub revision (branch, tag or commit) of the model.")]
 
+
+# `toolkit benchmark` finished and wrote its reports, but at least one system failed (2 is a user error).
+EXIT_BENCHMARK_FAILED = 3
 
 TIMING_NOTE = ("sentences of all documents in one language are batched together; a document's seconds are "
                "the run's time apportioned by its share of the source tokens")
@@ -479,6 +483,7 @@ def benchmark(
     systems: Annotated[Optional[str], typer.Option("--systems", help="Comma-separated system names to run (default: all).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Generate again even where cached outputs exist.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate the config, resolve the models, print the plan; generate nothing.")] = False,
+    allow_failures: Annotated[bool, typer.Option("--allow-failures", help=f"Exit 0 even if a system fails (default: exit {EXIT_BENCHMARK_FAILED}, after writing the reports).")] = False,
     overwrite: OverwriteOption = False,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
@@ -532,14 +537,17 @@ def benchmark(
         results = run_benchmark(bench, config_path, target, chosen, limit, not no_cache, root / "cache", root / "models",
                                 show_progress=not quiet and not as_json, overwrite=overwrite)
         if as_json:
-            print_json({"run_dir": str(target), "leaderboard": report.leaderboard_rows(results),
-                        "failed": [{"system": r["system"], "dataset": r["dataset"], "error": r["error"]}
-                                   for r in results["runs"] if "error" in r]})
-            return
-        if not quiet:
+            print_json({"run_dir": str(target), "status": results["status"], "leaderboard": report.leaderboard_rows(results),
+                        "failed": results["failed"]})
+        elif not quiet:
             for table in report.tables(results):
                 stderr.print(table)
             stderr.print(f"Wrote {target}/ (results.json, results.csv, leaderboard.md, quality-vs-speed.png)")
+        if results["failed"] and not allow_failures:
+            names = ", ".join(f"{f['system']} on {f['dataset']}" for f in results["failed"])
+            print(f"toolkit: benchmark: {len(results['failed'])} system run(s) failed ({names}); the reports mark them; "
+                  f"--allow-failures exits 0", file=sys.stderr)
+            raise typer.Exit(EXIT_BENCHMARK_FAILED)
 
 
 def _roles_of(system: Any) -> list[tuple[str, str]]:

@@ -89,13 +89,42 @@ def _inputs_hash(sources: list[str]) -> str:
     return digest.hexdigest()
 
 
+# Packages whose version can change what a system generates or how fast: part of the cache key.
+KEY_DEPENDENCIES = ("torch", "transformers", "tokenizers", "sentencepiece", "sacremoses", "ctranslate2", "numpy")
+
+
+def code_fingerprint(package: Path | None = None) -> str:
+    """SHA-256 over the toolkit package's Python sources (relative path and bytes of each ``*.py``)."""
+    root = package or Path(toolkit.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        if "__pycache__" in path.parts:
+            continue
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def dependency_versions() -> dict[str, str | None]:
+    from importlib import metadata
+
+    versions: dict[str, str | None] = {}
+    for package in KEY_DEPENDENCIES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions
+
+
 def cache_key(resolved: Resolved, dataset: dict[str, Any], limit: int | None, repeats: int, warmup: int) -> str:
+    """Outputs are reused only for the same system, models, inputs, code and key dependency versions."""
     spec = {
         "system": resolved.system.model_dump(exclude={"name"}),
         "identities": resolved.identities,
         "inputs": _inputs_hash(dataset["sources"]),
         "langs": [dataset["source_lang"], dataset["target_lang"]],
         "limit": limit, "repeats": repeats, "warmup": warmup, "toolkit": toolkit.__version__,
+        "code": code_fingerprint(), "dependencies": dependency_versions(),
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:24]
 
@@ -269,11 +298,14 @@ def run_benchmark(config: Benchmark, config_path: Path, out: Path, systems: list
             "run_id": out.name, "toolkit_version": toolkit.__version__, "git_commit": git_commit(),
             "environment": environment(), "config_file": str(config_path), "config": config.model_dump(mode="json"),
             "limit": limit, "systems": [s.name for s in systems], "runs": runs, "quality": score(config, runs),
+            "failed": [{"system": r["system"], "dataset": r["dataset"], "error": r["error"]} for r in runs if "error" in r],
         }
+        results["status"] = "failed" if results["failed"] else "complete"
         run.write_text("results.json", json.dumps(results, ensure_ascii=False, indent=1) + "\n")
         run.write_text("results.csv", to_csv(results))
         run.write_text("leaderboard.md", markdown(results))
         run.write_bytes("quality-vs-speed.png", plot(results))
         run.write_text("config.yaml", config_path.read_text(encoding="utf-8"))
-        run.commit({"task": "benchmark", "run_id": out.name, "config_file": str(config_path)})
+        run.commit({"task": "benchmark", "run_id": out.name, "config_file": str(config_path),
+                    "status": results["status"], "failed_runs": len(results["failed"])})
     return results
