@@ -442,7 +442,7 @@ def evaluate(
     hyp: Annotated[str, typer.Option("--hyp", help="Run folder of translate/summarize/pipeline, JSONL, or text (one segment per line).")],
     ref: Annotated[list[str], typer.Option("--ref", help="References: JSONL (reference / references) or text; repeat for several references.")],
     task: Annotated[Optional[str], typer.Option("--task", help="translation or summarization (default: from the run's manifest).")] = None,
-    metrics: Annotated[Optional[str], typer.Option("--metrics", help="Comma-separated: bleu,chrf,ter,rouge (or rouge1,rouge2,rougeL,rougeLsum).")] = None,
+    metrics: Annotated[Optional[str], typer.Option("--metrics", help="Comma-separated: bleu,chrf,ter,rouge (or rouge1,rouge2,rougeL,rougeLsum), bertscore, comet.")] = None,
     lang: Annotated[Optional[str], typer.Option("--lang", help="Language of the texts scored (default: from the manifest, else en).")] = None,
     stem: Annotated[Stem, typer.Option("--stem", help="ROUGE stemming: auto (Porter for English, as rouge-score's use_stemmer=True; none otherwise), yes (Porter/Snowball), no.")] = Stem.auto,
     lsum_split: Annotated[LsumSplit, typer.Option("--lsum-split", help="ROUGE-Lsum sentences: newline (the text's lines, as rouge-score) or sentences (split each line with toolkit's segmenter).")] = LsumSplit.newline,
@@ -451,15 +451,24 @@ def evaluate(
     baseline: Annotated[Optional[str], typer.Option("--baseline", help="A second system to compare with (paired tests).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder for scores.json, scores.csv, scores.md.")] = None,
     jobs: Annotated[int, typer.Option("--jobs", help="Processes extracting metric statistics of large inputs (0: one per CPU, at most 8).")] = 0,
+    bertscore_model: Annotated[Optional[str], typer.Option("--bertscore-model", help="BERTScore model: hub id or local folder (default: roberta-large for English, bert-base-multilingual-cased otherwise).")] = None,
+    bertscore_layers: Annotated[Optional[int], typer.Option("--bertscore-layers", help="BERTScore layer (default: bert-score's for the model, else its last).")] = None,
+    comet_model: Annotated[Optional[str], typer.Option("--comet-model", help="COMET model: hub id or local folder (default: Unbabel/wmt22-comet-da).")] = None,
+    device: DeviceOption = Device.auto,
     as_json: JsonOption = False,
 ) -> None:
-    """Score translations (BLEU, chrF++, TER) or summaries (ROUGE) with confidence intervals."""
+    """Score translations (BLEU, chrF++, TER) or summaries (ROUGE) with confidence intervals;
+    BERTScore and COMET with the optional extra toolkit[neural]."""
     with user_errors():
         from toolkit.evaluation import evaluate_paths
         from toolkit.evaluation.report import signatures, table, write_reports
 
         names = [m for m in metrics.split(",") if m.strip()] if metrics else None
-        result = evaluate_paths(hyp, ref, task, names, lang, stem.value, bootstrap, seed, baseline, jobs, lsum_split.value)
+        from toolkit.evaluation.neural import NeuralOptions
+
+        neural = NeuralOptions(comet_model, bertscore_model, bertscore_layers, device.value)
+        result = evaluate_paths(hyp, ref, task, names, lang, stem.value, bootstrap, seed, baseline, jobs,
+                                lsum_split.value, neural)
         if out is not None:
             try:
                 write_reports(result, out)

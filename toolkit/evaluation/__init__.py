@@ -22,11 +22,12 @@ from toolkit.evaluation.metrics import (
     SacreMetric,
     build_metrics,
 )
+from toolkit.evaluation.neural import NeuralOptions
 from toolkit.evaluation.rouge import ROUGE, UnicodeTokenizer
 from toolkit.evaluation.significance import bootstrap_ci, paired_test
 from toolkit.languages import check_language
 
-__all__ = ["ROUGE", "UnicodeTokenizer", "default_metrics", "evaluate"]
+__all__ = ["ROUGE", "NeuralOptions", "UnicodeTokenizer", "default_metrics", "evaluate"]
 
 TASKS = ("translation", "summarization")
 
@@ -39,13 +40,14 @@ def evaluate(hypotheses: Sequence[str], references: Sequence[Sequence[str]], tas
              metrics: Sequence[str] | None = None, lang: str = "en", stem: str | bool = "auto",
              bootstrap: int = 1000, seed: int = 12345, baseline: Sequence[str] | None = None,
              keys: Sequence[tuple[str, int]] | None = None, jobs: int = 0, lsum_split: str = "newline",
-             ) -> dict[str, Any]:
+             neural: NeuralOptions | None = None) -> dict[str, Any]:
     """Score aligned hypotheses against ``references[i]`` (the references of segment i).
 
     Returns a JSON-ready dict: every corpus score with its bootstrap CI and signature, per-segment
     chrF for translation, and with ``baseline`` the paired difference, its CI and p-values.
     ``jobs`` processes extract per-segment statistics of large corpora (0: one per CPU, at most 8).
-    ``stem`` (auto|yes|no) and ``lsum_split`` (newline|sentences) are ROUGE's conventions.
+    ``stem`` (auto|yes|no) and ``lsum_split`` (newline|sentences) are ROUGE's conventions; ``neural``
+    picks the models and device of ``bertscore``/``comet``.
     """
     if task not in TASKS:
         raise ToolkitError(f"unknown task '{task}' (expected translation or summarization)")
@@ -58,7 +60,7 @@ def evaluate(hypotheses: Sequence[str], references: Sequence[Sequence[str]], tas
     if baseline is not None and len(baseline) != len(hypotheses):
         raise ToolkitError(f"baseline has {len(baseline)} segments but the system has {len(hypotheses)}")
     lang = check_language(lang)
-    objects = build_metrics(metrics or default_metrics(task), lang, stem, lsum_split)
+    objects = build_metrics(metrics or default_metrics(task), lang, stem, lsum_split, neural)
     keys = list(keys) if keys is not None else [("", i) for i in range(len(hypotheses))]
     result: dict[str, Any] = {
         "task": task,
@@ -125,7 +127,8 @@ def _score(result: dict[str, Any], objects: list[Any], hypotheses: Sequence[str]
 
 def evaluate_paths(hyp: str, refs: Sequence[str], task: str | None = None, metrics: Sequence[str] | None = None,
                    lang: str | None = None, stem: str | bool = "auto", bootstrap: int = 1000, seed: int = 12345,
-                   baseline: str | None = None, jobs: int = 0, lsum_split: str = "newline") -> dict[str, Any]:
+                   baseline: str | None = None, jobs: int = 0, lsum_split: str = "newline",
+                   neural: NeuralOptions | None = None) -> dict[str, Any]:
     """``evaluate`` on files: run folders, JSONL or plain text, matched by document id."""
     from toolkit.evaluation.data import align, load_segments, merge_references
 
@@ -142,7 +145,7 @@ def evaluate_paths(hyp: str, refs: Sequence[str], task: str | None = None, metri
         base_segments = load_segments(baseline, "hyp", task)
         _, baseline_texts, _ = align(base_segments, ref_segments)
     result = evaluate(hypotheses, references, task, metrics, lang or hyp_segments.lang or "en", stem, bootstrap,
-                      seed, baseline_texts, keys, jobs, lsum_split)
+                      seed, baseline_texts, keys, jobs, lsum_split, neural)
     result["hyp"] = hyp
     result["ref"] = list(refs)
     if baseline is not None:

@@ -15,11 +15,13 @@ from typing import Any
 import numpy as np
 
 from toolkit.errors import ToolkitError
+from toolkit.evaluation.neural import NeuralOptions
 from toolkit.evaluation.rouge import ROUGE, VARIANTS
 
 TRANSLATION_METRICS = ("bleu", "chrf", "ter")
 SUMMARIZATION_METRICS = ("rouge",)
-KNOWN = ("bleu", "chrf", "ter", "rouge", *VARIANTS)
+NEURAL = ("comet", "bertscore")
+KNOWN = ("bleu", "chrf", "ter", "rouge", *VARIANTS, *NEURAL)
 # sacrebleu tokenizers for target languages whose words are not space-separated.
 _BLEU_TOKENIZE = {"zh": "zh", "ja": "char", "ko": "char", "th": "char"}
 EXTRACT_SLICE = 2000  # segments whose statistics sacrebleu extracts in one call
@@ -149,18 +151,28 @@ class RougeMetric:
         return MetricScore(self.display, self.from_sums(stats.sum(axis=0)), stats, signature, True)
 
 
-def build_metrics(names: Sequence[str], lang: str, stem: str | bool = "auto",
-                  lsum_split: str = "newline") -> list[SacreMetric | RougeMetric]:
-    """Metric objects for names such as ``bleu,chrf,ter,rouge`` (``rouge`` = all four variants).
+def build_metrics(names: Sequence[str], lang: str, stem: str | bool = "auto", lsum_split: str = "newline",
+                  neural: NeuralOptions | None = None) -> list[Any]:
+    """Metric objects for names such as ``bleu,chrf,ter,rouge`` (``rouge`` = all four variants),
+    ``bertscore`` and ``comet`` (optional extra ``toolkit[neural]``).
 
-    ``stem`` and ``lsum_split`` are ROUGE's conventions (see toolkit.evaluation.rouge)."""
-    metrics: list[SacreMetric | RougeMetric] = []
+    ``stem`` and ``lsum_split`` are ROUGE's conventions (see toolkit.evaluation.rouge); ``neural``
+    chooses the neural metrics' models and device (see toolkit.evaluation.neural)."""
+    metrics: list[Any] = []
     variants: list[str] = []
     for raw in names:
         name = raw.strip()
         lowered = name.lower()
         if lowered in TRANSLATION_METRICS:
             metrics.append(SacreMetric(lowered, lang))
+        elif lowered == "bertscore":
+            from toolkit.evaluation.neural import BertScoreMetric
+
+            metrics.append(BertScoreMetric(lang, neural or NeuralOptions()))
+        elif lowered == "comet":
+            from toolkit.evaluation.neural import comet_unavailable
+
+            raise comet_unavailable(neural or NeuralOptions())
         elif lowered == "rouge":
             variants.extend(VARIANTS)
         elif name in VARIANTS or lowered in {v.lower() for v in VARIANTS}:
