@@ -113,10 +113,11 @@ def main() -> None:
         ]
         for corpus, metrics, cli in cases:
             print(f"running: {corpus}: {metrics}", file=sys.stderr)
+            load = os.getloadavg()[0]
             seconds, rss, code = measure(cli)
             if code != 0:
                 raise SystemExit(f"{cli[2]} failed with exit code {code}")
-            rows.append((corpus, metrics, seconds, rss))
+            rows.append((corpus, metrics, seconds, rss, load))
             print(f"  {seconds:.1f} s, peak RSS {rss:.0f} MiB", file=sys.stderr)
     lines = [
         "# `toolkit evaluate` at scale",
@@ -126,12 +127,14 @@ def main() -> None:
          "Each row is one process, from start to exit (imports, reading JSONL, alignment, metrics, "
          f"{args.bootstrap} bootstrap resamples and, with a baseline, {args.bootstrap} randomization trials, writing "
          "scores.json/csv/md). Synthetic seeded texts of 8–30 words per segment; peak RSS is the ru_maxrss of the "
-         "process and the worker processes it waited for (os.wait4)."),
+         "process and the worker processes it waited for (os.wait4). The load average (1 minute) shows how busy "
+         "the machine was with other work when the row started: wall times above a load of about the CPU count "
+         "are stretched by sharing."),
         "",
-        "| corpus | command and metrics | wall time (s) | peak RSS (MiB) |",
-        "|---|---|---:|---:|",
+        "| corpus | command and metrics | wall time (s) | peak RSS (MiB) | load average at start |",
+        "|---|---|---:|---:|---:|",
     ]
-    lines += [f"| {c} | {m} | {s:.1f} | {r:.0f} |" for c, m, s, r in rows]
+    lines += [f"| {c} | {m} | {s:.1f} | {r:.0f} | {load:.1f} |" for c, m, s, r, load in rows]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out}", file=sys.stderr)

@@ -6,10 +6,14 @@ Both are segment-level scores (× 100) averaged over segments, so their statisti
 (``from_pretrained``), loaded once per process and batched; ``device`` is ``auto`` (CUDA when
 PyTorch sees a GPU), ``cpu`` or ``cuda``.
 
-COMET cannot run beside this toolkit today: every unbabel-comet release (2.2.7 is the latest)
+COMET cannot run beside this toolkit today. Every unbabel-comet release (2.2.7 is the latest)
 requires ``transformers<5``, ``huggingface-hub<1``, ``numpy<2`` and ``protobuf<5``, while toolkit
-needs ``transformers>=5`` and ``huggingface_hub>=1``. Selecting ``comet`` checks the model choice
-(licence) and then fails with that explanation instead of a traceback.
+needs ``transformers>=5`` and ``huggingface_hub>=1``; and forced in with ``--no-deps`` (plus
+``setuptools<81`` for torchmetrics 0.10's ``pkg_resources``, and scipy), a tiny COMET checkpoint
+built from a random XLM-R loads but scoring fails in ``comet/encoders/xlmr.py``: it unpacks three
+outputs from ``XLMRobertaModel(..., return_dict=False)``, which under transformers 5 returns two
+when the model has no pooler. Selecting ``comet`` names the model that would be used (never a
+non-commercial one by default) and fails with that explanation instead of a traceback.
 """
 
 from __future__ import annotations
@@ -36,7 +40,8 @@ COMET_NON_COMMERCIAL = frozenset({
 })
 COMET_BLOCKER = ("COMET needs the unbabel-comet package, which cannot be installed beside toolkit: every release "
                  "(2.2.7 is the latest) requires transformers<5, huggingface-hub<1, numpy<2 and protobuf<5, toolkit "
-                 "needs transformers>=5 and huggingface_hub>=1; use bertscore, or run COMET in a separate environment")
+                 "needs transformers>=5 and huggingface_hub>=1 (and its XLM-R encoder fails under transformers 5); "
+                 "use bertscore, or run COMET in a separate environment")
 
 
 @dataclass
