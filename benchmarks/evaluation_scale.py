@@ -96,7 +96,13 @@ def main() -> None:
         boot = ["--bootstrap", str(args.bootstrap)]
         toolkit = [sys.executable, "-m", "toolkit.cli", "evaluate"]
         docs = f"{args.documents:,} documents × 1 segment"
+        matching = ("import sys, time; t = time.perf_counter(); "
+                    "from toolkit.evaluation.data import align, load_segments; "
+                    "keys, hyps, refs = align(load_segments(sys.argv[1]), load_segments(sys.argv[2], 'ref')); "
+                    "print(len(keys), time.perf_counter() - t)")
         cases = [
+            (docs, "reading both JSONL files and matching hypotheses to references by id (no metric)",
+             [sys.executable, "-c", matching, str(hyp), str(ref)]),
             (docs, "`toolkit evaluate`: BLEU, chrF++, TER + CIs",
              [*toolkit, "--hyp", str(hyp), "--ref", str(ref), *boot, "--out", str(single / "scores")]),
             (docs, "`toolkit evaluate --jobs 1` (no worker processes): same",
