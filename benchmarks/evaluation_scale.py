@@ -28,6 +28,27 @@ WORDS = [f"{a}{b}" for a in ("ka", "lo", "mi", "ne", "po", "ru", "sa", "te", "vi
          for b in ("ba", "de", "fi", "go", "hu", "ja", "ke", "li", "mo", "nu", "pa", "qi", "ro", "su", "tu")]
 
 
+# Realistic per-segment statistics for 3 metrics, then what `evaluate` does with them for a baseline.
+RESAMPLING = """
+import sys
+import numpy as np
+from toolkit.evaluation.metrics import SacreMetric
+from toolkit.evaluation.significance import resample
+n, resamples = int(sys.argv[1]), int(sys.argv[2])
+rng = np.random.default_rng(0)
+hyp = ["alpha beta gamma delta epsilon zeta eta theta iota kappa"] * 50
+metrics, systems, baselines = [], [], []
+for name in ("bleu", "chrf", "ter"):
+    metric = SacreMetric(name, "en")
+    one = metric.compute(hyp, [[h] for h in hyp]).stats
+    system = np.rint(one[rng.integers(0, len(one), n)] * rng.uniform(0.6, 1.0, (n, 1)))
+    metrics.append(metric)
+    systems.append(system)
+    baselines.append(np.rint(system * rng.uniform(0.8, 1.0, system.shape)))
+resample(systems, [m.from_sums for m in metrics], resamples, 12345, baselines)
+"""
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -112,6 +133,10 @@ def main() -> None:
             (docs + " (plain text)", "for comparison, `sacrebleu -m bleu chrf ter` (no CIs)",
              [sys.executable, "-m", "sacrebleu", str(single / "ref.txt"), "-i", str(single / "hyp.txt"),
               "-m", "bleu", "chrf", "ter", "--chrf-word-order", "2"]),
+            (f"{args.pairs:,} segments, statistics only",
+             ("CIs of both systems, paired bootstrap and AR for BLEU, chrF++ and TER on precomputed per-segment "
+             "statistics (the resampling alone, no text processing)"),
+             [sys.executable, "-c", RESAMPLING, str(args.pairs), str(args.bootstrap)]),
             (f"{args.pairs:,} segments ({args.pairs // 5:,} documents) + baseline",
              "`toolkit evaluate --baseline`: BLEU, chrF++, TER + CIs, paired bootstrap and AR",
              [*toolkit, "--hyp", str(phyp), "--ref", str(pref), "--baseline", str(pbase), *boot,

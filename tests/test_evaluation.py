@@ -432,3 +432,17 @@ def test_sliced_extraction_keeps_the_corpus_nrefs(monkeypatch: pytest.MonkeyPatc
     got = evaluate(HYPS, refs, metrics=["bleu", "chrf"], bootstrap=10, jobs=1)["scores"]
     assert all("nrefs:var" in s["signature"] for s in got)
     assert got[0]["score"] == sacrebleu.corpus_bleu(HYPS, [REF1, REF2[:2] + [None]]).score
+
+
+def test_metrics_resampled_together_equal_each_alone() -> None:
+    from toolkit.evaluation.metrics import SacreMetric
+    from toolkit.evaluation.significance import bootstrap_ci, paired_test, resample
+
+    system, base, refs = close_systems(80)
+    metrics = [SacreMetric(name, "en") for name in ("bleu", "chrf", "ter")]
+    sys_stats = [m.compute(system, [[r] for r in refs]).stats for m in metrics]
+    base_stats = [m.compute(base, [[r] for r in refs]).stats for m in metrics]
+    together = resample(sys_stats, [m.from_sums for m in metrics], 300, 9, base_stats)
+    for i, metric in enumerate(metrics):
+        assert together.system_ci[i] == bootstrap_ci(sys_stats[i], metric.from_sums, 300, 9)
+        assert together.paired[i] == paired_test(sys_stats[i], base_stats[i], metric.from_sums, 300, 9)

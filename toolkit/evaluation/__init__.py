@@ -24,7 +24,7 @@ from toolkit.evaluation.metrics import (
 )
 from toolkit.evaluation.neural import NeuralOptions
 from toolkit.evaluation.rouge import ROUGE, UnicodeTokenizer
-from toolkit.evaluation.significance import bootstrap_ci, paired_test
+from toolkit.evaluation.significance import resample
 from toolkit.languages import check_language
 
 __all__ = ["ROUGE", "NeuralOptions", "UnicodeTokenizer", "default_metrics", "evaluate"]
@@ -90,22 +90,24 @@ def _pool(jobs: int, segments: int) -> AbstractContextManager[Executor | None]:
 def _score(result: dict[str, Any], objects: list[Any], hypotheses: Sequence[str], references: Sequence[Sequence[str]],
            baseline: Sequence[str] | None, bootstrap: int, seed: int, keys: list[tuple[str, int]], task: str, lang: str,
            pool: Executor | None) -> None:
-    comparisons = []
-    baseline_scores = []
     chrf_stats = None
+    scored, base_scored = [], []
     for metric in objects:
-        score = metric.compute(hypotheses, references, pool)
+        scored.append(metric.compute(hypotheses, references, pool))
         if isinstance(metric, SacreMetric) and metric.name == "chrf":
-            chrf_stats = score.stats
-        low, high = bootstrap_ci(score.stats, metric.from_sums, bootstrap, seed)
+            chrf_stats = scored[-1].stats
+        if baseline is not None:
+            base_scored.append(metric.compute(baseline, references, pool))
+    drawn = resample([s.stats for s in scored], [m.from_sums for m in objects], bootstrap, seed,
+                     [b.stats for b in base_scored] if baseline is not None else None)
+    for score, (low, high) in zip(scored, drawn.system_ci):
         result["scores"].append({"metric": score.name, "score": score.score, "ci_low": low, "ci_high": high,
                                  "signature": score.signature, "higher_is_better": score.higher_is_better})
-        if baseline is not None:
-            base = metric.compute(baseline, references, pool)
-            b_low, b_high = bootstrap_ci(base.stats, metric.from_sums, bootstrap, seed)
+    baseline_scores, comparisons = [], []
+    if baseline is not None and drawn.baseline_ci is not None and drawn.paired is not None:
+        for score, base, (b_low, b_high), test in zip(scored, base_scored, drawn.baseline_ci, drawn.paired):
             baseline_scores.append({"metric": base.name, "score": base.score, "ci_low": b_low, "ci_high": b_high,
                                     "signature": base.signature, "higher_is_better": base.higher_is_better})
-            test = paired_test(score.stats, base.stats, metric.from_sums, bootstrap, seed)
             better = (test.delta > 0) == score.higher_is_better and test.delta != 0
             comparisons.append({"metric": score.name, "system": score.score, "baseline": base.score,
                                 "delta": test.delta, "ci_low": test.ci_low, "ci_high": test.ci_high,

@@ -101,14 +101,14 @@ def _texts(record: dict[str, Any], role: str, where: str) -> list[str]:
                     raise InputError(f"{where}: field 'references[{i}]' must be a string, not {_kind(item)}")
             return list(value)
     else:
-        field = next((f for f in HYPOTHESIS_FIELDS if f in record), None)
-        if field is None and isinstance(record.get("references"), list) and record["references"]:
+        found = next((f for f in HYPOTHESIS_FIELDS if f in record), None)
+        if found is not None:
+            field, value = found, record[found]
+        elif isinstance(record.get("references"), list) and record["references"]:
             field, value = "references[0]", record["references"][0]  # a reference file scored as a system
-        elif field is None:
+        else:
             wanted = "'reference' or 'references'" if role == "ref" else "one of " + ", ".join(HYPOTHESIS_FIELDS)
             raise InputError(f"{where}: record has no text field ({wanted})")
-        else:
-            value = record[field]
     if not isinstance(value, str):
         raise InputError(f"{where}: field '{field}' must be a string, not {_kind(value)}")
     return [value]

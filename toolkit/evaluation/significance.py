@@ -19,7 +19,7 @@ compared with itself gets p = 1, not 1/(resamples + 1).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,19 +65,10 @@ def randomization_masks(n: int, resamples: int, seed: int) -> Iterator[np.ndarra
         yield rng.integers(2, size=(size, n), dtype=bool).astype(np.float64)
 
 
-def bootstrap_scores(stats: np.ndarray, from_sums: FromSums, resamples: int, seed: int) -> np.ndarray:
-    """The corpus score of every bootstrap resample."""
-    out = [_scores(counts @ stats, from_sums) for counts in bootstrap_counts(len(stats), resamples, seed)]
-    return np.concatenate(out)
-
-
 def bootstrap_ci(stats: np.ndarray, from_sums: FromSums, resamples: int, seed: int,
                  confidence: float = 0.95) -> tuple[float, float]:
     """Percentile bootstrap interval of the corpus score (segments resampled with replacement)."""
-    scores = bootstrap_scores(np.asarray(stats, dtype=np.float64), from_sums, resamples, seed)
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(scores, [tail, 100 - tail])
-    return float(low), float(high)
+    return resample([stats], [from_sums], resamples, seed, confidence=confidence).system_ci[0]
 
 
 @dataclass
@@ -89,40 +80,93 @@ class PairedResult:
     p_randomization: float
 
 
+@dataclass
+class Resampled:
+    """Per metric: the system's interval, and with a baseline its interval and the paired test."""
+
+    system_ci: list[tuple[float, float]]
+    baseline_ci: list[tuple[float, float]] | None = None
+    paired: list[PairedResult] | None = None
+
+
 def _p_value(null: np.ndarray, observed: float) -> float:
     # (c + 1) / (N + 1), as sacrebleu (after multeval); ties with the observed value count.
     return float((np.count_nonzero(null >= observed - _TIE) + 1) / (len(null) + 1))
 
 
-def paired_test(system: np.ndarray, baseline: np.ndarray, from_sums: FromSums, resamples: int, seed: int,
-                confidence: float = 0.95) -> PairedResult:
-    """Paired bootstrap resampling (Koehn 2004) and approximate randomization (Riezler & Maxwell 2005).
-
-    The bootstrap statistic is sacrebleu's (after Moses' bootstrap-hypothesis-difference-significance):
-    ``|Δ*| − mean |Δ*|`` over resamples against the observed ``|Δ|``. Approximate randomization swaps
-    each segment's statistics between the systems with probability 1/2 and compares ``|a − b|`` with
-    ``|Δ|``. Both p-values are ``(count + 1) / (resamples + 1)``, never below 1/(resamples + 1).
-    """
-    system = np.asarray(system, dtype=np.float64)
-    baseline = np.asarray(baseline, dtype=np.float64)
-    if system.shape != baseline.shape:
-        raise ValueError("system and baseline statistics must be aligned segment by segment")
-    n = len(system)
-    sys_total, base_total = system.sum(axis=0), baseline.sum(axis=0)
-    observed = from_sums(sys_total) - from_sums(base_total)
-
-    deltas = np.concatenate([_scores(counts @ system, from_sums) - _scores(counts @ baseline, from_sums)
-                             for counts in bootstrap_counts(n, resamples, seed)])
+def _interval(scores: np.ndarray, confidence: float) -> tuple[float, float]:
     tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(deltas, [tail, 100 - tail])
-    magnitudes = np.abs(deltas)
-    p_boot = _p_value(magnitudes - magnitudes.mean(), abs(observed))
+    low, high = np.percentile(scores, [tail, 100 - tail])
+    return float(low), float(high)
 
+
+def resample(systems: Sequence[np.ndarray], from_sums: Sequence[FromSums], resamples: int, seed: int,
+             baselines: Sequence[np.ndarray] | None = None, confidence: float = 0.95) -> Resampled:
+    """Bootstrap intervals (and, with baselines, paired tests) of several metrics in one pass.
+
+    The metrics of one evaluation are scored on the same segments, so one resample's counts serve
+    all of them: their statistics are stacked side by side and multiplied by each chunk of counts
+    once, for the system and the baseline alike (the same draws sacrebleu makes for its CI and
+    ``--paired-bs``).
+
+    Paired tests: bootstrap as sacrebleu (after Moses' bootstrap-hypothesis-difference-significance),
+    ``|Δ*| − mean |Δ*|`` over resamples against the observed ``|Δ|``; approximate randomization swaps
+    each segment's statistics between the systems with probability 1/2 and compares ``|a − b|``
+    with ``|Δ|``. Both p-values are ``(count + 1) / (resamples + 1)``, never below 1/(resamples + 1).
+    """
+    spans, start = [], 0
+    for stats in systems:
+        spans.append((start, start + stats.shape[1]))
+        start += stats.shape[1]
+    system = np.hstack([np.asarray(s, dtype=np.float64) for s in systems])
+    baseline = None
+    if baselines is not None:
+        baseline = np.hstack([np.asarray(b, dtype=np.float64) for b in baselines])
+        if baseline.shape != system.shape:
+            raise ValueError("system and baseline statistics must be aligned segment by segment")
+    n = len(system)
+
+    def scores(sums: np.ndarray) -> list[np.ndarray]:
+        return [_scores(sums[:, a:b], f) for (a, b), f in zip(spans, from_sums)]
+
+    sys_scores: list[list[np.ndarray]] = [[] for _ in systems]
+    base_scores: list[list[np.ndarray]] = [[] for _ in systems]
+    for counts in bootstrap_counts(n, resamples, seed):
+        for metric, chunk in enumerate(scores(counts @ system)):
+            sys_scores[metric].append(chunk)
+        if baseline is not None:
+            for metric, chunk in enumerate(scores(counts @ baseline)):
+                base_scores[metric].append(chunk)
+    drawn = [np.concatenate(chunks) for chunks in sys_scores]
+    result = Resampled([_interval(d, confidence) for d in drawn])
+    if baseline is None:
+        return result
+    base_drawn = [np.concatenate(chunks) for chunks in base_scores]
+    result.baseline_ci = [_interval(d, confidence) for d in base_drawn]
+
+    sys_total, base_total = system.sum(axis=0), baseline.sum(axis=0)
+    observed = [f(sys_total[a:b]) - f(base_total[a:b]) for (a, b), f in zip(spans, from_sums)]
     # A swapped segment contributes the baseline's statistics to pseudo-system a, the system's to b.
     difference = baseline - system
-    shuffled = []
+    shuffled: list[list[np.ndarray]] = [[] for _ in systems]
     for swap in randomization_masks(n, resamples, seed):
         moved = swap @ difference
-        shuffled.append(np.abs(_scores(sys_total + moved, from_sums) - _scores(base_total - moved, from_sums)))
-    p_ar = _p_value(np.concatenate(shuffled), abs(observed))
-    return PairedResult(float(observed), float(low), float(high), p_boot, p_ar)
+        for metric, (a_scores, b_scores) in enumerate(zip(scores(sys_total + moved), scores(base_total - moved))):
+            shuffled[metric].append(np.abs(a_scores - b_scores))
+    result.paired = []
+    for metric, delta in enumerate(observed):
+        deltas = drawn[metric] - base_drawn[metric]
+        magnitudes = np.abs(deltas)
+        low, high = _interval(deltas, confidence)
+        result.paired.append(PairedResult(float(delta), low, high, _p_value(magnitudes - magnitudes.mean(), abs(delta)),
+                                          _p_value(np.concatenate(shuffled[metric]), abs(delta))))
+    return result
+
+
+def paired_test(system: np.ndarray, baseline: np.ndarray, from_sums: FromSums, resamples: int, seed: int,
+                confidence: float = 0.95) -> PairedResult:
+    """Paired bootstrap resampling (Koehn 2004) and approximate randomization (Riezler & Maxwell 2005)
+    of one metric; see ``resample``."""
+    paired = resample([system], [from_sums], resamples, seed, [baseline], confidence).paired
+    assert paired is not None
+    return paired[0]
