@@ -39,13 +39,15 @@ def default_metrics(task: str) -> list[str]:
 def evaluate(hypotheses: Sequence[str], references: Sequence[Sequence[str]], task: str = "translation",
              metrics: Sequence[str] | None = None, lang: str = "en", stem: str | bool = "auto",
              bootstrap: int = 1000, seed: int = 12345, baseline: Sequence[str] | None = None,
-             keys: Sequence[tuple[str, int]] | None = None, jobs: int = 0, lsum_split: str = "newline",
+             keys: Sequence[tuple[str, int]] | None = None, jobs: int = 1, lsum_split: str = "newline",
              neural: NeuralOptions | None = None) -> dict[str, Any]:
     """Score aligned hypotheses against ``references[i]`` (the references of segment i).
 
     Returns a JSON-ready dict: every corpus score with its bootstrap CI and signature, per-segment
     chrF for translation, and with ``baseline`` the paired difference, its CI and p-values.
-    ``jobs`` processes extract per-segment statistics of large corpora (0: one per CPU, at most 8).
+    ``jobs`` processes extract per-segment statistics of large corpora (0: one per CPU, at most 8; the
+    CLI's default). Workers are spawned, so a script calling this with ``jobs != 1`` needs the usual
+    ``if __name__ == "__main__":`` guard.
     ``stem`` (auto|yes|no) and ``lsum_split`` (newline|sentences) are ROUGE's conventions; ``neural``
     picks the models and device of ``bertscore``/``comet``.
     """
@@ -129,7 +131,7 @@ def _score(result: dict[str, Any], objects: list[Any], hypotheses: Sequence[str]
 
 def evaluate_paths(hyp: str, refs: Sequence[str], task: str | None = None, metrics: Sequence[str] | None = None,
                    lang: str | None = None, stem: str | bool = "auto", bootstrap: int = 1000, seed: int = 12345,
-                   baseline: str | None = None, jobs: int = 0, lsum_split: str = "newline",
+                   baseline: str | None = None, jobs: int = 1, lsum_split: str = "newline",
                    neural: NeuralOptions | None = None) -> dict[str, Any]:
     """``evaluate`` on files: run folders, JSONL or plain text, matched by document id."""
     from toolkit.evaluation.data import align, load_segments, merge_references
