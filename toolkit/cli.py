@@ -458,7 +458,7 @@ def evaluate(
     as_json: JsonOption = False,
 ) -> None:
     """Score translations (BLEU, chrF++, TER) or summaries (ROUGE) with confidence intervals;
-    BERTScore and COMET with the optional extra toolkit[neural]."""
+    BERTScore with the optional "neural" extra (COMET: see the README)."""
     with user_errors():
         from toolkit.evaluation import evaluate_paths
         from toolkit.evaluation.report import signatures, table, write_reports
