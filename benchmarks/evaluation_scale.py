@@ -82,8 +82,8 @@ def write_corpus(folder: Path, documents: int, segments_per_doc: int, seed: int 
     return paths
 
 
-def measure(command: list[str]) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS in MiB, exit code) of one process."""
+def measure(command: list[str]) -> tuple[float, float, float, int]:
+    """(wall seconds, CPU seconds, peak RSS in MiB, exit code) of one process (with its waited-for children)."""
     start = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO,
                             env={**os.environ, "HF_HUB_OFFLINE": "1"})
@@ -93,7 +93,7 @@ def measure(command: list[str]) -> tuple[float, float, int]:
     error = proc.stderr.read().decode() if proc.stderr else ""
     if proc.returncode != 0:
         print(error, file=sys.stderr)
-    return seconds, usage.ru_maxrss / 1024, proc.returncode  # Linux reports KiB
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode  # Linux: KiB
 
 
 def main() -> None:
@@ -145,11 +145,11 @@ def main() -> None:
         for corpus, metrics, cli in cases:
             print(f"running: {corpus}: {metrics}", file=sys.stderr)
             load = os.getloadavg()[0]
-            seconds, rss, code = measure(cli)
+            seconds, cpu, rss, code = measure(cli)
             if code != 0:
                 raise SystemExit(f"{cli[2]} failed with exit code {code}")
-            rows.append((corpus, metrics, seconds, rss, load))
-            print(f"  {seconds:.1f} s, peak RSS {rss:.0f} MiB", file=sys.stderr)
+            rows.append((corpus, metrics, seconds, cpu, rss, load))
+            print(f"  {seconds:.1f} s wall, {cpu:.1f} s CPU, peak RSS {rss:.0f} MiB", file=sys.stderr)
     lines = [
         "# `toolkit evaluate` at scale",
         "",
@@ -160,12 +160,13 @@ def main() -> None:
          "scores.json/csv/md). Synthetic seeded texts of 8–30 words per segment; peak RSS is the ru_maxrss of the "
          "process and the worker processes it waited for (os.wait4). The load average (1 minute) shows how busy "
          "the machine was with other work when the row started: wall times above a load of about the CPU count "
-         "are stretched by sharing."),
+         "are stretched by sharing. CPU time (user + system, of the process and its worker processes) is the "
+         "steadier figure on a shared machine; with workers, wall time can be below it."),
         "",
-        "| corpus | command and metrics | wall time (s) | peak RSS (MiB) | load average at start |",
-        "|---|---|---:|---:|---:|",
+        "| corpus | command and metrics | wall time (s) | CPU time (s) | peak RSS (MiB) | load average at start |",
+        "|---|---|---:|---:|---:|---:|",
     ]
-    lines += [f"| {c} | {m} | {s:.1f} | {r:.0f} | {load:.1f} |" for c, m, s, r, load in rows]
+    lines += [f"| {c} | {m} | {s:.1f} | {u:.1f} | {r:.0f} | {load:.1f} |" for c, m, s, u, r, load in rows]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out}", file=sys.stderr)
