@@ -59,16 +59,21 @@ def _worker_metric(spec: tuple[Any, ...]) -> SacreMetric | ROUGE:
 
 
 def _extract_slice(spec: tuple[Any, ...], hypotheses: list[str], references: list[list[str]],
-                   metric: SacreMetric | ROUGE | None = None) -> list[Any]:
-    """Statistics of one slice of segments; in a worker process, the metric is built once per process."""
+                   metric: SacreMetric | ROUGE | None = None) -> Any:
+    """Statistics of one slice of segments; in a worker process, the metric is built once per process.
+
+    sacrebleu's statistics come back as a float64 array (exact for integer counts), which is far
+    smaller than its lists of Python numbers, in memory and when sent back from a worker.
+    """
     metric = metric or _worker_metric(spec)
     if isinstance(metric, SacreMetric):
-        return metric.metric._extract_corpus_statistics(hypotheses, ref_streams(references))
+        rows = metric.metric._extract_corpus_statistics(hypotheses, ref_streams(references))
+        return np.asarray(rows, dtype=np.float64)
     return [metric.segment_scores(h, r) for h, r in zip(hypotheses, references)]
 
 
 def extract(spec: tuple[Any, ...], hypotheses: Sequence[str], references: Sequence[Sequence[str]],
-            pool: Executor | None = None, local: SacreMetric | ROUGE | None = None) -> list[Any]:
+            pool: Executor | None = None, local: SacreMetric | ROUGE | None = None) -> Any:
     """Per-segment statistics in slices of EXTRACT_SLICE segments, on ``pool``'s processes when given.
 
     Slices also bound memory: sacrebleu caches the n-grams of all the references passed at once.
@@ -81,6 +86,8 @@ def extract(spec: tuple[Any, ...], hypotheses: Sequence[str], references: Sequen
     else:
         parts = (_extract_slice(spec, list(hypotheses[a:b]), [list(r) for r in references[a:b]], local)
                  for a, b in slices)
+    if spec[0] == "sacre":
+        return np.concatenate(list(parts))
     return [row for part in parts for row in part]
 
 
@@ -107,13 +114,13 @@ class SacreMetric:
     def compute(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]],
                 pool: Executor | None = None) -> MetricScore:
         """Per-segment statistics are extracted once; the corpus score is sacrebleu's aggregate of them."""
-        rows = extract(("sacre", self.name, self.lang), hypotheses, references, pool, self)
+        stats = extract(("sacre", self.name, self.lang), hypotheses, references, pool, self)
         # Slices (and workers) each saw some references; the signature's nrefs is the whole corpus's.
         counts = {len([r for r in refs if r is not None]) for refs in references}
         self.metric.num_refs = counts.pop() if len(counts) == 1 else -1
-        score = self.metric._aggregate_and_compute(rows)
-        stats = np.array(rows, dtype=np.float64)
-        return MetricScore(self.display, float(score.score), stats, str(self.metric.get_signature()), self.higher_is_better)
+        # Sums of integer counts are exact in float64: the same score as sacrebleu's own aggregation.
+        score = self.from_sums(stats.sum(axis=0))
+        return MetricScore(self.display, score, stats, str(self.metric.get_signature()), self.higher_is_better)
 
     def segment_scores(self, stats: np.ndarray) -> list[float]:
         """Sentence-level scores from per-segment statistics (equal to sacrebleu's ``sentence_score``)."""

@@ -55,7 +55,9 @@ def bootstrap_counts(n: int, resamples: int, seed: int) -> Iterator[np.ndarray]:
         index += (np.arange(size, dtype=index.dtype) * n)[:, None]
         counts = np.bincount(index.ravel(), minlength=size * n).reshape(size, n)
         del index
-        yield counts.astype(np.float64)
+        weights = counts.astype(np.float64)
+        del counts
+        yield weights
 
 
 def randomization_masks(n: int, resamples: int, seed: int) -> Iterator[np.ndarray]:
@@ -147,10 +149,9 @@ def resample(systems: Sequence[np.ndarray], from_sums: Sequence[FromSums], resam
     sys_total, base_total = system.sum(axis=0), baseline.sum(axis=0)
     observed = [f(sys_total[a:b]) - f(base_total[a:b]) for (a, b), f in zip(spans, from_sums)]
     # A swapped segment contributes the baseline's statistics to pseudo-system a, the system's to b.
-    difference = baseline - system
     shuffled: list[list[np.ndarray]] = [[] for _ in systems]
     for swap in randomization_masks(n, resamples, seed):
-        moved = swap @ difference
+        moved = swap @ baseline - swap @ system
         for metric, (a_scores, b_scores) in enumerate(zip(scores(sys_total + moved), scores(base_total - moved))):
             shuffled[metric].append(np.abs(a_scores - b_scores))
     result.paired = []
