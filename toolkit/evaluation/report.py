@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -82,13 +84,25 @@ def to_markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _write_json(path: Path, result: dict[str, Any]) -> None:
+    """scores.json streamed to a temporary file, then moved into place: with 100k segments the
+    indented text would otherwise be built in memory first (hundreds of MB of pieces)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(result, handle, ensure_ascii=False, indent=2)
+            handle.write("\n")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def write_reports(result: dict[str, Any], folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    files = {
-        "scores.json": json.dumps(result, ensure_ascii=False, indent=2) + "\n",
-        "scores.csv": to_csv(result),
-        "scores.md": to_markdown(result),
-    }
+    _write_json(folder / "scores.json", result)
+    files = {"scores.csv": to_csv(result), "scores.md": to_markdown(result)}
     for name, text in files.items():
         atomic_write_text(folder / name, text)
-    return [folder / name for name in files]
+    return [folder / "scores.json", *(folder / name for name in files)]

@@ -19,19 +19,20 @@ compared with itself gets p = 1, not 1/(resamples + 1).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 FromSums = Callable[[np.ndarray], float]
-# Elements of one (chunk × n) index or count matrix: 4M int64 = 32 MB.
-CHUNK_ELEMENTS = 4_000_000
+# Elements of one (chunk × n) index or count matrix: 1M × 8 bytes = 8 MB.
+CHUNK_ELEMENTS = 1_000_000
 _TIE = 1e-9
 
 
-def _chunk_rows(n: int, resamples: int) -> int:
-    rows = max(32, (CHUNK_ELEMENTS // max(n, 1)) // 32 * 32)
+def _chunk_rows(n: int, resamples: int, granularity: int = 1) -> int:
+    rows = max(granularity, (CHUNK_ELEMENTS // max(n, 1)) // granularity * granularity)
     return min(rows, resamples)
 
 
@@ -63,7 +64,10 @@ def bootstrap_counts(n: int, resamples: int, seed: int) -> Iterator[np.ndarray]:
 def randomization_masks(n: int, resamples: int, seed: int) -> Iterator[np.ndarray]:
     """(chunk × n) float64 0/1 matrices: 1 where trial r swaps segment i between the systems."""
     rng = np.random.default_rng(seed)
-    for size in _chunks(resamples, _chunk_rows(n, resamples)):
+    # Booleans are drawn from 32-bit words and a call's unused bits are dropped: chunks of a whole
+    # number of words (rows × n a multiple of 32) give exactly the stream of one big draw.
+    granularity = 32 // math.gcd(n, 32)
+    for size in _chunks(resamples, _chunk_rows(n, resamples, granularity)):
         yield rng.integers(2, size=(size, n), dtype=bool).astype(np.float64)
 
 
@@ -106,38 +110,34 @@ def resample(systems: Sequence[np.ndarray], from_sums: Sequence[FromSums], resam
              baselines: Sequence[np.ndarray] | None = None, confidence: float = 0.95) -> Resampled:
     """Bootstrap intervals (and, with baselines, paired tests) of several metrics in one pass.
 
-    The metrics of one evaluation are scored on the same segments, so one resample's counts serve
-    all of them: their statistics are stacked side by side and multiplied by each chunk of counts
-    once, for the system and the baseline alike (the same draws sacrebleu makes for its CI and
-    ``--paired-bs``).
+    The metrics of one evaluation are scored on the same segments, so each chunk of counts (and of
+    randomization masks) is drawn once and multiplies every metric's statistics, for the system and
+    the baseline alike (the same draws sacrebleu makes for its CI and ``--paired-bs``).
 
     Paired tests: bootstrap as sacrebleu (after Moses' bootstrap-hypothesis-difference-significance),
     ``|Δ*| − mean |Δ*|`` over resamples against the observed ``|Δ|``; approximate randomization swaps
     each segment's statistics between the systems with probability 1/2 and compares ``|a − b|``
     with ``|Δ|``. Both p-values are ``(count + 1) / (resamples + 1)``, never below 1/(resamples + 1).
     """
-    spans, start = [], 0
-    for stats in systems:
-        spans.append((start, start + stats.shape[1]))
-        start += stats.shape[1]
-    system = np.hstack([np.asarray(s, dtype=np.float64) for s in systems])
+    system = [np.asarray(s, dtype=np.float64) for s in systems]
     baseline = None
     if baselines is not None:
-        baseline = np.hstack([np.asarray(b, dtype=np.float64) for b in baselines])
-        if baseline.shape != system.shape:
+        baseline = [np.asarray(b, dtype=np.float64) for b in baselines]
+        if [b.shape for b in baseline] != [s.shape for s in system]:
             raise ValueError("system and baseline statistics must be aligned segment by segment")
-    n = len(system)
+    n = len(system[0])
 
-    def scores(sums: np.ndarray) -> list[np.ndarray]:
-        return [_scores(sums[:, a:b], f) for (a, b), f in zip(spans, from_sums)]
+    def scores(weights: np.ndarray, stats: list[np.ndarray]) -> list[np.ndarray]:
+        """Each metric's score of every row of ``weights @ statistics`` (one resample per row)."""
+        return [_scores(weights @ values, f) for values, f in zip(stats, from_sums)]
 
     sys_scores: list[list[np.ndarray]] = [[] for _ in systems]
     base_scores: list[list[np.ndarray]] = [[] for _ in systems]
     for counts in bootstrap_counts(n, resamples, seed):
-        for metric, chunk in enumerate(scores(counts @ system)):
+        for metric, chunk in enumerate(scores(counts, system)):
             sys_scores[metric].append(chunk)
         if baseline is not None:
-            for metric, chunk in enumerate(scores(counts @ baseline)):
+            for metric, chunk in enumerate(scores(counts, baseline)):
                 base_scores[metric].append(chunk)
     drawn = [np.concatenate(chunks) for chunks in sys_scores]
     result = Resampled([_interval(d, confidence) for d in drawn])
@@ -146,13 +146,17 @@ def resample(systems: Sequence[np.ndarray], from_sums: Sequence[FromSums], resam
     base_drawn = [np.concatenate(chunks) for chunks in base_scores]
     result.baseline_ci = [_interval(d, confidence) for d in base_drawn]
 
-    sys_total, base_total = system.sum(axis=0), baseline.sum(axis=0)
-    observed = [f(sys_total[a:b]) - f(base_total[a:b]) for (a, b), f in zip(spans, from_sums)]
-    # A swapped segment contributes the baseline's statistics to pseudo-system a, the system's to b.
+    sys_total = [s.sum(axis=0) for s in system]
+    base_total = [b.sum(axis=0) for b in baseline]
+    observed = [f(s) - f(b) for s, b, f in zip(sys_total, base_total, from_sums)]
+    # A swapped segment contributes the baseline's statistics to pseudo-system a, the system's to b:
+    # a = system total + swap @ (baseline − system), b = baseline total − the same.
     shuffled: list[list[np.ndarray]] = [[] for _ in systems]
     for swap in randomization_masks(n, resamples, seed):
-        moved = swap @ baseline - swap @ system
-        for metric, (a_scores, b_scores) in enumerate(zip(scores(sys_total + moved), scores(base_total - moved))):
+        moved = [swap @ b - swap @ s for s, b in zip(system, baseline)]
+        for metric, f in enumerate(from_sums):
+            a_scores = _scores(sys_total[metric] + moved[metric], f)
+            b_scores = _scores(base_total[metric] - moved[metric], f)
             shuffled[metric].append(np.abs(a_scores - b_scores))
     result.paired = []
     for metric, delta in enumerate(observed):
