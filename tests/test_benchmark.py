@@ -8,9 +8,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 from typer.testing import CliRunner
 
-from conftest import REPO
 from toolkit.cli import app
 
 runner = CliRunner()
@@ -91,7 +91,7 @@ def test_rerun_hits_the_cache_and_compare(smoke_run, workspace: Path) -> None:
         os.chdir(cwd)
 
 
-def test_failing_system_does_not_stop_the_others(workspace: Path, tmp_path: Path) -> None:
+def test_failing_system_does_not_stop_the_others_but_fails_the_run(workspace: Path, tmp_path: Path) -> None:
     import os
 
     config = (workspace / "configs/benchmarks/smoke.yaml").read_text()
@@ -100,15 +100,49 @@ def test_failing_system_does_not_stop_the_others(workspace: Path, tmp_path: Path
     cwd = os.getcwd()
     os.chdir(workspace)
     try:
-        result = runner.invoke(app, ["benchmark", "configs/benchmarks/broken.yaml", "--out", "outputs/run-d", "--json",
-                                     "--systems", "missing,lead-3,textrank"])
+        args = ["benchmark", "configs/benchmarks/broken.yaml", "--json", "--systems", "missing,lead-3,textrank"]
+        result = runner.invoke(app, [*args, "--out", "outputs/run-d"])
+        allowed = runner.invoke(app, [*args, "--out", "outputs/run-e", "--allow-failures"])
     finally:
         os.chdir(cwd)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output
+    assert "1 system run(s) failed (missing on seeds)" in result.stderr and "--allow-failures" in result.stderr
     summary = json.loads(result.stdout)
-    assert [f["system"] for f in summary["failed"]] == ["missing"]
+    assert summary["status"] == "failed" and [f["system"] for f in summary["failed"]] == ["missing"]
     assert "not in the local Hugging Face cache" in summary["failed"][0]["error"]
     assert {row["system"] for row in summary["leaderboard"]} == {"lead-3", "textrank"}
+    run = workspace / "outputs/run-d"
+    results = json.loads((run / "results.json").read_text())
+    assert results["status"] == "failed" and results["failed"][0]["system"] == "missing"
+    assert json.loads((run / "manifest.json").read_text())["status"] == "failed"
+    leaderboard = (run / "leaderboard.md").read_text()
+    assert "**FAILED: 1 of 3 system runs failed** (missing)" in leaderboard
+    assert "| missing | seeds | FAILED |" in leaderboard.split("## summarization")[1]
+    assert "FAILED" in (run / "results.csv").read_text()
+    assert allowed.exit_code == 0, allowed.output
+    assert json.loads(allowed.stdout)["status"] == "failed"
+
+
+def test_cache_key_follows_code_and_dependencies(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from toolkit.benchmark import runner as bench_runner
+
+    package = tmp_path / "toolkit"
+    shutil.copytree(REPO / "toolkit", package, ignore=shutil.ignore_patterns("__pycache__"))
+    before = bench_runner.code_fingerprint(package)
+    assert bench_runner.code_fingerprint(package) == before
+    (package / "evaluation" / "metrics.py").write_text((package / "evaluation" / "metrics.py").read_text() + "\n# edit\n")
+    assert bench_runner.code_fingerprint(package) != before
+
+    system = bench_runner.Resolved(bench_runner.System(name="lead-3", task="summarization", model="lead-3"),
+                                   identities={"model": "lead-3"})
+    dataset = {"sources": [str(REPO / "seeds")], "source_lang": "fr", "target_lang": "en"}
+    key = bench_runner.cache_key(system, dataset, None, 1, 1)
+    assert bench_runner.cache_key(system, dataset, None, 1, 1) == key
+    monkeypatch.setattr(bench_runner, "code_fingerprint", lambda: "another source tree")
+    changed_code = bench_runner.cache_key(system, dataset, None, 1, 1)
+    monkeypatch.setattr(bench_runner, "dependency_versions", lambda: {"torch": "0.0"})
+    changed_deps = bench_runner.cache_key(system, dataset, None, 1, 1)
+    assert len({key, changed_code, changed_deps}) == 3
 
 
 def test_dry_run_resolves_without_generating(workspace: Path) -> None:

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import random
+import tracemalloc
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sacrebleu
+from conftest import REPO, SEEDS
 from rouge_score import rouge_scorer
 from typer.testing import CliRunner
 
-from conftest import REPO, SEEDS
 from toolkit.cli import app
 from toolkit.evaluation import ROUGE, evaluate
 from toolkit.evaluation.metrics import ref_streams
+from toolkit.evaluation.rouge import VARIANTS
 from toolkit.text.segment import segment_document
 
 REFS = REPO / "evaluation" / "references"
@@ -51,11 +55,57 @@ def test_rouge_equals_rouge_score_on_ascii_english() -> None:
                 assert got[variant] == pytest.approx(expected[variant].fmeasure * 100, abs=1e-12)
 
 
-def test_rouge_lsum_splits_sentences_like_rouge_score_with_newlines() -> None:
-    hyp = "The cat sat. The dog ran away quickly."
-    ref = "The dog ran away. The cat sat quietly."
-    expected = rouge_scorer.RougeScorer(["rougeLsum"]).score(ref.replace(". ", ".\n"), hyp.replace(". ", ".\n"))
-    assert ROUGE(["rougeLsum"]).segment_scores(hyp, [ref])["rougeLsum"] == pytest.approx(expected["rougeLsum"].fmeasure * 100)
+SUMMARY_HYP = ("The government announced new measures on Tuesday. Prices rose sharply.\n"
+               "Officials said the running costs were falling. Markets reacted calmly")
+SUMMARY_REFS = ["On Tuesday the government announced measures.\nPrices were rising sharply. Costs fell, officials said.",
+                "Markets reacted calmly to the announcements.\nThe government runs new programmes."]
+
+
+def test_rouge_defaults_equal_rouge_score_with_stemming_and_newline_sentences() -> None:
+    """English defaults: Porter stemming (use_stemmer=True), ROUGE-Lsum over the text's own lines, as
+    given: a line holding two sentences stays one sentence, as in rouge-score."""
+    expected = rouge_scorer.RougeScorer(list(VARIANTS), use_stemmer=True)
+    ours = ROUGE(lang="en")
+    single = ours.segment_scores(SUMMARY_HYP, SUMMARY_REFS[:1])
+    multi = ours.segment_scores(SUMMARY_HYP, SUMMARY_REFS)
+    for variant in VARIANTS:
+        assert single[variant] == pytest.approx(expected.score(SUMMARY_REFS[0], SUMMARY_HYP)[variant].fmeasure * 100, abs=1e-12)
+        best = expected.score_multi(SUMMARY_REFS, SUMMARY_HYP)[variant].fmeasure * 100
+        assert multi[variant] == pytest.approx(best, abs=1e-12)
+    signature = ours.signature("rougeLsum")
+    assert "stem:porter(auto)" in signature and "split:newline" in signature
+    assert "split:" not in ours.signature("rouge1")
+
+
+def test_rouge_lsum_sentences_mode_splits_lines_first() -> None:
+    split = ROUGE(["rougeLsum"], lang="en", lsum_split="sentences")
+    segmented = SUMMARY_HYP.replace("Tuesday. ", "Tuesday.\n").replace("falling. ", "falling.\n")
+    reference = SUMMARY_REFS[0].replace("sharply. ", "sharply.\n")
+    expected = rouge_scorer.RougeScorer(["rougeLsum"], use_stemmer=True).score(reference, segmented)["rougeLsum"]
+    got = split.segment_scores(SUMMARY_HYP, SUMMARY_REFS[:1])["rougeLsum"]
+    assert got == pytest.approx(expected.fmeasure * 100, abs=1e-12)
+    assert got != pytest.approx(ROUGE(["rougeLsum"], lang="en").segment_scores(SUMMARY_HYP, SUMMARY_REFS[:1])["rougeLsum"])
+    assert "split:toolkit-en" in split.signature("rougeLsum")
+
+
+@pytest.mark.parametrize("lang, stem, name", [("en", "auto", "porter"), ("en", "no", "none"), ("fr", "auto", "none"),
+                                              ("fr", "yes", "snowball-fr"), ("de", "auto", "none")])
+def test_stem_modes(lang: str, stem: str, name: str) -> None:
+    assert f"stem:{name}({stem})" in ROUGE(lang=lang, stem=stem).signature("rouge1")
+
+
+def test_cli_stem_option_is_in_the_signature(tmp_path: Path) -> None:
+    hyp, ref = tmp_path / "hyp.jsonl", tmp_path / "ref.jsonl"
+    hyp.write_text(json.dumps({"doc_id": "a", "summary": "The runners were running."}) + "\n")
+    ref.write_text(json.dumps({"doc_id": "a", "references": ["A runner runs."]}) + "\n")
+    got = {}
+    for stem in ("auto", "no"):
+        result = invoke("--hyp", str(hyp), "--ref", str(ref), "--stem", stem, "--json", "--bootstrap", "5")
+        assert result.exit_code == 0, result.output
+        got[stem] = json.loads(result.stdout)["scores"][0]
+    assert "stem:porter(auto)" in got["auto"]["signature"] and "stem:none(no)" in got["no"]["signature"]
+    assert got["auto"]["score"] > got["no"]["score"]
+    assert invoke("--hyp", str(hyp), "--ref", str(ref), "--stem", "maybe").exit_code == 2
 
 
 def test_french_identical_accented_strings_score_one() -> None:
@@ -91,7 +141,7 @@ def test_french_stemming_uses_snowball() -> None:
 
 
 def sentences(n: int) -> tuple[list[str], list[list[str]], list[str]]:
-    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()
+    words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu"]
     refs, good, bad = [], [], []
     for i in range(n):
         ref = " ".join(words[(i + j) % len(words)] for j in range(8))
@@ -233,3 +283,166 @@ def test_english_reference_articles_are_the_reference_translation() -> None:
             if row["doc_id"] == doc_id:
                 paragraphs.setdefault(row["paragraph"], []).append(row["reference"])
         assert text == "\n".join(" ".join(p) for _, p in sorted(paragraphs.items()))
+
+
+@pytest.mark.parametrize("record, line, field", [
+    ({"doc_id": "a", "segment": "zero", "translation": "The cat."}, 2, "'segment'"),
+    ({"doc_id": "a", "segment": 1.5, "translation": "The cat."}, 2, "'segment'"),
+    ({"doc_id": "a", "segment": True, "translation": "The cat."}, 2, "'segment'"),
+    ({"doc_id": "a", "segment": -1, "translation": "The cat."}, 2, "'segment'"),
+    ({"doc_id": "a", "segment": 1, "translation": 42}, 2, "'translation'"),
+    ({"doc_id": "a", "segment": 1, "translation": None}, 2, "'translation'"),
+    ({"doc_id": "a", "segment": 1, "translation": ["The cat."]}, 2, "'translation'"),
+    ({"doc_id": ["a"], "segment": 1, "translation": "The cat."}, 2, "'doc_id'"),
+    ({"doc_id": "a", "segment": 0, "translation": "The dog."}, 2, "'segment'"),  # same doc_id + segment as line 1
+])
+def test_bad_jsonl_hypothesis_fields_are_one_line_errors(tmp_path: Path, record: dict, line: int, field: str) -> None:
+    hyp, ref = tmp_path / "hyp.jsonl", tmp_path / "ref.jsonl"
+    hyp.write_text(json.dumps({"doc_id": "a", "segment": 0, "translation": "A cat."}) + "\n" + json.dumps(record) + "\n")
+    ref.write_text("\n".join(json.dumps({"doc_id": "a", "segment": i, "reference": "The cat."}) for i in (0, 1)) + "\n")
+    message = error_line(invoke("--hyp", str(hyp), "--ref", str(ref)))
+    assert f"{hyp}:{line}:" in message and field in message
+
+
+@pytest.mark.parametrize("record, field", [
+    ({"doc_id": "a", "segment": 1, "reference": 3}, "'reference'"),
+    ({"doc_id": "a", "segment": 1, "references": ["ok", {"text": "no"}]}, "'references[1]'"),
+    ({"doc_id": "a", "segment": 1, "references": []}, "'references'"),
+    ({"doc_id": "a", "segment": 1, "references": None}, "'references'"),
+    ({"doc_id": "a", "segment": "one", "reference": "The cat."}, "'segment'"),
+    ({"doc_id": "a", "segment": 0, "reference": "The cat again."}, "'segment'"),
+])
+def test_bad_jsonl_reference_fields_are_one_line_errors(tmp_path: Path, record: dict, field: str) -> None:
+    hyp, ref = tmp_path / "hyp.jsonl", tmp_path / "ref.jsonl"
+    hyp.write_text("\n".join(json.dumps({"doc_id": "a", "segment": i, "translation": "The cat."}) for i in (0, 1)) + "\n")
+    ref.write_text(json.dumps({"doc_id": "a", "segment": 0, "reference": "The cat."}) + "\n\n" + json.dumps(record) + "\n")
+    message = error_line(invoke("--hyp", str(hyp), "--ref", str(ref)))
+    assert f"{ref}:3:" in message and field in message
+
+
+def test_duplicate_error_names_both_lines(tmp_path: Path) -> None:
+    hyp = tmp_path / "hyp.jsonl"
+    rows = [{"doc_id": "d", "segment": i % 2, "translation": f"text {i}"} for i in range(3)]
+    hyp.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    message = error_line(invoke("--hyp", str(hyp), "--ref", str(hyp)))
+    assert f"{hyp}:3:" in message and "line 1" in message and "duplicate" in message
+
+
+def test_digit_string_segments_are_accepted(tmp_path: Path) -> None:
+    hyp = tmp_path / "hyp.jsonl"
+    hyp.write_text("\n".join(json.dumps({"doc_id": 7, "segment": str(i), "translation": t}) for i, t in enumerate(HYPS)))
+    result = invoke("--hyp", str(hyp), "--ref", str(hyp), "--json", "--bootstrap", "10", "--metrics", "bleu")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["segments_count"] == 3
+
+
+def close_systems(n: int = 300, seed: int = 3) -> tuple[list[str], list[str], list[str]]:
+    """Seeded synthetic references and two systems that differ by little (p-values well inside (0, 1))."""
+    rnd = random.Random(seed)
+    words = [f"w{i}" for i in range(60)]
+    refs, system, base = [], [], []
+    for _ in range(n):
+        ref = [rnd.choice(words) for _ in range(rnd.randint(5, 15))]
+        refs.append(" ".join(ref))
+        system.append(" ".join(w if rnd.random() < 0.75 else rnd.choice(words) for w in ref))
+        base.append(" ".join(w if rnd.random() < 0.745 else rnd.choice(words) for w in ref))
+    return system, base, refs
+
+
+def test_p_values_agree_with_sacrebleu_paired_bs_and_ar(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same seed, same random stream, same statistics as sacrebleu: p-values agree to within 2/(R+1)
+    (in practice exactly; sacrebleu's float32 statistics could flip a near-tie). sacrebleu counts
+    only null values strictly above the observed one; we also count ties, which only TER's
+    approximate randomization (a difference of integer edits over a fixed length) produces here,
+    so there we check against sacrebleu's own null distribution counted with >=."""
+    from sacrebleu import significance
+    from sacrebleu.metrics import BLEU, CHRF, TER
+
+    resamples, tolerance = 1000, 2 / 1001
+    system, base, refs = close_systems()
+    ours = {c["metric"]: c for c in evaluate(system, [[r] for r in refs], baseline=base, bootstrap=resamples,
+                                             seed=12345)["baseline"]["comparison"]}
+    recorded: list[tuple[np.ndarray, float]] = []
+    original = significance._compute_p_value
+    monkeypatch.setattr(significance, "_compute_p_value", lambda s, d: recorded.append((s, d)) or original(s, d))
+    metrics = {"BLEU": BLEU(), "chrF++": CHRF(word_order=2), "TER": TER()}
+    info = {}
+    for name, metric in metrics.items():
+        stats = metric._extract_corpus_statistics(base, [refs])
+        info[name] = (np.array(stats), metric._aggregate_and_compute(stats))
+    _, boot = significance._paired_bs_test(info, "system", system, [refs], metrics, n_samples=resamples, seed=12345)
+    recorded.clear()
+    _, ar = significance._paired_ar_test(info, "system", system, [refs], metrics, n_samples=resamples, seed=12345)
+    for (name, theirs_bs), (null, observed) in zip(boot.items(), recorded):
+        mine = ours[name]
+        assert 0.01 < mine["p_bootstrap"] < 0.5 and 0.01 < mine["p_randomization"] < 0.5
+        assert abs(mine["p_bootstrap"] - theirs_bs.p_value) <= tolerance
+        with_ties = (np.count_nonzero(null >= observed - 1e-9) + 1) / (resamples + 1)
+        assert ar[name].p_value <= with_ties
+        assert abs(mine["p_randomization"] - with_ties) <= tolerance
+        if name != "TER":
+            assert abs(mine["p_randomization"] - ar[name].p_value) <= tolerance
+
+
+def test_resampling_in_chunks_equals_one_draw(monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolkit.evaluation import significance
+
+    system, base, refs = close_systems(90)
+    whole = evaluate(system, [[r] for r in refs], baseline=base, bootstrap=200, seed=5)
+    monkeypatch.setattr(significance, "CHUNK_ELEMENTS", 1)  # 32 resamples per chunk
+    chunked = evaluate(system, [[r] for r in refs], baseline=base, bootstrap=200, seed=5)
+    assert chunked["scores"] == whole["scores"] and chunked["baseline"] == whole["baseline"]
+
+
+def test_paired_test_memory_does_not_grow_with_resamples() -> None:
+    """100k segments × 10 BLEU-sized statistics: the working set is a few (chunk × n) matrices,
+    far below the (resamples × n × k) array of resampling by fancy indexing (8 GB here)."""
+    from toolkit.evaluation.significance import paired_test
+
+    rng = np.random.default_rng(0)
+    system = rng.integers(0, 20, size=(100_000, 10)).astype(np.float64)
+    baseline = rng.integers(0, 20, size=(100_000, 10)).astype(np.float64)
+    tracemalloc.start()
+    try:
+        paired_test(system, baseline, lambda s: float(s[0] / s[1]), 1000, 1)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 80e6, f"peak {peak / 1e6:.0f} MB"  # about 26 MB measured
+
+
+def test_worker_processes_give_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolkit.evaluation import metrics
+
+    system, base, refs = close_systems(60)
+    serial = evaluate(system, [[r] for r in refs], baseline=base, bootstrap=50, jobs=1)
+    monkeypatch.setattr(metrics, "EXTRACT_SLICE", 7)
+    monkeypatch.setattr("toolkit.evaluation.EXTRACT_SLICE", 7)
+    parallel = evaluate(system, [[r] for r in refs], baseline=base, bootstrap=50, jobs=2)
+    assert parallel == serial
+    rouge = [evaluate(system, [[r] for r in refs], "summarization", bootstrap=20, jobs=j)["scores"] for j in (1, 2)]
+    assert rouge[0] == rouge[1]
+
+
+def test_sliced_extraction_keeps_the_corpus_nrefs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolkit.evaluation import metrics
+
+    monkeypatch.setattr(metrics, "EXTRACT_SLICE", 2)
+    refs = [[REF1[0], REF2[0]], [REF1[1], REF2[1]], [REF1[2]]]  # the last slice has one reference
+    got = evaluate(HYPS, refs, metrics=["bleu", "chrf"], bootstrap=10, jobs=1)["scores"]
+    assert all("nrefs:var" in s["signature"] for s in got)
+    assert got[0]["score"] == sacrebleu.corpus_bleu(HYPS, [REF1, REF2[:2] + [None]]).score
+
+
+def test_metrics_resampled_together_equal_each_alone() -> None:
+    from toolkit.evaluation.metrics import SacreMetric
+    from toolkit.evaluation.significance import bootstrap_ci, paired_test, resample
+
+    system, base, refs = close_systems(80)
+    metrics = [SacreMetric(name, "en") for name in ("bleu", "chrf", "ter")]
+    sys_stats = [m.compute(system, [[r] for r in refs]).stats for m in metrics]
+    base_stats = [m.compute(base, [[r] for r in refs]).stats for m in metrics]
+    together = resample(sys_stats, [m.from_sums for m in metrics], 300, 9, base_stats)
+    for i, metric in enumerate(metrics):
+        assert together.system_ci[i] == bootstrap_ci(sys_stats[i], metric.from_sums, 300, 9)
+        assert together.paired[i] == paired_test(sys_stats[i], base_stats[i], metric.from_sums, 300, 9)

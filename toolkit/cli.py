@@ -102,6 +102,19 @@ EncodingOption = Annotated[str, typer.Option("--encoding", help="Encoding of tex
 OverwriteOption = Annotated[bool, typer.Option("--overwrite/--no-overwrite", help="Replace --out if it holds an earlier toolkit run (and nothing else).")]
 JsonOption = Annotated[bool, typer.Option("--json/--no-json", help="Print a machine-readable summary on stdout.")]
 QuietOption = Annotated[bool, typer.Option("--quiet/--no-quiet", "-q", help="No progress bar or table.")]
+
+
+class Stem(str, Enum):
+    auto = "auto"
+    yes = "yes"
+    no = "no"
+
+
+class LsumSplit(str, Enum):
+    newline = "newline"
+    sentences = "sentences"
+
+
 class Backend(str, Enum):
     auto = "auto"
     torch = "torch"
@@ -115,6 +128,9 @@ NoPivotOption = Annotated[bool, typer.Option("--no-pivot/--pivot", help="Refuse 
 RegistryOption = Annotated[Optional[Path], typer.Option("--registry", help="Model registry (default: toolkit/data/models.yaml).")]
 RevisionOption = Annotated[Optional[str], typer.Option("--revision", help="Hub revision (branch, tag or commit) of the model.")]
 
+
+# `toolkit benchmark` finished and wrote its reports, but at least one system failed (2 is a user error).
+EXIT_BENCHMARK_FAILED = 3
 
 TIMING_NOTE = ("sentences of all documents in one language are batched together; a document's seconds are "
                "the run's time apportioned by its share of the source tokens")
@@ -479,30 +495,40 @@ def evaluate(
     hyp: Annotated[str, typer.Option("--hyp", help="Run folder of translate/summarize/pipeline, JSONL, or text (one segment per line).")],
     ref: Annotated[list[str], typer.Option("--ref", help="References: JSONL (reference / references) or text; repeat for several references.")],
     task: Annotated[Optional[str], typer.Option("--task", help="translation or summarization (default: from the run's manifest).")] = None,
-    metrics: Annotated[Optional[str], typer.Option("--metrics", help="Comma-separated: bleu,chrf,ter,rouge (or rouge1,rouge2,rougeL,rougeLsum).")] = None,
+    metrics: Annotated[Optional[str], typer.Option("--metrics", help="Comma-separated: bleu,chrf,ter,rouge (or rouge1,rouge2,rougeL,rougeLsum), bertscore, comet.")] = None,
     lang: Annotated[Optional[str], typer.Option("--lang", help="Language of the texts scored (default: from the manifest, else en).")] = None,
-    stem: Annotated[bool, typer.Option("--stem", help="ROUGE: stem words (Porter for English, Snowball otherwise).")] = False,
+    stem: Annotated[Stem, typer.Option("--stem", help="ROUGE stemming: auto (Porter for English, as rouge-score's use_stemmer=True; none otherwise), yes (Porter/Snowball), no.")] = Stem.auto,
+    lsum_split: Annotated[LsumSplit, typer.Option("--lsum-split", help="ROUGE-Lsum sentences: newline (the text's lines, as rouge-score) or sentences (split each line with toolkit's segmenter).")] = LsumSplit.newline,
     bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples (and randomization trials).")] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed for resampling.")] = 12345,
     baseline: Annotated[Optional[str], typer.Option("--baseline", help="A second system to compare with (paired tests).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="New folder for scores.json, scores.csv, scores.md.")] = None,
     overwrite: OverwriteOption = False,
+    jobs: Annotated[int, typer.Option("--jobs", help="Processes extracting metric statistics of large inputs (0: one per CPU, at most 8).")] = 0,
+    bertscore_model: Annotated[Optional[str], typer.Option("--bertscore-model", help="BERTScore model: hub id or local folder (default: roberta-large for English, bert-base-multilingual-cased otherwise).")] = None,
+    bertscore_layers: Annotated[Optional[int], typer.Option("--bertscore-layers", help="BERTScore layer (default: bert-score's for the model, else its last).")] = None,
+    comet_model: Annotated[Optional[str], typer.Option("--comet-model", help="COMET model: hub id or local folder (default: Unbabel/wmt22-comet-da).")] = None,
+    device: DeviceOption = Device.auto,
     as_json: JsonOption = False,
 ) -> None:
-    """Score translations (BLEU, chrF++, TER) or summaries (ROUGE) with confidence intervals."""
+    """Score translations (BLEU, chrF++, TER) or summaries (ROUGE) with confidence intervals;
+    BERTScore with the optional "neural" extra (COMET: see the README)."""
     with user_errors():
         from toolkit.evaluation import evaluate_paths
-        from toolkit.evaluation.report import report_files, signatures, table
+        from toolkit.evaluation.report import signatures, table, write_reports
         from toolkit.io.runs import RunFolder, base_manifest
 
         inputs = [Path(p) for p in [hyp, *ref, baseline] if p]
         run = RunFolder(out, overwrite=overwrite, inputs=inputs) if out is not None else None
         with run if run is not None else nullcontext():
+            from toolkit.evaluation.neural import NeuralOptions
+
             names = [m for m in metrics.split(",") if m.strip()] if metrics else None
-            result = evaluate_paths(hyp, ref, task, names, lang, stem, bootstrap, seed, baseline)
+            neural = NeuralOptions(comet_model, bertscore_model, bertscore_layers, device.value)
+            result = evaluate_paths(hyp, ref, task, names, lang, stem.value, bootstrap, seed, baseline, jobs,
+                                    lsum_split.value, neural)
             if run is not None:
-                for name, text in report_files(result).items():
-                    run.write_text(name, text)
+                write_reports(result, run)
                 run.commit({**base_manifest("evaluate"), "task": "evaluation"})
         if as_json:
             print_json(result)
@@ -522,6 +548,7 @@ def benchmark(
     systems: Annotated[Optional[str], typer.Option("--systems", help="Comma-separated system names to run (default: all).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Generate again even where cached outputs exist.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate the config, resolve the models, print the plan; generate nothing.")] = False,
+    allow_failures: Annotated[bool, typer.Option("--allow-failures", help=f"Exit 0 even if a system fails (default: exit {EXIT_BENCHMARK_FAILED}, after writing the reports).")] = False,
     overwrite: OverwriteOption = False,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
@@ -574,14 +601,17 @@ def benchmark(
         results = run_benchmark(bench, config_path, target, chosen, limit, not no_cache, root / "cache", root / "models",
                                 show_progress=not quiet and not as_json, overwrite=overwrite)
         if as_json:
-            print_json({"run_dir": str(target), "leaderboard": report.leaderboard_rows(results),
-                        "failed": [{"system": r["system"], "dataset": r["dataset"], "error": r["error"]}
-                                   for r in results["runs"] if "error" in r]})
-            return
-        if not quiet:
+            print_json({"run_dir": str(target), "status": results["status"], "leaderboard": report.leaderboard_rows(results),
+                        "failed": results["failed"]})
+        elif not quiet:
             for table in report.tables(results):
                 stderr.print(table)
             stderr.print(f"Wrote {target}/ (results.json, results.csv, leaderboard.md, quality-vs-speed.png)")
+        if results["failed"] and not allow_failures:
+            names = ", ".join(f"{f['system']} on {f['dataset']}" for f in results["failed"])
+            print(f"toolkit: benchmark: {len(results['failed'])} system run(s) failed ({names}); the reports mark them; "
+                  f"--allow-failures exits 0", file=sys.stderr)
+            raise typer.Exit(EXIT_BENCHMARK_FAILED)
 
 
 def _roles_of(system: Any) -> list[tuple[str, str]]:

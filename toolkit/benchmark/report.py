@@ -107,23 +107,34 @@ def markdown(results: dict[str, Any]) -> str:
              f"Run {results['run_id']} · toolkit {results['toolkit_version']} (commit {results.get('git_commit') or 'n/a'}) · "
              f"{env['processor']}, {env['cpu_count']} cores · Python {env['python']} · "
              + ", ".join(f"{k} {v}" for k, v in env["packages"].items() if v), "",
-             f"Quality: score [95% bootstrap CI, {results['config']['bootstrap']} resamples]; (Δ vs baseline, * = p < 0.05, "
+             (f"Quality: score [95% bootstrap CI, {results['config']['bootstrap']} resamples]; (Δ vs baseline, * = p < 0.05, "
              "approximate randomization). Cost: per-document latency p50/p95, generated tokens per second, model load time, "
-             "peak resident memory of the system's own process, model size on disk.", ""]
+             "peak resident memory of the system's own process, model size on disk."), ""]
+    failed = [r for r in results["runs"] if "error" in r]
+    if failed:
+        lines += [(f"**FAILED: {len(failed)} of {len(results['runs'])} system runs failed** "
+                  f"({', '.join(sorted({r['system'] for r in failed}))}); they are marked FAILED below."), ""]
+    tasks = {s["name"]: s["task"] for s in results["config"].get("systems", [])}
     rows = leaderboard_rows(results)
     for task in ("translation", "summarization"):
         task_rows = [r for r in rows if r["task"] == task]
-        if not task_rows:
+        if not task_rows and not any(task in _produces(tasks.get(r["system"])) for r in failed):
             continue
         baseline = next((r["baseline"] for r in task_rows if r["baseline"]), None)
         lines += [f"## {task}" + (f" (baseline: {baseline})" if baseline else ""), "",
                   "| " + " | ".join(_columns(task)) + " |", "|" + "---|" * len(_columns(task))]
         lines += ["| " + " | ".join(_cells(r)) + " |" for r in task_rows]
+        width = len(_columns(task)) - 2
+        lines += [f"| {r['system']} | {r['dataset']} | FAILED |" + " – |" * (width - 1) for r in failed
+                  if task in _produces(tasks.get(r["system"]))]
         lines.append("")
-    failed = [r for r in results["runs"] if "error" in r]
     if failed:
         lines += ["## Failed systems", ""] + [f"- {r['system']} on {r['dataset']}: {r['error']}" for r in failed] + [""]
     return "\n".join(lines)
+
+
+def _produces(task: str | None) -> tuple[str, ...]:
+    return ("translation", "summarization") if task == "pipeline" else ((task,) if task else ())
 
 
 def to_csv(results: dict[str, Any]) -> str:
@@ -139,7 +150,7 @@ def to_csv(results: dict[str, Any]) -> str:
         flat.append(item)
     for run in results["runs"]:
         if "error" in run:
-            flat.append({"system": run["system"], "dataset": run["dataset"], "error": run["error"]})
+            flat.append({"system": run["system"], "dataset": run["dataset"], "status": "FAILED", "error": run["error"]})
     buffer = io.StringIO()
     fields = list(dict.fromkeys(k for item in flat for k in item))
     writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")

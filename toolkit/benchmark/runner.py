@@ -10,9 +10,10 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import toolkit
 from toolkit.benchmark.config import Benchmark, System
@@ -87,13 +88,42 @@ def _inputs_hash(sources: list[str]) -> str:
     return digest.hexdigest()
 
 
+# Packages whose version can change what a system generates or how fast: part of the cache key.
+KEY_DEPENDENCIES = ("torch", "transformers", "tokenizers", "sentencepiece", "sacremoses", "ctranslate2", "numpy")
+
+
+def code_fingerprint(package: Path | None = None) -> str:
+    """SHA-256 over the toolkit package's Python sources (relative path and bytes of each ``*.py``)."""
+    root = package or Path(toolkit.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        if "__pycache__" in path.parts:
+            continue
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def dependency_versions() -> dict[str, str | None]:
+    from importlib import metadata
+
+    versions: dict[str, str | None] = {}
+    for package in KEY_DEPENDENCIES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions
+
+
 def cache_key(resolved: Resolved, dataset: dict[str, Any], limit: int | None, repeats: int, warmup: int) -> str:
+    """Outputs are reused only for the same system, models, inputs, code and key dependency versions."""
     spec = {
         "system": resolved.system.model_dump(exclude={"name"}),
         "identities": resolved.identities,
         "inputs": _inputs_hash(dataset["sources"]),
         "langs": [dataset["source_lang"], dataset["target_lang"]],
         "limit": limit, "repeats": repeats, "warmup": warmup, "toolkit": toolkit.__version__,
+        "code": code_fingerprint(), "dependencies": dependency_versions(),
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:24]
 
@@ -154,7 +184,8 @@ def _references(path: str, doc_ids: list[str], task: str):
     from toolkit.evaluation.data import Segments, load_segments
 
     refs = load_segments(path, "ref", task)
-    keep = [i for i, (d, _) in enumerate(refs.keys or []) if d in set(doc_ids)]
+    wanted = set(doc_ids)
+    keep = [i for i, (d, _) in enumerate(refs.keys or []) if d in wanted]
     return Segments(refs.origin, [refs.keys[i] for i in keep], [refs.texts[i] for i in keep], refs.task, refs.lang)
 
 
@@ -197,13 +228,16 @@ def score(config: Benchmark, runs: list[dict[str, Any]]) -> list[dict[str, Any]]
             same_language = baseline_name in systems and (task == "translation" or systems[baseline_name].summary_lang(dataset) == lang)
             if baseline_run is not None and baseline_name != run["system"] and same_language:
                 _, baseline, _ = align(_hypotheses(baseline_run, task), refs)
-            result = evaluate(hyps, references, task, config.metrics.get(task), lang, False,
+            result = evaluate(hyps, references, task, config.metrics.get(task), lang, "auto",
                               config.bootstrap, config.seed, baseline, keys)
             metrics = build_metrics(config.metrics.get(task) or (["bleu", "chrf", "ter"] if task == "translation" else ["rouge"]),
                                     lang)
             per_doc = {}
+            positions: dict[str, list[int]] = {}
+            for i, (d, _) in enumerate(keys):
+                positions.setdefault(d, []).append(i)
             for doc_id in run["doc_order"]:
-                index = [i for i, (d, _) in enumerate(keys) if d == doc_id]
+                index = positions.get(doc_id, [])
                 doc_scores = [m.compute([hyps[i] for i in index], [references[i] for i in index]) for m in metrics]
                 per_doc[doc_id] = {s.name: s.score for s in doc_scores}
             rows.append({"system": run["system"], "dataset": run["dataset"], "task": task, "lang": lang,
@@ -264,12 +298,15 @@ def run_benchmark(config: Benchmark, config_path: Path, out: Path, systems: list
             "run_id": out.name, "toolkit_version": toolkit.__version__, "git_commit": git_commit(),
             "environment": environment(), "config_file": str(config_path), "config": config.model_dump(mode="json"),
             "limit": limit, "systems": [s.name for s in systems], "runs": runs, "quality": score(config, runs),
+            "failed": [{"system": r["system"], "dataset": r["dataset"], "error": r["error"]} for r in runs if "error" in r],
         }
+        results["status"] = "failed" if results["failed"] else "complete"
         run.write_text("results.json", json.dumps(results, ensure_ascii=False, indent=1) + "\n")
         run.write_text("results.csv", to_csv(results))
         run.write_text("leaderboard.md", markdown(results))
         run.write_bytes("quality-vs-speed.png", plot(results))
         run.write_text("config.yaml", config_path.read_text(encoding="utf-8"))
         run.commit({**base_manifest("benchmark"), "task": "benchmark", "run_id": out.name,
-                    "config_file": str(config_path)})
+                    "config_file": str(config_path), "status": results["status"],
+                    "failed_runs": len(results["failed"])})
     return results

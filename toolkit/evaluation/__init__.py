@@ -7,15 +7,27 @@ confidence intervals and paired significance tests against a baseline.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import multiprocessing
+import os
+from collections.abc import Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
 from toolkit.errors import ToolkitError
-from toolkit.evaluation.metrics import SUMMARIZATION_METRICS, TRANSLATION_METRICS, SacreMetric, build_metrics
+from toolkit.evaluation.metrics import (
+    EXTRACT_SLICE,
+    SUMMARIZATION_METRICS,
+    TRANSLATION_METRICS,
+    SacreMetric,
+    build_metrics,
+)
+from toolkit.evaluation.neural import NeuralOptions
 from toolkit.evaluation.rouge import ROUGE, UnicodeTokenizer
-from toolkit.evaluation.significance import bootstrap_ci, paired_test
+from toolkit.evaluation.significance import resample
 from toolkit.text.languages import check_language
 
-__all__ = ["ROUGE", "UnicodeTokenizer", "evaluate", "default_metrics"]
+__all__ = ["ROUGE", "NeuralOptions", "UnicodeTokenizer", "default_metrics", "evaluate"]
 
 TASKS = ("translation", "summarization")
 
@@ -25,13 +37,19 @@ def default_metrics(task: str) -> list[str]:
 
 
 def evaluate(hypotheses: Sequence[str], references: Sequence[Sequence[str]], task: str = "translation",
-             metrics: Sequence[str] | None = None, lang: str = "en", stem: bool = False, bootstrap: int = 1000,
-             seed: int = 12345, baseline: Sequence[str] | None = None,
-             keys: Sequence[tuple[str, int]] | None = None) -> dict[str, Any]:
+             metrics: Sequence[str] | None = None, lang: str = "en", stem: str | bool = "auto",
+             bootstrap: int = 1000, seed: int = 12345, baseline: Sequence[str] | None = None,
+             keys: Sequence[tuple[str, int]] | None = None, jobs: int = 1, lsum_split: str = "newline",
+             neural: NeuralOptions | None = None) -> dict[str, Any]:
     """Score aligned hypotheses against ``references[i]`` (the references of segment i).
 
     Returns a JSON-ready dict: every corpus score with its bootstrap CI and signature, per-segment
     chrF for translation, and with ``baseline`` the paired difference, its CI and p-values.
+    ``jobs`` processes extract per-segment statistics of large corpora (0: one per CPU, at most 8; the
+    CLI's default). Workers are spawned, so a script calling this with ``jobs != 1`` needs the usual
+    ``if __name__ == "__main__":`` guard.
+    ``stem`` (auto|yes|no) and ``lsum_split`` (newline|sentences) are ROUGE's conventions; ``neural``
+    picks the models and device of ``bertscore``/``comet``.
     """
     if task not in TASKS:
         raise ToolkitError(f"unknown task '{task}' (expected translation or summarization)")
@@ -44,7 +62,7 @@ def evaluate(hypotheses: Sequence[str], references: Sequence[Sequence[str]], tas
     if baseline is not None and len(baseline) != len(hypotheses):
         raise ToolkitError(f"baseline has {len(baseline)} segments but the system has {len(hypotheses)}")
     lang = check_language(lang)
-    objects = build_metrics(metrics or default_metrics(task), lang, stem)
+    objects = build_metrics(metrics or default_metrics(task), lang, stem, lsum_split, neural)
     keys = list(keys) if keys is not None else [("", i) for i in range(len(hypotheses))]
     result: dict[str, Any] = {
         "task": task,
@@ -55,19 +73,43 @@ def evaluate(hypotheses: Sequence[str], references: Sequence[Sequence[str]], tas
         "bootstrap": {"resamples": bootstrap, "seed": seed, "confidence": 0.95, "method": "percentile"},
         "scores": [],
     }
-    comparisons = []
-    baseline_scores = []
+    with _pool(jobs, len(hypotheses)) as pool:
+        _score(result, objects, hypotheses, references, baseline, bootstrap, seed, keys, task, lang, pool)
+    return result
+
+
+def _pool(jobs: int, segments: int) -> AbstractContextManager[Executor | None]:
+    """Worker processes for statistics extraction, only where there is more than one slice to share."""
+    if jobs < 0:
+        raise ToolkitError("--jobs must be 0 (one per CPU) or a positive number")
+    workers = jobs or min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 8)
+    slices = -(-segments // EXTRACT_SLICE)
+    if workers < 2 or slices < 2:
+        return nullcontext(None)
+    return ProcessPoolExecutor(min(workers, slices), mp_context=multiprocessing.get_context("spawn"))
+
+
+def _score(result: dict[str, Any], objects: list[Any], hypotheses: Sequence[str], references: Sequence[Sequence[str]],
+           baseline: Sequence[str] | None, bootstrap: int, seed: int, keys: list[tuple[str, int]], task: str, lang: str,
+           pool: Executor | None) -> None:
+    chrf_stats = None
+    scored, base_scored = [], []
     for metric in objects:
-        score = metric.compute(hypotheses, references)
-        low, high = bootstrap_ci(score.stats, metric.from_sums, bootstrap, seed)
+        scored.append(metric.compute(hypotheses, references, pool))
+        if isinstance(metric, SacreMetric) and metric.name == "chrf":
+            chrf_stats = scored[-1].stats
+        if baseline is not None:
+            base_scored.append(metric.compute(baseline, references, pool))
+    drawn = resample([s.stats for s in scored], [m.from_sums for m in objects], bootstrap, seed,
+                     [b.stats for b in base_scored] if baseline is not None else None)
+    for score, (low, high) in zip(scored, drawn.system_ci):
         result["scores"].append({"metric": score.name, "score": score.score, "ci_low": low, "ci_high": high,
                                  "signature": score.signature, "higher_is_better": score.higher_is_better})
-        if baseline is not None:
-            base = metric.compute(baseline, references)
-            b_low, b_high = bootstrap_ci(base.stats, metric.from_sums, bootstrap, seed)
+    baseline_scores, comparisons = [], []
+    if baseline is not None and drawn.baseline_ci is not None and drawn.paired is not None:
+        for score, base, (b_low, b_high), test in zip(scored, base_scored, drawn.baseline_ci, drawn.paired):
             baseline_scores.append({"metric": base.name, "score": base.score, "ci_low": b_low, "ci_high": b_high,
                                     "signature": base.signature, "higher_is_better": base.higher_is_better})
-            test = paired_test(score.stats, base.stats, metric.from_sums, bootstrap, seed)
             better = (test.delta > 0) == score.higher_is_better and test.delta != 0
             comparisons.append({"metric": score.name, "system": score.score, "baseline": base.score,
                                 "delta": test.delta, "ci_low": test.ci_low, "ci_high": test.ci_high,
@@ -75,19 +117,22 @@ def evaluate(hypotheses: Sequence[str], references: Sequence[Sequence[str]], tas
                                 "system_better": better})
     if baseline is not None:
         result["baseline"] = {"scores": baseline_scores, "comparison": comparisons,
-                              "tests": "paired bootstrap resampling and approximate randomization, two-sided"}
+                              "tests": "paired bootstrap resampling and approximate randomization as sacrebleu "
+                              "(--paired-bs, --paired-ar), ties counted as extreme"}
     if task == "translation":
         chrf = SacreMetric("chrf", lang)
+        if chrf_stats is None:
+            chrf_stats = chrf.compute(hypotheses, references, pool).stats
         result["segments"] = [
             {"doc_id": d, "segment": i, "chrf": s, "hypothesis": h}
-            for (d, i), s, h in zip(keys, chrf.sentence_scores(hypotheses, references), hypotheses)
+            for (d, i), s, h in zip(keys, chrf.segment_scores(chrf_stats), hypotheses)
         ]
-    return result
 
 
 def evaluate_paths(hyp: str, refs: Sequence[str], task: str | None = None, metrics: Sequence[str] | None = None,
-                   lang: str | None = None, stem: bool = False, bootstrap: int = 1000, seed: int = 12345,
-                   baseline: str | None = None) -> dict[str, Any]:
+                   lang: str | None = None, stem: str | bool = "auto", bootstrap: int = 1000, seed: int = 12345,
+                   baseline: str | None = None, jobs: int = 1, lsum_split: str = "newline",
+                   neural: NeuralOptions | None = None) -> dict[str, Any]:
     """``evaluate`` on files: run folders, JSONL or plain text, matched by document id."""
     from toolkit.evaluation.data import align, load_segments, merge_references
 
@@ -104,7 +149,7 @@ def evaluate_paths(hyp: str, refs: Sequence[str], task: str | None = None, metri
         base_segments = load_segments(baseline, "hyp", task)
         _, baseline_texts, _ = align(base_segments, ref_segments)
     result = evaluate(hypotheses, references, task, metrics, lang or hyp_segments.lang or "en", stem, bootstrap,
-                      seed, baseline_texts, keys)
+                      seed, baseline_texts, keys, jobs, lsum_split, neural)
     result["hyp"] = hyp
     result["ref"] = list(refs)
     if baseline is not None:

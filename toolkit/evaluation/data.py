@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from toolkit.io.documents import read_text_file
 from toolkit.errors import InputError
@@ -55,48 +57,95 @@ def _from_run(folder: Path, task: str | None) -> Segments:
     return Segments(str(folder), keys, texts, run_task, lang)
 
 
+def _doc_id(record: dict[str, Any], where: str) -> str:
+    field = "doc_id" if "doc_id" in record else "id"
+    value = record.get(field)
+    if value is None:
+        raise InputError(f"{where}: record has no 'doc_id' (or 'id')")
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InputError(f"{where}: field '{field}' must be a string or an integer, not {_kind(value)}")
+    return str(value)
+
+
+def _segment_index(value: Any, where: str) -> int:
+    """A segment number: a JSON integer ≥ 0 (or a string of digits, as some exporters write)."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InputError(f"{where}: field 'segment' must be a non-negative integer, not {_kind(value)}")
+    return value
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, str):
+        return json.dumps(value[:40] + ("…" if len(value) > 40 else ""), ensure_ascii=False)
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return repr(value) if isinstance(value, int) else f"the number {value!r}"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def _texts(record: dict[str, Any], role: str, where: str) -> list[str]:
+    """The reference(s) or the hypothesis of one record; each must be a string."""
+    if role == "ref" and ("references" in record or "reference" in record):
+        field = "references" if "references" in record else "reference"
+        value = record[field]
+        if field == "references" and not isinstance(value, str):
+            if not isinstance(value, list) or not value:
+                raise InputError(f"{where}: field 'references' must be a non-empty list of strings, not {_kind(value)}")
+            for i, item in enumerate(value):
+                if not isinstance(item, str):
+                    raise InputError(f"{where}: field 'references[{i}]' must be a string, not {_kind(item)}")
+            return list(value)
+    else:
+        found = next((f for f in HYPOTHESIS_FIELDS if f in record), None)
+        if found is not None:
+            field, value = found, record[found]
+        elif isinstance(record.get("references"), list) and record["references"]:
+            field, value = "references[0]", record["references"][0]  # a reference file scored as a system
+        else:
+            wanted = "'reference' or 'references'" if role == "ref" else "one of " + ", ".join(HYPOTHESIS_FIELDS)
+            raise InputError(f"{where}: record has no text field ({wanted})")
+    if not isinstance(value, str):
+        raise InputError(f"{where}: field '{field}' must be a string, not {_kind(value)}")
+    return [value]
+
+
 def _from_jsonl(path: Path, role: str) -> Segments:
     keys: list[Key] = []
     texts: list[list[str]] = []
     counters: dict[str, int] = {}
+    seen: dict[Key, int] = {}  # key → line number where it first appeared
     has_segment = False
     lines = read_text_file(path).split("\n")
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue
+        where = f"{path}:{lineno}"
         try:
             record: dict[str, Any] = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from None
+            raise InputError(f"{where}: invalid JSON ({exc.msg})") from None
         if not isinstance(record, dict):
-            raise InputError(f"{path}:{lineno}: expected a JSON object")
-        doc_id = record.get("doc_id", record.get("id"))
-        if doc_id is None:
-            raise InputError(f"{path}:{lineno}: record has no 'doc_id' (or 'id')")
-        doc_id = str(doc_id)
+            raise InputError(f"{where}: expected a JSON object")
+        doc_id = _doc_id(record, where)
         if "segment" in record:
             has_segment = True
-            index = int(record["segment"])
+            index = _segment_index(record["segment"], where)
         else:
             index = counters.get(doc_id, 0)
         counters[doc_id] = index + 1
-        if role == "ref" and ("references" in record or "reference" in record):
-            value = record.get("references", record.get("reference"))
-            refs = [value] if isinstance(value, str) else value
-        else:
-            field = next((f for f in HYPOTHESIS_FIELDS if f in record), None)
-            if field is None and isinstance(record.get("references"), list) and record["references"]:
-                record["reference"], field = record["references"][0], "reference"  # a reference scored as a system
-            if field is None:
-                wanted = "'reference' or 'references'" if role == "ref" else "one of " + ", ".join(HYPOTHESIS_FIELDS)
-                raise InputError(f"{path}:{lineno}: record has no text field ({wanted})")
-            refs = [record[field]]
-        if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
-            raise InputError(f"{path}:{lineno}: texts must be strings")
-        keys.append((doc_id, index))
+        refs = _texts(record, role, where)
+        key = (doc_id, index)
+        if key in seen:
+            raise InputError(f"{where}: field 'segment': document {doc_id} segment {index} already appeared on line "
+                             f"{seen[key]} (duplicate doc_id + segment)")
+        seen[key] = lineno
+        keys.append(key)
         texts.append(refs)
-    if len(set(keys)) != len(keys):
-        raise InputError(f"{path}: the same (doc_id, segment) appears twice")
     task = "translation" if has_segment else ("summarization" if all(i == 0 for _, i in keys) else None)
     return Segments(str(path), keys, texts, task)
 
@@ -154,10 +203,11 @@ def align(hyp: Segments, ref: Segments) -> tuple[list[Key], list[str], list[list
             raise InputError(f"{hyp.origin} has {len(hyp)} segments but {ref.origin} has {len(ref)}")
         keys = ref.keys or hyp.keys or [("", i) for i in range(len(ref))]
         return keys, _non_blank(hyp, [t[0] for t in hyp.texts]), [list(t) for t in ref.texts]
-    hyp_docs = list(dict.fromkeys(d for d, _ in hyp.keys))
-    ref_docs = list(dict.fromkeys(d for d, _ in ref.keys))
-    missing = [d for d in ref_docs if d not in set(hyp_docs)]
-    extra = [d for d in hyp_docs if d not in set(ref_docs)]
+    # Dict indexes throughout: linear in the number of segments (50k documents score in seconds).
+    hyp_counts = Counter(d for d, _ in hyp.keys)
+    ref_counts = Counter(d for d, _ in ref.keys)
+    missing = [d for d in ref_counts if d not in hyp_counts]
+    extra = [d for d in hyp_counts if d not in ref_counts]
     if missing or extra:
         parts = []
         if missing:
@@ -165,14 +215,12 @@ def align(hyp: Segments, ref: Segments) -> tuple[list[Key], list[str], list[list
         if extra:
             parts.append(f"not in {ref.origin}: {_preview(extra)}")
         raise InputError("document ids do not match; " + "; ".join(parts))
-    for doc in ref_docs:
-        n_hyp = sum(1 for d, _ in hyp.keys if d == doc)
-        n_ref = sum(1 for d, _ in ref.keys if d == doc)
-        if n_hyp != n_ref:
-            raise InputError(f"document {doc}: {hyp.origin} has {n_hyp} segments but {ref.origin} has {n_ref}")
+    for doc, n_ref in ref_counts.items():
+        if hyp_counts[doc] != n_ref:
+            raise InputError(f"document {doc}: {hyp.origin} has {hyp_counts[doc]} segments but {ref.origin} has {n_ref}")
     lookup = dict(zip(hyp.keys, hyp.texts))
-    if set(lookup) != set(ref.keys):
-        bad = [f"{d}#{i}" for d, i in ref.keys if (d, i) not in lookup]
+    bad = [f"{d}#{i}" for d, i in ref.keys if (d, i) not in lookup]
+    if bad:
         raise InputError(f"segment ids do not match: {_preview(bad)}")
     hypotheses = [lookup[k][0] for k in ref.keys]
     return list(ref.keys), _non_blank(hyp, hypotheses), [list(t) for t in ref.texts]

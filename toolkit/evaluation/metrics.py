@@ -6,19 +6,25 @@ signature); ``from_sums`` recomputes the score from summed statistics for resamp
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any, Sequence
+from functools import cache
+from typing import Any
 
 import numpy as np
 
 from toolkit.errors import ToolkitError
+from toolkit.evaluation.neural import NeuralOptions
 from toolkit.evaluation.rouge import ROUGE, VARIANTS
 
 TRANSLATION_METRICS = ("bleu", "chrf", "ter")
 SUMMARIZATION_METRICS = ("rouge",)
-KNOWN = ("bleu", "chrf", "ter", "rouge", *VARIANTS)
+NEURAL = ("comet", "bertscore")
+KNOWN = ("bleu", "chrf", "ter", "rouge", *VARIANTS, *NEURAL)
 # sacrebleu tokenizers for target languages whose words are not space-separated.
 _BLEU_TOKENIZE = {"zh": "zh", "ja": "char", "ko": "char", "th": "char"}
+EXTRACT_SLICE = 2000  # segments whose statistics sacrebleu extracts in one call
 
 
 @dataclass
@@ -41,11 +47,56 @@ def ref_streams(references: Sequence[Sequence[str]]) -> list[list[str | None]]:
     return [[r[i] if i < len(r) else None for r in references] for i in range(depth)]
 
 
+def _slices(n: int) -> list[tuple[int, int]]:
+    return [(start, min(start + EXTRACT_SLICE, n)) for start in range(0, n, EXTRACT_SLICE)]
+
+
+@cache
+def _worker_metric(spec: tuple[Any, ...]) -> SacreMetric | ROUGE:
+    if spec[0] == "sacre":
+        return SacreMetric(spec[1], spec[2])
+    return ROUGE(spec[1], lang=spec[2], stem=spec[3], lsum_split=spec[4])
+
+
+def _extract_slice(spec: tuple[Any, ...], hypotheses: list[str], references: list[list[str]],
+                   metric: SacreMetric | ROUGE | None = None) -> Any:
+    """Statistics of one slice of segments; in a worker process, the metric is built once per process.
+
+    sacrebleu's statistics come back as a float64 array (exact for integer counts), which is far
+    smaller than its lists of Python numbers, in memory and when sent back from a worker.
+    """
+    metric = metric or _worker_metric(spec)
+    if isinstance(metric, SacreMetric):
+        rows = metric.metric._extract_corpus_statistics(hypotheses, ref_streams(references))
+        return np.asarray(rows, dtype=np.float64)
+    return [metric.segment_scores(h, r) for h, r in zip(hypotheses, references)]
+
+
+def extract(spec: tuple[Any, ...], hypotheses: Sequence[str], references: Sequence[Sequence[str]],
+            pool: Executor | None = None, local: SacreMetric | ROUGE | None = None) -> Any:
+    """Per-segment statistics in slices of EXTRACT_SLICE segments, on ``pool``'s processes when given.
+
+    Slices also bound memory: sacrebleu caches the n-grams of all the references passed at once.
+    """
+    slices = _slices(len(hypotheses))
+    parts: Any
+    if pool is not None and len(slices) > 1:
+        parts = pool.map(_extract_slice, [spec] * len(slices), [list(hypotheses[a:b]) for a, b in slices],
+                         [[list(r) for r in references[a:b]] for a, b in slices])
+    else:
+        parts = (_extract_slice(spec, list(hypotheses[a:b]), [list(r) for r in references[a:b]], local)
+                 for a, b in slices)
+    if spec[0] == "sacre":
+        return np.concatenate(list(parts))
+    return [row for part in parts for row in part]
+
+
 class SacreMetric:
     def __init__(self, name: str, lang: str) -> None:
         from sacrebleu.metrics import BLEU, CHRF, TER
 
         self.name = name
+        self.lang = lang
         if name == "bleu":
             self.metric: Any = BLEU(tokenize=_BLEU_TOKENIZE.get(lang, "13a"))
             self.display = "BLEU"
@@ -60,15 +111,23 @@ class SacreMetric:
     def from_sums(self, sums: np.ndarray) -> float:
         return float(self.metric._compute_score_from_stats(list(sums)).score)
 
-    def compute(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> MetricScore:
-        streams = ref_streams(references)
-        score = self.metric.corpus_score(list(hypotheses), streams)
-        stats = np.array(self.metric._extract_corpus_statistics(list(hypotheses), streams), dtype=np.float64)
-        return MetricScore(self.display, float(score.score), stats, str(self.metric.get_signature()), self.higher_is_better)
+    def compute(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]],
+                pool: Executor | None = None) -> MetricScore:
+        """Per-segment statistics are extracted once; the corpus score is sacrebleu's aggregate of them."""
+        stats = extract(("sacre", self.name, self.lang), hypotheses, references, pool, self)
+        # Slices (and workers) each saw some references; the signature's nrefs is the whole corpus's.
+        counts = {len([r for r in refs if r is not None]) for refs in references}
+        self.metric.num_refs = counts.pop() if len(counts) == 1 else -1
+        # Sums of integer counts are exact in float64: the same score as sacrebleu's own aggregation.
+        score = self.from_sums(stats.sum(axis=0))
+        return MetricScore(self.display, score, stats, str(self.metric.get_signature()), self.higher_is_better)
+
+    def segment_scores(self, stats: np.ndarray) -> list[float]:
+        """Sentence-level scores from per-segment statistics (equal to sacrebleu's ``sentence_score``)."""
+        return [float(self.metric._compute_score_from_stats(list(row)).score) for row in stats]
 
     def sentence_scores(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> list[float]:
-        return [float(self.metric.sentence_score(h, [r for r in refs if r is not None]).score)
-                for h, refs in zip(hypotheses, references)]
+        return self.segment_scores(self.compute(hypotheses, references).stats)
 
 
 class RougeMetric:
@@ -86,10 +145,12 @@ class RougeMetric:
     def from_sums(sums: np.ndarray) -> float:
         return float(sums[0] / sums[1])  # mean F-measure over the documents drawn
 
-    def compute(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> MetricScore:
+    def compute(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]],
+                pool: Executor | None = None) -> MetricScore:
         key = (tuple(hypotheses), tuple(tuple(r) for r in references))
         if key not in self._cache:
-            self._cache[key] = [self.rouge.segment_scores(h, r) for h, r in zip(hypotheses, references)]
+            spec = ("rouge", self.rouge.variants, self.rouge.lang, self.rouge.stem, self.rouge.lsum_split)
+            self._cache[key] = extract(spec, hypotheses, references, pool, self.rouge)
         per_doc = self._cache[key]
         stats = np.array([[d[self.name], 1.0] for d in per_doc])
         nrefs = sorted({len(r) for r in references})
@@ -97,15 +158,28 @@ class RougeMetric:
         return MetricScore(self.display, self.from_sums(stats.sum(axis=0)), stats, signature, True)
 
 
-def build_metrics(names: Sequence[str], lang: str, stem: bool = False) -> list[SacreMetric | RougeMetric]:
-    """Metric objects for names such as ``bleu,chrf,ter,rouge`` (``rouge`` = all four variants)."""
-    metrics: list[SacreMetric | RougeMetric] = []
+def build_metrics(names: Sequence[str], lang: str, stem: str | bool = "auto", lsum_split: str = "newline",
+                  neural: NeuralOptions | None = None) -> list[Any]:
+    """Metric objects for names such as ``bleu,chrf,ter,rouge`` (``rouge`` = all four variants),
+    ``bertscore`` and ``comet`` (optional extra ``toolkit[neural]``).
+
+    ``stem`` and ``lsum_split`` are ROUGE's conventions (see toolkit.evaluation.rouge); ``neural``
+    chooses the neural metrics' models and device (see toolkit.evaluation.neural)."""
+    metrics: list[Any] = []
     variants: list[str] = []
     for raw in names:
         name = raw.strip()
         lowered = name.lower()
         if lowered in TRANSLATION_METRICS:
             metrics.append(SacreMetric(lowered, lang))
+        elif lowered == "bertscore":
+            from toolkit.evaluation.neural import BertScoreMetric
+
+            metrics.append(BertScoreMetric(lang, neural or NeuralOptions()))
+        elif lowered == "comet":
+            from toolkit.evaluation.neural import comet_unavailable
+
+            raise comet_unavailable(neural or NeuralOptions())
         elif lowered == "rouge":
             variants.extend(VARIANTS)
         elif name in VARIANTS or lowered in {v.lower() for v in VARIANTS}:
@@ -113,7 +187,7 @@ def build_metrics(names: Sequence[str], lang: str, stem: bool = False) -> list[S
         else:
             raise ToolkitError(f"unknown metric '{name}' (known: {', '.join(KNOWN)})")
     if variants:
-        rouge = ROUGE(tuple(dict.fromkeys(variants)), lang=lang, stem=stem)
+        rouge = ROUGE(tuple(dict.fromkeys(variants)), lang=lang, stem=stem, lsum_split=lsum_split)
         cache: dict[Any, list[dict[str, float]]] = {}
         metrics.extend(RougeMetric(v, rouge, cache) for v in rouge.variants)
     if not metrics:

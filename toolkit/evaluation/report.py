@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from toolkit.io.runs import RunFolder
 
 
 
@@ -68,8 +69,8 @@ def to_markdown(result: dict[str, Any]) -> str:
     b = result["bootstrap"]
     head = ["metric", "score", "95% CI"] + (["baseline", "Δ", "Δ 95% CI", "p (bootstrap)", "p (AR)"] if compare else [])
     lines = [f"# Evaluation: {result['task']}", "",
-             f"{result['segments_count']} {result['unit']}s in {result['documents_count']} document(s); "
-             f"95% confidence intervals from {b['resamples']} bootstrap resamples (seed {b['seed']}).", "",
+             (f"{result['segments_count']} {result['unit']}s in {result['documents_count']} document(s); "
+             f"95% confidence intervals from {b['resamples']} bootstrap resamples (seed {b['seed']})."), "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         cells = [row["metric"], f"{row['score']:.2f}", f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}]"]
@@ -81,10 +82,9 @@ def to_markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def report_files(result: dict[str, Any]) -> dict[str, str]:
-    """The files of an evaluation's report folder, by name."""
-    return {
-        "scores.json": json.dumps(result, ensure_ascii=False, indent=2) + "\n",
-        "scores.csv": to_csv(result),
-        "scores.md": to_markdown(result),
-    }
+def write_reports(result: dict[str, Any], run: RunFolder) -> None:
+    """scores.json (streamed: with 100k segments its indented text would otherwise be built in
+    memory first), scores.csv and scores.md, into an evaluation's run folder."""
+    run.write_json("scores.json", result)
+    run.write_text("scores.csv", to_csv(result))
+    run.write_text("scores.md", to_markdown(result))

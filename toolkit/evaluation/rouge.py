@@ -2,17 +2,25 @@
 
 rouge-score's default tokenizer keeps only [a-z0-9]: "été" becomes "t", so French summaries that
 differ only in accented words score as identical. This tokenizer keeps every Unicode letter and
-digit, lower-cases, and stems with Snowball for the language (Porter, as rouge-score, for English).
-On ASCII English it produces exactly rouge-score's tokens, so scores match rouge-score there.
+digit, lower-cases, and optionally stems: Porter for English (rouge-score's ``use_stemmer=True``),
+Snowball for other languages. On ASCII English it produces exactly rouge-score's tokens, so scores
+match rouge-score there.
+
+Conventions (each recorded in the signature):
+- ``stem="auto"`` (the default): Porter stemming for English, as rouge-score's users report it
+  (``use_stemmer=True``); no stemming for other languages. ``"yes"``/``"no"`` force it.
+- ROUGE-Lsum: the sentences of a text are its lines, exactly as rouge-score (``split:newline``); put
+  one sentence per line. ``lsum_split="sentences"`` first splits each line with toolkit's segmenter
+  for the language (``split:toolkit-<lang>``), for texts that are not one sentence per line.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Callable, Sequence
+from functools import cache
 
 from toolkit.errors import ToolkitError
 
@@ -32,7 +40,7 @@ def _version() -> str:
     return metadata.version("rouge-score")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _stemmer(lang: str) -> tuple[str, Callable[[str], str]]:
     if lang == "en":
         from nltk.stem import porter
@@ -43,6 +51,19 @@ def _stemmer(lang: str) -> tuple[str, Callable[[str], str]]:
     from nltk.stem.snowball import SnowballStemmer
 
     return f"snowball-{lang}", SnowballStemmer(SNOWBALL[lang]).stem
+
+
+STEM_MODES = ("auto", "yes", "no")
+LSUM_SPLITS = ("newline", "sentences")
+
+
+def resolve_stem(stem: str | bool, lang: str) -> bool:
+    """``auto`` → stem English only (rouge-score's ``use_stemmer=True`` convention); booleans accepted."""
+    if isinstance(stem, bool):
+        return stem
+    if stem not in STEM_MODES:
+        raise ToolkitError(f"--stem must be one of {', '.join(STEM_MODES)}, not '{stem}'")
+    return lang == "en" if stem == "auto" else stem == "yes"
 
 
 class UnicodeTokenizer:
@@ -75,21 +96,28 @@ class ROUGE:
 
     ``corpus_score`` averages per-document F-measures (as rouge-score's users do); with several
     references per document each variant takes the best-matching one (rouge-score's score_multi).
-    ROUGE-Lsum needs sentences on separate lines; they are split with toolkit's segmenter.
+    ROUGE-Lsum takes the lines of a text as its sentences, as rouge-score does (see the module).
     """
 
-    def __init__(self, variants: Sequence[str] = VARIANTS, lang: str = "en", stem: bool = False) -> None:
+    def __init__(self, variants: Sequence[str] = VARIANTS, lang: str = "en", stem: str | bool = "auto",
+                 lsum_split: str = "newline") -> None:
         from rouge_score import rouge_scorer
 
         unknown = set(variants) - set(VARIANTS)
         if unknown:
             raise ToolkitError(f"unknown ROUGE variant(s): {', '.join(sorted(unknown))}")
+        if lsum_split not in LSUM_SPLITS:
+            raise ToolkitError(f"ROUGE-Lsum sentence split must be one of {', '.join(LSUM_SPLITS)}, not '{lsum_split}'")
         self.variants = tuple(variants)
         self.lang = lang
-        self.tokenizer = UnicodeTokenizer(lang, stem)
+        self.stem = stem
+        self.lsum_split = lsum_split
+        self.tokenizer = UnicodeTokenizer(lang, resolve_stem(stem, lang))
         self._scorer = rouge_scorer.RougeScorer(list(self.variants), tokenizer=self.tokenizer)
 
     def _lines(self, text: str) -> str:
+        if self.lsum_split == "newline" or "rougeLsum" not in self.variants:
+            return text
         from toolkit.text.segment import split_sentences
 
         return "\n".join(s for line in text.split("\n") for s in split_sentences(line, self.lang))
@@ -106,8 +134,11 @@ class ROUGE:
     def signature(self, variant: str, nrefs: int | str = 1) -> str:
         import toolkit
 
-        return (f"nrefs:{nrefs}|tok:unicode-words|case:lc|stem:{self.tokenizer.stem_name}|variant:{variant}"
-                f"|split:toolkit-{self.lang}|agg:mean-f|version:rouge-score-{_version()}+toolkit-{toolkit.__version__}")
+        split = "newline" if self.lsum_split == "newline" else f"toolkit-{self.lang}"
+        mode = self.stem if isinstance(self.stem, str) else ("yes" if self.stem else "no")
+        return (f"nrefs:{nrefs}|tok:unicode-words|case:lc|stem:{self.tokenizer.stem_name}({mode})|variant:{variant}"
+                + (f"|split:{split}" if variant == "rougeLsum" else "")
+                + f"|agg:mean-f|version:rouge-score-{_version()}+toolkit-{toolkit.__version__}")
 
     def corpus_score(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> dict[str, RougeScore]:
         """``references[i]`` holds the references of document i (this is per document, not per stream)."""

@@ -1,0 +1,157 @@
+"""Neural metrics: BERTScore (bert-score) and COMET (unbabel-comet), optional extra ``toolkit[neural]``.
+
+Both are segment-level scores (× 100) averaged over segments, so their statistics are
+``[score, 1]`` per segment and the bootstrap intervals and paired tests of
+``toolkit.evaluation.significance`` apply unchanged. Models are hub ids or local folders
+(``from_pretrained``), loaded once per process and batched; ``device`` is ``auto`` (CUDA when
+PyTorch sees a GPU), ``cpu`` or ``cuda``.
+
+COMET cannot run beside this toolkit today. Every unbabel-comet release (2.2.7 is the latest)
+requires ``transformers<5``, ``huggingface-hub<1``, ``numpy<2`` and ``protobuf<5``, while toolkit
+needs ``transformers>=5`` and ``huggingface_hub>=1``; and forced in with ``--no-deps`` (plus
+``setuptools<81`` for torchmetrics 0.10's ``pkg_resources``, and scipy), a tiny COMET checkpoint
+built from a random XLM-R loads but scoring fails in ``comet/encoders/xlmr.py``: it unpacks three
+outputs from ``XLMRobertaModel(..., return_dict=False)``, which under transformers 5 returns two
+when the model has no pooler. Selecting ``comet`` names the model that would be used (never a
+non-commercial one by default) and fails with that explanation instead of a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from toolkit.errors import ModelError, ToolkitError
+
+# bert-score's own defaults (bert_score.utils.lang2model / model2layers): roberta-large, layer 17,
+# for English; bert-base-multilingual-cased, layer 9, for other languages.
+BERTSCORE_ENGLISH = "roberta-large"
+BERTSCORE_MULTILINGUAL = "bert-base-multilingual-cased"
+COMET_DEFAULT = "Unbabel/wmt22-comet-da"  # Apache-2.0
+COMET_CPU = "Unbabel/eamt22-cometinho-da"  # Apache-2.0, distilled: documented for CPU use
+# Unbabel's COMET models under CC BY-NC-SA 4.0: never a default; allowed only when named.
+COMET_NON_COMMERCIAL = frozenset({
+    "Unbabel/wmt22-cometkiwi-da", "Unbabel/wmt23-cometkiwi-da-xl", "Unbabel/wmt23-cometkiwi-da-xxl",
+    "Unbabel/XCOMET-XL", "Unbabel/XCOMET-XXL",
+})
+COMET_BLOCKER = ("COMET needs the unbabel-comet package, which cannot be installed beside toolkit: every release "
+                 "(2.2.7 is the latest) requires transformers<5, huggingface-hub<1, numpy<2 and protobuf<5, toolkit "
+                 "needs transformers>=5 and huggingface_hub>=1 (and its XLM-R encoder fails under transformers 5); "
+                 "use bertscore, or run COMET in a separate environment")
+
+
+@dataclass
+class NeuralOptions:
+    """Model choices of the neural metrics (None: the documented default)."""
+
+    comet_model: str | None = None
+    bertscore_model: str | None = None
+    bertscore_layers: int | None = None
+    device: str = "auto"
+    batch_size: int = 32
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device not in ("cpu", "cuda"):
+        raise ToolkitError(f"--device must be auto, cpu or cuda, not '{device}'")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ToolkitError("--device cuda: PyTorch sees no CUDA GPU here")
+    return device
+
+
+def _versions(*packages: str) -> str:
+    from importlib import metadata
+
+    return "+".join(f"{p}-{metadata.version(p)}" for p in packages)
+
+
+def _default_layers(reference: str, path: Any) -> int:
+    """bert-score's layer for a known model (by id or folder name), else the model's last layer."""
+    import json
+
+    from bert_score.utils import model2layers
+
+    for name in (reference, str(reference).rstrip("/").split("/")[-1]):
+        if name in model2layers:
+            return int(model2layers[name])
+    config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    layers = config.get("num_hidden_layers") or config.get("n_layer") or config.get("num_layers")
+    if not layers:
+        raise ToolkitError(f"--bertscore-model {reference}: cannot tell its number of layers; give --bertscore-layers")
+    return int(layers)
+
+
+@lru_cache(maxsize=4)
+def _bert_scorer(path: str, layers: int, device: str, batch_size: int) -> Any:
+    """One BERTScorer per (model, layer, device, batch size) and process: loading costs seconds."""
+    from bert_score import BERTScorer
+
+    from toolkit.console import quiet_libraries
+
+    quiet_libraries()
+    try:
+        return BERTScorer(model_type=path, num_layers=layers, batch_size=batch_size, device=device, idf=False)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"BERTScore model {path}: cannot be loaded ({str(exc).splitlines()[0]})") from None
+
+
+class BertScoreMetric:
+    """BERTScore F1 × 100 per segment (best reference when there are several), averaged."""
+
+    name = "bertscore"
+    display = "BERTScore-F1"
+    higher_is_better = True
+
+    def __init__(self, lang: str, options: NeuralOptions) -> None:
+        try:
+            import bert_score  # noqa: F401
+        except ImportError:
+            raise ToolkitError("bertscore needs the optional extra: pip install 'toolkit[neural]'") from None
+        from toolkit.models.hub import resolve_model
+
+        self.reference = options.bertscore_model or (BERTSCORE_ENGLISH if lang == "en" else BERTSCORE_MULTILINGUAL)
+        self.model = resolve_model(self.reference, allow_download=False)
+        if options.bertscore_layers is not None and options.bertscore_layers < 1:
+            raise ToolkitError("--bertscore-layers must be a positive integer")
+        self.layers = options.bertscore_layers or _default_layers(self.reference, self.model.path)
+        self.device = resolve_device(options.device)
+        self.batch_size = options.batch_size
+
+    @staticmethod
+    def from_sums(sums: np.ndarray) -> float:
+        return float(sums[0] / sums[1])
+
+    def signature(self, nrefs: int | str) -> str:
+        identity = self.model.revision or (self.model.content_hash or "")[:12]
+        return (f"nrefs:{nrefs}|model:{self.reference}@{identity}|layer:{self.layers}|idf:no|rescale:no|scale:100"
+                f"|agg:mean-f1|version:{_versions('bert-score', 'transformers')}")
+
+    def segment_scores(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> list[float]:
+        scorer = _bert_scorer(str(self.model.path), self.layers, self.device, self.batch_size)
+        refs = [[r for r in group if r is not None] for group in references]
+        _, _, f1 = scorer.score(list(hypotheses), refs, batch_size=self.batch_size)
+        return [float(v) * 100 for v in f1.tolist()]
+
+    def compute(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]], pool: Any = None) -> Any:
+        from toolkit.evaluation.metrics import MetricScore
+
+        scores = self.segment_scores(hypotheses, references)
+        stats = np.array([[s, 1.0] for s in scores], dtype=np.float64)
+        counts = sorted({len(r) for r in references})
+        return MetricScore(self.display, self.from_sums(stats.sum(axis=0)), stats,
+                           self.signature(counts[0] if len(counts) == 1 else "var"), True)
+
+
+def comet_unavailable(options: NeuralOptions) -> ToolkitError:
+    """The one-line error for ``--metrics comet``, naming the model that would have been used."""
+    model = options.comet_model or COMET_DEFAULT
+    licence = " (CC BY-NC-SA 4.0: non-commercial use only)" if model in COMET_NON_COMMERCIAL else ""
+    return ToolkitError(f"comet with model {model}{licence}: {COMET_BLOCKER}")
