@@ -28,13 +28,19 @@ from toolkit.benchmark.measure import peak_rss_mb, percentile
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_TOKENIZER = REPO.parent / "shared" / "models" / "opus-mt-tc-big-fr-en-tokenizer"
-SYSTEMS = ("transformers", "toolkit-torch", "toolkit-ct2", "ctranslate2")
+SYSTEMS = ("transformers", "toolkit-torch", "toolkit-torch-auto", "toolkit-torch-int8", "toolkit-ct2",
+           "toolkit-ct2-intra", "ctranslate2")
 LABELS = {
-    "transformers": "plain transformers (model-card usage)",
-    "toolkit-torch": "toolkit, torch backend",
-    "toolkit-ct2": "toolkit, ct2 backend",
-    "ctranslate2": "CTranslate2 translate_batch directly",
+    "transformers": "plain transformers (model-card usage, fp32)",
+    "toolkit-torch": "toolkit, torch backend, --dtype float32",
+    "toolkit-torch-auto": "toolkit, torch backend, --dtype auto",
+    "toolkit-torch-int8": "toolkit, torch backend, --quantization int8",
+    "toolkit-ct2": "toolkit, ct2 backend (int8)",
+    "toolkit-ct2-intra": "toolkit, ct2, earlier thread layout (1 replica × N threads)",
+    "ctranslate2": "CTranslate2 translate_batch directly (1 replica × N threads)",
 }
+# Outputs compared with those of the toolkit's torch float32 run (same model, same inputs).
+AGREEMENT = ("toolkit-torch-auto", "toolkit-torch-int8", "toolkit-ct2")
 
 
 # --------------------------------------------------------------------------- inputs and models
@@ -91,22 +97,34 @@ def _run_plain(model_dir: Path, docs: list[list[str]], tokens: int, beams: int, 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForSeq2SeqLM.from_pretrained(model_dir)
 
-    def run(doc: list[str]) -> int:
+    def run(doc: list[str]) -> tuple[int, list[str]]:
         inputs = tokenizer(doc, padding=True, return_tensors="pt")
         output = model.generate(**inputs, num_beams=beams, min_new_tokens=tokens, max_new_tokens=tokens)
-        return int((output != tokenizer.pad_token_id).sum()) - (0 if model.config.decoder_start_token_id == tokenizer.pad_token_id else len(doc))
+        generated = int((output != tokenizer.pad_token_id).sum()) - (0 if model.config.decoder_start_token_id == tokenizer.pad_token_id else len(doc))
+        return generated, tokenizer.batch_decode(output, skip_special_tokens=True)
 
-    return run, None
+    return _per_document(run), None
 
 
-def _run_toolkit(model_dir: Path, docs: list[list[str]], tokens: int, beams: int, threads: int, backend: str,
+def _run_toolkit(model_dir: Path, docs: list[list[str]], tokens: int, beams: int, threads: int, variant: str,
                  task: str) -> tuple[Any, Any]:
+    """The toolkit as the CLI runs it: every document of the set in one call (sentences of all
+    documents share length-sorted batches); a document's latency is the call's time apportioned
+    by its share of the source tokens, as the manifest gives it."""
     from toolkit.engines.loader import load_engine
     from toolkit.options import EngineOptions, GenerationOptions
 
-    engine = load_engine(str(model_dir), task,
-                         EngineOptions(device="cpu", backend=backend, threads=threads,
-                                       quantization="int8" if backend == "ct2" else None),
+    backend = "ct2" if variant.startswith("ct2") else "torch"
+    options = {"device": "cpu", "backend": backend, "threads": threads, "dtype": "float32"}
+    if backend == "ct2":
+        options["quantization"] = "int8"
+    elif variant == "torch-auto":
+        options["dtype"] = "auto"
+    elif variant == "torch-int8":
+        options["quantization"] = "int8"
+    if variant == "ct2-intra":
+        os.environ["TOOLKIT_CT2_LAYOUT"] = "intra"
+    engine = load_engine(str(model_dir), task, EngineOptions(**options),
                          GenerationOptions(num_beams=beams, min_new_tokens=tokens, max_new_tokens=tokens))
     if task == "translation":
         from toolkit.io.documents import Document
@@ -114,13 +132,37 @@ def _run_toolkit(model_dir: Path, docs: list[list[str]], tokens: int, beams: int
 
         translator = Translator(engine, "fr", "en")
 
-        def run(doc: list[str]) -> int:
-            result = translator.translate_document(Document(id="d", text="\n".join(doc), source="bench"))
-            return result.output_tokens
+        def run(batch: list[list[str]]) -> list[tuple[float, int, list[str]]]:
+            results = translator.translate_batch([Document(id=f"d{i}", text="\n".join(doc), source="bench")
+                                                  for i, doc in enumerate(batch)])
+            return [(r.seconds, r.output_tokens, [s.output for s in r.segments]) for r in results]
     else:
-        def run(doc: list[str]) -> int:
-            return sum(g.output_tokens for g in engine.generate(doc))
+        def run(batch: list[list[str]]) -> list[tuple[float, int, list[str]]]:
+            flat = [s for doc in batch for s in doc]
+            t0 = time.perf_counter()
+            generated = engine.generate(flat)
+            elapsed = time.perf_counter() - t0
+            total = sum(g.source_tokens for g in generated) or 1
+            out, i = [], 0
+            for doc in batch:
+                part = generated[i:i + len(doc)]
+                i += len(doc)
+                out.append((elapsed * sum(g.source_tokens for g in part) / total, sum(g.output_tokens for g in part),
+                            [g.text for g in part]))
+            return out
     return run, engine
+
+
+def _per_document(run_one: Any) -> Any:
+    """A one-document-per-call system as a batch runner: each document timed on its own."""
+    def run(batch: list[list[str]]) -> list[tuple[float, int, list[str]]]:
+        out = []
+        for doc in batch:
+            t0 = time.perf_counter()
+            generated, texts = run_one(doc)
+            out.append((time.perf_counter() - t0, generated, texts))
+        return out
+    return run
 
 
 def _run_ct2_direct(model_dir: Path, docs: list[list[str]], tokens: int, beams: int, threads: int) -> tuple[Any, Any]:
@@ -136,45 +178,57 @@ def _run_ct2_direct(model_dir: Path, docs: list[list[str]], tokens: int, beams: 
     translator = ctranslate2.Translator(str(path), device="cpu", compute_type="int8", intra_threads=threads)
     prefix = [tokenizer.bos_token] if "bart" in path.name or "bart" in str(model_dir) else None
 
-    def run(doc: list[str]) -> int:
+    def run(doc: list[str]) -> tuple[int, list[str]]:
         batch = [tokenizer.convert_ids_to_tokens(ids) for ids in tokenizer(doc)["input_ids"]]
         results = translator.translate_batch(batch, beam_size=beams, min_decoding_length=tokens,
                                              max_decoding_length=tokens, max_input_length=0,
                                              target_prefix=[prefix] * len(batch) if prefix else None)
-        return sum(len(r.hypotheses[0]) for r in results)
+        return sum(len(r.hypotheses[0]) for r in results), [" ".join(r.hypotheses[0]) for r in results]
 
-    return run, None
+    return _per_document(run), None
 
 
 def worker(system: str, task: str, model_dir: Path, tokens: int, beams: int, threads: int, repeats: int) -> dict[str, Any]:
     docs = translation_documents() if task == "translation" else summarization_documents()
     baseline = peak_rss_mb()  # the interpreter and toolkit's own modules; libraries load with the model
     start = time.perf_counter()
+    # The libraries each system imports anyway while loading, imported first to time them.
+    import importlib
+
+    for name in (["ctranslate2", "transformers"] if "ct2" in system or system == "ctranslate2"
+                 else ["torch", "transformers"]):
+        importlib.import_module(name)
+    import_seconds = time.perf_counter() - start
     if system == "transformers":
         run, _ = _run_plain(model_dir, docs, tokens, beams, threads)
     elif system == "ctranslate2":
         run, _ = _run_ct2_direct(model_dir, docs, tokens, beams, threads)
     else:
-        run, _ = _run_toolkit(model_dir, docs, tokens, beams, threads, system.split("-")[1], task)
+        run, _ = _run_toolkit(model_dir, docs, tokens, beams, threads, system.split("-", 1)[1], task)
     load_seconds = time.perf_counter() - start
     after_load = peak_rss_mb()
     import sys as _sys
 
     torch_loaded = "torch" in _sys.modules
-    run(docs[0])  # warm-up
+    run(docs[:1])  # warm-up
     latencies: list[float] = []
     generated = 0
+    outputs: list[list[str]] = []
+    wall = 0.0
     for _ in range(repeats):
-        for doc in docs:
-            t0 = time.perf_counter()
-            generated += run(doc)
-            latencies.append(time.perf_counter() - t0)
-    total = sum(latencies)
+        t0 = time.perf_counter()
+        results = run(docs)
+        wall += time.perf_counter() - t0
+        outputs = [texts for _, _, texts in results]
+        for seconds, tokens_out, _ in results:
+            generated += tokens_out
+            latencies.append(seconds)
     return {"system": system, "task": task, "load_seconds": load_seconds, "documents": len(docs),
             "segments": sum(len(d) for d in docs), "repeats": repeats, "generated_tokens": generated,
-            "seconds": total, "tokens_per_second": generated / total, "p50_latency": percentile(latencies, 50),
+            "seconds": wall, "tokens_per_second": generated / wall, "p50_latency": percentile(latencies, 50),
             "p95_latency": percentile(latencies, 95), "peak_rss_mb": peak_rss_mb(), "rss_after_load_mb": after_load,
-            "startup_rss_mb": baseline, "model_memory_mb": peak_rss_mb() - baseline, "imports_torch": torch_loaded}
+            "startup_rss_mb": baseline, "model_memory_mb": peak_rss_mb() - baseline, "imports_torch": torch_loaded,
+            "import_seconds": import_seconds, "outputs": outputs}
 
 
 # --------------------------------------------------------------------------- driver and report
@@ -217,8 +271,91 @@ def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return chosen
 
 
+def agreement(results: list[dict[str, Any]]) -> None:
+    """Exact-match rate and chrF of each AGREEMENT system's segment outputs against the toolkit's
+    torch float32 outputs: what lower precision changes, on the same model and inputs."""
+    import sacrebleu
+
+    by_name = {r["system"]: r for r in results if "error" not in r}
+    reference = by_name.get("toolkit-torch", {}).get("outputs")
+    for r in results:
+        outputs = r.pop("outputs", None)
+        if reference is None or outputs is None or r["system"] not in AGREEMENT:
+            continue
+        refs = [s for doc in reference for s in doc]
+        hyps = [s for doc in outputs for s in doc]
+        r["agreement"] = {"segments": len(refs), "exact_match": sum(a == b for a, b in zip(hyps, refs)) / len(refs),
+                          "chrf": sacrebleu.corpus_chrf(hyps, [refs]).score}
+    by_name.get("toolkit-torch", {}).pop("outputs", None)
+
+
+def startup(root: Path, repeats: int = 5) -> dict[str, Any]:
+    """`toolkit --help`, and a cached ct2 translation of one short file up to its first batch:
+    wall seconds from spawning the process (interpreter start-up included), median of ``repeats``."""
+    import resource
+    import statistics
+    import tempfile
+
+    toolkit = Path(sys.executable).parent / "toolkit"
+    help_wall, help_cpu = [], []
+    for _ in range(repeats):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        subprocess.run([str(toolkit), "--help"], capture_output=True, check=True)
+        help_wall.append(time.perf_counter() - t0)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        help_cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    model_dir = build_model("translation", root / "models", False)
+    from toolkit.engines import ct2
+    from toolkit.models.hub import resolve_model
+
+    ct2.convert(resolve_model(str(model_dir)), "int8")
+    probe = (
+        "import sys, time\n"
+        "from toolkit.engines import ct2\n"
+        "original = ct2.CT2Engine.decode_batches\n"
+        "def first(self, batches):\n"
+        "    print('FIRST', time.time(), 'torch' in sys.modules, 'transformers' in sys.modules, file=sys.stderr, flush=True)\n"
+        "    sys.exit(0)\n"
+        "ct2.CT2Engine.decode_batches = first\n"
+        "from toolkit.cli import main\n"
+        "sys.argv = ['toolkit'] + sys.argv[1:]\n"
+        "main()\n"
+    )
+    first_batch, imports = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        short = Path(tmp) / "short.txt"
+        short.write_text("Le président a annoncé mardi une réforme des retraites.\n", encoding="utf-8")
+        args = ["translate", str(short), "-m", str(model_dir), "--backend", "ct2", "--out", str(Path(tmp) / "out"),
+                "--overwrite", "-q"]
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+        for _ in range(repeats):
+            t0 = time.time()
+            proc = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, env=env)
+            line = next((x for x in proc.stderr.splitlines() if x.startswith("FIRST")), None)
+            if line is None:
+                return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "no batch"}
+            _, when, has_torch, has_transformers = line.split()
+            first_batch.append(float(when) - t0)
+            imports = {"torch": has_torch == "True", "transformers": has_transformers == "True"}
+        # Where the time goes: the largest top-level imports (python -X importtime).
+        proc = subprocess.run([sys.executable, "-X", "importtime", "-c", probe, *args], capture_output=True, text=True,
+                              env=env)
+    top: dict[str, float] = {}
+    for row in proc.stderr.splitlines():
+        if row.startswith("import time:") and row.count("|") == 2:
+            _, cumulative, name = row.split("|")
+            if not name.startswith("  ") and cumulative.strip().isdigit():
+                top[name.strip()] = top.get(name.strip(), 0.0) + int(cumulative) / 1e6
+    return {"help_seconds": statistics.median(help_wall), "help_cpu_seconds": statistics.median(help_cpu),
+            "help_runs": help_wall, "first_batch_seconds": statistics.median(first_batch),
+            "first_batch_runs": first_batch, "imported_before_first_batch": imports,
+            "import_seconds_total": sum(top.values()),
+            "largest_imports": dict(sorted(top.items(), key=lambda kv: -kv[1])[:5])}
+
+
 def run_task(task: str, root: Path, tokens: int, beams: int, threads: int, repeats: int, quick: bool,
-             rounds: int = 3) -> dict[str, Any]:
+             rounds: int = 3, systems: tuple[str, ...] = SYSTEMS) -> dict[str, Any]:
     """Each round runs every system once, in a rotated order, so that a slow patch of a shared
     machine does not fall on one system; each system reports its median round."""
     model_dir = build_model(task, root / "models", quick)
@@ -227,10 +364,10 @@ def run_task(task: str, root: Path, tokens: int, beams: int, threads: int, repea
     from toolkit.models.hub import resolve_model
 
     ct2.convert(resolve_model(str(model_dir)), "int8")
-    runs: dict[str, list[dict[str, Any]]] = {system: [] for system in SYSTEMS}
+    runs: dict[str, list[dict[str, Any]]] = {system: [] for system in systems}
     errors: dict[str, dict[str, Any]] = {}
     for round_index in range(rounds):
-        order = SYSTEMS[round_index % len(SYSTEMS):] + SYSTEMS[:round_index % len(SYSTEMS)]
+        order = systems[round_index % len(systems):] + systems[:round_index % len(systems)]
         for system in order:
             if system in errors:
                 continue
@@ -240,7 +377,8 @@ def run_task(task: str, root: Path, tokens: int, beams: int, threads: int, repea
                 errors[system] = result
             else:
                 runs[system].append(result)
-    results = [errors[s] if s in errors else _median_run(runs[s]) for s in SYSTEMS]
+    results = [errors[s] if s in errors else _median_run(runs[s]) for s in systems]
+    agreement(results)
     base = next((r for r in results if r["system"] == "transformers" and "error" not in r), None)
     for r in results:
         if base and "error" not in r:
@@ -256,23 +394,42 @@ def markdown(report: dict[str, Any]) -> str:
     m = report["machine"]
     lines = [f"Machine: {m['processor']}, {m['cores']} cores, {m['platform']}; Python {m['python']}, "
              f"torch {m['packages'].get('torch')}, transformers {m['packages'].get('transformers')}, "
-             f"CTranslate2 {m['packages'].get('ctranslate2')}. Threads: {report['threads']}.", ""]
+             f"CTranslate2 {m['packages'].get('ctranslate2')}. Threads: {report['threads']}. "
+             f"Load average (1 min) at start {report.get('load_start', '?')}, at end {report.get('load_end', '?')} "
+             "(a shared machine: other work ran beside the benchmark).", ""]
     for task in report["tasks"]:
         lines += [f"**{task['task']}** — {task['beams']} beams, {task['tokens_per_segment']} generated tokens per segment, "
                   f"{task['source_tokens']} source tokens (longest segment {task['longest_segment_tokens']}), "
                   f"median of {task['rounds']} rounds (each: a fresh process per system, a warm-up, "
-                  f"{task['results'][0].get('repeats', '?')} timed pass(es); system order rotated between rounds)", "",
-                  "| system | generated tok/s | × transformers | p50 latency / doc (s) | peak RSS (MiB) | vs transformers | "
-                  "peak − start-up (MiB) | vs transformers | load (s) |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+                  f"{task['results'][0].get('repeats', '?')} timed pass(es); system order rotated between rounds). "
+                  "Plain transformers and CTranslate2-direct take one document per call; the toolkit takes the "
+                  "whole set in one call, as the CLI does (latency per document apportioned by source tokens)", "",
+                  "| system | generated tok/s | × transformers | rounds (tok/s) | p50 latency / doc (s) | peak RSS (MiB) | "
+                  "vs transformers | import (s) | load (s) | agreement with torch fp32: exact / chrF |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for r in task["results"]:
             if "error" in r:
-                lines.append(f"| {LABELS[r['system']]} | failed: {r['error']} | | | | | | | |")
+                lines.append(f"| {LABELS[r['system']]} | failed: {r['error']} | | | | | | | | |")
                 continue
-            lines.append(f"| {LABELS[r['system']]} | {r['tokens_per_second']:.1f} | {r.get('speedup', 1):.2f}× | "
+            rounds = ", ".join(f"{x['tokens_per_second']:.0f}" for x in r.get("rounds", []))
+            agree = r.get("agreement")
+            agree_text = f"{100 * agree['exact_match']:.0f}% / {agree['chrf']:.1f}" if agree else ""
+            lines.append(f"| {LABELS[r['system']]} | {r['tokens_per_second']:.1f} | {r.get('speedup', 1):.2f}× | {rounds} | "
                          f"{r['p50_latency']:.2f} | {r['peak_rss_mb']:.0f} | {100 * r.get('memory_ratio', 1):.0f}% | "
-                         f"{r['model_memory_mb']:.0f} | {100 * r.get('model_memory_ratio', 1):.0f}% | {r['load_seconds']:.1f} |")
+                         f"{r.get('import_seconds', 0):.2f} | {r['load_seconds']:.1f} | {agree_text} |")
         lines.append("")
+    st = report.get("startup")
+    if st and "error" not in st:
+        largest = ", ".join(f"{k} {v:.2f} s" for k, v in st["largest_imports"].items())
+        lines += ["**start-up** (median of 5 process launches)", "",
+                  f"- `toolkit --help`: {st['help_seconds']:.2f} s wall, {st['help_cpu_seconds']:.2f} s CPU",
+                  f"- cached ct2 translation of a one-sentence file, process spawn → first batch: "
+                  f"{st['first_batch_seconds']:.2f} s; imported by then: "
+                  f"torch {'yes' if st['imported_before_first_batch']['torch'] else 'no'}, transformers "
+                  f"{'yes' if st['imported_before_first_batch']['transformers'] else 'no'}; imports "
+                  f"{st['import_seconds_total']:.2f} s in all, largest: {largest}", ""]
+    elif st:
+        lines += [f"**start-up**: failed: {st['error']}", ""]
     return "\n".join(lines)
 
 
@@ -296,18 +453,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--translation-tokens", type=int, default=40)
     parser.add_argument("--summary-tokens", type=int, default=96)
     parser.add_argument("--quick", action="store_true", help="tiny dimensions: checks the machinery in seconds")
+    parser.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset of: " + ", ".join(SYSTEMS))
+    parser.add_argument("--no-startup", action="store_true", help="skip the start-up measurements")
     args = parser.parse_args(argv)
+    systems = tuple(s for s in SYSTEMS if s in args.systems.split(","))
     os.environ["HF_HUB_OFFLINE"] = "1"
     from toolkit.console import quiet_libraries
 
     quiet_libraries()
     args.out.mkdir(parents=True, exist_ok=True)
     tasks = ["translation", "summarization"] if args.task == "all" else [args.task]
-    report = {"machine": machine(), "threads": args.threads, "quick": args.quick, "tasks": []}
+    report: dict[str, Any] = {"machine": machine(), "threads": args.threads, "quick": args.quick, "tasks": [],
+                              "load_start": round(os.getloadavg()[0], 2)}
     for task in tasks:
         tokens = args.translation_tokens if task == "translation" else args.summary_tokens
         report["tasks"].append(run_task(task, args.out, tokens, args.beams, args.threads, args.repeats, args.quick,
-                                        args.rounds))
+                                        args.rounds, systems))
+    if not args.quick and not args.no_startup:
+        report["startup"] = startup(args.out)
+    report["load_end"] = round(os.getloadavg()[0], 2)
     from toolkit.io.documents import atomic_write_text
 
     atomic_write_text(args.out / "speed.json", json.dumps(report, indent=2) + "\n")

@@ -20,7 +20,7 @@ SENTENCES = [s for text in seed_texts() for _, _, s in segment_document(text, "f
 
 
 def on_cpu(backend: str, quantization: str | None = None) -> EngineOptions:
-    return EngineOptions(device="cpu", backend=backend, quantization=quantization)
+    return EngineOptions(device="cpu", backend=backend, quantization=quantization, dtype="float32")
 
 
 def engines(model: Path, task: str, **overrides):

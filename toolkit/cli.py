@@ -22,6 +22,38 @@ from toolkit.console import (EXIT_PARTIAL, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USER_
 from toolkit.errors import ToolkitError
 
 
+def _defer_rich_markdown() -> None:
+    """Typer's help renderer imports rich.markdown (markdown-it, ~0.12 s) only to render help in
+    markdown mode, which this CLI does not use; stand in for it until something needs it."""
+    import types
+
+    if "rich.markdown" in sys.modules:
+        return
+    stub = types.ModuleType("rich.markdown")
+
+    def real() -> Any:
+        import importlib
+
+        if sys.modules.get("rich.markdown") is stub:
+            del sys.modules["rich.markdown"]
+        return importlib.import_module("rich.markdown")
+
+    class Markdown:  # only called in markdown mode
+        def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+            return real().Markdown(*args, **kwargs)
+
+    stub.Markdown = Markdown  # type: ignore[attr-defined]
+    def attribute(name: str) -> Any:
+        if name.startswith("__"):  # the import system probes __path__ and the like
+            raise AttributeError(name)
+        return getattr(real(), name)
+
+    stub.__getattr__ = attribute  # type: ignore[method-assign]
+    sys.modules["rich.markdown"] = stub
+
+
+_defer_rich_markdown()
+
 
 def _one_line(error: ClickException) -> str:
     import re
@@ -122,8 +154,18 @@ class Backend(str, Enum):
 
 
 BackendOption = Annotated[Optional[Backend], typer.Option("--backend", help="auto: CTranslate2 where it supports the model, else PyTorch (default: toolkit/data/defaults.yaml).")]
-QuantizationOption = Annotated[Optional[str], typer.Option("--quantization", help="ct2 weights: int8 (CPU default), int8_float16 (CUDA default), int8_float32, float16, bfloat16, float32.")]
-ThreadsOption = Annotated[int, typer.Option("--threads", min=0, max=1024, help="CPU threads for inference (0: the library's default).")]
+QuantizationOption = Annotated[Optional[str], typer.Option("--quantization", help="ct2 weights: int8 (CPU default), int8_float16 (CUDA default), int8_float32, float16, bfloat16, float32; torch: int8 (dynamic quantisation of Linear layers, CPU).")]
+ThreadsOption = Annotated[int, typer.Option("--threads", min=0, max=1024, help="CPU threads for inference (0: every core).")]
+
+
+class Dtype(str, Enum):
+    auto = "auto"
+    float32 = "float32"
+    bfloat16 = "bfloat16"
+    float16 = "float16"
+
+
+DtypeOption = Annotated[Optional[Dtype], typer.Option("--dtype", help="torch weights: auto (bfloat16 on CPUs with native bf16, float16 on CUDA, else float32), float32, bfloat16, float16. With --quantization int8 the torch backend quantises Linear layers dynamically.")]
 NoPivotOption = Annotated[bool, typer.Option("--no-pivot/--pivot", help="Refuse two-hop routes through English.")]
 RegistryOption = Annotated[Optional[Path], typer.Option("--registry", help="Model registry (default: toolkit/data/models.yaml).")]
 RevisionOption = Annotated[Optional[str], typer.Option("--revision", help="Hub revision (branch, tag or commit) of the model.")]
@@ -237,6 +279,7 @@ def translate(
     device: DeviceOption = Device.auto,
     backend: BackendOption = None,
     quantization: QuantizationOption = None,
+    dtype: DtypeOption = None,
     threads: ThreadsOption = 0,
     revision: RevisionOption = None,
     encoding: EncodingOption = "utf-8",
@@ -255,7 +298,7 @@ def translate(
         from toolkit.tasks.translate import document_translator
         from toolkit.text.glossary import load_glossary
 
-        engine = _engine_options("translation", device, backend, quantization, threads, batch_size, revision)
+        engine = _engine_options("translation", device, backend, quantization, threads, batch_size, revision, dtype=dtype)
         generation = build(GenerationOptions, {"num_beams": beams, "max_new_tokens": max_new_tokens})
         docs, warnings = _read_documents(inputs, encoding)
         for doc in docs if fmt == Format.html else []:  # --format html: every input is HTML (e.g. stdin)
@@ -277,7 +320,8 @@ def translate(
 
 
 def _engine_options(task: str, device: Device, backend: Optional[Backend], quantization: Optional[str], threads: int,
-                    batch_size: Optional[int] = None, revision: Optional[str] = None) -> Any:
+                    batch_size: Optional[int] = None, revision: Optional[str] = None,
+                    dtype: Optional[Dtype] = None) -> Any:
     """EngineOptions from the command line, the configured defaults filling what was not given."""
     from toolkit.config import load_defaults
     from toolkit.options import EngineOptions, build
@@ -287,7 +331,8 @@ def _engine_options(task: str, device: Device, backend: Optional[Backend], quant
     return build(EngineOptions, {"device": device.value, "backend": backend.value if backend else section.backend,
                                  "quantization": quantization, "threads": threads,
                                  "batch_size": batch_size or section.batch_size,
-                                 "max_batch_tokens": section.max_batch_tokens, "revision": revision})
+                                 "max_batch_tokens": section.max_batch_tokens, "revision": revision,
+                                 "dtype": dtype.value if dtype else "auto"})
 
 
 def _routable(docs: list[Any], translator: Any) -> tuple[list[Any], list[dict[str, str]]]:
@@ -341,6 +386,7 @@ def summarize(
     device: DeviceOption = Device.auto,
     backend: BackendOption = None,
     quantization: QuantizationOption = None,
+    dtype: DtypeOption = None,
     threads: ThreadsOption = 0,
     revision: RevisionOption = None,
     encoding: EncodingOption = "utf-8",
@@ -359,7 +405,7 @@ def summarize(
         from toolkit.tasks.summarize import load_summarizer
 
         generation = _summary_generation(beams, min_length, max_length, length_penalty, no_repeat_ngram)
-        engine = _engine_options("summarization", device, backend, quantization, threads, batch_size, revision)
+        engine = _engine_options("summarization", device, backend, quantization, threads, batch_size, revision, dtype=dtype)
         lang = check_language(lang or load_defaults().summarization.lang)
         wanted = check_language(summary_lang, "--summary-lang") if summary_lang else lang
         docs, warnings = _read_documents(inputs, encoding)
@@ -370,7 +416,7 @@ def summarize(
                                   show_progress=not quiet)
             head = {**base_manifest("summarize"), "task": "summarization", **summarizer.describe()}
             if wanted != lang:
-                translation_engine = _engine_options("translation", device, backend, quantization, threads)
+                translation_engine = _engine_options("translation", device, backend, quantization, threads, dtype=dtype)
                 described = translate_summaries(docs, results, lang, wanted, translation_engine, not quiet)
                 head = {**head, "summary_lang": wanted, "summary_translation": described}
             _emit(run, results, warnings, fmt.value, "summary", head, as_json, quiet,
@@ -399,6 +445,7 @@ def pipeline(
     device: DeviceOption = Device.auto,
     backend: BackendOption = None,
     quantization: QuantizationOption = None,
+    dtype: DtypeOption = None,
     threads: ThreadsOption = 0,
     encoding: EncodingOption = "utf-8",
     overwrite: OverwriteOption = False,
@@ -425,8 +472,8 @@ def pipeline(
         generation = _summary_generation(beams, min_length, max_length, length_penalty, no_repeat_ngram)
         if out == "-":
             raise ToolkitError("pipeline writes two outputs per document: --out must be a folder")
-        engine = _engine_options("translation", device, backend, quantization, threads)
-        summary_engine = _engine_options("summarization", device, backend, quantization, threads)
+        engine = _engine_options("translation", device, backend, quantization, threads, dtype=dtype)
+        summary_engine = _engine_options("summarization", device, backend, quantization, threads, dtype=dtype)
         terms = load_glossary(glossary, keep or [])
         docs, warnings = _read_documents(inputs, encoding)
         run = _out_target(out, "pipeline", as_json, overwrite, inputs)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.abc
+import importlib.util
 import json
 import logging
 import os
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import typer
@@ -62,13 +64,9 @@ def quiet_libraries() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     warnings.filterwarnings("ignore", message=".*sacremoses.*")
     warnings.filterwarnings("ignore", category=FutureWarning)
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-    except ImportError:
-        pass
+    # transformers is not imported for this (it costs a second): its logging is quieted when,
+    # and only if, something imports it.
+    after_import("transformers.utils.logging", _quiet_transformers)
     logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
 
 
@@ -87,6 +85,42 @@ def set_debug(enabled: bool) -> None:
 
 def debugging() -> bool:
     return bool(_debug and _debug[0])
+
+
+def _quiet_transformers(hf_logging: Any) -> None:
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Runs ``action(module)`` once ``name`` has been imported (see after_import)."""
+
+    def __init__(self, name: str, action: Callable[[Any], None]) -> None:
+        self.name, self.action = name, action
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname != self.name:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None:
+            return spec
+        original, action = spec.loader.exec_module, self.action
+
+        def exec_module(module: Any) -> None:
+            original(module)
+            action(module)
+
+        spec.loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+def after_import(name: str, action: Callable[[Any], None]) -> None:
+    """``action(module)`` now if ``name`` is imported already, else right after it is imported."""
+    if name in sys.modules:
+        action(sys.modules[name])
+    elif not any(isinstance(f, _AfterImport) and f.name == name for f in sys.meta_path):
+        sys.meta_path.insert(0, _AfterImport(name, action))
 
 
 @contextlib.contextmanager

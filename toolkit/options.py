@@ -33,7 +33,7 @@ class EngineOptions(Options):
     backend: Backend = "auto"
     device: str = "auto"
     quantization: str | None = None
-    dtype: Dtype = "float32"
+    dtype: Dtype = "auto"  # torch backend only; ct2 takes --quantization
     threads: int = Field(0, ge=0, le=1024)
     batch_size: int = Field(16, ge=1, le=65536)
     max_batch_tokens: int = Field(8192, ge=16)

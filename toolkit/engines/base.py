@@ -173,7 +173,7 @@ class Engine:
             return []
         encoded = self.tokenizer([self.prefix + t for t in texts])["input_ids"]
         lengths = [len(ids) for ids in encoded]
-        batches = make_batches(lengths, self.batch_size, self.max_batch_tokens)
+        batches = self.plan_batches(lengths)
         results: list[Generated | None] = [None] * len(texts)
         for batch, decoded in zip(batches, self.decode_batches([[encoded[i] for i in b] for b in batches])):
             for index, output in zip(batch, decoded):
@@ -181,6 +181,10 @@ class Engine:
             if on_batch:
                 on_batch(len(batch))
         return [r for r in results if r is not None]
+
+    def plan_batches(self, lengths: Sequence[int]) -> list[list[int]]:
+        """Indices of the inputs grouped into the batches to decode, in decoding order."""
+        return make_batches(lengths, self.batch_size, self.max_batch_tokens)
 
     def decode_batches(self, batches: Sequence[Sequence[Sequence[int]]]) -> Iterator[list[Decoded]]:
         """One list of outputs per batch, in order (a backend may keep several in flight)."""
@@ -239,7 +243,8 @@ class TorchEngine(Engine):
         device = pick_device(options.device)
         if options.threads:
             torch.set_num_threads(options.threads)
-        dtype = torch_dtype(options.dtype, device)
+        # Dynamic int8 quantisation takes float32 Linear weights, whatever --dtype says.
+        dtype = "float32" if options.quantization == "int8" else torch_dtype(options.dtype, device)
         model = load_seq2seq_model(ref, device, dtype)
         if options.quantization == "int8":
             if device != "cpu":
@@ -250,7 +255,7 @@ class TorchEngine(Engine):
     def describe(self) -> dict[str, Any]:
         import torch
 
-        return {"threads": torch.get_num_threads(), "dtype": self.dtype,
+        return {"threads": torch.get_num_threads(), "dtype": self.dtype, "dtype_requested": self.options.dtype,
                 "quantization": self.options.quantization or "none"}
 
     def output_limit(self, source_tokens: int) -> int:

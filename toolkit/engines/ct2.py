@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.config import toolkit_cache
-from toolkit.engines.base import Decoded, Engine, resolve_device
+from toolkit.engines.base import Decoded, Engine, make_batches, resolve_device
 from toolkit.options import EngineOptions
 from toolkit.errors import ModelError, ToolkitError
 from toolkit.models.hub import ModelRef
@@ -126,10 +126,21 @@ def decoding_options(settings: dict[str, Any], forced_eos: bool = False) -> dict
     return options
 
 
-def thread_layout(threads: int) -> tuple[int, int]:
-    """(inter_threads, intra_threads) for ``--threads``: one translator replica using them all
-    (0: CTranslate2's default), the layout measured in the speed benchmark."""
-    return 1, threads
+def thread_layout(threads: int, device: str = "cpu", cores: int | None = None) -> tuple[int, int]:
+    """(inter_threads, intra_threads) for ``--threads`` (0: every core of this machine).
+
+    On the CPU, one single-threaded translator replica per thread, several batches in flight:
+    a batch's decoding has long sequential stretches (beam search bookkeeping, small matrix
+    products) during which a second intra-op thread idles, while a second replica decoding
+    another batch keeps that core busy. Measured on a 2-core AMD EPYC (benchmarks/speed.py,
+    ``--ct2-layout``): (2, 1) decodes faster than (1, 2). On CUDA one replica per GPU, with the
+    threads for its CPU-side work."""
+    if device.startswith("cuda"):
+        return 1, threads
+    total = threads or cores or os.cpu_count() or 1
+    if os.environ.get("TOOLKIT_CT2_LAYOUT") == "intra":  # the earlier layout, for the speed benchmark
+        return 1, total
+    return total, 1
 
 
 class CT2Engine(Engine):
@@ -146,7 +157,7 @@ class CT2Engine(Engine):
         self.quantization = quantization
         self.model_path, self.converted_now = convert(ref, quantization)
         ct2_device, _, index = device.partition(":")
-        self.inter_threads, self.intra_threads = thread_layout(options.threads)
+        self.inter_threads, self.intra_threads = thread_layout(options.threads, device)
         self.translator = ctranslate2.Translator(
             str(self.model_path), device=ct2_device, device_index=int(index or 0), compute_type=quantization,
             inter_threads=self.inter_threads, intra_threads=self.intra_threads,
@@ -172,6 +183,12 @@ class CT2Engine(Engine):
                 "converted_this_run": self.converted_now, "threads": self.options.threads,
                 "inter_threads": self.inter_threads, "intra_threads": self.intra_threads,
                 "ct2_options": self.decoding}
+
+    def plan_batches(self, lengths: Sequence[int]) -> list[list[int]]:
+        """Length-sorted batches within the token budget, and at least one per replica: a single
+        document of 12 sentences becomes two batches of 6 with two replicas, so both decode."""
+        per_replica = -(-len(lengths) // max(1, self.inter_threads))
+        return make_batches(lengths, max(1, min(self.batch_size, per_replica)), self.max_batch_tokens)
 
     def decode_batches(self, batches: Sequence[Sequence[Sequence[int]]]) -> Iterator[list[Decoded]]:
         """Batches are submitted asynchronously, a few ahead of the one being read, and read back
