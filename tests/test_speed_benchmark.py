@@ -15,7 +15,7 @@ from conftest import REPO
 pytestmark = pytest.mark.slow  # whole benchmark processes: minutes, kept in CI
 
 
-def test_quick_speed_benchmark_runs_all_four_systems(tmp_path: Path) -> None:
+def test_quick_speed_benchmark_runs_every_system(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "speed.py"), "--quick", "--out", str(tmp_path), "--translation-tokens", "6",
          "--summary-tokens", "6", "--beams", "2", "--rounds", "1"],
@@ -26,13 +26,19 @@ def test_quick_speed_benchmark_runs_all_four_systems(tmp_path: Path) -> None:
     assert [t["task"] for t in report["tasks"]] == ["translation", "summarization"]
     for task in report["tasks"]:
         systems = [r["system"] for r in task["results"]]
-        assert systems == ["transformers", "toolkit-torch", "toolkit-ct2", "ctranslate2"]
+        assert systems == ["transformers", "toolkit-torch", "toolkit-torch-auto", "toolkit-torch-int8", "toolkit-ct2",
+                           "toolkit-ct2-intra", "ctranslate2"]
         for r in task["results"]:
             assert "error" not in r, r
             assert r["generated_tokens"] > 0 and r["tokens_per_second"] > 0 and r["peak_rss_mb"] > 0
-            assert r["speedup"] > 0 and r["memory_ratio"] > 0
+            assert r["speedup"] > 0 and r["memory_ratio"] > 0 and r["import_seconds"] >= 0
+            assert "outputs" not in r
+        agreement = {r["system"]: r.get("agreement") for r in task["results"]}
+        for system in ("toolkit-torch-auto", "toolkit-torch-int8", "toolkit-ct2"):
+            assert 0 <= agreement[system]["exact_match"] <= 1 and 0 <= agreement[system]["chrf"] <= 100
+        assert agreement["transformers"] is None
     markdown = (tmp_path / "speed.md").read_text()
-    assert "| toolkit, ct2 backend |" in markdown and "Machine:" in markdown
+    assert "| toolkit, ct2 backend (int8) |" in markdown and "Machine:" in markdown and "Load average" in markdown
 
 
 def test_quick_batching_benchmark(tmp_path: Path) -> None:

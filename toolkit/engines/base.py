@@ -201,22 +201,34 @@ class Engine:
         raise NotImplementedError
 
 
-def _has_native_bf16() -> bool:
+def cpu_flags(cpuinfo: str | None = None) -> set[str]:
+    """The CPU's feature flags, from /proc/cpuinfo (or the text given); empty where unknown."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags":
+            return set(value.split())
+    return set()
+
+
+def has_native_bf16(flags: set[str] | None = None) -> bool:
     """AVX512-BF16 or AMX: where bfloat16 matrix products run natively on this CPU."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text().split("flags", 2)[1].split("\n", 1)[0].split()
-    except (OSError, IndexError):
-        return False
+    flags = cpu_flags() if flags is None else flags
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def torch_dtype(dtype: str, device: str) -> str:
-    """``auto``: float16 on CUDA, bfloat16 on CPUs with native support, else float32."""
+def torch_dtype(dtype: str, device: str, flags: set[str] | None = None) -> str:
+    """``auto``: float16 on CUDA, bfloat16 on CPUs with native support, else float32. Without
+    native support bfloat16 is emulated on the CPU and slower than float32."""
     if dtype != "auto":
         return dtype
     if device.startswith("cuda"):
         return "float16"
-    return "bfloat16" if _has_native_bf16() else "float32"
+    return "bfloat16" if has_native_bf16(flags) else "float32"
 
 
 class TorchEngine(Engine):
