@@ -558,3 +558,23 @@ def test_a_failed_move_puts_the_earlier_run_back(tmp_path: Path, monkeypatch: py
         again.commit(head())
     assert (earlier / "x.txt").read_text() == "old" and not (earlier / MARKER).exists()
     assert not [p for p in tmp_path.iterdir() if ".old-" in p.name]
+
+
+@pytest.mark.parametrize("manifest, fragment", [
+    ({"toolkit_version": "x", "task": "summarization"}, "missing or malformed 'documents'"),
+    ([1, 2], "missing or malformed top level"),
+    ({"toolkit_version": "x", "task": "summarization",
+      "documents": [{"id": "a", "output_file": "../../../etc/hostname"}]}, "is not inside the run folder"),
+])
+def test_evaluate_reads_only_what_a_run_manifest_may_name(tmp_path: Path, manifest, fragment: str) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    ref = write_jsonl(tmp_path / "ref.jsonl", [{"id": "a", "reference": "x y"}])
+    one_line_error(invoke("evaluate", "--hyp", str(run), "--ref", str(ref)), fragment)
+
+
+def test_evaluate_seed_is_bounded(tmp_path: Path) -> None:
+    ref = write_jsonl(tmp_path / "ref.jsonl", [{"id": "a", "reference": "x y"}])
+    hyp = write_jsonl(tmp_path / "hyp.jsonl", [{"id": "a", "translation": "x y"}])
+    one_line_error(invoke("evaluate", "--hyp", str(hyp), "--ref", str(ref), "--seed", "-1"), "--seed must be at least 0")

@@ -35,6 +35,18 @@ def _from_run(folder: Path, task: str | None) -> Segments:
         manifest = json.loads(read_text_file(folder / "manifest.json"))
     except json.JSONDecodeError:
         raise InputError(f"{folder}/manifest.json: not valid JSON") from None
+    try:
+        return _run_segments(folder, manifest, task)
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:
+        raise InputError(f"{folder}/manifest.json: not the manifest of a translate, summarize or pipeline run "
+                         f"(missing or malformed {exc})") from None
+
+
+def _run_segments(folder: Path, manifest: Any, task: str | None) -> Segments:
+    from toolkit.io.safe_paths import UnsafePathError, inside
+
+    if not isinstance(manifest, dict):
+        raise TypeError("top level")
     run_task = manifest.get("task")
     section = manifest
     if run_task == "pipeline":
@@ -48,11 +60,17 @@ def _from_run(folder: Path, task: str | None) -> Segments:
     for doc in section["documents"]:
         if run_task == "translation":
             for index, segment in enumerate(doc["segments"]):
-                keys.append((doc["id"], index))
-                texts.append([segment["output"]])
+                keys.append((str(doc["id"]), index))
+                texts.append([str(segment["output"])])
         else:
-            keys.append((doc["id"], 0))
-            texts.append([read_text_file(folder / doc["output_file"]).strip()])
+            try:
+                # A manifest names files inside its own folder; one that points elsewhere is refused.
+                path = inside(folder, str(doc["output_file"]))
+            except UnsafePathError:
+                raise InputError(f"{folder}/manifest.json: output_file {doc['output_file']!r} is not inside the "
+                                 "run folder") from None
+            keys.append((str(doc["id"]), 0))
+            texts.append([read_text_file(path).strip()])
     lang = section.get("target_lang") or section.get("lang")
     return Segments(str(folder), keys, texts, run_task, lang)
 
