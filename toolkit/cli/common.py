@@ -1,0 +1,207 @@
+"""What the commands share: option types, run folders, options to library objects, reports."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+import typer.core
+from rich.table import Table
+from rich.text import Text
+
+# Typer ≥ 0.29 carries its own copy of Click; its exceptions have no public alias.
+from toolkit.console import (
+    EXIT_PARTIAL,
+    print_json,
+    printable,
+    stderr,
+)
+from toolkit.errors import ToolkitError
+
+
+class Format(str, Enum):
+    auto = "auto"
+    txt = "txt"
+    md = "md"
+    html = "html"
+    jsonl = "jsonl"
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+Inputs = Annotated[list[str], typer.Argument(help="Files, folders (*.txt, *.md, *.jsonl, recursively), or - for stdin.")]
+OutOption = Annotated[Optional[str], typer.Option("--out", "-o", help="Run folder to create (default: outputs/<command>-<time>), or - for stdout.")]
+FormatOption = Annotated[Format, typer.Option("--format", help="Output file format (auto: .md / .html for Markdown / HTML inputs, else .txt; html also reads every input as HTML).")]
+BeamsOption = Annotated[Optional[int], typer.Option("--beams", min=1, max=256, help="Beam size (default: the model's generation config).")]
+MaxNewOption = Annotated[Optional[int], typer.Option("--max-new-tokens", min=1, max=65536, help="Most tokens generated per segment (default: the model's).")]
+BatchOption = Annotated[Optional[int], typer.Option("--batch-size", min=1, max=65536, help="Most segments per batch (default: toolkit/data/defaults.yaml).")]
+DeviceOption = Annotated[Device, typer.Option("--device", help="auto picks cuda when PyTorch sees a GPU.")]
+EncodingOption = Annotated[str, typer.Option("--encoding", help="Encoding of text inputs.")]
+OverwriteOption = Annotated[bool, typer.Option("--overwrite/--no-overwrite", help="Replace --out if it holds an earlier toolkit run (and nothing else).")]
+JsonOption = Annotated[bool, typer.Option("--json/--no-json", help="Print a machine-readable summary on stdout.")]
+QuietOption = Annotated[bool, typer.Option("--quiet/--no-quiet", "-q", help="No progress bar or table.")]
+
+
+class Stem(str, Enum):
+    auto = "auto"
+    yes = "yes"
+    no = "no"
+
+
+class LsumSplit(str, Enum):
+    newline = "newline"
+    sentences = "sentences"
+
+
+class Backend(str, Enum):
+    auto = "auto"
+    torch = "torch"
+    ct2 = "ct2"
+
+
+BackendOption = Annotated[Optional[Backend], typer.Option("--backend", help="auto: CTranslate2 where it supports the model, else PyTorch (default: toolkit/data/defaults.yaml).")]
+QuantizationOption = Annotated[Optional[str], typer.Option("--quantization", help="ct2 weights: int8 (CPU default), int8_float16 (CUDA default), int8_float32, float16, bfloat16, float32; torch: int8 (dynamic quantisation of Linear layers, CPU).")]
+ThreadsOption = Annotated[int, typer.Option("--threads", min=0, max=1024, help="CPU threads for inference (0: every core).")]
+
+
+class Dtype(str, Enum):
+    auto = "auto"
+    float32 = "float32"
+    bfloat16 = "bfloat16"
+    float16 = "float16"
+
+
+DtypeOption = Annotated[Optional[Dtype], typer.Option("--dtype", help="torch weights: auto (bfloat16 on CPUs with native bf16, float16 on CUDA, else float32), float32, bfloat16, float16. With --quantization int8 the torch backend quantises Linear layers dynamically.")]
+NoPivotOption = Annotated[bool, typer.Option("--no-pivot/--pivot", help="Refuse two-hop routes through English.")]
+RegistryOption = Annotated[Optional[Path], typer.Option("--registry", help="Model registry (default: toolkit/data/models.yaml).")]
+RevisionOption = Annotated[Optional[str], typer.Option("--revision", help="Hub revision (branch, tag or commit) of the model.")]
+
+
+# `toolkit benchmark` finished and wrote its reports, but at least one system failed (2 is a user error).
+EXIT_BENCHMARK_FAILED = 3
+
+TIMING_NOTE = ("sentences of all documents in one language are batched together; a document's seconds are "
+               "the run's time apportioned by its share of the source tokens")
+
+
+def _out_target(out: Optional[str], command: str, as_json: bool, overwrite: bool, inputs: list[str]) -> Any:
+    """None for stdout, else an opened and locked RunFolder (checked before any model loads)."""
+    from toolkit.io.runs import RunFolder, default_run_dir
+
+    if out == "-":
+        if as_json:
+            raise ToolkitError("--out - and --json both write to stdout: use one of them")
+        return None
+    return RunFolder(Path(out) if out is not None else default_run_dir(command), overwrite=overwrite,
+                     inputs=[Path(i) for i in inputs if i != "-"])
+
+
+def _summary_table(title: str, rows: list[dict[str, Any]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("document", "sentences", "source tokens", "output tokens", "seconds", "file"):
+        table.add_column(column, justify="right" if column not in ("document", "file") else "left")
+    for row in rows:
+        table.add_row(Text(printable(row["id"])), str(len(row["segments"])) if row["segments"] else "–",
+                      str(row["source_tokens"]), str(row["output_tokens"]), f"{row['seconds']:.2f}",
+                      Text(printable(row["output_file"] or "-")))
+    return table
+
+
+def _read_documents(inputs: list[str], encoding: str) -> tuple[list[Any], list[str]]:
+    from toolkit.io.documents import drop_blank, read_inputs
+
+    return drop_blank(read_inputs(inputs, encoding))
+
+
+def _emit(run: Any, results: list[Any], warnings: list[str], fmt: str, output_key: str, head: dict[str, Any],
+          as_json: bool, quiet: bool, title: str) -> None:
+    """Stream or write a single-stage run's outputs, commit its manifest, and report."""
+    from toolkit.console import report_warnings
+    from toolkit.io.results import stream_results, write_results
+
+    warnings = warnings + [w for r in results for w in r.warnings]
+    if run is None:
+        stream_results(results, fmt, output_key)
+        report_warnings(warnings, None)
+        return
+    entries = write_results(run, results, fmt, output_key=output_key)
+    target = run.commit({**head, "format": fmt, "documents": entries, "warnings": warnings})
+    _report(target, {"": entries}, warnings, as_json, quiet, title)
+
+
+def _report(target: Path, stages: dict[str, list[dict[str, Any]]], warnings: list[str], as_json: bool, quiet: bool,
+            title: str) -> None:
+    from toolkit.console import report_warnings
+
+    report_warnings(warnings, str(target / "manifest.json"))
+    keys = ("id", "output_file", "seconds", "source_tokens", "output_tokens", "warnings")
+    if as_json:
+        summary: dict[str, Any] = {"run_dir": str(target), "manifest": str(target / "manifest.json"), "warnings": warnings}
+        rows = {stage: [{k: e[k] for k in keys} for e in entries] for stage, entries in stages.items()}
+        if list(rows) == [""]:
+            summary["documents"] = rows[""]
+        else:
+            summary["stages"] = rows
+        print_json(summary)
+    elif not quiet:
+        for stage, entries in stages.items():
+            stderr.print(_summary_table(f"{title} {stage}".strip(), entries))
+        stderr.print(f"Wrote {target}/ (manifest.json has the alignment and settings)")
+
+
+def _engine_options(task: str, device: Device, backend: Optional[Backend], quantization: Optional[str], threads: int,
+                    batch_size: Optional[int] = None, revision: Optional[str] = None,
+                    dtype: Optional[Dtype] = None) -> Any:
+    """EngineOptions from the command line, the configured defaults filling what was not given."""
+    from toolkit.config import load_defaults
+    from toolkit.options import EngineOptions, build
+
+    defaults = load_defaults()
+    section = defaults.translation if task == "translation" else defaults.summarization
+    return build(EngineOptions, {"device": device.value, "backend": backend.value if backend else section.backend,
+                                 "quantization": quantization, "threads": threads,
+                                 "batch_size": batch_size or section.batch_size,
+                                 "max_batch_tokens": section.max_batch_tokens, "revision": revision,
+                                 "dtype": dtype.value if dtype else "auto"})
+
+
+def _routable(docs: list[Any], translator: Any) -> tuple[list[Any], list[dict[str, str]]]:
+    """The documents the translator can take, and a report of those it cannot (``--src auto``)."""
+    skipped = [{"id": d.id, "source": d.source, "reason": translator.skipped[d.id]}
+               for d in docs if d.id in translator.skipped]
+    return [d for d in docs if d.id not in translator.skipped], skipped
+
+
+def _partial_exit(skipped: list[dict[str, str]]) -> None:
+    """Exit 3 when some documents were skipped: the run finished, but not for every input."""
+    if skipped:
+        stderr.print(f"{len(skipped)} document(s) skipped (listed under 'skipped' in the manifest); exit code "
+                     f"{EXIT_PARTIAL}")
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+GlossaryOption = Annotated[Optional[Path], typer.Option("--glossary", metavar="TERMS.tsv", help="TSV of 'source term<TAB>target term' lines: each term gets its target.")]
+KeepOption = Annotated[Optional[list[str]], typer.Option("--keep", metavar="TERM", help="A term kept as it is, never translated (repeatable).")]
+SummarizerOption = Annotated[Optional[str], typer.Option("--model", "-m", help="Hugging Face id, local folder, lead-N or textrank[-N] (default: toolkit/data/defaults.yaml for --lang).")]
+MinLengthOption = Annotated[Optional[int], typer.Option("--min-length", min=0, max=65536, help="Shortest summary in tokens (default: the model's).")]
+MaxLengthOption = Annotated[Optional[int], typer.Option("--max-length", min=1, max=65536, help="Longest summary in tokens (default: the model's).")]
+LengthPenaltyOption = Annotated[Optional[float], typer.Option("--length-penalty", help="Beam length penalty (default: the model's).")]
+NoRepeatOption = Annotated[Optional[int], typer.Option("--no-repeat-ngram", min=1, max=64, help="Forbid repeating n-grams of this size (default: the model's).")]
+
+
+def _summary_generation(beams: Optional[int], min_length: Optional[int], max_length: Optional[int],
+                        length_penalty: Optional[float], no_repeat_ngram: Optional[int]) -> Any:
+    from toolkit.options import GenerationOptions, build
+
+    if min_length is not None and max_length is not None and min_length > max_length:
+        raise ToolkitError(f"--min-length {min_length} is larger than --max-length {max_length}")
+    return build(GenerationOptions, {"num_beams": beams, "min_length": min_length, "max_length": max_length,
+                                     "length_penalty": length_penalty, "no_repeat_ngram_size": no_repeat_ngram})
+
+

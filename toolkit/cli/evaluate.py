@@ -1,0 +1,77 @@
+"""`toolkit evaluate`: metrics with confidence intervals and paired tests."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+import typer.core
+
+# Typer ≥ 0.29 carries its own copy of Click; its exceptions have no public alias.
+from toolkit.cli.app import app
+from toolkit.cli.common import (
+    Device,
+    DeviceOption,
+    JsonOption,
+    LsumSplit,
+    OverwriteOption,
+    Stem,
+)
+from toolkit.console import (
+    print_json,
+    stderr,
+    user_errors,
+)
+
+
+@app.command()
+def evaluate(
+    hyp: Annotated[str, typer.Option("--hyp", help="Run folder of translate/summarize/pipeline, JSONL, or text (one segment per line).")],
+    ref: Annotated[list[str], typer.Option("--ref", help="References: JSONL (reference / references) or text; repeat for several references.")],
+    task: Annotated[Optional[str], typer.Option("--task", help="translation or summarization (default: from the run's manifest).")] = None,
+    metrics: Annotated[Optional[str], typer.Option("--metrics", help="Comma-separated: bleu,chrf,ter,rouge (or rouge1,rouge2,rougeL,rougeLsum), bertscore, comet.")] = None,
+    lang: Annotated[Optional[str], typer.Option("--lang", help="Language of the texts scored (default: from the manifest, else en).")] = None,
+    stem: Annotated[Stem, typer.Option("--stem", help="ROUGE stemming: auto (Porter for English, as rouge-score's use_stemmer=True; none otherwise), yes (Porter/Snowball), no.")] = Stem.auto,
+    lsum_split: Annotated[LsumSplit, typer.Option("--lsum-split", help="ROUGE-Lsum sentences: newline (the text's lines, as rouge-score) or sentences (split each line with toolkit's segmenter).")] = LsumSplit.newline,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples (and randomization trials).")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help="Random seed for resampling.")] = 12345,
+    baseline: Annotated[Optional[str], typer.Option("--baseline", help="A second system to compare with (paired tests).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="New folder for scores.json, scores.csv, scores.md.")] = None,
+    overwrite: OverwriteOption = False,
+    jobs: Annotated[int, typer.Option("--jobs", help="Processes extracting metric statistics of large inputs (0: one per CPU, at most 8).")] = 0,
+    bertscore_model: Annotated[Optional[str], typer.Option("--bertscore-model", help="BERTScore model: hub id or local folder (default: roberta-large for English, bert-base-multilingual-cased otherwise).")] = None,
+    bertscore_layers: Annotated[Optional[int], typer.Option("--bertscore-layers", help="BERTScore layer (default: bert-score's for the model, else its last).")] = None,
+    comet_model: Annotated[Optional[str], typer.Option("--comet-model", help="COMET model: hub id or local folder (default: Unbabel/wmt22-comet-da).")] = None,
+    device: DeviceOption = Device.auto,
+    as_json: JsonOption = False,
+) -> None:
+    """Score translations (BLEU, chrF++, TER) or summaries (ROUGE) with confidence intervals;
+    BERTScore with the optional "neural" extra (COMET: see the README)."""
+    with user_errors():
+        from toolkit.evaluation import evaluate_paths
+        from toolkit.evaluation.report import signatures, table, write_reports
+        from toolkit.io.runs import RunFolder, base_manifest
+
+        inputs = [Path(p) for p in [hyp, *ref, baseline] if p]
+        run = RunFolder(out, overwrite=overwrite, inputs=inputs) if out is not None else None
+        with run if run is not None else nullcontext():
+            from toolkit.evaluation.neural import NeuralOptions
+
+            names = [m for m in metrics.split(",") if m.strip()] if metrics else None
+            neural = NeuralOptions(comet_model, bertscore_model, bertscore_layers, device.value)
+            result = evaluate_paths(hyp, ref, task, names, lang, stem.value, bootstrap, seed, baseline, jobs,
+                                    lsum_split.value, neural)
+            if run is not None:
+                write_reports(result, run)
+                run.commit({**base_manifest("evaluate"), "task": "evaluation"})
+        if as_json:
+            print_json(result)
+        else:
+            stderr.print(table(result))
+            stderr.print(signatures(result), soft_wrap=True)
+            if out is not None:
+                stderr.print(f"Wrote {out}/scores.json, scores.csv, scores.md")
+
+
