@@ -10,10 +10,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Converted CTranslate2 models go to a fresh cache, never the user's.
 os.environ["TOOLKIT_CACHE"] = __import__("tempfile").mkdtemp(prefix="toolkit-test-cache-")
 
-from collections.abc import Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
+from collections.abc import Iterator
+from pathlib import Path
 
-import pytest  # noqa: E402
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"

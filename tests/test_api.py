@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import SEED_FILES
 from typer.testing import CliRunner
 
-from conftest import SEED_FILES
 from toolkit.cli import app
 
 runner = CliRunner()
@@ -80,7 +80,7 @@ def test_evaluate_api() -> None:
 
 
 def test_options_are_validated_objects() -> None:
-    from toolkit import EngineOptions, GenerationOptions, ToolkitError, Translator
+    from toolkit import EngineOptions, ToolkitError, Translator
     from toolkit.options import split_options
 
     with pytest.raises(ToolkitError, match="--beams"):

@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import SEED_FILES, seed_texts
 from typer.testing import CliRunner
 
-from conftest import SEED_FILES, seed_texts
+from toolkit.cli import app
 from toolkit.engines import ct2
 from toolkit.engines.loader import load_engine
-from toolkit.cli import app
 from toolkit.options import EngineOptions, GenerationOptions
 from toolkit.text.segment import segment_document
 

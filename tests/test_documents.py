@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.io.documents import atomic_write_text, decode_bytes, read_inputs
 from toolkit.errors import InputError
+from toolkit.io.documents import atomic_write_text, decode_bytes, read_inputs
 
 
 def test_bom_and_crlf_are_normalised_and_remembered(tmp_path: Path) -> None:
@@ -82,7 +82,7 @@ def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
 
 
 def test_stdin() -> None:
-    [doc] = read_inputs(["-"], stdin=io.BytesIO("Bonjour.\n".encode()))
+    [doc] = read_inputs(["-"], stdin=io.BytesIO(b"Bonjour.\n"))
     assert (doc.id, doc.text) == ("stdin", "Bonjour.\n")
 
 

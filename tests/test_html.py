@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from toolkit.cli import app
-from toolkit.text.segment import segment_html
 from toolkit.text.html import visible_text
 from toolkit.text.protect import pieces
+from toolkit.text.segment import segment_html
 
 PAGE = """<!DOCTYPE html>
 <html lang="fr"><head><meta charset="utf-8"><title>Le président félicite son homologue</title>

@@ -6,16 +6,16 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import GERMAN, SEED_FILES, SEEDS, seed_texts
 from typer.testing import CliRunner
 
-from conftest import GERMAN, SEED_FILES, SEEDS, seed_texts
 from toolkit.cli import app
+from toolkit.errors import ToolkitError
+from toolkit.models.random import ENGLISH_SAMPLE
+from toolkit.models.registry import Registry, load_registry, resolve_route
 from toolkit.options import EngineOptions, GenerationOptions
 from toolkit.text.detect import detect, identify
-from toolkit.errors import ToolkitError
 from toolkit.text.languages import normalize_language
-from toolkit.models.random import ENGLISH_SAMPLE, build_marian
-from toolkit.models.registry import Registry, load_registry, resolve_route
 
 runner = CliRunner()
 

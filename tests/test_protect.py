@@ -11,7 +11,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from toolkit.io.documents import Document
-from toolkit.text.segment import segment_document
 from toolkit.text.markdown import (
     TABLE_ROW,
     TEXT,
@@ -20,6 +19,7 @@ from toolkit.text.markdown import (
     is_alignment_row,
 )
 from toolkit.text.protect import find_protected, pieces, restore
+from toolkit.text.segment import segment_document
 
 
 def kinds_and_texts(text: str, markdown: bool = False) -> list[tuple[str, str]]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import SEED_FILES
 from typer.testing import CliRunner
 
-from conftest import SEED_FILES
 from toolkit.cli import app
 from toolkit.models.hub import cached_snapshot
 

@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import SEED_FILES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from conftest import SEED_FILES
 from toolkit.cli import app
 from toolkit.errors import ToolkitError
 from toolkit.io.runs import MARKER, RunFolder
@@ -404,9 +404,8 @@ def test_detect_on_an_empty_file_is_an_error(tmp_path: Path) -> None:
 
 def test_a_long_document_reports_progress_per_chunk(tiny_bart: Path) -> None:
     from toolkit.io.documents import Document
-    from toolkit.tasks.summarize import load_summarizer
-
     from toolkit.options import EngineOptions
+    from toolkit.tasks.summarize import load_summarizer
 
     summarizer = load_summarizer(str(tiny_bart), "en", EngineOptions(backend="torch", batch_size=1))
     doc = Document(id="long", text=SEED_FILES[0].read_text(), source="long.txt")

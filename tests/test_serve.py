@@ -24,12 +24,12 @@ import pytest
 pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
 
-from conftest import SEED_FILES, seed_texts
+from conftest import SEED_FILES, seed_texts  # noqa: E402  (after the skips: the server's extra may be absent)
 
-from toolkit.io.documents import Document
-from toolkit.options import GenerationOptions
-from toolkit.text.segment import segment_document
-from toolkit.serve.settings import ServeSettings
+from toolkit.io.documents import Document  # noqa: E402
+from toolkit.options import GenerationOptions  # noqa: E402
+from toolkit.serve.settings import ServeSettings  # noqa: E402
+from toolkit.text.segment import segment_document  # noqa: E402
 
 FRENCH = "Le gouvernement a présenté mercredi un nouveau projet de loi sur le logement."
 TOOLKIT = Path(sys.executable).with_name("toolkit")

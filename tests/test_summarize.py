@@ -6,13 +6,19 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import REPO, SEED_FILES, SEEDS
 from typer.testing import CliRunner
 
-from conftest import REPO, SEED_FILES, SEEDS
 from toolkit.cli import app
 from toolkit.io.documents import Document
 from toolkit.options import EngineOptions, GenerationOptions
-from toolkit.tasks.summarize import LeadSummarizer, Seq2SeqSummarizer, TextRankSummarizer, load_summarizer, textrank_scores
+from toolkit.tasks.summarize import (
+    LeadSummarizer,
+    Seq2SeqSummarizer,
+    TextRankSummarizer,
+    load_summarizer,
+    textrank_scores,
+)
 
 runner = CliRunner()
 

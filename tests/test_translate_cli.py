@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPO, SEED_FILES, SEEDS
 from typer.testing import CliRunner
 
-from conftest import REPO, SEED_FILES, SEEDS
 from toolkit.cli import app
 from toolkit.text.segment import segment_document
 

@@ -31,15 +31,16 @@ _EXPORTS = {
     "evaluate": "toolkit.evaluation",
     "evaluate_paths": "toolkit.evaluation",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = ["Document", "DocumentResult", "EngineOptions", "GenerationOptions", "Pipeline", "Summarizer",
+           "ToolkitError", "Translator", "evaluate", "evaluate_paths"]
 
 if TYPE_CHECKING:
-    from toolkit.io.documents import Document
     from toolkit.errors import ToolkitError
     from toolkit.evaluation import evaluate, evaluate_paths
+    from toolkit.io.documents import Document
+    from toolkit.io.results import DocumentResult
     from toolkit.options import EngineOptions, GenerationOptions
     from toolkit.tasks.pipeline import Pipeline
-    from toolkit.io.results import DocumentResult
     from toolkit.tasks.summarize import Summarizer
     from toolkit.tasks.translate import Translator
 

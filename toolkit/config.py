@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from toolkit.errors import ConfigError
 
+
 def packaged(name: str) -> Path:
     """A data file shipped inside the package (``toolkit/data/``), wherever it is installed."""
     from importlib.resources import files

@@ -19,12 +19,12 @@ Dtype = Literal["auto", "float32", "bfloat16", "float16"]
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    def replace(self: O, **changes: Any) -> O:
+    def replace(self: OptionsT, **changes: Any) -> OptionsT:
         """A copy with ``changes`` applied (None leaves a field as it is), validated again."""
         return build(type(self), {**self.model_dump(), **{k: v for k, v in changes.items() if v is not None}})
 
 
-O = TypeVar("O", bound=Options)
+OptionsT = TypeVar("OptionsT", bound=Options)
 
 
 class EngineOptions(Options):
@@ -78,7 +78,7 @@ CLI_NAMES = {"num_beams": "--beams", "max_length": "--max-length", "max_new_toke
              "device": "--device", "quantization": "--quantization", "revision": "--revision"}
 
 
-def build(cls: type[O], values: dict[str, Any]) -> O:
+def build(cls: type[OptionsT], values: dict[str, Any]) -> OptionsT:
     """``cls(**values)``, with a validation error turned into one ToolkitError line."""
     try:
         return cls(**values)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from toolkit.options import EngineOptions, GenerationOptions
 from toolkit.config import Strict, load_yaml_model
 from toolkit.errors import ConfigError
+from toolkit.options import EngineOptions, GenerationOptions
 
 Task = Literal["translation", "summarization", "pipeline"]
 
@@ -25,23 +25,23 @@ class Dataset(Strict):
     sources: list[str]
     source_lang: str = "fr"
     target_lang: str = "en"
-    references: "References" = Field(default_factory=lambda: References())
+    references: References = Field(default_factory=lambda: References())
 
 
 class References(Strict):
-    translation: Optional[str] = None
+    translation: str | None = None
     summarization: dict[str, str] = Field(default_factory=dict)  # summary language → references
 
 
 class System(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][\w.+-]*$")
     task: Task
-    model: Optional[str] = None  # translation / summarization
-    translator: Optional[str] = None  # pipeline
-    summarizer: Optional[str] = None  # pipeline
+    model: str | None = None  # translation / summarization
+    translator: str | None = None  # pipeline
+    summarizer: str | None = None  # pipeline
     order: Literal["translate-first", "summarize-first"] = "translate-first"
     backend: Literal["auto", "torch", "ct2"] = "auto"
-    quantization: Optional[str] = None
+    quantization: str | None = None
     device: Literal["auto", "cpu", "cuda"] = "cpu"
     threads: int = Field(0, ge=0)
     batch_size: int = Field(16, ge=1)
@@ -52,7 +52,7 @@ class System(Strict):
                              threads=self.threads, batch_size=self.batch_size)
 
     @model_validator(mode="after")
-    def _models_for_task(self) -> "System":
+    def _models_for_task(self) -> System:
         if self.task == "pipeline":
             if not self.translator or not self.summarizer:
                 raise ValueError("a pipeline system needs 'translator' and 'summarizer'")
@@ -77,16 +77,24 @@ class Benchmark(Strict):
     description: str = ""
     datasets: dict[str, Dataset]
     systems: list[System]
-    metrics: dict[Literal["translation", "summarization"], list[str]] = Field(
+    metrics: dict[str, list[str]] = Field(
         default_factory=lambda: {"translation": ["bleu", "chrf", "ter"], "summarization": ["rouge"]})
-    baseline: dict[Literal["translation", "summarization"], str] = Field(default_factory=dict)
+    baseline: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("metrics", "baseline")
+    @classmethod
+    def _tasks(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = set(value) - {"translation", "summarization"}
+        if unknown:
+            raise ValueError(f"keys must be translation or summarization, not {', '.join(sorted(unknown))}")
+        return value
     repeats: int = Field(1, ge=1)
     warmup: int = Field(1, ge=0)
     bootstrap: int = Field(1000, ge=1)
     seed: int = 12345
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Benchmark":
+    def _consistent(self) -> Benchmark:
         names = [s.name for s in self.systems]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:

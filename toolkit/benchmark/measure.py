@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import resource
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def peak_rss_mb() -> float:
@@ -14,9 +14,10 @@ def peak_rss_mb() -> float:
     the parent that spawned us (Linux keeps it across fork and exec), so a worker started by a
     big parent would report the parent's peak."""
     try:
-        for line in open("/proc/self/status", encoding="ascii"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
     except OSError:
         pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -33,7 +33,8 @@ def random_model(kind: str, root: Path) -> Path:
     path = root / f"random-{kind}"
     if (path / "config.json").exists():
         return path
-    {"marian": build_marian, "bart": build_bart, "t5": build_t5}[kind](path, ["\n".join(FRENCH_SAMPLE)])
+    builders: dict[str, Callable[..., Path]] = {"marian": build_marian, "bart": build_bart, "t5": build_t5}
+    builders[kind](path, ["\n".join(FRENCH_SAMPLE)])
     return path
 
 
@@ -185,8 +186,9 @@ def _references(path: str, doc_ids: list[str], task: str):
 
     refs = load_segments(path, "ref", task)
     wanted = set(doc_ids)
-    keep = [i for i, (d, _) in enumerate(refs.keys or []) if d in wanted]
-    return Segments(refs.origin, [refs.keys[i] for i in keep], [refs.texts[i] for i in keep], refs.task, refs.lang)
+    keys = refs.keys or []
+    keep = [i for i, (d, _) in enumerate(keys) if d in wanted]
+    return Segments(refs.origin, [keys[i] for i in keep], [refs.texts[i] for i in keep], refs.task, refs.lang)
 
 
 def _hypotheses(result: dict[str, Any], task: str):
@@ -294,7 +296,7 @@ def run_benchmark(config: Benchmark, config_path: Path, out: Path, systems: list
                     result["resolved"] = {"references": item.references, "identities": item.identities,
                                           "status": item.status}
                     runs.append(result)
-        results = {
+        results: dict[str, Any] = {
             "run_id": out.name, "toolkit_version": toolkit.__version__, "git_commit": git_commit(),
             "environment": environment(), "config_file": str(config_path), "config": config.model_dump(mode="json"),
             "limit": limit, "systems": [s.name for s in systems], "runs": runs, "quality": score(config, runs),

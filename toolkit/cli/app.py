@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
@@ -70,11 +71,12 @@ class _Commands(typer.core.TyperGroup):
     """Every usage error is one line (``toolkit: error: ...``) and exit 2, like the library's
     errors; SIGTERM exits 143 after the same clean-up as Ctrl-C."""
 
-    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, windows_expand_args: bool = True, **extra: Any) -> Any:
         handle_termination()
         try:
-            value = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            value = super().main(args, prog_name, complete_var, standalone_mode=False,
+                                 windows_expand_args=windows_expand_args, **extra)
             code = value if isinstance(value, int) else 0
             raise_if_terminated()
             if code == EXIT_SIGINT:  # Typer turns a KeyboardInterrupt outside our handlers into 130, silently

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 import typer.core
@@ -30,10 +30,10 @@ from toolkit.errors import ToolkitError
 @app.command()
 def benchmark(
     config: Annotated[str, typer.Argument(help="A benchmark config (configs/benchmarks/*.yaml), or 'compare'.")],
-    runs: Annotated[Optional[list[str]], typer.Argument(help="With 'compare': the two run folders RUN_A RUN_B.", show_default=False)] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder (default: outputs/benchmarks/<name>-<time>).")] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Use only the first N documents of each dataset.")] = None,
-    systems: Annotated[Optional[str], typer.Option("--systems", help="Comma-separated system names to run (default: all).")] = None,
+    runs: Annotated[list[str] | None, typer.Argument(help="With 'compare': the two run folders RUN_A RUN_B.", show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder (default: outputs/benchmarks/<name>-<time>).")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Use only the first N documents of each dataset.")] = None,
+    systems: Annotated[str | None, typer.Option("--systems", help="Comma-separated system names to run (default: all).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Generate again even where cached outputs exist.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate the config, resolve the models, print the plan; generate nothing.")] = False,
     allow_failures: Annotated[bool, typer.Option("--allow-failures", help=f"Exit 0 even if a system fails (default: exit {EXIT_BENCHMARK_FAILED}, after writing the reports).")] = False,

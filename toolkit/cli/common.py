@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 import typer.core
@@ -36,11 +36,11 @@ class Device(str, Enum):
 
 
 Inputs = Annotated[list[str], typer.Argument(help="Files, folders (*.txt, *.md, *.jsonl, recursively), or - for stdin.")]
-OutOption = Annotated[Optional[str], typer.Option("--out", "-o", help="Run folder to create (default: outputs/<command>-<time>), or - for stdout.")]
+OutOption = Annotated[str | None, typer.Option("--out", "-o", help="Run folder to create (default: outputs/<command>-<time>), or - for stdout.")]
 FormatOption = Annotated[Format, typer.Option("--format", help="Output file format (auto: .md / .html for Markdown / HTML inputs, else .txt; html also reads every input as HTML).")]
-BeamsOption = Annotated[Optional[int], typer.Option("--beams", min=1, max=256, help="Beam size (default: the model's generation config).")]
-MaxNewOption = Annotated[Optional[int], typer.Option("--max-new-tokens", min=1, max=65536, help="Most tokens generated per segment (default: the model's).")]
-BatchOption = Annotated[Optional[int], typer.Option("--batch-size", min=1, max=65536, help="Most segments per batch (default: toolkit/data/defaults.yaml).")]
+BeamsOption = Annotated[int | None, typer.Option("--beams", min=1, max=256, help="Beam size (default: the model's generation config).")]
+MaxNewOption = Annotated[int | None, typer.Option("--max-new-tokens", min=1, max=65536, help="Most tokens generated per segment (default: the model's).")]
+BatchOption = Annotated[int | None, typer.Option("--batch-size", min=1, max=65536, help="Most segments per batch (default: toolkit/data/defaults.yaml).")]
 DeviceOption = Annotated[Device, typer.Option("--device", help="auto picks cuda when PyTorch sees a GPU.")]
 EncodingOption = Annotated[str, typer.Option("--encoding", help="Encoding of text inputs.")]
 OverwriteOption = Annotated[bool, typer.Option("--overwrite/--no-overwrite", help="Replace --out if it holds an earlier toolkit run (and nothing else).")]
@@ -65,8 +65,8 @@ class Backend(str, Enum):
     ct2 = "ct2"
 
 
-BackendOption = Annotated[Optional[Backend], typer.Option("--backend", help="auto: CTranslate2 where it supports the model, else PyTorch (default: toolkit/data/defaults.yaml).")]
-QuantizationOption = Annotated[Optional[str], typer.Option("--quantization", help="ct2 weights: int8 (CPU default), int8_float16 (CUDA default), int8_float32, float16, bfloat16, float32; torch: int8 (dynamic quantisation of Linear layers, CPU).")]
+BackendOption = Annotated[Backend | None, typer.Option("--backend", help="auto: CTranslate2 where it supports the model, else PyTorch (default: toolkit/data/defaults.yaml).")]
+QuantizationOption = Annotated[str | None, typer.Option("--quantization", help="ct2 weights: int8 (CPU default), int8_float16 (CUDA default), int8_float32, float16, bfloat16, float32; torch: int8 (dynamic quantisation of Linear layers, CPU).")]
 ThreadsOption = Annotated[int, typer.Option("--threads", min=0, max=1024, help="CPU threads for inference (0: every core).")]
 
 
@@ -77,10 +77,10 @@ class Dtype(str, Enum):
     float16 = "float16"
 
 
-DtypeOption = Annotated[Optional[Dtype], typer.Option("--dtype", help="torch weights: auto (bfloat16 on CPUs with native bf16, float16 on CUDA, else float32), float32, bfloat16, float16. With --quantization int8 the torch backend quantises Linear layers dynamically.")]
+DtypeOption = Annotated[Dtype | None, typer.Option("--dtype", help="torch weights: auto (bfloat16 on CPUs with native bf16, float16 on CUDA, else float32), float32, bfloat16, float16. With --quantization int8 the torch backend quantises Linear layers dynamically.")]
 NoPivotOption = Annotated[bool, typer.Option("--no-pivot/--pivot", help="Refuse two-hop routes through English.")]
-RegistryOption = Annotated[Optional[Path], typer.Option("--registry", help="Model registry (default: toolkit/data/models.yaml).")]
-RevisionOption = Annotated[Optional[str], typer.Option("--revision", help="Hub revision (branch, tag or commit) of the model.")]
+RegistryOption = Annotated[Path | None, typer.Option("--registry", help="Model registry (default: toolkit/data/models.yaml).")]
+RevisionOption = Annotated[str | None, typer.Option("--revision", help="Hub revision (branch, tag or commit) of the model.")]
 
 
 # `toolkit benchmark` finished and wrote its reports, but at least one system failed (2 is a user error).
@@ -90,7 +90,7 @@ TIMING_NOTE = ("sentences of all documents in one language are batched together;
                "the run's time apportioned by its share of the source tokens")
 
 
-def _out_target(out: Optional[str], command: str, as_json: bool, overwrite: bool, inputs: list[str]) -> Any:
+def _out_target(out: str | None, command: str, as_json: bool, overwrite: bool, inputs: list[str]) -> Any:
     """None for stdout, else an opened and locked RunFolder (checked before any model loads)."""
     from toolkit.io.runs import RunFolder, default_run_dir
 
@@ -155,9 +155,9 @@ def _report(target: Path, stages: dict[str, list[dict[str, Any]]], warnings: lis
         stderr.print(f"Wrote {target}/ (manifest.json has the alignment and settings)")
 
 
-def _engine_options(task: str, device: Device, backend: Optional[Backend], quantization: Optional[str], threads: int,
-                    batch_size: Optional[int] = None, revision: Optional[str] = None,
-                    dtype: Optional[Dtype] = None) -> Any:
+def _engine_options(task: str, device: Device, backend: Backend | None, quantization: str | None, threads: int,
+                    batch_size: int | None = None, revision: str | None = None,
+                    dtype: Dtype | None = None) -> Any:
     """EngineOptions from the command line, the configured defaults filling what was not given."""
     from toolkit.config import load_defaults
     from toolkit.options import EngineOptions, build
@@ -186,17 +186,17 @@ def _partial_exit(skipped: list[dict[str, str]]) -> None:
         raise typer.Exit(EXIT_PARTIAL)
 
 
-GlossaryOption = Annotated[Optional[Path], typer.Option("--glossary", metavar="TERMS.tsv", help="TSV of 'source term<TAB>target term' lines: each term gets its target.")]
-KeepOption = Annotated[Optional[list[str]], typer.Option("--keep", metavar="TERM", help="A term kept as it is, never translated (repeatable).")]
-SummarizerOption = Annotated[Optional[str], typer.Option("--model", "-m", help="Hugging Face id, local folder, lead-N or textrank[-N] (default: toolkit/data/defaults.yaml for --lang).")]
-MinLengthOption = Annotated[Optional[int], typer.Option("--min-length", min=0, max=65536, help="Shortest summary in tokens (default: the model's).")]
-MaxLengthOption = Annotated[Optional[int], typer.Option("--max-length", min=1, max=65536, help="Longest summary in tokens (default: the model's).")]
-LengthPenaltyOption = Annotated[Optional[float], typer.Option("--length-penalty", help="Beam length penalty (default: the model's).")]
-NoRepeatOption = Annotated[Optional[int], typer.Option("--no-repeat-ngram", min=1, max=64, help="Forbid repeating n-grams of this size (default: the model's).")]
+GlossaryOption = Annotated[Path | None, typer.Option("--glossary", metavar="TERMS.tsv", help="TSV of 'source term<TAB>target term' lines: each term gets its target.")]
+KeepOption = Annotated[list[str] | None, typer.Option("--keep", metavar="TERM", help="A term kept as it is, never translated (repeatable).")]
+SummarizerOption = Annotated[str | None, typer.Option("--model", "-m", help="Hugging Face id, local folder, lead-N or textrank[-N] (default: toolkit/data/defaults.yaml for --lang).")]
+MinLengthOption = Annotated[int | None, typer.Option("--min-length", min=0, max=65536, help="Shortest summary in tokens (default: the model's).")]
+MaxLengthOption = Annotated[int | None, typer.Option("--max-length", min=1, max=65536, help="Longest summary in tokens (default: the model's).")]
+LengthPenaltyOption = Annotated[float | None, typer.Option("--length-penalty", help="Beam length penalty (default: the model's).")]
+NoRepeatOption = Annotated[int | None, typer.Option("--no-repeat-ngram", min=1, max=64, help="Forbid repeating n-grams of this size (default: the model's).")]
 
 
-def _summary_generation(beams: Optional[int], min_length: Optional[int], max_length: Optional[int],
-                        length_penalty: Optional[float], no_repeat_ngram: Optional[int]) -> Any:
+def _summary_generation(beams: int | None, min_length: int | None, max_length: int | None,
+                        length_penalty: float | None, no_repeat_ngram: int | None) -> Any:
     from toolkit.options import GenerationOptions, build
 
     if min_length is not None and max_length is not None and min_length > max_length:

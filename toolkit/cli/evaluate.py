@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 import typer.core
@@ -30,20 +30,20 @@ from toolkit.console import (
 def evaluate(
     hyp: Annotated[str, typer.Option("--hyp", help="Run folder of translate/summarize/pipeline, JSONL, or text (one segment per line).")],
     ref: Annotated[list[str], typer.Option("--ref", help="References: JSONL (reference / references) or text; repeat for several references.")],
-    task: Annotated[Optional[str], typer.Option("--task", help="translation or summarization (default: from the run's manifest).")] = None,
-    metrics: Annotated[Optional[str], typer.Option("--metrics", help="Comma-separated: bleu,chrf,ter,rouge (or rouge1,rouge2,rougeL,rougeLsum), bertscore, comet.")] = None,
-    lang: Annotated[Optional[str], typer.Option("--lang", help="Language of the texts scored (default: from the manifest, else en).")] = None,
+    task: Annotated[str | None, typer.Option("--task", help="translation or summarization (default: from the run's manifest).")] = None,
+    metrics: Annotated[str | None, typer.Option("--metrics", help="Comma-separated: bleu,chrf,ter,rouge (or rouge1,rouge2,rougeL,rougeLsum), bertscore, comet.")] = None,
+    lang: Annotated[str | None, typer.Option("--lang", help="Language of the texts scored (default: from the manifest, else en).")] = None,
     stem: Annotated[Stem, typer.Option("--stem", help="ROUGE stemming: auto (Porter for English, as rouge-score's use_stemmer=True; none otherwise), yes (Porter/Snowball), no.")] = Stem.auto,
     lsum_split: Annotated[LsumSplit, typer.Option("--lsum-split", help="ROUGE-Lsum sentences: newline (the text's lines, as rouge-score) or sentences (split each line with toolkit's segmenter).")] = LsumSplit.newline,
     bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples (and randomization trials).")] = 1000,
     seed: Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help="Random seed for resampling.")] = 12345,
-    baseline: Annotated[Optional[str], typer.Option("--baseline", help="A second system to compare with (paired tests).")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="New folder for scores.json, scores.csv, scores.md.")] = None,
+    baseline: Annotated[str | None, typer.Option("--baseline", help="A second system to compare with (paired tests).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="New folder for scores.json, scores.csv, scores.md.")] = None,
     overwrite: OverwriteOption = False,
     jobs: Annotated[int, typer.Option("--jobs", help="Processes extracting metric statistics of large inputs (0: one per CPU, at most 8).")] = 0,
-    bertscore_model: Annotated[Optional[str], typer.Option("--bertscore-model", help="BERTScore model: hub id or local folder (default: roberta-large for English, bert-base-multilingual-cased otherwise).")] = None,
-    bertscore_layers: Annotated[Optional[int], typer.Option("--bertscore-layers", help="BERTScore layer (default: bert-score's for the model, else its last).")] = None,
-    comet_model: Annotated[Optional[str], typer.Option("--comet-model", help="COMET model: hub id or local folder (default: Unbabel/wmt22-comet-da).")] = None,
+    bertscore_model: Annotated[str | None, typer.Option("--bertscore-model", help="BERTScore model: hub id or local folder (default: roberta-large for English, bert-base-multilingual-cased otherwise).")] = None,
+    bertscore_layers: Annotated[int | None, typer.Option("--bertscore-layers", help="BERTScore layer (default: bert-score's for the model, else its last).")] = None,
+    comet_model: Annotated[str | None, typer.Option("--comet-model", help="COMET model: hub id or local folder (default: Unbabel/wmt22-comet-da).")] = None,
     device: DeviceOption = Device.auto,
     as_json: JsonOption = False,
 ) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 import typer.core
@@ -58,9 +58,9 @@ from toolkit.errors import ToolkitError
 @app.command()
 def translate(
     inputs: Inputs,
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Hugging Face id or local folder (default: toolkit/data/defaults.yaml for the pair).")] = None,
-    src: Annotated[Optional[str], typer.Option("--src", help="Source language, or auto to detect it per document (default: toolkit/data/defaults.yaml).")] = None,
-    tgt: Annotated[Optional[str], typer.Option("--tgt", help="Target language (default: toolkit/data/defaults.yaml).")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Hugging Face id or local folder (default: toolkit/data/defaults.yaml for the pair).")] = None,
+    src: Annotated[str | None, typer.Option("--src", help="Source language, or auto to detect it per document (default: toolkit/data/defaults.yaml).")] = None,
+    tgt: Annotated[str | None, typer.Option("--tgt", help="Target language (default: toolkit/data/defaults.yaml).")] = None,
     no_pivot: NoPivotOption = False,
     registry: RegistryOption = None,
     out: OutOption = None,
@@ -115,8 +115,8 @@ def translate(
 def summarize(
     inputs: Inputs,
     model: SummarizerOption = None,
-    lang: Annotated[Optional[str], typer.Option("--lang", help="Language of the documents (default: toolkit/data/defaults.yaml).")] = None,
-    summary_lang: Annotated[Optional[str], typer.Option("--summary-lang", help="Language of the summaries, if not --lang: summarise, then translate the summary.")] = None,
+    lang: Annotated[str | None, typer.Option("--lang", help="Language of the documents (default: toolkit/data/defaults.yaml).")] = None,
+    summary_lang: Annotated[str | None, typer.Option("--summary-lang", help="Language of the summaries, if not --lang: summarise, then translate the summary.")] = None,
     min_length: MinLengthOption = None,
     max_length: MaxLengthOption = None,
     beams: BeamsOption = None,
@@ -168,19 +168,19 @@ def summarize(
 @app.command()
 def pipeline(
     inputs: Inputs,
-    translator_model: Annotated[Optional[str], typer.Option("--translator", help="Translation model (default: toolkit/data/defaults.yaml for the pair).")] = None,
-    summarizer_model: Annotated[Optional[str], typer.Option("--summarizer", help="Summariser: model, lead-N or textrank[-N] (default: toolkit/data/defaults.yaml for the summary's input language).")] = None,
-    order: Annotated[Optional[str], typer.Option("--order", help="translate-first (default) or summarize-first.")] = None,
-    src: Annotated[Optional[str], typer.Option("--src", help="Source language, or auto (default: toolkit/data/defaults.yaml).")] = None,
-    tgt: Annotated[Optional[str], typer.Option("--tgt", help="Target language.")] = None,
-    summary_lang: Annotated[Optional[str], typer.Option("--summary-lang", help="Language of the summary (default: the target language).")] = None,
+    translator_model: Annotated[str | None, typer.Option("--translator", help="Translation model (default: toolkit/data/defaults.yaml for the pair).")] = None,
+    summarizer_model: Annotated[str | None, typer.Option("--summarizer", help="Summariser: model, lead-N or textrank[-N] (default: toolkit/data/defaults.yaml for the summary's input language).")] = None,
+    order: Annotated[str | None, typer.Option("--order", help="translate-first (default) or summarize-first.")] = None,
+    src: Annotated[str | None, typer.Option("--src", help="Source language, or auto (default: toolkit/data/defaults.yaml).")] = None,
+    tgt: Annotated[str | None, typer.Option("--tgt", help="Target language.")] = None,
+    summary_lang: Annotated[str | None, typer.Option("--summary-lang", help="Language of the summary (default: the target language).")] = None,
     no_pivot: NoPivotOption = False,
     registry: RegistryOption = None,
     min_length: MinLengthOption = None,
     max_length: MaxLengthOption = None,
     length_penalty: LengthPenaltyOption = None,
     no_repeat_ngram: NoRepeatOption = None,
-    beams: Annotated[Optional[int], typer.Option("--beams", min=1, max=256, help="Beam size for both stages (default: each model's).")] = None,
+    beams: Annotated[int | None, typer.Option("--beams", min=1, max=256, help="Beam size for both stages (default: each model's).")] = None,
     glossary: GlossaryOption = None,
     keep: KeepOption = None,
     out: OutOption = None,

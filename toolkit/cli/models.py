@@ -54,9 +54,9 @@ def models_resolve(
         table = Table(title=f"{route.src} → {route.tgt}: {route.kind}", title_justify="left")
         for column in ("hop", "model", "kind", "target token / codes", "cached"):
             table.add_column(column)
-        for hop in hops:
-            codes = hop["source_prefix"].strip() or (f"{hop['src_code']} → {hop['tgt_code']}" if hop["src_code"] else "–")
-            table.add_row(f"{hop['src']}→{hop['tgt']}", hop["model"], hop["kind"], codes, "yes" if hop["cached"] else "no")
+        for row in hops:
+            codes = row["source_prefix"].strip() or (f"{row['src_code']} → {row['tgt_code']}" if row["src_code"] else "–")
+            table.add_row(f"{row['src']}→{row['tgt']}", row["model"], row["kind"], codes, "yes" if row["cached"] else "no")
         stderr.print(table)
 
 

@@ -54,7 +54,7 @@ def generation_settings(config: Any, overrides: dict[str, Any],
     """The settings generation will use: the model's generation config, then its task-specific
     defaults (``config.task_specific_params``, as older checkpoints keep them), then the user's
     overrides. Returns (settings, names of overridden keys). Sampling is always off."""
-    settings = {key: getattr(config, key, None) for key in GENERATION_KEYS}
+    settings: dict[str, Any] = {key: getattr(config, key, None) for key in GENERATION_KEYS}
     settings = {k: v for k, v in settings.items() if v is not None}
     for key, value in (task_defaults or {}).items():
         if key in GENERATION_KEYS and value is not None:

@@ -18,9 +18,9 @@ from typing import Any
 
 from toolkit.config import toolkit_cache
 from toolkit.engines.base import Decoded, Engine, make_batches, resolve_device
-from toolkit.options import EngineOptions
 from toolkit.errors import ModelError, ToolkitError
 from toolkit.models.hub import ModelRef
+from toolkit.options import EngineOptions
 
 # Architectures CTranslate2's Transformers converter handles for encoder-decoder generation.
 SUPPORTED_MODEL_TYPES = {"marian", "bart", "mbart", "pegasus", "t5", "mt5", "m2m_100"}

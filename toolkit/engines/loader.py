@@ -43,8 +43,8 @@ def load_tokenizer(ref: ModelRef) -> Any:
 
     name = _read_json(ref.path / "tokenizer_config.json").get("tokenizer_class")
     if name in _GENERIC_TOKENIZERS and not (ref.path / "tokenizer.json").is_file():
-        name = _TOKENIZER_BY_MODEL_TYPE.get(_read_json(ref.path / "config.json").get("model_type"))
-    cls = getattr(transformers, name, None) if name not in _GENERIC_TOKENIZERS else None
+        name = _TOKENIZER_BY_MODEL_TYPE.get(str(_read_json(ref.path / "config.json").get("model_type")))
+    cls = getattr(transformers, name, None) if isinstance(name, str) and name not in _GENERIC_TOKENIZERS else None
     try:
         if cls is None:
             cls = transformers.AutoTokenizer

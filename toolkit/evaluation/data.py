@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolkit.io.documents import read_text_file
 from toolkit.errors import InputError
+from toolkit.io.documents import read_text_file
 
 HYPOTHESIS_FIELDS = ("hypothesis", "translation", "summary", "output", "text", "reference")
 Key = tuple[str, int]

@@ -71,6 +71,7 @@ class UnicodeTokenizer:
 
     def __init__(self, lang: str = "en", stem: bool = False) -> None:
         self.lang = lang
+        self._stem: Callable[[str], str] | None
         self.stem_name, self._stem = _stemmer(lang) if stem else ("none", None)
 
     def tokenize(self, text: str) -> list[str]:

@@ -6,9 +6,9 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, BinaryIO, TypeVar
 
 from toolkit.errors import InputError

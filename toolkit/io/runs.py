@@ -11,12 +11,13 @@ import platform
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import toolkit
-from toolkit.io.documents import atomic_write_bytes, atomic_write_text, write_json
 from toolkit.errors import ToolkitError
+from toolkit.io.documents import atomic_write_bytes, atomic_write_text, write_json
 from toolkit.io.safe_paths import OutputNames, inside
 
 log = logging.getLogger(__name__)
@@ -318,7 +319,7 @@ class RunFolder:
         atomic_write_text((folder or self.partial) / MARKER,
                           json.dumps({"toolkit_version": toolkit.__version__, "state": state, "pid": os.getpid()}) + "\n")
 
-    def __enter__(self) -> "RunFolder":
+    def __enter__(self) -> RunFolder:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 ENGLISH_SAMPLE = [
     "The Russian president congratulated his Kazakh counterpart on his re-election on Monday.",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal, Optional, Union
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -29,12 +29,12 @@ class Entry(Strict):
     pairs: list[str] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=list)
     targets: list[str] = Field(default_factory=list)
-    target_token: Optional[str] = None  # multi-target: ">>{tgt}<<" or ">>{tgt3}<<"
+    target_token: str | None = None  # multi-target: ">>{tgt}<<" or ">>{tgt3}<<"
     codes: Literal["iso1", "iso3", "nllb", "m2m100"] = "iso1"  # many-to-many language code style
-    languages: Union[Literal["all"], list[str]] = Field(default_factory=list)
+    languages: Literal["all"] | list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _complete(self) -> "Entry":
+    def _complete(self) -> Entry:
         if self.kind == "multi-target" and not self.target_token:
             raise ValueError("a multi-target model needs 'target_token'")
         if "{src}" in self.id and not self.pairs:
@@ -76,8 +76,8 @@ class Hop:
     tgt: str
     kind: str  # direct | multi-target | many-to-many | explicit
     source_prefix: str = ""  # prepended to every source segment (multi-target token)
-    src_code: Optional[str] = None  # many-to-many: tokenizer.src_lang
-    tgt_code: Optional[str] = None  # many-to-many: forced first target token
+    src_code: str | None = None  # many-to-many: tokenizer.src_lang
+    tgt_code: str | None = None  # many-to-many: forced first target token
 
 
 @dataclass

@@ -22,7 +22,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import toolkit
 from toolkit.errors import ToolkitError
-from toolkit.text.languages import ISO_639_1, normalize_language
 from toolkit.serve import schemas
 from toolkit.serve.batcher import BatchLimits, Overloaded
 from toolkit.serve.catalog import Catalog, build_catalog
@@ -32,6 +31,7 @@ from toolkit.serve.markup import html_units, text_unit
 from toolkit.serve.metrics import Metrics
 from toolkit.serve.models import ModelKey, ModelPool, estimate_tokens
 from toolkit.serve.settings import ServeSettings
+from toolkit.text.languages import ISO_639_1, normalize_language
 
 log = logging.getLogger("toolkit.serve")
 

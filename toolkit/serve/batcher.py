@@ -169,7 +169,7 @@ class DynamicBatcher:
             outputs = await loop.run_in_executor(self._executor, self._run, [item.payload for item in batch])
             if len(outputs) != len(batch):
                 raise RuntimeError(f"the model returned {len(outputs)} outputs for {len(batch)} inputs")
-        except Exception as exc:  # noqa: BLE001 - any failure of the model fails only this batch
+        except Exception as exc:
             if len(batch) == 1:
                 _settle(batch[0].future, exception=exc)
                 return

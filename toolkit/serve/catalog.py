@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import ToolkitError
-from toolkit.text.languages import ISO_639_1
 from toolkit.serve.models import Decoded, ModelKey, ServedModel
 from toolkit.serve.settings import ServeSettings
+from toolkit.text.languages import ISO_639_1
 
 
 @dataclass
@@ -64,8 +64,8 @@ class Catalog:
 
     def _load_summarizer(self, lang: str, lengths: dict[str, Any]) -> ServedModel:
         from toolkit.config import load_defaults
-        from toolkit.options import EngineOptions, GenerationOptions, build
         from toolkit.io.documents import Document
+        from toolkit.options import EngineOptions, GenerationOptions, build
         from toolkit.tasks.summarize import load_summarizer
 
         settings = self.settings

@@ -77,7 +77,7 @@ async def read_params(request: Request) -> dict[str, Any]:
     elif ctype == "multipart/form-data":
         try:
             form = await request.form()
-        except Exception:  # noqa: BLE001 - malformed multipart bodies surface as several exception types
+        except Exception:
             raise ApiError(400, "Invalid request: malformed multipart form") from None
         params = _collect((key, value) for key, value in form.multi_items() if isinstance(value, str))
     elif ctype in ("application/x-www-form-urlencoded", "") or ctype.startswith("text/"):

@@ -3,9 +3,8 @@ requests in flight finish (up to ``--graceful-timeout`` seconds), then unload th
 
 from __future__ import annotations
 
-import math
-
 import logging
+import math
 import socket
 import sys
 

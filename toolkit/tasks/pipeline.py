@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from toolkit.io.documents import Document, as_documents
-from toolkit.options import EngineOptions
 from toolkit.io.results import DocumentResult
+from toolkit.options import EngineOptions
 from toolkit.tasks.runner import run_batched
 from toolkit.tasks.summarize import Summarizer
-from toolkit.tasks.translate import Translator
+from toolkit.tasks.translate import DocumentTranslator, Translator
 
 Order = Literal["translate-first", "summarize-first"]
 ORDERS = ("translate-first", "summarize-first")
@@ -40,9 +40,9 @@ def _as_documents(results: Sequence[DocumentResult], sources: Sequence[Document]
             for r, s in zip(results, sources)]
 
 
-def run_pipeline(docs: Sequence[Document], translator: Translator, summarizer: Summarizer, order: str,
-                 show_progress: bool = False, summary_lang: str | None = None,
-                 summary_translator: Translator | None = None) -> PipelineResult:
+def run_pipeline(docs: Sequence[Document], translator: Translator | DocumentTranslator, summarizer: Summarizer,
+                 order: str, show_progress: bool = False, summary_lang: str | None = None,
+                 summary_translator: Translator | DocumentTranslator | None = None) -> PipelineResult:
     """translate-first: full translation, then a summary of it (in the target language).
     summarize-first: a summary in the source language, then its translation.
 
@@ -62,7 +62,7 @@ def run_pipeline(docs: Sequence[Document], translator: Translator, summarizer: S
                            "nothing: use translate-first, or toolkit summarize")
     result = PipelineResult(order)
 
-    def translate(stage_docs: Sequence[Document], with_: Translator, folder: str) -> list[DocumentResult]:
+    def translate(stage_docs: Sequence[Document], with_: Translator | DocumentTranslator, folder: str) -> list[DocumentResult]:
         results = run_batched(stage_docs, with_.translate_batch, with_.count_sentences, "translating", show_progress)
         result.stages.append(Stage("translate", with_.describe(), results, folder))
         return results

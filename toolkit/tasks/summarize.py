@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from toolkit.engines.loader import load_engine
 from toolkit.config import default_summarization_model
-from toolkit.io.documents import Document, as_documents
 from toolkit.engines.base import Engine
+from toolkit.engines.loader import load_engine
 from toolkit.errors import ToolkitError
-from toolkit.options import EngineOptions, GenerationOptions, split_options
+from toolkit.io.documents import Document, as_documents
 from toolkit.io.results import DocumentResult
+from toolkit.options import EngineOptions, GenerationOptions, split_options
 from toolkit.text.segment import (
     pack_sentences,
     segment_document,

@@ -11,14 +11,16 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from toolkit.engines.loader import load_engine
 from toolkit.config import Defaults, default_translation_model
-from toolkit.io.documents import Document, as_documents, chunked
 from toolkit.engines.base import Engine
+from toolkit.engines.loader import load_engine
 from toolkit.errors import ToolkitError
-from toolkit.options import EngineOptions, GenerationOptions, LanguageCodes, split_options
-from toolkit.models.registry import Hop, Registry, Route, hop_for_model, load_registry, resolve_route
+from toolkit.io.documents import Document, as_documents, chunked
 from toolkit.io.results import DocumentResult, SegmentRecord
+from toolkit.models.registry import Hop, Registry, Route, hop_for_model, load_registry, resolve_route
+from toolkit.options import EngineOptions, GenerationOptions, LanguageCodes, split_options
+from toolkit.text.glossary import Glossary
+from toolkit.text.protect import Piece, forbidden_strings, pieces, restore
 from toolkit.text.segment import (
     Paragraph,
     SegmentedDocument,
@@ -27,8 +29,6 @@ from toolkit.text.segment import (
     split_to_budget,
     word_separator,
 )
-from toolkit.text.glossary import Glossary
-from toolkit.text.protect import Piece, forbidden_strings, pieces, restore
 
 
 def segment(doc: Document, lang: str) -> SegmentedDocument:
@@ -289,8 +289,8 @@ class DocumentTranslator:
         from collections import Counter
 
         from toolkit.text.detect import detect, identify
-        from toolkit.text.languages import normalize_language
         from toolkit.text.html import visible_text
+        from toolkit.text.languages import normalize_language
 
         confident: Counter[str] = Counter()
         for doc in docs:
@@ -414,8 +414,8 @@ def document_translator(docs: Sequence[Document], model: str | None = None, src:
     configured defaults (``auto``: detected per document), models from ``model`` or the registry,
     loaded (and documents routed) before any work starts."""
     from toolkit.config import load_defaults
-    from toolkit.text.languages import check_language
     from toolkit.models.registry import routable_sources
+    from toolkit.text.languages import check_language
 
     defaults = defaults or load_defaults()
     source = src or defaults.translation.source_lang

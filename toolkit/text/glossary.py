@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from toolkit.errors import ConfigError
-from toolkit.text.segment import is_cjk
 from toolkit.text.protect import Piece
+from toolkit.text.segment import is_cjk
 
 
 @dataclass
