@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from toolkit.io.tables import markdown_table
+
 REPO = Path(__file__).resolve().parent.parent
 WORDS = [f"{a}{b}" for a in ("ka", "lo", "mi", "ne", "po", "ru", "sa", "te", "vi", "zo")
          for b in ("ba", "de", "fi", "go", "hu", "ja", "ke", "li", "mo", "nu", "pa", "qi", "ro", "su", "tu")]
@@ -163,10 +165,11 @@ def main() -> None:
          "are stretched by sharing. CPU time (user + system, of the process and its worker processes) is the "
          "steadier figure on a shared machine; with workers, wall time can be below it."),
         "",
-        "| corpus | command and metrics | wall time (s) | CPU time (s) | peak RSS (MiB) | load average at start |",
-        "|---|---|---:|---:|---:|---:|",
     ]
-    lines += [f"| {c} | {m} | {s:.1f} | {u:.1f} | {r:.0f} | {load:.1f} |" for c, m, s, u, r, load in rows]
+    lines += markdown_table(["corpus", "command and metrics", "wall time (s)", "CPU time (s)", "peak RSS (MiB)",
+                             "load average at start"],
+                            [[c, m, f"{s:.1f}", f"{u:.1f}", f"{r:.0f}", f"{load:.1f}"] for c, m, s, u, r, load in rows],
+                            [False, False, True, True, True, True])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out}", file=sys.stderr)

@@ -34,6 +34,8 @@ import sys
 import time
 from pathlib import Path
 
+from toolkit.io.tables import markdown_table
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
@@ -181,17 +183,17 @@ def run_one(model: Path, mode: str, clients: int, args: argparse.Namespace, sent
 
 
 def table(rows: list[dict]) -> str:
-    header = ("| mode | clients | requests | req/s | output tok/s | p50 latency (s) | p99 latency (s) | "
-              "peak RSS (MiB) | errors | cut off | × sequential (req/s) |")
-    lines = [header, "|---|---|---|---|---|---|---|---|---|---|---|"]
+    head = ["mode", "clients", "requests", "req/s", "output tok/s", "p50 latency (s)", "p99 latency (s)",
+            "peak RSS (MiB)", "errors", "cut off", "× sequential (req/s)"]
     sequential = {r["clients"]: r["requests_per_s"] for r in rows if r["mode"] == "sequential"}
+    cells = []
     for r in rows:
         base = sequential.get(r["clients"])
         ratio = f"{r['requests_per_s'] / base:.2f}×" if base else "—"
-        lines.append(f"| {r['mode']} (max batch {r['max_batch_size']}) | {r['clients']} | {r['requests']} | "
-                     f"{r['requests_per_s']:.2f} | {r['tokens_per_s']:.0f} | {r['p50_s']:.2f} | {r['p99_s']:.2f} | "
-                     f"{r['peak_rss_mib']:.0f} | {r['errors']} | {r['cut_off']} | {ratio} |")
-    return "\n".join(lines)
+        cells.append([f"{r['mode']} (max batch {r['max_batch_size']})", r["clients"], r["requests"],
+                      f"{r['requests_per_s']:.2f}", f"{r['tokens_per_s']:.0f}", f"{r['p50_s']:.2f}", f"{r['p99_s']:.2f}",
+                      f"{r['peak_rss_mib']:.0f}", r["errors"], r["cut_off"], ratio])
+    return "\n".join(markdown_table(head, cells))
 
 
 def main() -> None:

@@ -28,14 +28,10 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def smoke_run(workspace: Path) -> tuple[Path, object]:
-    import os
 
-    cwd = os.getcwd()
-    os.chdir(workspace)
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(workspace)
         result = runner.invoke(app, ["benchmark", "configs/benchmarks/smoke.yaml", "--out", "outputs/run-a", "--quiet"])
-    finally:
-        os.chdir(cwd)
     return workspace / "outputs" / "run-a", result
 
 
@@ -69,11 +65,9 @@ def test_smoke_benchmark_writes_every_report(smoke_run) -> None:
 
 
 def test_rerun_hits_the_cache_and_compare(smoke_run, workspace: Path) -> None:
-    import os
 
-    cwd = os.getcwd()
-    os.chdir(workspace)
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(workspace)
         result = runner.invoke(app, ["benchmark", "configs/benchmarks/smoke.yaml", "--out", "outputs/run-b", "--json",
                                      "--systems", "marian-torch,lead-3"])
         assert result.exit_code == 0, result.output
@@ -87,24 +81,18 @@ def test_rerun_hits_the_cache_and_compare(smoke_run, workspace: Path) -> None:
         compared = runner.invoke(app, ["benchmark", "compare", "outputs/run-a", "outputs/run-b"])
         assert compared.exit_code == 0, compared.output
         assert "marian-torch" in compared.stderr and "only in A: bart" in compared.stderr
-    finally:
-        os.chdir(cwd)
 
 
 def test_failing_system_does_not_stop_the_others_but_fails_the_run(workspace: Path, tmp_path: Path) -> None:
-    import os
 
     config = (workspace / "configs/benchmarks/smoke.yaml").read_text()
     config = config.replace("  - name: lead-3\n", "  - name: missing\n    task: summarization\n    model: nobody/not-cached\n  - name: lead-3\n")
     (workspace / "configs/benchmarks/broken.yaml").write_text(config)
-    cwd = os.getcwd()
-    os.chdir(workspace)
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(workspace)
         args = ["benchmark", "configs/benchmarks/broken.yaml", "--json", "--systems", "missing,lead-3,textrank"]
         result = runner.invoke(app, [*args, "--out", "outputs/run-d"])
         allowed = runner.invoke(app, [*args, "--out", "outputs/run-e", "--allow-failures"])
-    finally:
-        os.chdir(cwd)
     assert result.exit_code == 3, result.output
     assert "1 system run(s) failed (missing on seeds)" in result.stderr and "--allow-failures" in result.stderr
     summary = json.loads(result.stdout)
@@ -146,14 +134,10 @@ def test_cache_key_follows_code_and_dependencies(monkeypatch: pytest.MonkeyPatch
 
 
 def test_dry_run_resolves_without_generating(workspace: Path) -> None:
-    import os
 
-    cwd = os.getcwd()
-    os.chdir(workspace)
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(workspace)
         result = runner.invoke(app, ["benchmark", "configs/benchmarks/fr-en-translation.yaml", "--dry-run", "--json"])
-    finally:
-        os.chdir(cwd)
     assert result.exit_code == 0, result.output
     plan = json.loads(result.stdout)
     assert [s["system"] for s in plan["systems"]] == ["opus-mt-fr-en", "opus-mt-fr-en-torch", "opus-mt-tc-big-fr-en",
@@ -171,16 +155,12 @@ def test_dry_run_resolves_without_generating(workspace: Path) -> None:
     (lambda c: "name: [unclosed", "invalid YAML"),
 ])
 def test_config_errors_name_file_and_key(workspace: Path, edit, fragment: str) -> None:
-    import os
 
     bad = workspace / "configs/benchmarks/bad.yaml"
     bad.write_text(edit(SMOKE.read_text()))
-    cwd = os.getcwd()
-    os.chdir(workspace)
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(workspace)
         result = runner.invoke(app, ["benchmark", "configs/benchmarks/bad.yaml", "--dry-run"])
-    finally:
-        os.chdir(cwd)
     assert result.exit_code == 2, result.output
     line = result.stderr.strip()
     assert line.startswith("toolkit: error: configs/benchmarks/bad.yaml: ") and fragment in line, line
@@ -196,14 +176,10 @@ def test_unknown_system_and_missing_config(workspace: Path) -> None:
 
 
 def test_existing_run_folder_needs_overwrite(smoke_run, workspace: Path) -> None:
-    import os
 
-    cwd = os.getcwd()
-    os.chdir(workspace)
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(workspace)
         args = ["benchmark", "configs/benchmarks/smoke.yaml", "--out", "outputs/run-a", "--systems", "lead-3", "--quiet"]
         refused = runner.invoke(app, args)
         assert refused.exit_code == 2 and "--overwrite" in refused.stderr
         assert runner.invoke(app, args + ["--overwrite"]).exit_code == 0
-    finally:
-        os.chdir(cwd)

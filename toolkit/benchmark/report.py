@@ -11,6 +11,8 @@ from typing import Any
 
 from rich.table import Table
 
+from toolkit.io.tables import markdown_table
+
 # The metrics shown in the leaderboard, and the one plotted against speed, per task.
 HEADLINE = {"translation": ["BLEU", "chrF++", "TER"], "summarization": ["ROUGE-1", "ROUGE-2", "ROUGE-L"]}
 PLOTTED = {"translation": "chrF++", "summarization": "ROUGE-L"}
@@ -121,12 +123,11 @@ def markdown(results: dict[str, Any]) -> str:
         if not task_rows and not any(task in _produces(tasks.get(r["system"])) for r in failed):
             continue
         baseline = next((r["baseline"] for r in task_rows if r["baseline"]), None)
-        lines += [f"## {task}" + (f" (baseline: {baseline})" if baseline else ""), "",
-                  "| " + " | ".join(_columns(task)) + " |", "|" + "---|" * len(_columns(task))]
-        lines += ["| " + " | ".join(_cells(r)) + " |" for r in task_rows]
         width = len(_columns(task)) - 2
-        lines += [f"| {r['system']} | {r['dataset']} | FAILED |" + " – |" * (width - 1) for r in failed
-                  if task in _produces(tasks.get(r["system"]))]
+        failed_rows = [[r["system"], r["dataset"], "FAILED"] + ["–"] * (width - 1) for r in failed
+                       if task in _produces(tasks.get(r["system"]))]
+        lines += [f"## {task}" + (f" (baseline: {baseline})" if baseline else ""), ""]
+        lines += markdown_table(_columns(task), [_cells(r) for r in task_rows] + failed_rows)
         lines.append("")
     if failed:
         lines += ["## Failed systems", ""] + [f"- {r['system']} on {r['dataset']}: {r['error']}" for r in failed] + [""]

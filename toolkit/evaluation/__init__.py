@@ -23,9 +23,10 @@ from toolkit.evaluation.metrics import (
     build_metrics,
 )
 from toolkit.evaluation.neural import NeuralOptions
-from toolkit.evaluation.rouge import ROUGE, UnicodeTokenizer
+from toolkit.evaluation.rouge import ROUGE
 from toolkit.evaluation.significance import resample
 from toolkit.text.languages import check_language
+from toolkit.text.tokenize import UnicodeTokenizer
 
 __all__ = ["ROUGE", "NeuralOptions", "UnicodeTokenizer", "default_metrics", "evaluate"]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import InputError
-from toolkit.io.documents import read_text_file
+from toolkit.io.documents import jsonl_records, read_text_file
 
 HYPOTHESIS_FIELDS = ("hypothesis", "translation", "summary", "output", "text", "reference")
 Key = tuple[str, int]
@@ -138,17 +138,8 @@ def _from_jsonl(path: Path, role: str) -> Segments:
     counters: dict[str, int] = {}
     seen: dict[Key, int] = {}  # key → line number where it first appeared
     has_segment = False
-    lines = read_text_file(path).split("\n")
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for lineno, record in jsonl_records(path):
         where = f"{path}:{lineno}"
-        try:
-            record: dict[str, Any] = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{where}: invalid JSON ({exc.msg})") from None
-        if not isinstance(record, dict):
-            raise InputError(f"{where}: expected a JSON object")
         doc_id = _doc_id(record, where)
         if "segment" in record:
             has_segment = True

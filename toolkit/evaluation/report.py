@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
+from toolkit.io.tables import markdown_table
+
 if TYPE_CHECKING:
     from toolkit.io.runs import RunFolder
 
@@ -70,14 +72,15 @@ def to_markdown(result: dict[str, Any]) -> str:
     head = ["metric", "score", "95% CI"] + (["baseline", "Δ", "Δ 95% CI", "p (bootstrap)", "p (AR)"] if compare else [])
     lines = [f"# Evaluation: {result['task']}", "",
              (f"{result['segments_count']} {result['unit']}s in {result['documents_count']} document(s); "
-             f"95% confidence intervals from {b['resamples']} bootstrap resamples (seed {b['seed']})."), "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+             f"95% confidence intervals from {b['resamples']} bootstrap resamples (seed {b['seed']})."), ""]
+    table_rows = []
     for row in rows:
         cells = [row["metric"], f"{row['score']:.2f}", f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}]"]
         if compare:
             cells += [f"{row['baseline']:.2f}", f"{row['delta']:+.2f}", f"[{row['delta_ci_low']:+.2f}, {row['delta_ci_high']:+.2f}]",
                       _p(row["p_bootstrap"]), _p(row["p_randomization"])]
-        lines.append("| " + " | ".join(cells) + " |")
+        table_rows.append(cells)
+    lines += markdown_table(head, table_rows)
     lines += ["", "Signatures:", ""] + [f"- {r['metric']}: `{r['signature']}`" for r in rows]
     return "\n".join(lines) + "\n"
 

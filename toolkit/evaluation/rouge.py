@@ -16,41 +16,17 @@ Conventions (each recorded in the signature):
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 
 from toolkit.errors import ToolkitError
+from toolkit.text.tokenize import UnicodeTokenizer
 
 VARIANTS = ("rouge1", "rouge2", "rougeL", "rougeLsum")
-_WORD = re.compile(r"[^\W_]+")
-# ISO 639-1 → NLTK Snowball stemmer names.
-SNOWBALL = {
-    "ar": "arabic", "da": "danish", "de": "german", "en": "english", "es": "spanish", "fi": "finnish",
-    "fr": "french", "hu": "hungarian", "it": "italian", "nl": "dutch", "no": "norwegian", "pt": "portuguese",
-    "ro": "romanian", "ru": "russian", "sv": "swedish",
-}
-
-
 def _version() -> str:
     from importlib import metadata
 
     return metadata.version("rouge-score")
-
-
-@cache
-def _stemmer(lang: str) -> tuple[str, Callable[[str], str]]:
-    if lang == "en":
-        from nltk.stem import porter
-
-        return "porter", porter.PorterStemmer().stem  # what rouge-score uses
-    if lang not in SNOWBALL:
-        raise ToolkitError(f"no stemmer for language '{lang}' (available: {', '.join(sorted(SNOWBALL))})")
-    from nltk.stem.snowball import SnowballStemmer
-
-    return f"snowball-{lang}", SnowballStemmer(SNOWBALL[lang]).stem
 
 
 STEM_MODES = ("auto", "yes", "no")
@@ -64,22 +40,6 @@ def resolve_stem(stem: str | bool, lang: str) -> bool:
     if stem not in STEM_MODES:
         raise ToolkitError(f"--stem must be one of {', '.join(STEM_MODES)}, not '{stem}'")
     return lang == "en" if stem == "auto" else stem == "yes"
-
-
-class UnicodeTokenizer:
-    """rouge-score tokenizer interface (``tokenize(text) -> list[str]``), Unicode-aware."""
-
-    def __init__(self, lang: str = "en", stem: bool = False) -> None:
-        self.lang = lang
-        self._stem: Callable[[str], str] | None
-        self.stem_name, self._stem = _stemmer(lang) if stem else ("none", None)
-
-    def tokenize(self, text: str) -> list[str]:
-        tokens = _WORD.findall(unicodedata.normalize("NFC", text).lower())
-        if self._stem is not None:
-            # rouge-score stems only tokens longer than 3 characters; so do we.
-            tokens = [self._stem(t) if len(t) > 3 else t for t in tokens]
-        return tokens
 
 
 @dataclass

@@ -107,36 +107,36 @@ def decode_bytes(data: bytes, origin: str, encoding: str = "utf-8") -> tuple[str
     return text, newline
 
 
-def _read_jsonl(data: str, origin: str) -> list[dict[str, Any]]:
-    records = []
-    for lineno, line in enumerate(data.split("\n"), start=1):
+def jsonl_records(path: Path, encoding: str = "utf-8") -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line of a JSONL file: the one JSONL reader of the
+    toolkit (inputs, references, hypotheses). Bad JSON or a non-object is an InputError naming
+    the file and line."""
+    for lineno, line in enumerate(read_text_file(path, encoding).split("\n"), start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise InputError(f"{origin}:{lineno}: invalid JSON ({exc.msg})") from None
+            raise InputError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from None
         if not isinstance(record, dict):
-            raise InputError(f"{origin}:{lineno}: expected a JSON object with 'id' and 'text'")
-        records.append(record)
-    return records
+            raise InputError(f"{path}:{lineno}: expected a JSON object")
+        yield lineno, record
 
 
 def documents_from_jsonl(path: Path, encoding: str = "utf-8", text_key: str = "text") -> list[Document]:
-    text = read_text_file(path, encoding)
     docs = []
-    for lineno, record in enumerate(_read_jsonl(text, str(path)), start=1):
+    for lineno, record in jsonl_records(path, encoding):
         if "id" not in record or text_key not in record:
-            raise InputError(f"{path}: record {lineno} lacks '{'id' if 'id' not in record else text_key}'")
+            raise InputError(f"{path}:{lineno}: record lacks '{'id' if 'id' not in record else text_key}'")
         if not isinstance(record[text_key], str):
-            raise InputError(f"{path}: record {lineno}: '{text_key}' must be a string")
+            raise InputError(f"{path}:{lineno}: '{text_key}' must be a string")
         if isinstance(record["id"], bool) or not isinstance(record["id"], (str, int)):
-            raise InputError(f"{path}: record {lineno}: 'id' must be a string or an integer")
+            raise InputError(f"{path}:{lineno}: 'id' must be a string or an integer")
         for field_name in ("id", text_key):
             try:
                 str(record[field_name]).encode("utf-8")
             except UnicodeEncodeError:
-                raise InputError(f"{path}: record {lineno}: '{field_name}' holds a lone surrogate "
+                raise InputError(f"{path}:{lineno}: '{field_name}' holds a lone surrogate "
                                  "(\\ud800-\\udfff escape), which is not text") from None
         extra = {k: v for k, v in record.items() if k not in ("id", text_key, "lang")}
         docs.append(

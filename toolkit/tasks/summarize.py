@@ -97,7 +97,7 @@ def summary_warnings(doc_id: str, source: str, summary: str) -> list[str]:
 
 
 def _words(text: str, lang: str) -> int:
-    from toolkit.evaluation.rouge import UnicodeTokenizer
+    from toolkit.text.tokenize import UnicodeTokenizer
 
     return len(UnicodeTokenizer(lang).tokenize(text))
 
@@ -152,7 +152,7 @@ class LeadSummarizer(_Extractive):
 def textrank_scores(sentences: Sequence[str], lang: str, damping: float = 0.85, tolerance: float = 1e-8,
                     max_iterations: int = 500) -> np.ndarray:
     """PageRank over the graph of sentences weighted by TF-IDF cosine similarity."""
-    from toolkit.evaluation.rouge import UnicodeTokenizer
+    from toolkit.text.tokenize import UnicodeTokenizer
 
     n = len(sentences)
     if n == 0:
