@@ -161,7 +161,8 @@ class Engine:
             "model": self.ref.to_dict() if self.ref else None, "backend": self.backend,
             "backend_note": self.backend_note, "device": self.device, "generation": self.settings,
             "overridden": self.overridden, "batch_size": self.batch_size, "max_batch_tokens": self.max_batch_tokens,
-            "input_limit": self.input_limit, "prefix": self.prefix, **self.describe(),
+            "input_limit": self.input_limit, "prefix": self.prefix,
+            "engine_options": self.options.model_dump(), **self.describe(),
         }
 
     def count_tokens(self, text: str) -> int:
