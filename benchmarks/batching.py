@@ -28,7 +28,7 @@ def measure(model_dir: Path, backend: str, tokens: int, beams: int, threads: int
     sentences = [s for doc in translation_documents() for s in doc]
     docs = [Document(id=f"s{i}", text=s, source="bench") for i, s in enumerate(sentences)]
     translator = load_translator(str(model_dir), "fr", "en",
-                                 engine=EngineOptions(device="cpu", backend=backend, threads=threads,
+                                 engine=EngineOptions(device="cpu", backend=backend, threads=threads, dtype="float32",
                                                       quantization="int8" if backend == "ct2" else None),
                                  generation=GenerationOptions(num_beams=beams, min_new_tokens=tokens,
                                                               max_new_tokens=tokens))
