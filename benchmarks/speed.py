@@ -331,7 +331,7 @@ def startup(root: Path, repeats: int = 5) -> dict[str, Any]:
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
         for _ in range(repeats):
             t0 = time.time()
-            proc = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, env=env)
+            proc = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, env=env, check=False)
             line = next((x for x in proc.stderr.splitlines() if x.startswith("FIRST")), None)
             if line is None:
                 return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "no batch"}
@@ -340,7 +340,7 @@ def startup(root: Path, repeats: int = 5) -> dict[str, Any]:
             imports = {"torch": has_torch == "True", "transformers": has_transformers == "True"}
         # Where the time goes: the largest top-level imports (python -X importtime).
         proc = subprocess.run([sys.executable, "-X", "importtime", "-c", probe, *args], capture_output=True, text=True,
-                              env=env)
+                              env=env, check=False)
     top: dict[str, float] = {}
     for row in proc.stderr.splitlines():
         if row.startswith("import time:") and row.count("|") == 2:
