@@ -23,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from toolkit.io.runs import cpu_model
 from toolkit.io.tables import markdown_table
 
 REPO = Path(__file__).resolve().parent.parent
@@ -50,15 +51,6 @@ for name in ("bleu", "chrf", "ter"):
 resample(systems, [m.from_sums for m in metrics], resamples, 12345, baselines)
 """
 
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def noisy(words: list[str], rnd: random.Random, keep: float) -> str:

@@ -34,6 +34,7 @@ import sys
 import time
 from pathlib import Path
 
+from toolkit.io.runs import cpu_model
 from toolkit.io.tables import markdown_table
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,15 +43,6 @@ sys.path.insert(0, str(REPO))
 CLIENTS = (1, 8, 32, 128)
 HOST = "127.0.0.1"  # never anything but loopback
 
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def seed_sentences() -> list[str]:

@@ -62,13 +62,14 @@ def environment() -> dict[str, Any]:
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "processor": _cpu_model(),
+        "processor": cpu_model(),
         "cpu_count": os.cpu_count(),
         "packages": versions,
     }
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name, as reports name the machine a figure was measured on."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):

@@ -4,23 +4,12 @@ toolkit/cli.py; imports only typer until it runs, so `toolkit --help` needs no s
 from __future__ import annotations
 
 import sys
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-
-class _Device(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-
-
-class _Backend(str, Enum):
-    auto = "auto"
-    torch = "torch"
-    ct2 = "ct2"
+from toolkit.cli.common import Backend, Device
 
 
 def serve(
@@ -43,8 +32,8 @@ def serve(
     max_queue: Annotated[int, typer.Option("--max-queue", min=1, help="Most sentences waiting per model (503 beyond).")] = 10_000,
     max_loaded_models: Annotated[int, typer.Option("--max-loaded-models", min=1, help="Most models in memory; the least recently used is unloaded.")] = 2,
     preload: Annotated[bool, typer.Option("--preload/--lazy", help="Load the first pairs' models at start-up instead of on first use.")] = False,
-    device: Annotated[_Device, typer.Option("--device", help="auto picks cuda when PyTorch sees a GPU.")] = _Device.auto,
-    backend: Annotated[_Backend | None, typer.Option("--backend", help="auto: CTranslate2 where it supports the model, else PyTorch.")] = None,
+    device: Annotated[Device, typer.Option("--device", help="auto picks cuda when PyTorch sees a GPU.")] = Device.auto,
+    backend: Annotated[Backend | None, typer.Option("--backend", help="auto: CTranslate2 where it supports the model, else PyTorch.")] = None,
     quantization: Annotated[str | None, typer.Option("--quantization", help="ct2 weights: int8 (CPU default), int8_float16, float16, …")] = None,
     threads: Annotated[int, typer.Option("--threads", min=0, help="CPU threads for inference (0: the library's default).")] = 0,
     beams: Annotated[int | None, typer.Option("--beams", min=1, help="Beam size (default: the model's generation config).")] = None,
