@@ -341,22 +341,17 @@ class RunFolder:
 
     def write_json(self, relative: str, obj: Any) -> Path:
         """``obj`` as indented JSON, streamed to the file (large results are never one string)."""
-        import hashlib
-
         path = inside(self.partial, relative)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("w", encoding="utf-8") as handle:
                 json.dump(obj, handle, ensure_ascii=False, indent=2)
                 handle.write("\n")
-            digest = hashlib.sha256()
-            with path.open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
+            checksum = _sha256(path)
         except OSError as exc:
             raise self._fail(f"cannot write {relative} ({exc.strerror or exc})") from None
         self.files.append(relative)
-        self.checksums[relative] = digest.hexdigest()
+        self.checksums[relative] = checksum
         return self.target / relative
 
     def write_bytes(self, relative: str, data: bytes) -> Path:

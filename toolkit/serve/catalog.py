@@ -148,19 +148,10 @@ def cached_routes(registry: Any, pinned: dict[str, str]) -> tuple[Any, dict[str,
 
 def routable_pairs(registry: Any, pinned: dict[str, str], allow_pivot: bool) -> list[str]:
     """Every pair the registry can route (pure and offline: a few hundred milliseconds)."""
-    from toolkit.models.registry import resolve_route
+    from toolkit.models.registry import routable_sources
 
-    pairs = []
-    for src in ISO_639_1:
-        for tgt in ISO_639_1:
-            if src == tgt:
-                continue
-            try:
-                resolve_route(src, tgt, registry, allow_pivot, pinned)
-            except ToolkitError:
-                continue
-            pairs.append(f"{src}-{tgt}")
-    return pairs
+    sources = {tgt: routable_sources(tgt, registry, allow_pivot, pinned) for tgt in ISO_639_1}
+    return [f"{src}-{tgt}" for src in ISO_639_1 for tgt in ISO_639_1 if src in sources[tgt]]
 
 
 def cached_summarizers() -> dict[str, str]:
