@@ -70,12 +70,22 @@ class LanguageCodes(Options):
     tgt_code: str | None = None
 
 
+class CorpusOptions(Options):
+    """How a record corpus (JSONL) is run: shard size, and where — this process, or Ray."""
+
+    shard_size: int = Field(1000, ge=1, le=10_000_000)
+    engine: Literal["local", "ray"] = "local"
+    ray_address: str | None = None  # None: RAY_ADDRESS, else a local Ray with this machine's CPUs
+    actors: int | None = Field(None, ge=1, le=100_000)  # Ray actors (default: the cluster's CPUs / threads)
+
+
 # CLI option names, for error messages that name what the user typed.
 CLI_NAMES = {"num_beams": "--beams", "max_length": "--max-length", "max_new_tokens": "--max-new-tokens",
              "min_length": "--min-length", "no_repeat_ngram_size": "--no-repeat-ngram",
              "length_penalty": "--length-penalty", "batch_size": "--batch-size", "threads": "--threads",
              "max_batch_tokens": "max_batch_tokens", "backend": "--backend", "dtype": "--dtype",
-             "device": "--device", "quantization": "--quantization", "revision": "--revision"}
+             "device": "--device", "quantization": "--quantization", "revision": "--revision",
+             "shard_size": "--shard-size", "engine": "--engine", "ray_address": "--ray-address", "actors": "--actors"}
 
 
 def build(cls: type[OptionsT], values: dict[str, Any]) -> OptionsT:

@@ -208,6 +208,44 @@ def protected_locations() -> list[tuple[Path, str]]:
             (cwd, "the current folder")]
 
 
+def location_problem(target: Path, inputs: list[Path]) -> str | None:
+    """Why ``target`` (resolved) may not hold a run, or None."""
+    for place, name in protected_locations():
+        if _is_within(place, target):
+            return f"is or contains {name} ({place}); choose a new folder for the run"
+    for path in inputs:
+        if _is_within(path, target):
+            return f"is or contains the input {path}; choose a new folder for the run"
+    if target.exists() and not target.is_dir():
+        return "exists and is not a folder"
+    if target.is_dir() and os.path.ismount(target):
+        return "is a mount point, which the finished run cannot be moved onto; use a folder inside it"
+    parent = target.parent
+    if parent.exists() and not parent.is_dir():
+        return f"{parent} is not a folder"
+    return None
+
+
+def remove_stale(target: Path) -> None:
+    """Partial and set-aside folders of runs that died (SIGKILL, power loss). Call with the
+    target's lock held: no other run is writing here, so every such folder carrying our marker
+    whose pid is gone is stale."""
+    parent = target.parent
+    if not parent.is_dir():
+        return
+    for prefix in (f".{target.name}.partial-", f".{target.name}.old-"):
+        for folder in parent.glob(f"{_glob_escape(prefix)}*"):
+            marker = _read_json(folder / MARKER)
+            if not (folder.is_dir() and not folder.is_symlink() and isinstance(marker, dict)):
+                continue
+            pid = marker.get("pid")
+            # Only folders of runs that are gone: a live pid may be a run that does not share
+            # our lock (an older toolkit), and is never touched.
+            if marker.get("state") in ("partial", "old") and isinstance(pid, int) and not _pid_alive(pid):
+                log.debug("removing %s, left by a run (pid %s) that is gone", folder, pid)
+                shutil.rmtree(folder, ignore_errors=True)
+
+
 class RunFolder:
     """Collects a run's files in ``.<name>.partial-<pid>`` beside the target and moves them in on
     ``commit``. Use as a context manager: leaving with an exception removes the partial folder.
@@ -254,38 +292,12 @@ class RunFolder:
         return RunFolderError(f"{self.option} {self.requested}: {why}")
 
     def _check_location(self, inputs: list[Path]) -> None:
-        target = self.target
-        for place, name in protected_locations():
-            if _is_within(place, target):
-                raise self._fail(f"is or contains {name} ({place}); choose a new folder for the run")
-        for path in inputs:
-            if _is_within(path, target):
-                raise self._fail(f"is or contains the input {path}; choose a new folder for the run")
-        if target.exists() and not target.is_dir():
-            raise self._fail("exists and is not a folder")
-        if target.is_dir() and os.path.ismount(target):
-            raise self._fail("is a mount point, which the finished run cannot be moved onto; use a folder inside it")
-        parent = target.parent
-        if parent.exists() and not parent.is_dir():
-            raise self._fail(f"{parent} is not a folder")
+        problem = location_problem(self.target, inputs)
+        if problem:
+            raise self._fail(problem)
 
     def _remove_stale(self) -> None:
-        """Partial and set-aside folders of runs that died (SIGKILL, power loss). The lock says no
-        other run is writing here, so every such folder that carries our marker is stale."""
-        parent = self.target.parent
-        if not parent.is_dir():
-            return
-        for prefix in (f".{self.target.name}.partial-", f".{self.target.name}.old-"):
-            for folder in parent.glob(f"{_glob_escape(prefix)}*"):
-                marker = _read_json(folder / MARKER)
-                if not (folder.is_dir() and not folder.is_symlink() and isinstance(marker, dict)):
-                    continue
-                pid = marker.get("pid")
-                # Only folders of runs that are gone: a live pid may be a run that does not share
-                # our lock (an older toolkit), and is never touched.
-                if marker.get("state") in ("partial", "old") and isinstance(pid, int) and not _pid_alive(pid):
-                    log.debug("removing %s, left by a run (pid %s) that is gone", folder, pid)
-                    shutil.rmtree(folder, ignore_errors=True)
+        remove_stale(self.target)
 
     def _check_existing(self) -> bool:
         """True when an earlier run is to be replaced; raises when the target may not be used."""

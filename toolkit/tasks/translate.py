@@ -278,20 +278,26 @@ class DocumentTranslator:
         self.factory = factory
         self.candidates = candidates | {tgt} if candidates is not None else None
         self.translators: dict[str, Translator] = {}
+        self._loaded: dict[str, Translator | ToolkitError] = {}  # by source language, across prepare() calls
         self.languages: dict[str, str] = {}
         self.detections: dict[str, Any] = {}
         self.fallbacks: dict[str, str] = {}
         self.skipped: dict[str, str] = {}
         self.glossary: Glossary | None = None  # given to every language's translator
 
-    def prepare(self, docs: Sequence[Document]) -> None:
-        """Detect languages (if asked) and load one translator per source language, before any run."""
+    def prepare(self, docs: Sequence[Document], require_any: bool = True) -> None:
+        """Detect languages (if asked) and load one translator per source language, before any run.
+
+        Called again for the next chunk of a corpus, it forgets the previous chunk's documents but
+        keeps the models it loaded. ``require_any``: raise when no document can be translated."""
         from collections import Counter
 
         from toolkit.text.detect import detect, identify
         from toolkit.text.html import visible_text
         from toolkit.text.languages import normalize_language
 
+        self.languages, self.detections, self.fallbacks, self.skipped = {}, {}, {}, {}
+        self.translators = {}
         confident: Counter[str] = Counter()
         for doc in docs:
             declared = normalize_language(doc.lang) if doc.lang else None
@@ -328,17 +334,29 @@ class DocumentTranslator:
             if lang == self.target_lang:
                 reasons[lang] = f"detected as {lang}, the target language: nothing to translate"
             elif self.src == "auto":
-                try:
-                    self.translators[lang] = self.factory(lang)
-                except ToolkitError as exc:  # no route, or the model cannot be had: this language only
-                    reasons[lang] = f"detected as {lang}: {exc}"
+                loaded = self._load(lang)
+                if isinstance(loaded, ToolkitError):  # no route, or the model cannot be had: this language only
+                    reasons[lang] = f"detected as {lang}: {loaded}"
+                else:
+                    self.translators[lang] = loaded
             else:
-                self.translators[lang] = self.factory(lang)
+                loaded = self._load(lang)
+                if isinstance(loaded, ToolkitError):
+                    raise loaded
+                self.translators[lang] = loaded
         self.skipped = {doc_id: reasons[lang] for doc_id, lang in self.languages.items() if lang in reasons}
-        if reasons and len(self.skipped) == len(self.languages):
+        if require_any and reasons and len(self.skipped) == len(self.languages):
             first = next(iter(reasons.values()))
             raise ToolkitError(f"no document can be translated: {first}"
                                + (" (pass --src to override detection)" if self.src == "auto" else ""))
+
+    def _load(self, lang: str) -> Translator | ToolkitError:
+        if lang not in self._loaded:
+            try:
+                self._loaded[lang] = self.factory(lang)
+            except ToolkitError as exc:
+                self._loaded[lang] = exc
+        return self._loaded[lang]
 
     @property
     def source_lang(self) -> str:

@@ -1,0 +1,1 @@
+"""Execution: running jobs over record corpora, here or on Ray, shard by shard, resumably."""

@@ -1,0 +1,159 @@
+"""Running a job over a record corpus: plan the shards, skip those already committed, process
+the rest here (``local``) or on Ray, and commit each one, in order, as it finishes."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from toolkit.execution.work import CorpusJob, ShardOutput, ShardProcessor
+from toolkit.io.shards import ShardSpec, plan_shards
+from toolkit.options import CorpusOptions
+
+
+class ShardSink(Protocol):
+    """Where committed shards go: a run folder, or stdout."""
+
+    done: dict[int, dict[str, Any]]
+
+    def commit(self, index: int, lines: list[str], details: list[str], summary: dict[str, Any],
+               description: dict[str, Any] | None = None) -> dict[str, Any]: ...
+
+    @property
+    def description(self) -> dict[str, Any] | None: ...
+
+
+class StdoutSink:
+    """``--out -``: output records on stdout, in input order, as shards finish."""
+
+    def __init__(self) -> None:
+        self.done: dict[int, dict[str, Any]] = {}
+        self._description: dict[str, Any] | None = None
+
+    def commit(self, index: int, lines: list[str], details: list[str], summary: dict[str, Any],
+               description: dict[str, Any] | None = None) -> dict[str, Any]:
+        sys.stdout.write("".join(line + "\n" for line in lines))
+        sys.stdout.flush()
+        entry = {"shard": index, **summary}
+        self.done[index] = entry
+        self._description = description or self._description
+        return entry
+
+    @property
+    def description(self) -> dict[str, Any] | None:
+        return self._description
+
+
+@dataclass
+class CorpusResult:
+    records: int = 0
+    outputs: int = 0
+    failed: int = 0
+    warnings: int = 0
+    source_tokens: int = 0
+    output_tokens: int = 0
+    shards: int = 0
+    resumed_shards: int = 0
+    seconds: float = 0.0  # wall time of this process's work
+    first_output_seconds: float | None = None
+    cluster: dict[str, Any] | None = None
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+    def totals(self) -> dict[str, Any]:
+        return {"records": self.records, "outputs": self.outputs, "failed": self.failed, "warnings": self.warnings,
+                "source_tokens": self.source_tokens, "output_tokens": self.output_tokens, "shards": self.shards,
+                "shards_resumed": self.resumed_shards}
+
+
+def shard_summary(out: ShardOutput) -> dict[str, Any]:
+    """A committed shard's line in the completion log and the manifest."""
+    return {"records": out.records, "outputs": out.outputs, "failed": len(out.failures), "warnings": out.warnings,
+            "source_tokens": out.source_tokens, "output_tokens": out.output_tokens,
+            "seconds": round(out.seconds, 3), "worker": out.worker, "failures": out.failures}
+
+
+class CorpusProgress:
+    """Documents and tokens per second and an ETA for the whole corpus (on stderr)."""
+
+    def __init__(self, total: int, already: int, enabled: bool, description: str) -> None:
+        from toolkit.console import stderr
+
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                            TimeRemainingColumn(), console=stderr, disable=not enabled, transient=False)
+        self.task = self.bar.add_task(description, total=total, completed=already, rate="")
+        self.start = time.perf_counter()
+        self.docs = 0
+        self.tokens = 0
+
+    def __enter__(self) -> CorpusProgress:
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.bar.__exit__(*exc)
+
+    def advance(self, documents: int) -> None:
+        self.bar.advance(self.task, documents)
+
+    def shard_done(self, out: ShardOutput, advanced: int) -> None:
+        self.docs += out.records
+        self.tokens += out.source_tokens
+        elapsed = max(time.perf_counter() - self.start, 1e-9)
+        self.bar.update(self.task, advance=out.records - advanced,
+                        rate=f"{self.docs / elapsed:,.1f} docs/s {self.tokens / elapsed:,.0f} tok/s")
+
+
+def run_corpus(job: CorpusJob, inputs: Sequence[Path], sink: ShardSink, options: CorpusOptions,
+               show_progress: bool = False, description: str = "processing") -> CorpusResult:
+    """Process every shard of ``inputs`` not yet in ``sink.done``; commit each in order."""
+    specs = list(plan_shards(inputs, options.shard_size))
+    result = CorpusResult(records=sum(s.records for s in specs), shards=len(specs), resumed_shards=len(sink.done))
+    pending = [s for s in specs if s.index not in sink.done]
+    already = sum(s.records for s in specs if s.index in sink.done)
+    start = time.perf_counter()
+    with CorpusProgress(result.records, already, show_progress, description) as progress:
+        advanced = {"n": 0}
+
+        def commit(out: ShardOutput) -> None:
+            sink.commit(out.index, out.lines, out.details, {k: v for k, v in shard_summary(out).items()},
+                        out.description)
+            if result.first_output_seconds is None:
+                result.first_output_seconds = time.perf_counter() - start
+            progress.shard_done(out, advanced["n"])
+            advanced["n"] = 0
+
+        def on_documents(n: int) -> None:
+            advanced["n"] += n
+            progress.advance(n)
+
+        if options.engine == "ray":
+            from toolkit.execution.ray_engine import run_on_ray
+
+            result.cluster = run_on_ray(job, pending, commit, options)
+        else:
+            _run_local(job, pending, commit, on_documents)
+    result.seconds = time.perf_counter() - start
+    for entry in (sink.done[i] for i in sorted(sink.done)):
+        result.outputs += entry.get("outputs", 0)
+        result.failed += entry.get("failed", 0)
+        result.warnings += entry.get("warnings", 0)
+        result.source_tokens += entry.get("source_tokens", 0)
+        result.output_tokens += entry.get("output_tokens", 0)
+        result.failures += entry.get("failures", [])
+    return result
+
+
+def _run_local(job: CorpusJob, specs: Sequence[ShardSpec], commit: Callable[[ShardOutput], None],
+               on_documents: Callable[[int], None]) -> None:
+    if not specs:
+        return
+    processor = ShardProcessor(job.build())
+    for spec in specs:
+        commit(processor.process(spec, on_documents))

@@ -1,0 +1,272 @@
+"""The corpus jobs of `toolkit translate`, `summarize` and `pipeline`: picklable settings that
+build, where the work runs, the task that turns documents into output-record fields."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import toolkit
+from toolkit.execution.work import DocumentOutput
+from toolkit.io.documents import Document
+from toolkit.io.results import DocumentResult
+from toolkit.options import EngineOptions, GenerationOptions
+
+if TYPE_CHECKING:
+    from toolkit.tasks.summarize import Summarizer
+    from toolkit.tasks.translate import DocumentTranslator
+    from toolkit.text.glossary import Glossary
+
+
+def _engine_fingerprint(engine: EngineOptions) -> dict[str, Any]:
+    # Threads change speed, not outputs: a run may be resumed with other threads or on Ray.
+    return engine.model_dump(exclude={"threads"})
+
+
+def _details(result: DocumentResult) -> dict[str, Any]:
+    """A document's details without its timing (shared batches make it an estimate, and the
+    shard files must be the same bytes whenever and wherever they are made)."""
+    entry = result.to_manifest(None)
+    for key in ("id", "source", "output_file", "seconds"):
+        entry.pop(key, None)
+    return entry
+
+
+@dataclass
+class TranslateJob:
+    model: str | None
+    src: str
+    tgt: str
+    engine: EngineOptions
+    generation: GenerationOptions
+    allow_pivot: bool = True
+    registry_path: Path | None = None
+    glossary: Glossary | None = None
+    command: str = "translate"
+
+    def build(self) -> TranslateTask:
+        return TranslateTask(self)
+
+    def with_threads(self, threads: int) -> TranslateJob:
+        """The job with ``threads`` inference threads (a Ray actor's CPUs)."""
+        return replace(self, engine=self.engine.replace(threads=threads))
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"command": self.command, "toolkit_version": toolkit.__version__, "model": self.model,
+                "src": self.src, "tgt": self.tgt, "allow_pivot": self.allow_pivot,
+                "registry": str(self.registry_path) if self.registry_path else None,
+                "engine": _engine_fingerprint(self.engine), "generation": self.generation.model_dump(),
+                "glossary": self.glossary.digest if self.glossary else None}
+
+
+def _router(job: TranslateJob) -> DocumentTranslator:
+    from toolkit.tasks.translate import document_translator
+
+    router = document_translator([], job.model, job.src, job.tgt, allow_pivot=job.allow_pivot,
+                                 registry_path=job.registry_path, engine=job.engine, generation=job.generation)
+    router.glossary = job.glossary
+    return router
+
+
+def _describe_router(router: DocumentTranslator) -> dict[str, Any]:
+    loaded = {lang: t for lang, t in router._loaded.items() if not isinstance(t, Exception)}
+    if not loaded:
+        return {"source_lang_option": router.src, "target_lang": router.target_lang, "routes": {}}
+    routes = {lang: t.describe() for lang, t in sorted(loaded.items())}
+    head = dict(next(iter(routes.values())))
+    if router.glossary is not None:
+        head["glossary"] = router.glossary.describe()
+    return {**head, "source_lang_option": router.src, "source_langs": sorted(routes), "routes": routes}
+
+
+def _translate(router: DocumentTranslator, docs: Sequence[Document], on_batch: Callable[[int], None] | None
+               ) -> list[DocumentResult | str]:
+    """Each document's translation, or why it was skipped (``--src auto``: no route, already in the
+    target language)."""
+    router.prepare(docs, require_any=False)
+    routable = [d for d in docs if d.id not in router.skipped]
+    translated = iter(router.translate_batch(routable, on_batch)) if routable else iter(())
+    return [router.skipped[d.id] if d.id in router.skipped else next(translated) for d in docs]
+
+
+class TranslateTask:
+    output_keys = ("translation",)
+
+    def __init__(self, job: TranslateJob) -> None:
+        self.job = job
+        self.router = _router(job)
+
+    def run(self, docs: Sequence[Document], on_progress: Callable[[int], None] | None = None
+            ) -> list[DocumentOutput | str]:
+        outputs: list[DocumentOutput | str] = []
+        for result in _translate(self.router, docs, None):
+            if isinstance(result, str):
+                outputs.append(result)
+                continue
+            fields: dict[str, Any] = {"translation": result.output}
+            if self.job.src == "auto":
+                fields["source_lang"] = result.extra.get("source_lang")
+            outputs.append(DocumentOutput(fields, _details(result), result.source_tokens, result.output_tokens))
+        return outputs
+
+    def describe(self) -> dict[str, Any]:
+        return {"task": "translation", **_describe_router(self.router)}
+
+
+@dataclass
+class SummarizeJob:
+    model: str | None
+    lang: str
+    engine: EngineOptions
+    generation: GenerationOptions
+    summary_lang: str | None = None
+    translation_engine: EngineOptions | None = None
+    command: str = "summarize"
+
+    def build(self) -> SummarizeTask:
+        return SummarizeTask(self)
+
+    def with_threads(self, threads: int) -> SummarizeJob:
+        translation = self.translation_engine.replace(threads=threads) if self.translation_engine else None
+        return replace(self, engine=self.engine.replace(threads=threads), translation_engine=translation)
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"command": self.command, "toolkit_version": toolkit.__version__, "model": self.model,
+                "lang": self.lang, "summary_lang": self.summary_lang, "engine": _engine_fingerprint(self.engine),
+                "generation": self.generation.model_dump(),
+                "translation_engine": _engine_fingerprint(self.translation_engine) if self.translation_engine else None}
+
+
+class SummarizeTask:
+    output_keys = ("summary",)
+
+    def __init__(self, job: SummarizeJob) -> None:
+        from toolkit.tasks.summarize import load_summarizer
+
+        self.job = job
+        self.summarizer = load_summarizer(job.model, job.lang, job.engine, job.generation)
+        self.router = None
+        if job.summary_lang and job.summary_lang != job.lang:
+            self.router = _router(TranslateJob(None, job.lang, job.summary_lang, job.translation_engine or job.engine,
+                                               GenerationOptions()))
+
+    def run(self, docs: Sequence[Document], on_progress: Callable[[int], None] | None = None
+            ) -> list[DocumentOutput | str]:
+        results = self.summarizer.summarize_documents(docs)
+        if self.router is None:
+            return [DocumentOutput({"summary": r.output}, _details(r), r.source_tokens, r.output_tokens)
+                    for r in results]
+        summaries = [Document(id=r.id, text=r.output, source=r.source, lang=self.job.lang) for r in results]
+        outputs: list[DocumentOutput | str] = []
+        for result, translated in zip(results, _translate(self.router, summaries, None)):
+            if isinstance(translated, str):
+                outputs.append(f"summary translation: {translated}")
+                continue
+            details = {**_details(result), "summary_in_source_language": result.output,
+                       "summary_translation": _details(translated)}
+            details["warnings"] = details["warnings"] + translated.warnings
+            outputs.append(DocumentOutput({"summary": translated.output}, details, result.source_tokens,
+                                          result.output_tokens))
+        return outputs
+
+    def describe(self) -> dict[str, Any]:
+        head = {"task": "summarization", **self.summarizer.describe()}
+        if self.router is not None:
+            head = {**head, "summary_lang": self.job.summary_lang, "summary_translation": _describe_router(self.router)}
+        return head
+
+
+@dataclass
+class PipelineJob:
+    translator: TranslateJob
+    summarizer_model: str | None
+    summary_engine: EngineOptions
+    summary_generation: GenerationOptions
+    order: str = "translate-first"
+    summary_lang: str | None = None
+    command: str = "pipeline"
+
+    def build(self) -> PipelineTask:
+        return PipelineTask(self)
+
+    def with_threads(self, threads: int) -> PipelineJob:
+        return replace(self, translator=self.translator.with_threads(threads),
+                       summary_engine=self.summary_engine.replace(threads=threads))
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {**self.translator.fingerprint(), "command": self.command, "order": self.order,
+                "summarizer": self.summarizer_model, "summary_lang": self.summary_lang,
+                "summary_engine": _engine_fingerprint(self.summary_engine),
+                "summary_generation": self.summary_generation.model_dump()}
+
+
+class PipelineTask:
+    """Translation and summary per document. With ``--src auto`` the source language is known
+    only per chunk: the summariser and the summary's translator are loaded as languages appear."""
+
+    output_keys = ("translation", "summary")
+
+    def __init__(self, job: PipelineJob) -> None:
+        self.job = job
+        self.router = _router(job.translator)
+        self.summarizers: dict[str, Summarizer] = {}
+        self.summary_routers: dict[tuple[str, str], DocumentTranslator] = {}
+        self.stages: dict[str, dict[str, Any]] = {}
+
+    def _summarizer(self, lang: str) -> Summarizer:
+        from toolkit.tasks.summarize import load_summarizer
+
+        if lang not in self.summarizers:
+            self.summarizers[lang] = load_summarizer(self.job.summarizer_model, lang, self.job.summary_engine,
+                                                     self.job.summary_generation)
+        return self.summarizers[lang]
+
+    def _summary_router(self, via: str, wanted: str) -> DocumentTranslator:
+        if (via, wanted) not in self.summary_routers:
+            self.summary_routers[via, wanted] = _router(TranslateJob(
+                None, via, wanted, self.job.translator.engine, GenerationOptions(),
+                allow_pivot=self.job.translator.allow_pivot, registry_path=self.job.translator.registry_path))
+        return self.summary_routers[via, wanted]
+
+    def run(self, docs: Sequence[Document], on_progress: Callable[[int], None] | None = None
+            ) -> list[DocumentOutput | str]:
+        from toolkit.tasks.pipeline import run_pipeline
+
+        router = self.router
+        router.prepare(docs, require_any=False)
+        routable = [d for d in docs if d.id not in router.skipped]
+        done: dict[str, DocumentOutput] = {}
+        if routable:
+            src, tgt = router.source_lang, router.target_lang
+            wanted = self.job.summary_lang or tgt
+            summary_router = None
+            if wanted not in (src, tgt):
+                summary_router = self._summary_router(tgt if self.job.order == "translate-first" else src, wanted)
+                summary_router.prepare([], require_any=False)
+            summary_input = src if self.job.order == "summarize-first" or wanted == src else tgt
+            result = run_pipeline(routable, router, self._summarizer(summary_input), self.job.order, False, wanted,
+                                  summary_router)
+            for stage in result.stages:
+                self.stages[stage.folder] = {"stage": stage.name, **stage.description}
+            translation = result.outputs.get("translation")
+            summaries = result.stages[result.outputs["summarization"]].results
+            for i, doc in enumerate(routable):
+                fields: dict[str, Any] = {}
+                if translation is not None:
+                    fields["translation"] = result.stages[translation].results[i].output
+                fields["summary"] = summaries[i].output
+                if self.job.translator.src == "auto":
+                    fields["source_lang"] = router.languages[doc.id]
+                details: dict[str, Any] = {
+                    "stages": {stage.folder: _details(stage.results[i]) for stage in result.stages},
+                    "warnings": [w for stage in result.stages for w in stage.results[i].warnings]}
+                first = result.stages[0].results[i]
+                done[doc.id] = DocumentOutput(fields, details, first.source_tokens,
+                                              sum(stage.results[i].output_tokens for stage in result.stages))
+        return [done[d.id] if d.id in done else router.skipped[d.id] for d in docs]
+
+    def describe(self) -> dict[str, Any]:
+        return {"task": "pipeline", "order": self.job.order, "translation": _describe_router(self.router),
+                "summary_lang": self.job.summary_lang, "stages": dict(sorted(self.stages.items()))}
