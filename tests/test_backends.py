@@ -49,6 +49,32 @@ def test_conversion_is_cached(tiny_marian: Path) -> None:
     assert (first.model_path / "toolkit.json").is_file()
 
 
+def test_concurrent_conversions_keep_the_first(tiny_marian: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process (a Ray actor beside this one) finishes converting first: its folder, which
+    it may be loading, stays as it is, and this process uses it."""
+    import shutil
+
+    from toolkit.models.hub import resolve_model
+
+    ref = resolve_model(str(tiny_marian))
+    target = ct2.converted_path(ref, "float32")
+    real = ct2._converter
+
+    class Racing:
+        def __init__(self, path: str) -> None:
+            self.inner = real(path)
+
+        def convert(self, output_dir: str, **kwargs) -> None:
+            self.inner.convert(output_dir, **kwargs)
+            shutil.copytree(output_dir, target)  # the other process's conversion lands
+            (target / "toolkit.json").write_text("{}")
+
+    monkeypatch.setattr(ct2, "_converter", Racing)
+    path, _ = ct2.convert(ref, "float32")
+    assert path == target and (target / "toolkit.json").read_text() == "{}"
+    assert not list(target.parent.glob(f".{target.name}.partial-*"))
+
+
 def test_cli_records_backend_and_reuses_conversion(tiny_marian: Path, tmp_path: Path) -> None:
     runs = []
     for name in ("a", "b"):

@@ -81,7 +81,7 @@ def convert(ref: ModelRef, quantization: str) -> tuple[Path, bool]:
     if quantization not in QUANTIZATIONS:
         raise ToolkitError(f"--quantization {quantization}: expected one of {', '.join(QUANTIZATIONS)}")
     target = converted_path(ref, quantization)
-    if (target / "model.bin").is_file() and (target / "toolkit.json").is_file():
+    if _complete(target):
         return target, False
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.parent / f".{target.name}.partial-{os.getpid()}"
@@ -89,14 +89,25 @@ def convert(ref: ModelRef, quantization: str) -> tuple[Path, bool]:
     try:
         _converter(ref.path).convert(str(partial), quantization=quantization, force=True)
         (partial / "toolkit.json").write_text(json.dumps({**ref.to_dict(), "quantization": quantization}, indent=2))
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(partial, target)
+        # Several processes may convert at once (the actors of --engine ray on one node): a
+        # complete conversion is never replaced, since another process may be loading it.
+        if not _complete(target):
+            if target.exists():  # what a killed process left
+                shutil.rmtree(target, ignore_errors=True)
+            try:
+                os.replace(partial, target)
+            except OSError:
+                if not _complete(target):  # not another process's conversion, landed meanwhile
+                    raise
     except (ValueError, NotImplementedError, KeyError, AttributeError, RuntimeError) as exc:
         raise ModelError(f"CTranslate2 cannot convert '{ref.reference}': {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return target, True
+
+
+def _complete(target: Path) -> bool:
+    return (target / "model.bin").is_file() and (target / "toolkit.json").is_file()
 
 
 # transformers generation settings → CTranslate2 translate_batch arguments.
