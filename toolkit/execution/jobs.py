@@ -61,6 +61,20 @@ class TranslateJob:
                 "glossary": self.glossary.digest if self.glossary else None}
 
 
+def translate_job(model: str | None, src: str | None, tgt: str | None, engine: EngineOptions,
+                  generation: GenerationOptions, *, allow_pivot: bool = True, registry_path: Path | None = None,
+                  glossary: Glossary | None = None) -> TranslateJob:
+    """A TranslateJob with the languages given or configured (``auto``: detected per document)."""
+    from toolkit.config import load_defaults
+    from toolkit.text.languages import check_language
+
+    defaults = load_defaults()
+    source = src or defaults.translation.source_lang
+    source = "auto" if source == "auto" else check_language(source, "--src")
+    target = check_language(tgt or defaults.translation.target_lang, "--tgt")
+    return TranslateJob(model, source, target, engine, generation, allow_pivot, registry_path, glossary)
+
+
 def _router(job: TranslateJob) -> DocumentTranslator:
     from toolkit.tasks.translate import document_translator
 
