@@ -121,7 +121,7 @@ def run_corpus_command(command: str, job: Any, paths: list[Path], out: str | Non
             run.close()
         _report(target, result, as_json, quiet)
     for failure in result.failures[:5] if out == "-" else []:
-        warn(f"{failure['input']}: {failure['reason']}")
+        warn(f"{failure['input']} (id {failure['id']!r}): {failure['reason']}")
     if result.failed:
         where = f"listed in {run.target}/failures.jsonl" if run is not None else "on stderr"
         stderr.print(f"{result.failed} record(s) failed ({where}); exit code {EXIT_PARTIAL}")

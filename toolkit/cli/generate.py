@@ -187,8 +187,9 @@ def summarize(
         corpus = corpus_options(shard_size, engine_name, ray_address, actors)
         paths = corpus_paths(inputs)
         if paths is not None:
-            from toolkit.execution.jobs import SummarizeJob
+            from toolkit.execution.jobs import SummarizeJob, check_model
 
+            check_model(model, revision)
             translation_engine = _engine_options("translation", device, backend, quantization, threads, dtype=dtype)
             job = SummarizeJob(model, lang, engine, generation, wanted if wanted != lang else None, translation_engine)
             run_corpus_command("summarize", job, paths, out, fmt.value, corpus, overwrite, resume, as_json, quiet,
@@ -268,8 +269,9 @@ def pipeline(
         corpus = corpus_options(shard_size, engine_name, ray_address, actors)
         paths = corpus_paths(inputs)
         if paths is not None:
-            from toolkit.execution.jobs import PipelineJob, translate_job
+            from toolkit.execution.jobs import PipelineJob, check_model, translate_job
 
+            check_model(summarizer_model)
             translation = translate_job(translator_model, src, tgt, engine, build(GenerationOptions, {"num_beams": beams}),
                                         allow_pivot=not no_pivot, registry_path=registry, glossary=terms)
             wanted = check_language(summary_lang, "--summary-lang") if summary_lang else None
