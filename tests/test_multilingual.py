@@ -263,7 +263,9 @@ def test_summarize_summary_language_end_to_end(tiny_marian: Path, tmp_path: Path
 def test_declared_language_of_a_jsonl_record_beats_detection(tiny_marian: Path, tmp_path: Path) -> None:
     source = tmp_path / "docs.jsonl"
     source.write_text(json.dumps({"id": "a", "text": "Agence France-Presse", "lang": "fra"}) + "\n")
-    result = runner.invoke(app, ["translate", str(source), "-m", str(tiny_marian), "--out", str(tmp_path / "o"), "-q"])
+    result = runner.invoke(app, ["translate", str(source), "-m", str(tiny_marian), "--src", "auto", "--out",
+                                 str(tmp_path / "o"), "-q"])
     assert result.exit_code == 0, result.output
-    entry = json.loads((tmp_path / "o" / "manifest.json").read_text())["documents"][0]
+    entry = json.loads((tmp_path / "o" / "details" / "part-00000.jsonl").read_text())
     assert entry["source_lang"] == "fr" and "detection" not in entry
+    assert json.loads((tmp_path / "o" / "part-00000.jsonl").read_text())["source_lang"] == "fr"

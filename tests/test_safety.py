@@ -64,6 +64,7 @@ def lead(*args: str):
 @pytest.mark.parametrize("doc_id", ["../../escape", "/abs/path/x", "..", ".", "a/../../b", "con", "x" * 400,
                                     "bad\x00name", "new\nline", "C:\\windows\\evil", ".hidden", "sub/../../../up"])
 def test_hostile_ids_stay_inside_the_run_folder(tmp_path: Path, doc_id: str) -> None:
+    """JSONL ids are data in the shards, never file names; they come back verbatim."""
     corpus = write_jsonl(tmp_path / "in.jsonl", [{"id": doc_id, "text": SENTENCE}, {"id": "plain", "text": SENTENCE}])
     work = tmp_path / "work"
     work.mkdir()
@@ -71,11 +72,10 @@ def test_hostile_ids_stay_inside_the_run_folder(tmp_path: Path, doc_id: str) -> 
     result = lead(str(corpus), "--out", str(out))
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in work.iterdir()) == ["deep"] and sorted(p.name for p in (work / "deep").iterdir()) == ["run"]
-    manifest = json.loads((out / "manifest.json").read_text())
-    files = {d["id"]: d["output_file"] for d in manifest["documents"]}
-    assert files["plain"] == "plain.txt" and files[doc_id] != "plain.txt"
-    for name in files.values():
-        assert (out / name).resolve().is_relative_to(out.resolve()) and (out / name).is_file()
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
+        "details", "details/part-00000.jsonl", "failures.jsonl", "manifest.json", "part-00000.jsonl"]
+    ids = [json.loads(line)["id"] for line in (out / "part-00000.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert ids == [doc_id, "plain"]
     assert not (tmp_path / "escape.txt").exists() and not Path("/abs/path/x.txt").exists()
 
 
@@ -361,16 +361,16 @@ def test_short_texts_follow_the_majority_and_unroutable_records_are_skipped(tiny
     records.append({"id": "english", "text": "The weather in London was sunny and warm all through the weekend."})
     corpus = write_jsonl(tmp_path / "news.jsonl", records)
     out = tmp_path / "run"
-    result = invoke("translate", str(corpus), "-m", str(tiny_marian), "--out", str(out), "-q")
+    result = invoke("translate", str(corpus), "-m", str(tiny_marian), "--src", "auto", "--out", str(out), "-q")
     assert result.exit_code == 3, result.output
-    manifest = json.loads((out / "manifest.json").read_text())
-    assert [s["id"] for s in manifest["skipped"]] == ["english"]
-    assert "the target language" in manifest["skipped"][0]["reason"]
-    documents = {d["id"]: d for d in manifest["documents"]}
-    assert sorted(documents) == [f"h{i}" for i in range(len(HEADLINES))]
-    assert all(d["source_lang"] == "fr" for d in documents.values())
-    assert "majority" in documents["h0"]["detection"]["fallback"]
-    assert "english" in result.stderr and "skipped" in result.stderr
+    failures = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
+    assert [f["id"] for f in failures] == ["english"] and "the target language" in failures[0]["reason"]
+    rows = [json.loads(line) for line in (out / "part-00000.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in rows] == [f"h{i}" for i in range(len(HEADLINES))]
+    assert all(r["source_lang"] == "fr" for r in rows)
+    details = {d["id"]: d for d in map(json.loads, (out / "details" / "part-00000.jsonl").read_text().splitlines())}
+    assert "majority" in details["h0"]["detection"]["fallback"]
+    assert "1 record(s) failed" in result.stderr
 
 
 # 10. Summaries that are empty or not shorter ------------------------------------------------------
@@ -514,15 +514,24 @@ def test_unusable_paths_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyP
 ])
 def test_records_that_are_not_text_are_refused(tmp_path: Path, record: dict, fragment: str) -> None:
     corpus = tmp_path / "in.jsonl"
-    corpus.write_text(json.dumps(record) + "\n", encoding="utf-8")
-    one_line_error(lead(str(corpus), "--out", str(tmp_path / "run")), fragment)
+    corpus.write_text(json.dumps(record) + "\n" + json.dumps({"id": "ok", "text": SENTENCE}) + "\n", encoding="utf-8")
+    result = lead(str(corpus), "--out", str(tmp_path / "run"))
+    assert result.exit_code == 3, result.output
+    failure = json.loads((tmp_path / "run" / "failures.jsonl").read_text())
+    assert fragment in failure["reason"] and failure["input"].endswith("in.jsonl:1")
+    assert [json.loads(line)["id"] for line in (tmp_path / "run" / "part-00000.jsonl").read_text().splitlines()] == ["ok"]
 
 
 def test_ids_cannot_inject_into_the_terminal(tmp_path: Path) -> None:
     evil = "evil\u001b[2J\u001b[31mFAKE\nwarning: all good [red]x[/red]"
-    corpus = write_jsonl(tmp_path / "in.jsonl", [{"id": evil, "text": "Une phrase."}])
-    result = invoke("summarize", str(corpus), "-m", "lead-1", "--lang", "fr", "--out", str(tmp_path / "run"))
+    page = tmp_path / evil.replace("/", "_").replace("\n", "_")
+    page.mkdir()
+    (page / "doc.txt").write_text("Une phrase.")
+    result = invoke("summarize", str(page / "doc.txt"), "-m", "lead-1", "--lang", "fr", "--out", str(tmp_path / "run"))
     assert result.exit_code == 0, result.output
+    corpus = write_jsonl(tmp_path / "in.jsonl", [{"id": evil, "text": 5}, {"id": "ok", "text": "Une phrase."}])
+    result = invoke("summarize", str(corpus), "-m", "lead-1", "--lang", "fr", "--out", "-")
+    assert result.exit_code == 3, result.output
     assert "\x1b" not in result.stderr and "\\x1b" in result.stderr
     assert not any(line.startswith("warning: all good") for line in result.stderr.splitlines())
 

@@ -83,14 +83,19 @@ def test_stdin_to_stdout(tiny_marian: Path) -> None:
 
 
 def test_jsonl_in_jsonl_out(tiny_marian: Path, tmp_path: Path) -> None:
+    """A JSONL corpus gives JSONL shards: each record with its translation; --format txt is refused."""
     source = tmp_path / "docs.jsonl"
-    source.write_text(json.dumps({"id": "d1", "text": "Premier. Second."}) + "\n" +
+    source.write_text(json.dumps({"id": "d1", "text": "Premier. Second.", "url": "u1"}) + "\n" +
                       json.dumps({"id": "d2", "text": "Troisième."}) + "\n")
-    result = translate(str(source), "-m", str(tiny_marian), "--format", "jsonl", "--out", str(tmp_path / "o"), "--quiet")
+    result = translate(str(source), "-m", str(tiny_marian), "--out", str(tmp_path / "o"), "--quiet")
     assert result.exit_code == 0, result.output
-    rows = [json.loads(line) for line in (tmp_path / "o" / "d1.jsonl").read_text().splitlines()]
-    assert [(r["doc_id"], r["sentence"], r["source"]) for r in rows] == [("d1", 0, "Premier."), ("d1", 1, "Second.")]
+    rows = [json.loads(line) for line in (tmp_path / "o" / "part-00000.jsonl").read_text().splitlines()]
+    assert [(r["id"], r.get("url")) for r in rows] == [("d1", "u1"), ("d2", None)]
     assert all(r["translation"] for r in rows)
+    details = [json.loads(line) for line in (tmp_path / "o" / "details" / "part-00000.jsonl").read_text().splitlines()]
+    assert [s["source"] for s in details[0]["segments"]] == ["Premier.", "Second."]
+    refused = translate(str(source), "-m", str(tiny_marian), "--format", "txt", "--out", str(tmp_path / "t"))
+    assert refused.exit_code == 2 and "JSONL shards" in refused.stderr
 
 
 def test_json_summary(tiny_marian: Path, tmp_path: Path) -> None:
@@ -243,7 +248,6 @@ def test_sentences_of_many_documents_share_batches(tiny_marian: Path, tmp_path: 
     result = translate(str(source), "-m", str(tiny_marian), "--backend", "torch", "--src", "fr", "--out", str(tmp_path / "o"), "-q")
     assert result.exit_code == 0, result.output
     assert sizes == [10]  # one call for all ten documents, not ten calls of one
-    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
-    assert [d["id"] for d in manifest["documents"]] == [f"h{i}" for i in range(10)]
-    assert [d["segments"][0]["source"] for d in manifest["documents"]] == sentences
-    assert sum(d["seconds"] for d in manifest["documents"]) > 0 and "apportioned" in manifest["timing"]
+    details = [json.loads(line) for line in (tmp_path / "o" / "details" / "part-00000.jsonl").read_text().splitlines()]
+    assert [d["id"] for d in details] == [f"h{i}" for i in range(10)]
+    assert [d["segments"][0]["source"] for d in details] == sentences

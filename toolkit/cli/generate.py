@@ -48,11 +48,24 @@ from toolkit.cli.common import (
     _routable,
     _summary_generation,
 )
+from toolkit.cli.corpus import (
+    ActorsOption,
+    EngineOption,
+    RayAddressOption,
+    ResumeOption,
+    ShardSizeOption,
+    check_plain_flags,
+    corpus_options,
+    corpus_paths,
+    run_corpus_command,
+)
 from toolkit.console import (
     quiet_libraries,
     user_errors,
 )
 from toolkit.errors import ToolkitError
+
+DEFAULT_SHARD_SIZE = 1000
 
 
 @app.command()
@@ -80,6 +93,11 @@ def translate(
     quiet: QuietOption = False,
     glossary: GlossaryOption = None,
     keep: KeepOption = None,
+    shard_size: ShardSizeOption = DEFAULT_SHARD_SIZE,
+    resume: ResumeOption = False,
+    engine_name: EngineOption = "local",
+    ray_address: RayAddressOption = None,
+    actors: ActorsOption = None,
 ) -> None:
     """Translate documents sentence by sentence, keeping their paragraphs and layout."""
     quiet_libraries()
@@ -92,6 +110,17 @@ def translate(
 
         engine = _engine_options("translation", device, backend, quantization, threads, batch_size, revision, dtype=dtype)
         generation = build(GenerationOptions, {"num_beams": beams, "max_new_tokens": max_new_tokens})
+        corpus = corpus_options(shard_size, engine_name, ray_address, actors)
+        paths = corpus_paths(inputs)
+        if paths is not None:
+            from toolkit.execution.jobs import translate_job
+
+            job = translate_job(model, src, tgt, engine, generation, allow_pivot=not no_pivot, registry_path=registry,
+                                glossary=load_glossary(glossary, keep or []))
+            run_corpus_command("translate", job, paths, out, fmt.value, corpus, overwrite, resume, as_json, quiet,
+                               "translating")
+            return
+        check_plain_flags(resume, engine_name, shard_size, DEFAULT_SHARD_SIZE)
         docs, warnings = _read_documents(inputs, encoding)
         for doc in docs if fmt == Format.html else []:  # --format html: every input is HTML (e.g. stdin)
             doc.format = "html"
@@ -135,6 +164,11 @@ def summarize(
     overwrite: OverwriteOption = False,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
+    shard_size: ShardSizeOption = DEFAULT_SHARD_SIZE,
+    resume: ResumeOption = False,
+    engine_name: EngineOption = "local",
+    ray_address: RayAddressOption = None,
+    actors: ActorsOption = None,
 ) -> None:
     """Summarise documents of any length (map-reduce beyond the model's window), or extract lead-N / TextRank."""
     quiet_libraries()
@@ -150,6 +184,18 @@ def summarize(
         engine = _engine_options("summarization", device, backend, quantization, threads, batch_size, revision, dtype=dtype)
         lang = check_language(lang or load_defaults().summarization.lang)
         wanted = check_language(summary_lang, "--summary-lang") if summary_lang else lang
+        corpus = corpus_options(shard_size, engine_name, ray_address, actors)
+        paths = corpus_paths(inputs)
+        if paths is not None:
+            from toolkit.execution.jobs import SummarizeJob, check_model
+
+            check_model(model, revision)
+            translation_engine = _engine_options("translation", device, backend, quantization, threads, dtype=dtype)
+            job = SummarizeJob(model, lang, engine, generation, wanted if wanted != lang else None, translation_engine)
+            run_corpus_command("summarize", job, paths, out, fmt.value, corpus, overwrite, resume, as_json, quiet,
+                               "summarising")
+            return
+        check_plain_flags(resume, engine_name, shard_size, DEFAULT_SHARD_SIZE)
         docs, warnings = _read_documents(inputs, encoding)
         run = _out_target(out, "summarize", as_json, overwrite, inputs)
         with run if run is not None else nullcontext():
@@ -193,6 +239,11 @@ def pipeline(
     overwrite: OverwriteOption = False,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
+    shard_size: ShardSizeOption = DEFAULT_SHARD_SIZE,
+    resume: ResumeOption = False,
+    engine_name: EngineOption = "local",
+    ray_address: RayAddressOption = None,
+    actors: ActorsOption = None,
 ) -> None:
     """Translate then summarise (or summarise then translate): both outputs per document, one manifest."""
     quiet_libraries()
@@ -212,11 +263,28 @@ def pipeline(
         if order not in ORDERS:
             raise ToolkitError(f"--order {order}: expected translate-first or summarize-first")
         generation = _summary_generation(beams, min_length, max_length, length_penalty, no_repeat_ngram)
-        if out == "-":
-            raise ToolkitError("pipeline writes two outputs per document: --out must be a folder")
         engine = _engine_options("translation", device, backend, quantization, threads, dtype=dtype)
         summary_engine = _engine_options("summarization", device, backend, quantization, threads, dtype=dtype)
         terms = load_glossary(glossary, keep or [])
+        corpus = corpus_options(shard_size, engine_name, ray_address, actors)
+        paths = corpus_paths(inputs)
+        if paths is not None:
+            from toolkit.execution.jobs import PipelineJob, check_model, translate_job
+
+            check_model(summarizer_model)
+            translation = translate_job(translator_model, src, tgt, engine, build(GenerationOptions, {"num_beams": beams}),
+                                        allow_pivot=not no_pivot, registry_path=registry, glossary=terms)
+            wanted = check_language(summary_lang, "--summary-lang") if summary_lang else None
+            if order == "summarize-first" and wanted is not None and wanted == translation.src:
+                raise ToolkitError("--order summarize-first with --summary-lang equal to the source language "
+                                   "translates nothing: use translate-first, or toolkit summarize")
+            job = PipelineJob(translation, summarizer_model, summary_engine, generation, order, wanted)
+            run_corpus_command("pipeline", job, paths, out, "auto", corpus, overwrite, resume, as_json, quiet,
+                               "translating and summarising")
+            return
+        check_plain_flags(resume, engine_name, shard_size, DEFAULT_SHARD_SIZE)
+        if out == "-":
+            raise ToolkitError("pipeline writes two outputs per document: --out must be a folder")
         docs, warnings = _read_documents(inputs, encoding)
         run = _out_target(out, "pipeline", as_json, overwrite, inputs)
         with run:

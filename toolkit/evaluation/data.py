@@ -47,6 +47,8 @@ def _run_segments(folder: Path, manifest: Any, task: str | None) -> Segments:
 
     if not isinstance(manifest, dict):
         raise TypeError("top level")
+    if manifest.get("layout") == "shards":
+        return _shard_segments(folder, manifest, task)
     run_task = manifest.get("task")
     section = manifest
     if run_task == "pipeline":
@@ -72,6 +74,39 @@ def _run_segments(folder: Path, manifest: Any, task: str | None) -> Segments:
             keys.append((str(doc["id"]), 0))
             texts.append([read_text_file(path).strip()])
     lang = section.get("target_lang") or section.get("lang")
+    return Segments(str(folder), keys, texts, run_task, lang)
+
+
+def _shard_segments(folder: Path, manifest: dict[str, Any], task: str | None) -> Segments:
+    """A JSONL corpus run: translations sentence by sentence from the details files (aligned as
+    a text run's manifest aligns them), summaries from the shards' records."""
+    from toolkit.io.safe_paths import UnsafePathError, inside
+
+    run_task = manifest["task"]
+    stage = None
+    if run_task == "pipeline":
+        run_task = task or "summarization"
+        if run_task == "translation" and manifest.get("order") == "summarize-first":
+            raise InputError(f"{folder}: this pipeline run (summarize-first) has no translation output")
+        stage = "translations"
+    keys: list[Key] = []
+    texts: list[list[str]] = []
+    for shard in manifest["shards"]:
+        try:
+            outputs, details = inside(folder, str(shard["file"])), inside(folder, str(shard["details"]))
+        except UnsafePathError:
+            raise InputError(f"{folder}/manifest.json: shard {shard['file']!r} is not inside the run folder") from None
+        for (_, record), (_, detail) in zip(jsonl_records(outputs), jsonl_records(details)):
+            doc_id = str(record["id"])
+            if run_task == "translation":
+                aligned = detail["stages"][stage] if stage else detail
+                for index, segment in enumerate(aligned.get("segments", [])):
+                    keys.append((doc_id, index))
+                    texts.append([str(segment["output"])])
+            else:
+                keys.append((doc_id, 0))
+                texts.append([str(record["summary"]).strip()])
+    lang = manifest.get("target_lang") or manifest.get("lang") or manifest.get("translation", {}).get("target_lang")
     return Segments(str(folder), keys, texts, run_task, lang)
 
 

@@ -60,6 +60,7 @@ class CorpusResult:
     output_tokens: int = 0
     shards: int = 0
     resumed_shards: int = 0
+    resumed_records: int = 0
     seconds: float = 0.0  # wall time of this process's work
     first_output_seconds: float | None = None
     cluster: dict[str, Any] | None = None
@@ -116,14 +117,13 @@ def run_corpus(job: CorpusJob, inputs: Sequence[Path], sink: ShardSink, options:
     specs = list(plan_shards(inputs, options.shard_size))
     result = CorpusResult(records=sum(s.records for s in specs), shards=len(specs), resumed_shards=len(sink.done))
     pending = [s for s in specs if s.index not in sink.done]
-    already = sum(s.records for s in specs if s.index in sink.done)
+    already = result.resumed_records = sum(s.records for s in specs if s.index in sink.done)
     start = time.perf_counter()
     with CorpusProgress(result.records, already, show_progress, description) as progress:
         advanced = {"n": 0}
 
         def commit(out: ShardOutput) -> None:
-            sink.commit(out.index, out.lines, out.details, {k: v for k, v in shard_summary(out).items()},
-                        out.description)
+            sink.commit(out.index, out.lines, out.details, shard_summary(out), out.description)
             if result.first_output_seconds is None:
                 result.first_output_seconds = time.perf_counter() - start
             progress.shard_done(out, advanced["n"])

@@ -61,12 +61,39 @@ class TranslateJob:
                 "glossary": self.glossary.digest if self.glossary else None}
 
 
+def translate_job(model: str | None, src: str | None, tgt: str | None, engine: EngineOptions,
+                  generation: GenerationOptions, *, allow_pivot: bool = True, registry_path: Path | None = None,
+                  glossary: Glossary | None = None) -> TranslateJob:
+    """A TranslateJob with the languages given or configured (``auto``: detected per document)."""
+    from toolkit.config import load_defaults
+    from toolkit.text.languages import check_language
+
+    defaults = load_defaults()
+    source = src or defaults.translation.source_lang
+    source = "auto" if source == "auto" else check_language(source, "--src")
+    target = check_language(tgt or defaults.translation.target_lang, "--tgt")
+    if model:
+        check_model(model, engine.revision)
+    return TranslateJob(model, source, target, engine, generation, allow_pivot, registry_path, glossary)
+
+
+def check_model(reference: str | None, revision: str | None = None) -> None:
+    """Fail before any run folder exists when a model given by name cannot be had."""
+    from toolkit.models.hub import resolve_model
+    from toolkit.tasks.summarize import EXTRACTIVE
+
+    if reference and not EXTRACTIVE.match(reference):
+        resolve_model(reference, revision)
+
+
 def _router(job: TranslateJob) -> DocumentTranslator:
     from toolkit.tasks.translate import document_translator
 
     router = document_translator([], job.model, job.src, job.tgt, allow_pivot=job.allow_pivot,
                                  registry_path=job.registry_path, engine=job.engine, generation=job.generation)
     router.glossary = job.glossary
+    if job.src != "auto":  # a model that cannot be loaded stops the run, before any shard
+        router.prepare([Document(id="", text="", source="", lang=job.src)])
     return router
 
 
@@ -269,4 +296,4 @@ class PipelineTask:
 
     def describe(self) -> dict[str, Any]:
         return {"task": "pipeline", "order": self.job.order, "translation": _describe_router(self.router),
-                "summary_lang": self.job.summary_lang, "stages": dict(sorted(self.stages.items()))}
+                "summary_lang": self.job.summary_lang, "stage_models": dict(sorted(self.stages.items()))}

@@ -307,4 +307,9 @@ def _entry_files(entry: dict[str, Any]) -> dict[str, str]:
 
 
 def _line(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n"
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a failed record's id with a lone surrogate: kept as its \u escape
+        text = json.dumps(obj, separators=(",", ":"))
+    return text + "\n"

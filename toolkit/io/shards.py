@@ -156,7 +156,7 @@ def parse_record(line: bytes, path: str, lineno: int) -> CorpusRecord:
         result.error = f"record lacks '{TEXT_FIELD}'"
     elif not isinstance(body, str):
         result.error = f"'{TEXT_FIELD}' must be a string"
-    elif not _encodable(str(doc_id)) or not _encodable(body):
+    elif not _encodable(text_of(record)):
         result.error = "holds a lone surrogate (\\ud800-\\udfff escape), which is not text"
     else:
         lang = record.get("lang")
@@ -164,6 +164,10 @@ def parse_record(line: bytes, path: str, lineno: int) -> CorpusRecord:
                                    format="jsonl", lang=lang if isinstance(lang, str) else None,
                                    meta={k: v for k, v in record.items() if k not in ("id", TEXT_FIELD, "lang")})
     return result
+
+
+def text_of(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False)
 
 
 def _encodable(text: str) -> bool:

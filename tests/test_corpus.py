@@ -1,0 +1,241 @@
+"""JSONL corpora (issue 13): streamed shards in input order, per-record failures, exact resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from toolkit.cli import app
+from toolkit.models.random import FRENCH_SAMPLE
+
+runner = CliRunner()
+
+
+def write_corpus(path: Path, n: int, extra_lines: dict[int, str] | None = None) -> Path:
+    with path.open("w", encoding="utf-8") as handle:
+        for i in range(n):
+            text = FRENCH_SAMPLE[i % len(FRENCH_SAMPLE)] + " " + FRENCH_SAMPLE[(i * 7) % len(FRENCH_SAMPLE)]
+            handle.write(json.dumps({"id": f"doc-{i}", "text": text, "site": "lemonde", "n": i},
+                                    ensure_ascii=False) + "\n")
+            if extra_lines and i in extra_lines:
+                handle.write(extra_lines[i] + "\n")
+    return path
+
+
+def records(folder: Path) -> list[dict]:
+    rows = []
+    for shard in sorted(folder.glob("part-*.jsonl")):
+        rows += [json.loads(line) for line in shard.read_text(encoding="utf-8").splitlines()]
+    return rows
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    """Every output file but the manifest (whose timings differ between runs)."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != "manifest.json"}
+
+
+def test_shards_keep_order_fields_and_report_bad_records(tiny_marian: Path, tmp_path: Path) -> None:
+    bad = {3: '{"id": "no-text"}', 5: "{not json", 8: '{"id": "number", "text": 5}', 9: "", 11: '["a list"]',
+           12: '{"id": "lone", "text": "\\ud800"}', 13: '{"id": true, "text": "Bonjour."}'}
+    corpus = write_corpus(tmp_path / "news.jsonl", 17, bad)
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["translate", str(corpus), "-m", str(tiny_marian), "--shard-size", "5", "--out",
+                                 str(out), "-q"])
+    assert result.exit_code == 3, result.output
+    rows = records(out)
+    assert [r["id"] for r in rows] == [f"doc-{i}" for i in range(17)]  # input order, each once
+    for i, row in enumerate(rows):
+        assert set(row) == {"id", "text", "site", "n", "translation"} | ({"source_lang"} & set(row))
+        assert row["n"] == i and row["site"] == "lemonde" and isinstance(row["translation"], str)
+    # 17 records and 6 bad ones (the blank line is not a record): 23 in shards of 5.
+    assert sorted(p.name for p in out.glob("part-*.jsonl")) == [f"part-0000{i}.jsonl" for i in range(5)]
+    failures = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
+    assert [f["id"] for f in failures] == ["no-text", None, "number", None, "lone", True]
+    assert [f["input"].rsplit(":", 1)[1] for f in failures] == ["5", "8", "12", "17", "19", "21"]
+    assert "lacks 'text'" in failures[0]["reason"] and "invalid JSON" in failures[1]["reason"]
+    assert "lone surrogate" in failures[4]["reason"] and "'id'" in failures[5]["reason"]
+    details = [json.loads(line) for p in sorted((out / "details").glob("*.jsonl")) for line in p.read_text().splitlines()]
+    assert [d["id"] for d in details] == [r["id"] for r in rows]
+    assert all(d["segments"] and "seconds" not in d for d in details)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["layout"] == "shards" and manifest["totals"]["records"] == 23
+    assert manifest["totals"]["outputs"] == 17 and manifest["totals"]["failed"] == 6
+    assert [s["file"] for s in manifest["shards"]] == [f"part-0000{i}.jsonl" for i in range(5)]
+    assert "documents" not in manifest and not (out / "progress.jsonl").exists() and not (out / ".toolkit-run").exists()
+
+
+def test_one_unroutable_record_fails_alone(tiny_marian: Path, tmp_path: Path) -> None:
+    """A record already in the target language (--src auto) is a failure of its own; the rest finish."""
+    corpus = write_corpus(tmp_path / "c.jsonl", 4, {1: json.dumps({"id": "en", "text": "The cat sat.", "lang": "en"})})
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["translate", str(corpus), "-m", str(tiny_marian), "--src", "auto", "--out",
+                                 str(out), "-q"])
+    assert result.exit_code == 3, result.output
+    assert [r["id"] for r in records(out)] == ["doc-0", "doc-1", "doc-2", "doc-3"]
+    assert all(r["source_lang"] == "fr" for r in records(out))
+    failure = json.loads((out / "failures.jsonl").read_text())
+    assert failure["id"] == "en" and "target language" in failure["reason"]
+
+
+def _toolkit(*args: str) -> list[str]:
+    return [sys.executable, "-m", "toolkit", *args]
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_is_byte_identical(tiny_marian: Path, tmp_path: Path) -> None:
+    corpus = write_corpus(tmp_path / "big.jsonl", 1200, {600: "{broken"})
+    command = ["translate", str(corpus), "-m", str(tiny_marian), "--backend", "ct2", "--shard-size", "40", "-q"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    whole = tmp_path / "whole"
+    subprocess.run(_toolkit(*command, "--out", str(whole)), env=env, check=False, capture_output=True)
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(_toolkit(*command, "--out", str(killed)), env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    log = killed / "progress.jsonl"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        if log.is_file() and len(log.read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL, "the run finished before it could be killed"
+    committed = len(log.read_text().splitlines())
+    assert 3 <= committed < 31 and (killed / ".toolkit-run").is_file() and not (killed / "manifest.json").exists()
+
+    again = subprocess.run(_toolkit(*command, "--out", str(killed)), env=env, capture_output=True, text=True)
+    assert again.returncode == 2 and "interrupted run" in again.stderr and "--resume" in again.stderr
+    resumed = subprocess.run(_toolkit(*command, "--out", str(killed), "--resume", "--threads", "1"), env=env,
+                             capture_output=True, text=True)
+    assert resumed.returncode == 3, resumed.stderr  # one broken record
+    assert files_of(killed) == files_of(whole)
+    manifest = json.loads((killed / "manifest.json").read_text())
+    assert manifest["resumed"] is True and manifest["totals"]["shards_resumed"] >= committed
+    assert manifest["totals"]["outputs"] == 1200 and manifest["totals"]["failed"] == 1
+    assert (killed / "manifest.json").stat().st_size < 100_000
+    finished = subprocess.run(_toolkit(*command, "--out", str(killed), "--resume"), env=env, capture_output=True,
+                              text=True)
+    assert finished.returncode == 0 and "already finished" in finished.stderr
+
+
+def _interrupted_run(tiny_marian: Path, corpus: Path, out: Path, monkeypatch: pytest.MonkeyPatch,
+                     extra: tuple[str, ...] = ()) -> None:
+    """A run stopped (as by Ctrl-C) after its second shard."""
+    from toolkit.io.sharded_run import ShardedRun
+
+    original = ShardedRun.commit
+
+    def commit(self: ShardedRun, *args: object, **kwargs: object) -> dict:
+        if len(self.done) == 2:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ShardedRun, "commit", commit)
+        result = runner.invoke(app, ["translate", str(corpus), "-m", str(tiny_marian), "--shard-size", "3", "--out",
+                                     str(out), "-q", *extra])
+    assert result.exit_code == 130
+    assert len((out / "progress.jsonl").read_text().splitlines()) == 2
+
+
+def test_resume_refuses_other_settings_or_inputs(tiny_marian: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = write_corpus(tmp_path / "c.jsonl", 10)
+    out = tmp_path / "run"
+    _interrupted_run(tiny_marian, corpus, out, monkeypatch)
+    base = ["translate", str(corpus), "-m", str(tiny_marian), "--out", str(out), "-q", "--resume"]
+    other_beams = runner.invoke(app, [*base, "--shard-size", "3", "--beams", "2"])
+    assert other_beams.exit_code == 2 and "settings or inputs changed (generation.num_beams" in other_beams.output
+    other_shards = runner.invoke(app, [*base, "--shard-size", "4"])
+    assert other_shards.exit_code == 2 and "shard_size" in other_shards.output
+    with corpus.open("a") as handle:
+        handle.write(json.dumps({"id": "late", "text": "Une phrase de plus."}) + "\n")
+    grown = runner.invoke(app, [*base, "--shard-size", "3"])
+    assert grown.exit_code == 2 and "inputs" in grown.output
+    assert len((out / "progress.jsonl").read_text().splitlines()) == 2  # nothing was touched
+
+
+def test_overwrite_discards_an_interrupted_run_but_not_foreign_files(tiny_marian: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = write_corpus(tmp_path / "c.jsonl", 10)
+    out = tmp_path / "run"
+    _interrupted_run(tiny_marian, corpus, out, monkeypatch)
+    (out / "notes.txt").write_text("mine")
+    command = ["translate", str(corpus), "-m", str(tiny_marian), "--shard-size", "3", "--out", str(out), "-q"]
+    blocked = runner.invoke(app, [*command, "--overwrite"])
+    assert blocked.exit_code == 2 and "notes.txt" in blocked.output and (out / "notes.txt").read_text() == "mine"
+    (out / "notes.txt").unlink()
+    assert runner.invoke(app, [*command, "--overwrite"]).exit_code == 0
+    assert [r["id"] for r in records(out)] == [f"doc-{i}" for i in range(10)]
+
+
+def test_resumed_run_equals_an_uninterrupted_one(tiny_marian: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = write_corpus(tmp_path / "c.jsonl", 10)
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    command = ["translate", str(corpus), "-m", str(tiny_marian), "--shard-size", "3", "-q"]
+    assert runner.invoke(app, [*command, "--out", str(whole)]).exit_code == 0
+    _interrupted_run(tiny_marian, corpus, cut, monkeypatch)
+    shard_one = (cut / "part-00001.jsonl").stat().st_mtime_ns
+    assert runner.invoke(app, [*command, "--out", str(cut), "--resume"]).exit_code == 0
+    assert files_of(cut) == files_of(whole)
+    assert (cut / "part-00001.jsonl").stat().st_mtime_ns == shard_one  # kept, not made again
+
+
+def test_a_run_that_fails_before_any_shard_leaves_nothing(tmp_path: Path) -> None:
+    corpus = write_corpus(tmp_path / "c.jsonl", 3)
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["translate", str(corpus), "-m", str(tmp_path / "no-model"), "--out", str(out), "-q"])
+    assert result.exit_code == 2 and not out.exists()
+
+
+def test_stdout_streams_records_in_order(tiny_marian: Path, tmp_path: Path) -> None:
+    corpus = write_corpus(tmp_path / "c.jsonl", 7)
+    result = runner.invoke(app, ["translate", str(corpus), "-m", str(tiny_marian), "--shard-size", "2", "--out", "-"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["id"] for r in rows] == [f"doc-{i}" for i in range(7)] and all("translation" in r for r in rows)
+
+
+def test_summarize_and_pipeline_corpora(tiny_marian: Path, tmp_path: Path) -> None:
+    corpus = write_corpus(tmp_path / "c.jsonl", 5, {2: json.dumps({"id": "blank", "text": "  "})})
+    summaries = tmp_path / "summaries"
+    result = runner.invoke(app, ["summarize", str(corpus), "-m", "lead-1", "--lang", "fr", "--shard-size", "4",
+                                 "--out", str(summaries), "-q"])
+    assert result.exit_code == 0, result.output
+    rows = records(summaries)
+    assert [r["id"] for r in rows] == ["doc-0", "doc-1", "doc-2", "blank", "doc-3", "doc-4"]
+    assert rows[0]["summary"] == FRENCH_SAMPLE[0] and rows[3]["summary"] == ""
+    both = tmp_path / "both"
+    result = runner.invoke(app, ["pipeline", str(corpus), "--translator", str(tiny_marian), "--summarizer", "lead-1",
+                                 "--src", "fr", "--shard-size", "4", "--out", str(both), "-q"])
+    assert result.exit_code == 0, result.output
+    rows = records(both)
+    assert [r["id"] for r in rows] == ["doc-0", "doc-1", "doc-2", "blank", "doc-3", "doc-4"]
+    assert all({"translation", "summary"} <= set(r) for r in rows)
+    # The summary is the lead sentence of the translation it was made from.
+    assert all(r["translation"].startswith(r["summary"]) for r in rows)
+    details = [json.loads(line) for line in (both / "details" / "part-00000.jsonl").read_text().splitlines()]
+    assert details[0]["stages"]["translations"]["segments"][0]["source"] == FRENCH_SAMPLE[0]
+    scored = runner.invoke(app, ["evaluate", "--hyp", str(summaries), "--ref", str(summaries), "--out",
+                                 str(tmp_path / "eval"), "--metrics", "rouge1", "--json"])
+    assert scored.exit_code == 0, scored.output
+    # Five summaries equal their references; the blank document's empty one scores 0, as in rouge-score.
+    assert json.loads(scored.stdout)["scores"][0]["score"] == pytest.approx(500 / 6)
+
+
+def test_corpus_options_on_text_inputs_are_refused(tmp_path: Path) -> None:
+    text = tmp_path / "a.txt"
+    text.write_text("Bonjour.\n")
+    corpus = write_corpus(tmp_path / "c.jsonl", 1)
+    assert "--resume applies to JSONL" in runner.invoke(app, ["summarize", str(text), "-m", "lead-1", "--resume"]).output
+    mixed = runner.invoke(app, ["summarize", str(text), str(corpus), "-m", "lead-1"])
+    assert mixed.exit_code == 2 and "separately" in mixed.output
