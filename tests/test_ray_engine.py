@@ -151,15 +151,14 @@ def ray_cluster() -> Iterator[Any]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("backend", "threads", "actors"), [("auto", 0, 2), ("torch", 2, None)],
-                         ids=["ct2-2-actors-x-1-thread", "torch-1-actor-x-2-threads"])
 def test_ray_gives_the_local_engine_s_outputs(ray_cluster: Any, tiny_marian: Path, corpus: Path, tmp_path: Path,
-                                              local_runs: dict[str, dict[str, bytes]], backend: str, threads: int,
-                                              actors: int | None) -> None:
+                                              local_runs: dict[str, dict[str, bytes]]) -> None:
+    """PyTorch, 1 actor x 2 threads (--threads 2). CTranslate2 with 2 actors x 1 thread: the
+    slow-shard, resume and CLI tests."""
     order: list[int] = []
-    result = _run(_job(tiny_marian, backend, threads), corpus, tmp_path / "ray",
-                  CorpusOptions(shard_size=SHARD_SIZE, engine="ray", actors=actors), order=order)
-    expected = local_runs[backend]
+    result = _run(_job(tiny_marian, "torch", 2), corpus, tmp_path / "ray",
+                  CorpusOptions(shard_size=SHARD_SIZE, engine="ray"), order=order)
+    expected = local_runs["torch"]
     assert _files(tmp_path / "ray") == expected
     assert order == list(range(8))  # 30 records in shards of 4, committed in order
     assert result.failed == 2 and result.outputs == 28
@@ -167,7 +166,7 @@ def test_ray_gives_the_local_engine_s_outputs(ray_cluster: Any, tiny_marian: Pat
     assert [f["id"] for f in failures] == [None, "no-text"]
     assert result.cluster == {"engine": "ray", "ray_version": ray_cluster.__version__,
                               "address": result.cluster["address"], "nodes": 1, "cpus": 2,
-                              "actors": actors or 1, "threads_per_actor": threads or 1}
+                              "actors": 1, "threads_per_actor": 2}
     manifest = json.loads((tmp_path / "ray" / "manifest.json").read_text())
     assert manifest["cluster"] == result.cluster
     assert {entry["worker"].split(":")[0] for entry in manifest["shards"]} == {"ray"}
@@ -293,3 +292,45 @@ def test_an_error_in_the_actors_is_the_user_s_error(ray_cluster: Any, by_value: 
             _run(UnloadableJob(_job(tiny_marian)), corpus, tmp_path / engine,
                  CorpusOptions(shard_size=SHARD_SIZE, engine=engine, actors=1))
         assert not (tmp_path / engine).exists()
+
+
+# -- the CLI ------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["translate", "summarize", "pipeline"])
+def test_cli_engine_ray_matches_engine_local(ray_cluster: Any, tiny_marian: Path, corpus: Path, tmp_path: Path,
+                                             command: str) -> None:
+    from typer.testing import CliRunner
+
+    from toolkit.cli import app
+
+    args = {"translate": ["translate", "-m", str(tiny_marian), "--src", "fr", "--tgt", "en"],
+            "summarize": ["summarize", "--model", "textrank-2", "--lang", "fr"],
+            "pipeline": ["pipeline", "--translator", str(tiny_marian), "--summarizer", "textrank-2", "--src", "fr",
+                         "--tgt", "en"]}[command]
+    runs = {}
+    for engine, extra in (("local", []), ("ray", ["--actors", "2"])):
+        out = tmp_path / engine
+        result = CliRunner().invoke(app, [*args, str(corpus), "--shard-size", str(SHARD_SIZE), "--engine", engine,
+                                          *extra, "--out", str(out), "-q"])
+        assert result.exit_code == 3, result.output  # 2 records fail: a partial run
+        runs[engine] = out
+    assert _files(runs["ray"]) == _files(runs["local"])
+    assert len(_files(runs["ray"])) == 17  # 8 shards, their details, failures.jsonl
+    manifest = json.loads((runs["ray"] / "manifest.json").read_text())
+    assert manifest["engine"] == "ray"
+    assert manifest["cluster"]["actors"] == 2 and manifest["cluster"]["threads_per_actor"] == 1
+
+
+def test_cli_engine_ray_without_the_extra(monkeypatch: pytest.MonkeyPatch, tiny_marian: Path, corpus: Path,
+                                          tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from toolkit.cli import app
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    result = CliRunner().invoke(app, ["translate", "-m", str(tiny_marian), "--src", "fr", "--tgt", "en", str(corpus),
+                                      "--engine", "ray", "--out", str(tmp_path / "run"), "-q"])
+    assert result.exit_code == 2
+    assert "--engine ray needs the ray extra: pip install 'toolkit[ray]'" in result.output
+    assert not (tmp_path / "run").exists()
