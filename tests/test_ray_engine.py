@@ -73,6 +73,23 @@ def test_without_the_ray_extra(monkeypatch: pytest.MonkeyPatch, tiny_marian: Pat
         run_on_ray(_job(tiny_marian), [], lambda out: None, CorpusOptions(engine="ray"))
 
 
+def test_an_address_nothing_answers_at(monkeypatch: pytest.MonkeyPatch, tiny_marian: Path) -> None:
+    """One line at once, rather than Ray's minutes of retries."""
+    import socket
+
+    ray = pytest.importorskip("ray", reason="the ray extra is not installed")
+    from toolkit.execution.ray_engine import run_on_ray
+
+    if ray.is_initialized():
+        pytest.skip("this process joined a Ray already, which run_on_ray uses whatever the address")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # free, and nothing listens once closed
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")
+    with pytest.raises(ToolkitError, match=rf"no Ray cluster answers at 127.0.0.1:{port} \(Connection refused\)"):
+        run_on_ray(_job(tiny_marian), [], lambda out: None, CorpusOptions(engine="ray"))
+
+
 # -- runs on a local Ray ------------------------------------------------------------------------
 
 def _job(model: Path, backend: str = "auto", threads: int = 0) -> TranslateJob:

@@ -164,6 +164,8 @@ def ray_session(options: CorpusOptions) -> Iterator[tuple[Any, str]]:
     settings: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.INFO if debug else logging.ERROR,
                                 "log_to_driver": debug,
                                 "runtime_env": {"env_vars": forwarded} if forwarded else None}
+    if address:
+        _check_reachable(address)
     try:
         if address:
             ray.init(address=address, **settings)
@@ -171,11 +173,29 @@ def ray_session(options: CorpusOptions) -> Iterator[tuple[Any, str]]:
             ray.init(num_cpus=os.cpu_count() or 1, **settings)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = f"the Ray cluster at {address}" if address else "a local Ray"
-        raise ToolkitError(f"--engine ray: cannot start or join {where} ({str(exc).splitlines()[0]})") from None
+        hint = ""
+        if address and "RAY_AUTH_MODE" not in os.environ:
+            # Recent Ray clusters use token authentication by default, and a client given an
+            # address sends its token only when told to.
+            hint = ("; if the cluster uses token authentication (Ray's default), set RAY_AUTH_MODE=token and its "
+                    "token (~/.ray/auth_token, RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH)")
+        raise ToolkitError(f"--engine ray: cannot start or join {where} ({str(exc).splitlines()[0]}){hint}") from None
     try:
         yield ray, address or "local"
     finally:
         ray.shutdown()
+
+
+def _check_reachable(address: str) -> None:
+    """A ``host:port`` that nothing answers at is one line now: Ray would retry for minutes."""
+    host, _, port = address.rpartition(":")
+    if "://" in address or not host or not port.isdigit():
+        return  # ray://… (Ray Client), auto, …: Ray's own checks
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+    except OSError as exc:
+        raise ToolkitError(f"--engine ray: no Ray cluster answers at {address} ({exc.strerror or exc}); start one "
+                           "with `ray start --head`, or check --ray-address / RAY_ADDRESS") from None
 
 
 def _address(ray: Any, requested: str | None) -> str:
