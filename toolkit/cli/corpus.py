@@ -91,8 +91,9 @@ def run_corpus_command(command: str, job: Any, paths: list[Path], out: str | Non
             stderr.print(str(exc))
             return
     try:
-        if run is not None and run.resumed and not quiet:
-            stderr.print(f"Resuming {run.target}: {len(run.done)} shard(s) already committed")
+        if run is not None and resume and not quiet:
+            stderr.print(f"Resuming {run.target}: {len(run.done)} shard(s) already committed" if run.resumed else
+                         f"Nothing to resume in {run.target}: starting the run")
         result = run_corpus(job, paths, sink, corpus, show_progress=not quiet, description=verb)
     except (KeyboardInterrupt, Terminated):
         if run is not None:
