@@ -239,3 +239,17 @@ def test_corpus_options_on_text_inputs_are_refused(tmp_path: Path) -> None:
     assert "--resume applies to JSONL" in runner.invoke(app, ["summarize", str(text), "-m", "lead-1", "--resume"]).output
     mixed = runner.invoke(app, ["summarize", str(text), str(corpus), "-m", "lead-1"])
     assert mixed.exit_code == 2 and "separately" in mixed.output
+
+
+def test_python_api_gives_the_cli_outputs(tiny_marian: Path, tmp_path: Path) -> None:
+    from toolkit import CorpusOptions, EngineOptions, GenerationOptions, TranslateJob, process_corpus
+
+    corpus = write_corpus(tmp_path / "c.jsonl", 9, {4: "{broken"})
+    cli = tmp_path / "cli"
+    result = runner.invoke(app, ["translate", str(corpus), "-m", str(tiny_marian), "--src", "fr", "--backend", "ct2",
+                                 "--shard-size", "4", "--out", str(cli), "-q"])
+    assert result.exit_code == 3, result.output
+    job = TranslateJob(str(tiny_marian), "fr", "en", EngineOptions(backend="ct2"), GenerationOptions())
+    done = process_corpus(job, [corpus], tmp_path / "api", CorpusOptions(shard_size=4))
+    assert (done.records, done.outputs, done.failed, done.run_dir) == (10, 9, 1, (tmp_path / "api").resolve())
+    assert files_of(tmp_path / "api") == files_of(cli)

@@ -8,6 +8,8 @@ The public API, the same code the CLI runs::
     for result in tr.translate_documents(docs): ...     # DocumentResult: output, segments, timing
     Summarizer.from_pretrained("textrank-3", lang="fr").summarize(["Un long article ..."])
     evaluate(hypotheses, [[reference] for reference in references], task="translation")
+    job = TranslateJob("Helsinki-NLP/opus-mt-fr-en", "fr", "en", EngineOptions(backend="ct2"), GenerationOptions())
+    process_corpus(job, [Path("news.jsonl")], Path("runs/news"), CorpusOptions(engine="ray"), resume=True)
 
 Names are imported on first use, so ``import toolkit`` (and ``toolkit --help``) stay fast.
 """
@@ -28,18 +30,26 @@ _EXPORTS = {
     "EngineOptions": "toolkit.options",
     "GenerationOptions": "toolkit.options",
     "ToolkitError": "toolkit.errors",
+    "CorpusOptions": "toolkit.options",
+    "TranslateJob": "toolkit.execution.jobs",
+    "SummarizeJob": "toolkit.execution.jobs",
+    "PipelineJob": "toolkit.execution.jobs",
+    "process_corpus": "toolkit.execution.corpus",
     "evaluate": "toolkit.evaluation",
     "evaluate_paths": "toolkit.evaluation",
 }
-__all__ = ["Document", "DocumentResult", "EngineOptions", "GenerationOptions", "Pipeline", "Summarizer",
-           "ToolkitError", "Translator", "evaluate", "evaluate_paths"]
+__all__ = ["CorpusOptions", "Document", "DocumentResult", "EngineOptions", "GenerationOptions", "Pipeline",
+           "PipelineJob", "SummarizeJob", "Summarizer", "ToolkitError", "TranslateJob", "Translator", "evaluate",
+           "evaluate_paths", "process_corpus"]
 
 if TYPE_CHECKING:
     from toolkit.errors import ToolkitError
     from toolkit.evaluation import evaluate, evaluate_paths
+    from toolkit.execution.corpus import process_corpus
+    from toolkit.execution.jobs import PipelineJob, SummarizeJob, TranslateJob
     from toolkit.io.documents import Document
     from toolkit.io.results import DocumentResult
-    from toolkit.options import EngineOptions, GenerationOptions
+    from toolkit.options import CorpusOptions, EngineOptions, GenerationOptions
     from toolkit.tasks.pipeline import Pipeline
     from toolkit.tasks.summarize import Summarizer
     from toolkit.tasks.translate import Translator

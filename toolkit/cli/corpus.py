@@ -69,14 +69,13 @@ def check_plain_flags(resume: bool, engine: str, shard_size: int, default_shard_
 def run_corpus_command(command: str, job: Any, paths: list[Path], out: str | None, fmt: str, corpus: Any,
                        overwrite: bool, resume: bool, as_json: bool, quiet: bool, verb: str) -> None:
     """Run ``job`` over the corpus into a sharded run folder (or stdout), then report."""
-    from toolkit.execution.corpus import StdoutSink, run_corpus
-    from toolkit.io.runs import base_manifest, default_run_dir
+    from toolkit.execution.corpus import StdoutSink, corpus_fingerprint, corpus_manifest, run_corpus
+    from toolkit.io.runs import default_run_dir
     from toolkit.io.sharded_run import AlreadyFinished, ShardedRun
-    from toolkit.io.shards import input_fingerprint
 
     if fmt not in ("auto", "jsonl"):
         raise ToolkitError(f"--format {fmt}: JSONL inputs give JSONL shards (one output record per input record)")
-    fingerprint = {**job.fingerprint(), "shard_size": corpus.shard_size, "inputs": input_fingerprint(paths)}
+    fingerprint = corpus_fingerprint(job, paths, corpus)
     run: ShardedRun | None = None
     if out == "-":
         if as_json or resume:
@@ -92,8 +91,9 @@ def run_corpus_command(command: str, job: Any, paths: list[Path], out: str | Non
             stderr.print(str(exc))
             return
     try:
-        if run is not None and run.resumed and not quiet:
-            stderr.print(f"Resuming {run.target}: {len(run.done)} shard(s) already committed")
+        if run is not None and resume and not quiet:
+            stderr.print(f"Resuming {run.target}: {len(run.done)} shard(s) already committed" if run.resumed else
+                         f"Nothing to resume in {run.target}: starting the run")
         result = run_corpus(job, paths, sink, corpus, show_progress=not quiet, description=verb)
     except (KeyboardInterrupt, Terminated):
         if run is not None:
@@ -106,14 +106,7 @@ def run_corpus_command(command: str, job: Any, paths: list[Path], out: str | Non
         if run is not None:
             run.close()
         raise
-    description = sink.description if sink.description is not None else job.build().describe()
-    speed = {"seconds": round(result.seconds, 3),
-             "first_output_seconds": round(result.first_output_seconds, 3) if result.first_output_seconds else None,
-             "documents_per_second": round((result.records - result.resumed_records) / result.seconds, 3)
-             if result.seconds else None}
-    manifest = {**base_manifest(command), **description, "layout": "shards", "format": "jsonl",
-                "engine": corpus.engine, "cluster": result.cluster, "shard_size": corpus.shard_size,
-                "inputs": [str(p) for p in paths], "totals": result.totals(), "timing": speed}
+    manifest = corpus_manifest(job, paths, sink, corpus, result)
     if run is not None:
         try:
             target = run.finish(manifest)

@@ -13,7 +13,9 @@ from typing import Any, Protocol
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from toolkit.execution.work import CorpusJob, ShardOutput, ShardProcessor
-from toolkit.io.shards import ShardSpec, plan_shards
+from toolkit.io.runs import base_manifest
+from toolkit.io.sharded_run import ShardedRun
+from toolkit.io.shards import ShardSpec, input_fingerprint, plan_shards
 from toolkit.options import CorpusOptions
 
 
@@ -61,10 +63,12 @@ class CorpusResult:
     shards: int = 0
     resumed_shards: int = 0
     resumed_records: int = 0
+    processed_source_tokens: int = 0  # by this process (not the shards a resumed run kept)
     seconds: float = 0.0  # wall time of this process's work
     first_output_seconds: float | None = None
     cluster: dict[str, Any] | None = None
     failures: list[dict[str, Any]] = field(default_factory=list)
+    run_dir: Path | None = None
 
     def totals(self) -> dict[str, Any]:
         return {"records": self.records, "outputs": self.outputs, "failed": self.failed, "warnings": self.warnings,
@@ -124,6 +128,7 @@ def run_corpus(job: CorpusJob, inputs: Sequence[Path], sink: ShardSink, options:
 
         def commit(out: ShardOutput) -> None:
             sink.commit(out.index, out.lines, out.details, shard_summary(out), out.description)
+            result.processed_source_tokens += out.source_tokens
             if result.first_output_seconds is None:
                 result.first_output_seconds = time.perf_counter() - start
             progress.shard_done(out, advanced["n"])
@@ -157,3 +162,41 @@ def _run_local(job: CorpusJob, specs: Sequence[ShardSpec], commit: Callable[[Sha
     processor = ShardProcessor(job.build())
     for spec in specs:
         commit(processor.process(spec, on_documents))
+
+
+def corpus_fingerprint(job: CorpusJob, inputs: Sequence[Path], options: CorpusOptions) -> dict[str, Any]:
+    """What ``--resume`` compares: the settings that decide the outputs, the shard size, the inputs."""
+    return {**job.fingerprint(), "shard_size": options.shard_size, "inputs": input_fingerprint(inputs)}
+
+
+def corpus_manifest(job: CorpusJob, inputs: Sequence[Path], sink: ShardSink, options: CorpusOptions,
+                    result: CorpusResult) -> dict[str, Any]:
+    """The run's manifest: settings, models, totals, timing (the shard list is added on finish)."""
+    description = sink.description if sink.description is not None else job.build().describe()
+    processed = result.records - result.resumed_records
+    timing = {"seconds": round(result.seconds, 3),
+              "first_output_seconds": round(result.first_output_seconds, 3) if result.first_output_seconds else None,
+              "documents_per_second": round(processed / result.seconds, 3) if result.seconds else None,
+              "source_tokens_per_second": round(result.processed_source_tokens / result.seconds, 1)
+              if result.seconds else None}
+    return {**base_manifest(job.command), **description, "layout": "shards", "format": "jsonl",
+            "engine": options.engine, "cluster": result.cluster, "shard_size": options.shard_size,
+            "inputs": [str(p) for p in inputs], "totals": result.totals(), "timing": timing}
+
+
+def process_corpus(job: CorpusJob, inputs: Sequence[Path], out: Path, options: CorpusOptions | None = None, *,
+                   resume: bool = False, overwrite: bool = False, show_progress: bool = False) -> CorpusResult:
+    """Run ``job`` over JSONL ``inputs`` into the run folder ``out``, as `toolkit translate|summarize|
+    pipeline` does with JSONL inputs: shards in input order, ``failures.jsonl``, a small manifest.
+    ``resume=True`` continues an interrupted run of the same job and inputs.
+
+    >>> job = TranslateJob("Helsinki-NLP/opus-mt-fr-en", "fr", "en", EngineOptions(backend="ct2"), GenerationOptions())
+    >>> process_corpus(job, [Path("news.jsonl")], Path("runs/news"), CorpusOptions(shard_size=1000))
+    """
+    options = options or CorpusOptions()
+    inputs = [Path(p) for p in inputs]
+    with ShardedRun(out, corpus_fingerprint(job, inputs, options), overwrite=overwrite, resume=resume,
+                    inputs=inputs) as run:
+        result = run_corpus(job, inputs, run, options, show_progress)
+        result.run_dir = run.finish(corpus_manifest(job, inputs, run, options, result))
+    return result

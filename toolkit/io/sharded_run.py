@@ -61,8 +61,11 @@ def _ours(relative: str) -> bool:
     folder = relative.rsplit("/", 1)[0] if "/" in relative else ""
     if folder not in ("", "details"):
         return False
-    if name.startswith(".part-") and name.endswith(".tmp"):
-        return True
+    if name.startswith(".") and name.endswith(".tmp"):  # a write cut short: ".part-00003.jsonl.tmp"
+        name = name[1:-len(".tmp")]
+        relative = f"{folder}/{name}" if folder else name
+        if relative == MANIFEST:
+            return True
     return (name.startswith("part-") and name.endswith(".jsonl")) or relative in (PROGRESS, MARKER, FAILURES)
 
 
@@ -186,8 +189,9 @@ class ShardedRun:
                                  "(it will be made again) or use --overwrite")
             self.done[entry["shard"]] = entry
             self._description = entry.get("description") or self._description
-        for path in self.target.rglob(".part-*.tmp"):  # a commit cut short
-            path.unlink(missing_ok=True)
+        for path in self.target.rglob(".*.tmp"):  # a commit cut short
+            if _ours(path.relative_to(self.target).as_posix()):
+                path.unlink(missing_ok=True)
         # The log again, without a line a crash may have cut, so that appends start clean.
         atomic_write_text(self.target / PROGRESS, "".join(_line(e) for e in entries))
         atomic_write_text(self.target / MARKER, json.dumps({**marker, "pid": os.getpid()}, ensure_ascii=False) + "\n")
