@@ -49,13 +49,15 @@ def test_conversion_is_cached(tiny_marian: Path) -> None:
     assert (first.model_path / "toolkit.json").is_file()
 
 
-def test_concurrent_conversions_keep_the_first(tiny_marian: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_concurrent_conversions_keep_the_first(tiny_marian: Path, monkeypatch: pytest.MonkeyPatch,
+                                               tmp_path: Path) -> None:
     """Another process (a Ray actor beside this one) finishes converting first: its folder, which
     it may be loading, stays as it is, and this process uses it."""
     import shutil
 
     from toolkit.models.hub import resolve_model
 
+    monkeypatch.setenv("TOOLKIT_CACHE", str(tmp_path / "cache"))  # nothing converted yet
     ref = resolve_model(str(tiny_marian))
     target = ct2.converted_path(ref, "float32")
     real = ct2._converter
