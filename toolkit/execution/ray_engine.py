@@ -212,11 +212,13 @@ def _data_context(ray: Any) -> Iterator[None]:
     progress bars nor console messages of Ray Data's (the toolkit shows its own progress; Ray
     Data still logs to its session's ``ray-data.log``)."""
     context = ray.data.DataContext.get_current()
-    saved = (context.execution_options.preserve_order, context.enable_progress_bars,
-             context.print_on_execution_start)
+    wanted = {"enable_progress_bars": False, "print_on_execution_start": False}
+    wanted = {name: value for name, value in wanted.items() if hasattr(context, name)}  # older Ray: fewer
+    saved = {name: getattr(context, name) for name in wanted}
+    saved_order = context.execution_options.preserve_order
     context.execution_options.preserve_order = True
-    context.enable_progress_bars = False
-    context.print_on_execution_start = False
+    for name, value in wanted.items():
+        setattr(context, name, value)
     consoles = [h for h in logging.getLogger("ray.data").handlers
                 if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)]
     levels = [h.level for h in consoles]
@@ -226,8 +228,9 @@ def _data_context(ray: Any) -> Iterator[None]:
     try:
         yield
     finally:
-        (context.execution_options.preserve_order, context.enable_progress_bars,
-         context.print_on_execution_start) = saved
+        context.execution_options.preserve_order = saved_order
+        for name, value in saved.items():
+            setattr(context, name, value)
         for handler, level in zip(consoles, levels):
             handler.setLevel(level)
 
@@ -246,6 +249,10 @@ def run_on_ray(job: CorpusJob, specs: Sequence[ShardSpec], commit: Callable[[Sha
             return cluster
         actors = min(actors, len(specs))  # an actor with no shard would load the models for nothing
         cluster["actors"] = actors
+        fit = sum(c // threads for c in node_cpus)
+        if actors > fit:
+            log.warning("--actors %d: %d of them fit on the cluster's CPUs now (%d thread(s) each); the others wait "
+                        "for CPUs (from an autoscaler, or other jobs ending)", actors, fit, threads)
         log.info("ray: %d actor(s) x %d thread(s) on %d node(s), %d shard(s)", actors, threads, len(nodes), len(specs))
         with _data_context(ray):
             _stream(ray, job, specs, commit, actors, threads)
