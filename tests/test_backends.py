@@ -98,7 +98,9 @@ def test_long_segments_are_not_cut_by_ctranslate2_defaults(tmp_path: Path) -> No
     assert cut != pytest.approx(full, abs=1e-6)
 
 
-def test_ct2_runs_never_import_torch_once_converted(tiny_marian: Path, tmp_path: Path) -> None:
+def test_cached_ct2_marian_runs_import_neither_torch_nor_transformers(tiny_marian: Path, tmp_path: Path) -> None:
+    """Once converted, a Marian model runs on CTranslate2 and sentencepiece alone: PyTorch,
+    transformers and sacremoses (MarianTokenizer's) cost start-up and memory for nothing."""
     import os
     import subprocess
     import sys
@@ -110,11 +112,13 @@ def test_ct2_runs_never_import_torch_once_converted(tiny_marian: Path, tmp_path:
         f"try:\n    app(['translate', {str(SEED_FILES[0])!r}, '-m', {str(tiny_marian)!r}, '--backend', 'ct2',"
         f" '--quantization', 'int8', '--out', {str(tmp_path / 'o')!r}, '-q'])\n"
         "except SystemExit as exit:\n    assert exit.code == 0, exit.code\n"
-        "print('torch' in sys.modules)\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'sacremoses') if m in sys.modules))\n"
     )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=dict(os.environ))
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "False"
+    assert proc.stdout.strip() == "[]"
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert manifest["tokenizer"] == "MarianSpmTokenizer"
 
 
 def test_tokenizer_class_from_model_type_when_the_config_names_none(tiny_marian: Path, tmp_path: Path) -> None:
