@@ -168,3 +168,26 @@ def test_quiet_libraries_quiets_transformers_only_once_imported() -> None:
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["True", "False"]
+
+
+def test_language_identifier_from_the_decompressed_cache_is_py3langid_own(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    from toolkit.text import detect
+
+    monkeypatch.setenv("TOOLKIT_CACHE", str(tmp_path / "cache"))
+    first = detect._load_identifier()
+    assert len(list((tmp_path / "cache" / "langid").glob("*.npz"))) == 1  # decompressed once, then reused
+    cached = detect._load_identifier()
+    own = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    assert np.array_equal(cached.nb_ptc, own.nb_ptc) and cached.nb_ptc.dtype == own.nb_ptc.dtype
+    assert cached.nb_classes == own.nb_classes and cached.tk_output == own.tk_output
+    assert (cached.tk_nextmove, cached.tk_row) == (own.tk_nextmove, own.tk_row)
+    for text in [*SENTENCES[:5], "The president said on Monday.", "Der Präsident sagte am Montag.", "日本語の文章です。"]:
+        assert first.classify(text) == cached.classify(text) == own.classify(text)
+    # A cache that cannot be written: py3langid loads its model itself.
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("TOOLKIT_CACHE", str(tmp_path / "file"))
+    assert detect._load_identifier().classify(SENTENCES[0]) == own.classify(SENTENCES[0])
