@@ -156,3 +156,11 @@ def test_ct2_outputs_are_those_of_the_transformers_tokenizer(tiny_marian: Path) 
     engine.tokenizer = load_tokenizer(resolve_model(str(tiny_marian)))
     assert type(engine.tokenizer).__name__ == "MarianTokenizer"
     assert engine.generate(sentences) == fast
+
+
+def test_target_language_tokens_of_a_multi_target_model(tiny_en_mul: Path) -> None:
+    pair = _tokenizers(tiny_en_mul)
+    fast, _ = pair
+    assert fast(">>fra<< Hello")["input_ids"][0] == fast.encoder[">>fra<<"]
+    for text in (">>fra<< The president said.", ">>deu<< Hello</s>", ">>fra<<", ">>deu<<>>fra<< x", "x >>fra<< y"):
+        assert_same_encoding(pair, text)
