@@ -106,9 +106,9 @@ def hub_cache_dir() -> Path:
 def _plainly_cached(repo_id: str, revision: str | None) -> Path | None:
     """The snapshot folder huggingface_hub's offline ``snapshot_download`` returns, found by reading
     the cache's layout (refs/<revision> → snapshots/<commit>) instead: importing huggingface_hub
-    costs ~0.5 s of every run. Only where that function would certainly return the same folder:
-    it exists and its tree listing (trees/<commit>.json, if any) names no missing file. None:
-    ask huggingface_hub."""
+    costs 0.2-0.3 s of every run (more on a loaded machine). Only where that function would
+    certainly return the same folder: it exists and its tree listing (trees/<commit>.json, if
+    any) names no missing file. None: ask huggingface_hub."""
     storage = hub_cache_dir() / "--".join(["models", *repo_id.split("/")])
     revision = revision or "main"
     if re.fullmatch(r"[0-9a-f]{40}", revision):
