@@ -164,3 +164,10 @@ def test_target_language_tokens_of_a_multi_target_model(tiny_en_mul: Path) -> No
     assert fast(">>fra<< Hello")["input_ids"][0] == fast.encoder[">>fra<<"]
     for text in (">>fra<< The president said.", ">>deu<< Hello</s>", ">>fra<<", ">>deu<<>>fra<< x", "x >>fra<< y"):
         assert_same_encoding(pair, text)
+
+
+def test_malformed_configurations_are_left_to_transformers(tiny_marian: Path, tmp_path: Path) -> None:
+    bad_index = _variant(tiny_marian, tmp_path / "index", {"added_tokens_decoder": {"x": {"content": "</s>"}}})
+    assert MarianSpmTokenizer.load(bad_index) is None
+    broken = _variant(tiny_marian, tmp_path / "broken", files={"vocab.json": "{not json"})
+    assert MarianSpmTokenizer.load(broken) is None

@@ -117,7 +117,10 @@ class MarianSpmTokenizer:
         if not isinstance(config, dict) or not isinstance(vocab, dict):
             return None
         specials = {k: _token_text(config.get(k, default)) for k, default in _DEFAULTS.items()}
-        why = _why_not(path, config, specials, vocab)
+        try:
+            why = _why_not(path, config, specials, vocab)
+        except (OSError, ValueError, TypeError, KeyError) as exc:  # malformed files: transformers decides
+            why = f"unreadable configuration ({exc})"
         if why:
             log.debug("%s: transformers' tokenizer (%s)", path, why)
             return None
