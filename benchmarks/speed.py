@@ -1,6 +1,7 @@
 """Speed benchmark: plain transformers vs toolkit (torch) vs toolkit (ct2) vs CTranslate2 directly.
 
     python benchmarks/speed.py [--task translation|summarization|all] [--out DIR] [--quick]
+    python benchmarks/speed.py --startup-only [--startup-repeats N]   # start-up figures alone
 
 Models have the architectures of Helsinki-NLP/opus-mt-fr-en (MarianMT, d_model 512, 6+6 layers,
 8 heads, FFN 2048) and sshleifer/distilbart-cnn-12-6 (BART, d_model 1024, 12+6 layers, 16 heads,
@@ -188,6 +189,16 @@ def _run_ct2_direct(model_dir: Path, docs: list[list[str]], tokens: int, beams: 
     return _per_document(run), None
 
 
+def _libraries(system: str, task: str) -> list[str]:
+    """What each system imports to load its model: the toolkit's ct2 backend reads a Marian
+    tokenizer with sentencepiece alone (BART's still comes from transformers)."""
+    if system.startswith("toolkit-ct2"):
+        return ["ctranslate2", "sentencepiece" if task == "translation" else "transformers"]
+    if system == "ctranslate2":
+        return ["ctranslate2", "transformers"]
+    return ["torch", "transformers"]
+
+
 def worker(system: str, task: str, model_dir: Path, tokens: int, beams: int, threads: int, repeats: int) -> dict[str, Any]:
     docs = translation_documents() if task == "translation" else summarization_documents()
     baseline = peak_rss_mb()  # the interpreter and toolkit's own modules; libraries load with the model
@@ -195,8 +206,7 @@ def worker(system: str, task: str, model_dir: Path, tokens: int, beams: int, thr
     # The libraries each system imports anyway while loading, imported first to time them.
     import importlib
 
-    for name in (["ctranslate2", "transformers"] if "ct2" in system or system == "ctranslate2"
-                 else ["torch", "transformers"]):
+    for name in _libraries(system, task):
         importlib.import_module(name)
     import_seconds = time.perf_counter() - start
     if system == "transformers":
@@ -289,9 +299,65 @@ def agreement(results: list[dict[str, Any]]) -> None:
     by_name.get("toolkit-torch", {}).pop("outputs", None)
 
 
-def startup(root: Path, repeats: int = 5) -> dict[str, Any]:
+# Where a cached ct2 run spends its time before the first batch: the probe stamps the end of each
+# stage (seconds since the Unix epoch, comparable with the parent's clock).
+STAGES = ("imports", "language detected", "tokenizer loaded", "ct2 model loaded", "first batch")
+_PROBE = """
+import sys, time
+def stamp(stage):
+    print('STAGE', stage.replace(' ', '_'), time.time(), file=sys.stderr, flush=True)
+from toolkit.engines import ct2, loader
+from toolkit.text import detect
+def after(owner, name, stage):
+    original = getattr(owner, name)
+    def wrapped(*args, **kwargs):
+        result = original(*args, **kwargs)
+        stamp(stage)
+        return result
+    setattr(owner, name, wrapped)
+after(detect, 'detect', 'language detected')
+after(loader, 'load_tokenizer', 'tokenizer loaded')
+after(ct2.CT2Engine, '__init__', 'ct2 model loaded')
+def first(self, batches):
+    stamp('first batch')
+    print('IMPORTED', *[m for m in ('torch', 'transformers', 'sacremoses') if m in sys.modules], file=sys.stderr)
+    sys.exit(0)
+ct2.CT2Engine.decode_batches = first
+from toolkit.cli import main
+stamp('imports')
+sys.argv = ['toolkit'] + sys.argv[1:]
+main()
+"""
+
+
+def _first_batch(args: list[str], env: dict[str, str], repeats: int) -> dict[str, Any]:
+    """Median seconds from spawning the process to the end of each stage, over ``repeats`` launches."""
+    import statistics
+
+    runs: list[dict[str, float]] = []
+    imported: list[str] = []
+    for _ in range(repeats):
+        t0 = time.time()
+        proc = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, env=env, check=False)
+        stamps = {}
+        for line in proc.stderr.splitlines():
+            if line.startswith("STAGE"):
+                _, stage, when = line.split()
+                stamps.setdefault(stage.replace("_", " "), float(when) - t0)
+            elif line.startswith("IMPORTED"):
+                imported = line.split()[1:]
+        if "first batch" not in stamps:
+            return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "no batch"}
+        runs.append(stamps)
+    return {"seconds": statistics.median(r["first batch"] for r in runs), "runs": [r["first batch"] for r in runs],
+            "stages": {stage: statistics.median(r[stage] for r in runs) for stage in STAGES if all(stage in r for r in runs)},
+            "imported": imported}
+
+
+def startup(root: Path, repeats: int = 5, quick: bool = False) -> dict[str, Any]:
     """`toolkit --help`, and a cached ct2 translation of one short file up to its first batch:
-    wall seconds from spawning the process (interpreter start-up included), median of ``repeats``."""
+    wall seconds from spawning the process (interpreter start-up included), median of ``repeats``;
+    the translation as it runs by default (language detected) and with ``--src fr``."""
     import resource
     import statistics
     import tempfile
@@ -305,41 +371,24 @@ def startup(root: Path, repeats: int = 5) -> dict[str, Any]:
         help_wall.append(time.perf_counter() - t0)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         help_cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-    model_dir = build_model("translation", root / "models", False)
+    model_dir = build_model("translation", root / "models", quick)
     from toolkit.engines import ct2
     from toolkit.models.hub import resolve_model
 
     ct2.convert(resolve_model(str(model_dir)), "int8")
-    probe = (
-        "import sys, time\n"
-        "from toolkit.engines import ct2\n"
-        "original = ct2.CT2Engine.decode_batches\n"
-        "def first(self, batches):\n"
-        "    print('FIRST', time.time(), 'torch' in sys.modules, 'transformers' in sys.modules, file=sys.stderr, flush=True)\n"
-        "    sys.exit(0)\n"
-        "ct2.CT2Engine.decode_batches = first\n"
-        "from toolkit.cli import main\n"
-        "sys.argv = ['toolkit'] + sys.argv[1:]\n"
-        "main()\n"
-    )
-    first_batch, imports = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         short = Path(tmp) / "short.txt"
         short.write_text("Le président a annoncé mardi une réforme des retraites.\n", encoding="utf-8")
         args = ["translate", str(short), "-m", str(model_dir), "--backend", "ct2", "--out", str(Path(tmp) / "out"),
                 "--overwrite", "-q"]
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-        for _ in range(repeats):
-            t0 = time.time()
-            proc = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, env=env, check=False)
-            line = next((x for x in proc.stderr.splitlines() if x.startswith("FIRST")), None)
-            if line is None:
-                return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "no batch"}
-            _, when, has_torch, has_transformers = line.split()
-            first_batch.append(float(when) - t0)
-            imports = {"torch": has_torch == "True", "transformers": has_transformers == "True"}
+        _first_batch(args, env, 1)  # fills the toolkit's caches (language identifier, file hashes)
+        detected = _first_batch(args, env, repeats)
+        if "error" in detected:
+            return detected
+        given = _first_batch([*args, "--src", "fr"], env, repeats)
         # Where the time goes: the largest top-level imports (python -X importtime).
-        proc = subprocess.run([sys.executable, "-X", "importtime", "-c", probe, *args], capture_output=True, text=True,
+        proc = subprocess.run([sys.executable, "-X", "importtime", "-c", _PROBE, *args], capture_output=True, text=True,
                               env=env, check=False)
     top: dict[str, float] = {}
     for row in proc.stderr.splitlines():
@@ -347,11 +396,14 @@ def startup(root: Path, repeats: int = 5) -> dict[str, Any]:
             _, cumulative, name = row.split("|")
             if not name.startswith("  ") and cumulative.strip().isdigit():
                 top[name.strip()] = top.get(name.strip(), 0.0) + int(cumulative) / 1e6
-    return {"help_seconds": statistics.median(help_wall), "help_cpu_seconds": statistics.median(help_cpu),
-            "help_runs": help_wall, "first_batch_seconds": statistics.median(first_batch),
-            "first_batch_runs": first_batch, "imported_before_first_batch": imports,
+    return {"repeats": repeats, "help_seconds": statistics.median(help_wall),
+            "help_cpu_seconds": statistics.median(help_cpu), "help_runs": help_wall,
+            "first_batch_seconds": detected["seconds"], "first_batch_runs": detected["runs"],
+            "stages": detected["stages"], "first_batch_seconds_src_given": given.get("seconds"),
+            "first_batch_runs_src_given": given.get("runs"),
+            "imported_before_first_batch": {m: m in detected["imported"] for m in ("torch", "transformers", "sacremoses")},
             "import_seconds_total": sum(top.values()),
-            "largest_imports": dict(sorted(top.items(), key=lambda kv: -kv[1])[:5])}
+            "largest_imports": dict(sorted(top.items(), key=lambda kv: -kv[1])[:6])}
 
 
 def run_task(task: str, root: Path, tokens: int, beams: int, threads: int, repeats: int, quick: bool,
@@ -420,17 +472,29 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append("")
     st = report.get("startup")
     if st and "error" not in st:
-        largest = ", ".join(f"{k} {v:.2f} s" for k, v in st["largest_imports"].items())
-        lines += ["**start-up** (median of 5 process launches)", "",
-                  f"- `toolkit --help`: {st['help_seconds']:.2f} s wall, {st['help_cpu_seconds']:.2f} s CPU",
-                  f"- cached ct2 translation of a one-sentence file, process spawn → first batch: "
-                  f"{st['first_batch_seconds']:.2f} s; imported by then: "
-                  f"torch {'yes' if st['imported_before_first_batch']['torch'] else 'no'}, transformers "
-                  f"{'yes' if st['imported_before_first_batch']['transformers'] else 'no'}; imports "
-                  f"{st['import_seconds_total']:.2f} s in all, largest: {largest}", ""]
+        lines += startup_markdown(st)
     elif st:
         lines += [f"**start-up**: failed: {st['error']}", ""]
     return "\n".join(lines)
+
+
+def startup_markdown(st: dict[str, Any]) -> list[str]:
+    largest = ", ".join(f"{k} {v:.2f} s" for k, v in st["largest_imports"].items())
+    imported = ", ".join(f"{m} {'yes' if yes else 'no'}" for m, yes in st["imported_before_first_batch"].items())
+    stages, previous = [], 0.0
+    for stage, when in st.get("stages", {}).items():
+        stages.append(f"{stage} {when - previous:.2f} s")
+        previous = when
+    runs = ", ".join(f"{x:.2f}" for x in st["first_batch_runs"])
+    given = st.get("first_batch_seconds_src_given")
+    return [f"**start-up** (median of {st.get('repeats', 5)} process launches)", "",
+            f"- `toolkit --help`: {st['help_seconds']:.2f} s wall, {st['help_cpu_seconds']:.2f} s CPU",
+            f"- cached ct2 translation of a one-sentence file, process spawn → first batch: "
+            f"{st['first_batch_seconds']:.2f} s (runs: {runs})"
+            + (f"; with `--src fr` (no language detection): {given:.2f} s" if given is not None else ""),
+            f"- by stage (medians, each from the end of the previous one): {'; '.join(stages)}",
+            f"- imported by the first batch: {imported}; imports {st['import_seconds_total']:.2f} s in all "
+            f"(`-X importtime`, which inflates them), largest: {largest}", ""]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -455,6 +519,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="tiny dimensions: checks the machinery in seconds")
     parser.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset of: " + ", ".join(SYSTEMS))
     parser.add_argument("--no-startup", action="store_true", help="skip the start-up measurements")
+    parser.add_argument("--startup-only", action="store_true",
+                        help="only the start-up measurements (startup.json, startup.md in --out)")
+    parser.add_argument("--startup-repeats", type=int, default=5, help="process launches per start-up figure")
     args = parser.parse_args(argv)
     systems = tuple(s for s in SYSTEMS if s in args.systems.split(","))
     os.environ["HF_HUB_OFFLINE"] = "1"
@@ -465,17 +532,18 @@ def main(argv: list[str] | None = None) -> None:
     tasks = ["translation", "summarization"] if args.task == "all" else [args.task]
     report: dict[str, Any] = {"machine": machine(), "threads": args.threads, "quick": args.quick, "tasks": [],
                               "load_start": round(os.getloadavg()[0], 2)}
-    for task in tasks:
+    for task in [] if args.startup_only else tasks:
         tokens = args.translation_tokens if task == "translation" else args.summary_tokens
         report["tasks"].append(run_task(task, args.out, tokens, args.beams, args.threads, args.repeats, args.quick,
                                         args.rounds, systems))
-    if not args.quick and not args.no_startup:
-        report["startup"] = startup(args.out)
+    if args.startup_only or not (args.quick or args.no_startup):
+        report["startup"] = startup(args.out, args.startup_repeats, args.quick)
     report["load_end"] = round(os.getloadavg()[0], 2)
     from toolkit.io.documents import atomic_write_text
 
-    atomic_write_text(args.out / "speed.json", json.dumps(report, indent=2) + "\n")
-    atomic_write_text(args.out / "speed.md", markdown(report) + "\n")
+    name = "startup" if args.startup_only else "speed"
+    atomic_write_text(args.out / f"{name}.json", json.dumps(report, indent=2) + "\n")
+    atomic_write_text(args.out / f"{name}.md", markdown(report) + "\n")
     print(markdown(report))
 
 

@@ -126,23 +126,42 @@ def test_long_segments_are_not_cut_by_ctranslate2_defaults(tmp_path: Path) -> No
     assert cut != pytest.approx(full, abs=1e-6)
 
 
-def test_ct2_runs_never_import_torch_once_converted(tiny_marian: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("by_hub_id", [False, True], ids=["local-folder", "hub-id"])
+def test_cached_ct2_marian_runs_import_neither_torch_nor_transformers(tiny_marian: Path, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch,
+                                                                      by_hub_id: bool) -> None:
+    """Once converted, a Marian model runs on CTranslate2 and sentencepiece alone: PyTorch,
+    transformers and sacremoses (MarianTokenizer's) cost start-up and memory for nothing; and a
+    cached hub model is found without huggingface_hub."""
     import os
+    import shutil
     import subprocess
     import sys
 
-    load_engine(str(tiny_marian), "translation", on_cpu("ct2", "int8"))  # converts (this needs torch)
+    model = str(tiny_marian)
+    if by_hub_id:  # the model as the Hugging Face cache holds a downloaded one
+        commit = "0123456789abcdef0123456789abcdef01234567"
+        storage = tmp_path / "hub" / "models--org--tiny-marian"
+        shutil.copytree(tiny_marian, storage / "snapshots" / commit)
+        (storage / "refs").mkdir()
+        (storage / "refs" / "main").write_text(commit)
+        monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+        model = "org/tiny-marian"
+    load_engine(model, "translation", on_cpu("ct2", "int8"))  # converts (this needs torch)
     script = (
         "import sys\n"
         "from toolkit.cli import app\n"
-        f"try:\n    app(['translate', {str(SEED_FILES[0])!r}, '-m', {str(tiny_marian)!r}, '--backend', 'ct2',"
+        f"try:\n    app(['translate', {str(SEED_FILES[0])!r}, '-m', {model!r}, '--backend', 'ct2',"
         f" '--quantization', 'int8', '--out', {str(tmp_path / 'o')!r}, '-q'])\n"
         "except SystemExit as exit:\n    assert exit.code == 0, exit.code\n"
-        "print('torch' in sys.modules)\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'sacremoses', 'huggingface_hub') if m in sys.modules))\n"
     )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=dict(os.environ))
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "False"
+    assert proc.stdout.strip() == "[]"
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert manifest["tokenizer"] == "MarianSpmTokenizer" and manifest["converted_this_run"] is False
+    assert manifest["model"]["source"] == ("hub" if by_hub_id else "local")
 
 
 def test_tokenizer_class_from_model_type_when_the_config_names_none(tiny_marian: Path, tmp_path: Path) -> None:

@@ -78,3 +78,70 @@ def test_resolve_model_errors(tmp_path: Path) -> None:
         resolve_model(str(tmp_path / "file.bin"))
     with pytest.raises(ModelError, match="offline mode is on"):
         resolve_model("org/not-cached")
+
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _hub_snapshot(cache: Path, files: tuple[str, ...] = ("config.json",), ref: str | None = COMMIT,
+                  listing: list[str] | None = None) -> Path:
+    storage = cache / "models--org--name"
+    snapshot = storage / "snapshots" / COMMIT
+    snapshot.mkdir(parents=True)
+    for name in files:
+        (snapshot / name).write_text("{}")
+    if ref is not None:
+        (storage / "refs").mkdir()
+        (storage / "refs" / "main").write_text(ref)
+    if listing is not None:
+        import json
+
+        (storage / "trees").mkdir()
+        (storage / "trees" / f"{COMMIT}.json").write_text(json.dumps(
+            {"format_version": 1, "files": {name: {"size": 2, "blob_id": "b"} for name in listing}}))
+    return snapshot
+
+
+@pytest.mark.parametrize("layout", [
+    {}, {"ref": None}, {"ref": COMMIT + "\n"}, {"ref": "f" * 40}, {"listing": ["config.json"]},
+    {"listing": ["config.json", "tf_model.h5"]}, {"revision": COMMIT}, {"revision": "v1"},
+], ids=["main", "no-ref", "ref-with-newline", "ref-elsewhere", "complete-listing", "incomplete-listing", "commit",
+        "unknown-branch"])
+def test_cached_snapshots_are_found_as_huggingface_hub_finds_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  layout: dict) -> None:
+    """Read from the cache's layout without importing huggingface_hub, and only where its offline
+    snapshot_download returns the same folder (else it is asked)."""
+    from huggingface_hub import snapshot_download
+
+    from toolkit.models.hub import _plainly_cached, cached_snapshot
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))  # for the toolkit (huggingface_hub read it on import)
+    _hub_snapshot(tmp_path, ref=layout.get("ref", COMMIT), listing=layout.get("listing"))
+    try:
+        expected: Path | None = Path(snapshot_download("org/name", revision=layout.get("revision"), cache_dir=tmp_path,
+                                                       local_files_only=True))
+    except Exception:  # LocalEntryNotFoundError, IncompleteSnapshotError, ...
+        expected = None
+    found = _plainly_cached("org/name", layout.get("revision"))
+    assert found is None or found == expected
+    assert cached_snapshot("org/name", layout.get("revision")) == expected
+    if layout in ({}, {"listing": ["config.json"]}, {"revision": COMMIT}):
+        assert found is not None  # the common cases need no huggingface_hub
+
+
+@pytest.mark.parametrize("env", [{}, {"HF_HOME": "~/hf-home"}, {"XDG_CACHE_HOME": "/x/cache"},
+                                 {"HUGGINGFACE_HUB_CACHE": "/legacy", "HF_HOME": "/home-hf"},
+                                 {"HF_HUB_CACHE": "$HOME/hub", "HUGGINGFACE_HUB_CACHE": "/legacy"}])
+def test_hub_cache_folder_follows_huggingface_hub_rules(env: dict[str, str]) -> None:
+    import os
+    import subprocess
+    import sys
+
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("HF_HOME", "XDG_CACHE_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE")}
+    probe = ("from huggingface_hub import constants\nfrom toolkit.models.hub import hub_cache_dir\n"
+             "print(constants.HF_HUB_CACHE)\nprint(hub_cache_dir())\n")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env={**clean, **env}, check=False)
+    assert proc.returncode == 0, proc.stderr
+    theirs, ours = proc.stdout.splitlines()
+    assert Path(theirs) == Path(ours)

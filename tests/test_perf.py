@@ -168,3 +168,33 @@ def test_quiet_libraries_quiets_transformers_only_once_imported() -> None:
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["True", "False"]
+
+
+def test_language_identifier_from_the_decompressed_cache_is_py3langid_own(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    from toolkit.text.langid_model import load_identifier
+
+    monkeypatch.setenv("TOOLKIT_CACHE", str(tmp_path / "cache"))
+    first = load_identifier()
+    assert len(list((tmp_path / "cache" / "langid").iterdir())) == 1  # decompressed once, then reused
+    cached = load_identifier()
+    own = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    assert np.array_equal(cached.nb_ptc, own.nb_ptc) and cached.nb_ptc.dtype == own.nb_ptc.dtype
+    assert np.array_equal(cached.nb_pc, own.nb_pc) and cached.nb_pc.dtype == own.nb_pc.dtype
+    assert cached.nb_classes == own.nb_classes and cached.tk_output == own.tk_output
+    assert cached.tk_nextmove.tobytes() == own.tk_nextmove.tobytes() and list(cached.tk_row) == list(own.tk_row)
+    texts = [*SENTENCES[:5], "The president said on Monday.", "Der Präsident sagte am Montag.", "日本語の文章です。", ""]
+    for text in texts:
+        assert first.classify(text) == cached.classify(text) == own.classify(text)
+        assert cached.rank(text) == own.rank(text)
+    cached.set_languages(["fr", "en", "de"])
+    own.set_languages(["fr", "en", "de"])
+    assert [cached.classify(t) for t in texts] == [own.classify(t) for t in texts]
+    own.set_languages(None)
+    # A cache that cannot be written: py3langid loads its model itself.
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("TOOLKIT_CACHE", str(tmp_path / "file"))
+    assert load_identifier().classify(SENTENCES[0]) == own.classify(SENTENCES[0])

@@ -48,3 +48,18 @@ def test_quick_batching_benchmark(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "batching.json").read_text())
     assert [r["backend"] for r in report["results"]] == ["torch", "ct2"]
     assert all(r["documents"] == 25 and r["batched_seconds"] > 0 for r in report["results"])
+
+
+def test_quick_startup_benchmark(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "speed.py"), "--startup-only", "--quick",
+                           "--startup-repeats", "1", "--out", str(tmp_path)],
+                          capture_output=True, text=True, cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    startup = json.loads((tmp_path / "startup.json").read_text())["startup"]
+    assert "error" not in startup, startup
+    assert startup["first_batch_seconds"] > 0 and startup["first_batch_seconds_src_given"] > 0
+    assert list(startup["stages"]) == ["imports", "language detected", "tokenizer loaded", "ct2 model loaded",
+                                       "first batch"]
+    # A behaviour, not a timing: the cached ct2 Marian path loads neither PyTorch nor transformers.
+    assert startup["imported_before_first_batch"] == {"torch": False, "transformers": False, "sacremoses": False}
+    assert "**start-up**" in (tmp_path / "startup.md").read_text()

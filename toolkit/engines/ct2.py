@@ -193,7 +193,9 @@ class CT2Engine(Engine):
         return {"quantization": self.quantization, "converted_model": str(self.model_path),
                 "converted_this_run": self.converted_now, "threads": self.options.threads,
                 "inter_threads": self.inter_threads, "intra_threads": self.intra_threads,
-                "ct2_options": self.decoding}
+                "ct2_options": self.decoding,
+                # MarianSpmTokenizer (sentencepiece directly) or the transformers class: same tokens.
+                "tokenizer": type(self.tokenizer).__name__}
 
     def plan_batches(self, lengths: Sequence[int]) -> list[list[int]]:
         """Length-sorted batches within the token budget, and at least one per replica: a single

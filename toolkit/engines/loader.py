@@ -10,6 +10,7 @@ from typing import Any
 
 from toolkit.engines import ct2
 from toolkit.engines.base import GENERATION_KEYS, Engine, TorchEngine, generation_settings, input_limit
+from toolkit.engines.spm_tokenizer import MarianSpmTokenizer
 from toolkit.errors import ModelError, ToolkitError
 from toolkit.models.hub import ModelRef, resolve_model
 from toolkit.options import EngineOptions, GenerationOptions, LanguageCodes
@@ -36,15 +37,30 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise ModelError(f"{path}: unreadable ({exc})") from None
 
 
-def load_tokenizer(ref: ModelRef) -> Any:
-    """The model's own tokenizer class, imported by name: unlike AutoTokenizer, that does not
-    import PyTorch, which costs the ct2 backend ~250 MB and a second of start-up."""
-    import transformers
-
+def tokenizer_class_name(ref: ModelRef) -> str | None:
+    """The transformers tokenizer class the model's files name (or its model type implies)."""
     name = _read_json(ref.path / "tokenizer_config.json").get("tokenizer_class")
     if name in _GENERIC_TOKENIZERS and not (ref.path / "tokenizer.json").is_file():
         name = _TOKENIZER_BY_MODEL_TYPE.get(str(_read_json(ref.path / "config.json").get("model_type")))
-    cls = getattr(transformers, name, None) if isinstance(name, str) and name not in _GENERIC_TOKENIZERS else None
+    return name if isinstance(name, str) and name not in _GENERIC_TOKENIZERS else None
+
+
+def load_tokenizer(ref: ModelRef, backend: str = "torch") -> Any:
+    """The model's own tokenizer class, imported by name: unlike AutoTokenizer, that does not
+    import PyTorch, which costs the ct2 backend ~250 MB and a second of start-up.
+
+    For the ct2 backend a Marian tokenizer is read with sentencepiece directly when that gives
+    exactly MarianTokenizer's tokens (``MarianSpmTokenizer``): importing transformers for it was
+    most of a cached ct2 run's start-up. The torch backend needs transformers anyway (padding,
+    tensors), and other tokenizers (BART, T5, ...) still come from transformers."""
+    name = tokenizer_class_name(ref)
+    if backend == "ct2" and name == "MarianTokenizer":
+        fast = MarianSpmTokenizer.load(ref.path)
+        if fast is not None:
+            return fast
+    import transformers
+
+    cls = getattr(transformers, name, None) if name else None
     try:
         if cls is None:
             cls = transformers.AutoTokenizer
@@ -92,7 +108,7 @@ def load_engine(reference: str, task: str, options: EngineOptions | None = None,
     codes = codes or LanguageCodes()
     ref = resolve_model(reference, revision=options.revision)
     chosen, note = choose_backend(options.backend, ref)
-    tokenizer = load_tokenizer(ref)
+    tokenizer = load_tokenizer(ref, chosen)
     config, generation_config = load_configs(ref)
     task_params = dict((getattr(config, "task_specific_params", None) or {}).get(task, {}))
     prefix = codes.source_prefix or task_params.pop("prefix", "") or ""
@@ -112,6 +128,8 @@ def load_engine(reference: str, task: str, options: EngineOptions | None = None,
         if options.backend != "auto" or chosen == "torch":
             raise
         note = f"auto: {exc}; fell back to torch"
+        if isinstance(tokenizer, MarianSpmTokenizer):  # the torch engine pads and decodes tensors
+            tokenizer = load_tokenizer(ref)
         engine = TorchEngine.load(ref, tokenizer, config, generation_config, settings,
                                   options.replace(quantization="float32") if options.quantization else options, prefix)
     engine.ref, engine.overridden, engine.backend_note = ref, overridden, note

@@ -14,11 +14,10 @@ CONFIDENT = 0.6
 
 @lru_cache(maxsize=4)
 def _identifier(candidates: frozenset[str] | None = None) -> Any:
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
+    from toolkit.text.langid_model import load_identifier
     from toolkit.text.languages import ISO_639_1
 
-    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier = load_identifier()
     # Only languages the toolkit can name and route: py3langid's extra labels (e.g. "wuu" for
     # Wu Chinese) would otherwise win on short standard Chinese text.
     allowed = [lang for lang in identifier.nb_classes if lang in ISO_639_1 and (candidates is None or lang in candidates)]
