@@ -15,7 +15,7 @@ ShardSizeOption = Annotated[int, typer.Option("--shard-size", min=1, max=10_000_
 ResumeOption = Annotated[bool, typer.Option("--resume/--no-resume", help="JSONL inputs: continue an interrupted run in --out (same command and inputs); committed shards are kept.")]
 EngineOption = Annotated[str, typer.Option("--engine", help="JSONL inputs: local (this process) or ray (Ray Data actors; pip install 'toolkit[ray]').")]
 RayAddressOption = Annotated[str | None, typer.Option("--ray-address", help="--engine ray: the cluster to join (default: RAY_ADDRESS, else a local Ray with this machine's CPUs).")]
-ActorsOption = Annotated[int | None, typer.Option("--actors", min=1, max=100_000, help="--engine ray: model replicas (default: the cluster's CPUs / --threads).")]
+ActorsOption = Annotated[int | None, typer.Option("--actors", min=1, max=100_000, help="--engine ray: model replicas, each with --threads threads (default: as many as fit on the cluster's CPUs; threads default to 4, or the largest node's CPUs if fewer).")]
 
 
 def corpus_paths(inputs: list[str]) -> list[Path] | None:

@@ -154,6 +154,11 @@ def thread_layout(threads: int, device: str = "cpu", cores: int | None = None) -
     return total, 1
 
 
+# Small inputs are cut into this many batches (the replicas of a 2-core machine), whatever the
+# layout: a plan that followed --threads would make outputs depend on it.
+SMALL_INPUT_BATCHES = 2
+
+
 class CT2Engine(Engine):
     """Decodes with ``ctranslate2.Translator.translate_batch``; never imports PyTorch once the
     model is converted. Several batches are kept in flight so that every replica is busy."""
@@ -198,10 +203,12 @@ class CT2Engine(Engine):
                 "tokenizer": type(self.tokenizer).__name__}
 
     def plan_batches(self, lengths: Sequence[int]) -> list[list[int]]:
-        """Length-sorted batches within the token budget, and at least one per replica: a single
-        document of 12 sentences becomes two batches of 6 with two replicas, so both decode."""
-        per_replica = -(-len(lengths) // max(1, self.inter_threads))
-        return make_batches(lengths, max(1, min(self.batch_size, per_replica)), self.max_batch_tokens)
+        """Length-sorted batches within the token budget, and at least ``SMALL_INPUT_BATCHES`` of
+        them: a single document of 12 sentences becomes two batches of 6, so two replicas both
+        decode. The plan never depends on the thread layout: the same inputs make the same
+        batches (hence the same outputs) with any --threads, here or on Ray actors."""
+        spread = -(-len(lengths) // SMALL_INPUT_BATCHES)
+        return make_batches(lengths, max(1, min(self.batch_size, spread)), self.max_batch_tokens)
 
     def decode_batches(self, batches: Sequence[Sequence[Sequence[int]]]) -> Iterator[list[Decoded]]:
         """Batches are submitted asynchronously, a few ahead of the one being read, and read back
