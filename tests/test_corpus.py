@@ -253,3 +253,52 @@ def test_python_api_gives_the_cli_outputs(tiny_marian: Path, tmp_path: Path) -> 
     done = process_corpus(job, [corpus], tmp_path / "api", CorpusOptions(shard_size=4))
     assert (done.records, done.outputs, done.failed, done.run_dir) == (10, 9, 1, (tmp_path / "api").resolve())
     assert files_of(tmp_path / "api") == files_of(cli)
+
+
+class _Upper:
+    """A task that fails on documents holding "BOOM" (a model error on one input) and, when
+    ``broken``, on every document: the isolation logic, whatever the model would emit."""
+
+    output_keys = ("translation",)
+
+    def __init__(self, broken: bool = False) -> None:
+        self.broken = broken
+        self.calls: list[int] = []
+
+    def run(self, docs, on_progress=None):  # type: ignore[no-untyped-def]
+        from toolkit.execution.work import DocumentOutput
+
+        self.calls.append(len(docs))
+        if self.broken or any("BOOM" in d.text for d in docs):
+            raise RuntimeError("cannot decode")
+        return [DocumentOutput({"translation": d.text.upper()}, {"warnings": []}) for d in docs]
+
+    def describe(self) -> dict:
+        return {"task": "translation"}
+
+
+def test_a_model_error_on_one_record_fails_that_record_only(tmp_path: Path) -> None:
+    from toolkit.execution.work import CHUNK_DOCUMENTS, ShardProcessor
+    from toolkit.io.shards import plan_shards
+
+    corpus = tmp_path / "c.jsonl"
+    texts = [f"phrase {i}" for i in range(70)]
+    texts[5] = "BOOM"
+    corpus.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(texts)))
+    task = _Upper()
+    [spec] = list(plan_shards([corpus], 100))
+    out = ShardProcessor(task).process(spec)
+    assert [json.loads(line)["id"] for line in out.lines] == [i for i in range(70) if i != 5]
+    assert out.failures == [{"id": 5, "input": f"{corpus}:6", "reason": "RuntimeError: cannot decode"}]
+    # The failing chunk was retried document by document; the next chunk ran whole.
+    assert task.calls == [CHUNK_DOCUMENTS] + [1] * CHUNK_DOCUMENTS + [70 - CHUNK_DOCUMENTS]
+
+
+def test_a_run_where_nothing_works_stops_instead_of_failing_every_record(tmp_path: Path) -> None:
+    from toolkit.execution.work import ShardProcessor
+    from toolkit.io.shards import plan_shards
+
+    corpus = write_corpus(tmp_path / "c.jsonl", 3)
+    [spec] = list(plan_shards([corpus], 10))
+    with pytest.raises(RuntimeError, match="cannot decode"):
+        ShardProcessor(_Upper(broken=True)).process(spec)
