@@ -302,3 +302,17 @@ def test_a_run_where_nothing_works_stops_instead_of_failing_every_record(tmp_pat
     [spec] = list(plan_shards([corpus], 10))
     with pytest.raises(RuntimeError, match="cannot decode"):
         ShardProcessor(_Upper(broken=True)).process(spec)
+
+
+def test_an_interrupted_run_inside_the_input_folder_is_not_read_back(tiny_marian: Path, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    corpus = write_corpus(folder / "c.jsonl", 10)
+    out = folder / "run"
+    _interrupted_run(tiny_marian, corpus, out, monkeypatch)
+    # The folder holds the same one input file: its shards are not read as more input.
+    result = runner.invoke(app, ["translate", str(folder), "-m", str(tiny_marian), "--shard-size", "3", "--out",
+                                 str(out), "-q", "--resume"])
+    assert result.exit_code == 0, result.output
+    assert [r["id"] for r in records(out)] == [f"doc-{i}" for i in range(10)]

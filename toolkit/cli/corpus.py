@@ -21,7 +21,7 @@ ActorsOption = Annotated[int | None, typer.Option("--actors", min=1, max=100_000
 def corpus_paths(inputs: list[str]) -> list[Path] | None:
     """The JSONL files of the inputs when they are a record corpus, None when they are text
     files; a mix is refused (they make different outputs)."""
-    from toolkit.io.documents import JSONL_SUFFIXES, _files_under
+    from toolkit.io.documents import JSONL_SUFFIXES, files_under
 
     files: list[Path] = []
     text: list[str] = []
@@ -30,7 +30,7 @@ def corpus_paths(inputs: list[str]) -> list[Path] | None:
         if item == "-":
             text.append(item)
         elif path.is_dir():
-            found = _files_under(path)
+            found = files_under(path)
             files += [f for f in found if f.suffix.lower() in JSONL_SUFFIXES]
             text += [str(f) for f in found if f.suffix.lower() not in JSONL_SUFFIXES]
         elif path.suffix.lower() in JSONL_SUFFIXES and path.exists():

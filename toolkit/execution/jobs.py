@@ -98,7 +98,7 @@ def _router(job: TranslateJob) -> DocumentTranslator:
 
 
 def _describe_router(router: DocumentTranslator) -> dict[str, Any]:
-    loaded = {lang: t for lang, t in router._loaded.items() if not isinstance(t, Exception)}
+    loaded = router.loaded
     if not loaded:
         return {"source_lang_option": router.src, "target_lang": router.target_lang, "routes": {}}
     routes = {lang: t.describe() for lang, t in sorted(loaded.items())}

@@ -178,12 +178,13 @@ def _toolkit_output(folder: Path, root: Path) -> bool:
     for parent in [folder, *folder.parents]:
         if parent == root:
             return False
-        if parent.name.startswith(".") or (parent / "manifest.json").is_file():
+        # manifest.json: a finished run; .toolkit-run: a corpus run still writing, or interrupted.
+        if parent.name.startswith(".") or (parent / "manifest.json").is_file() or (parent / ".toolkit-run").is_file():
             return True
     return False
 
 
-def _files_under(folder: Path) -> list[Path]:
+def files_under(folder: Path) -> list[Path]:
     return sorted(
         p for p in folder.rglob("*")
         if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES + JSONL_SUFFIXES and not _toolkit_output(p.parent, folder)
@@ -209,7 +210,7 @@ def read_inputs(
         if not path.exists():
             raise InputError(f"{item}: no such file or directory")
         if path.is_dir():
-            files = _files_under(path)
+            files = files_under(path)
             if not files:
                 raise InputError(f"{item}: folder holds no .txt, .md or .jsonl files")
             for file in files:

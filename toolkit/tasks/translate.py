@@ -359,6 +359,11 @@ class DocumentTranslator:
         return self._loaded[lang]
 
     @property
+    def loaded(self) -> dict[str, Translator]:
+        """Every translator loaded so far (a corpus loads them as languages appear), by source language."""
+        return {lang: t for lang, t in sorted(self._loaded.items()) if isinstance(t, Translator)}
+
+    @property
     def source_lang(self) -> str:
         langs = sorted({lang for doc_id, lang in self.languages.items() if doc_id not in self.skipped})
         if len(langs) != 1:
