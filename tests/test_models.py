@@ -81,6 +81,9 @@ def test_resolve_model_errors(tmp_path: Path) -> None:
 
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
+# What `toolkit models download` fetches (toolkit.models.hub.download).
+DOWNLOADED = ["*.json", "*.model", "*.spm", "*.txt", "*.safetensors", "*.tiktoken", "spiece.*", "vocab.*",
+              "pytorch_model*.bin"]
 
 
 def _hub_snapshot(cache: Path, files: tuple[str, ...] = ("config.json",), ref: str | None = COMMIT,
@@ -104,22 +107,25 @@ def _hub_snapshot(cache: Path, files: tuple[str, ...] = ("config.json",), ref: s
 
 @pytest.mark.parametrize("layout", [
     {}, {"ref": None}, {"ref": COMMIT + "\n"}, {"ref": "f" * 40}, {"listing": ["config.json"]},
-    {"listing": ["config.json", "tf_model.h5"]}, {"revision": COMMIT}, {"revision": "v1"},
+    {"listing": ["config.json", "model.safetensors"]}, {"revision": COMMIT}, {"revision": "v1"},
+    {"listing": ["config.json", "tf_model.h5", "flax_model.msgpack"]},
 ], ids=["main", "no-ref", "ref-with-newline", "ref-elsewhere", "complete-listing", "incomplete-listing", "commit",
-        "unknown-branch"])
+        "unknown-branch", "files-never-downloaded"])
 def test_cached_snapshots_are_found_as_huggingface_hub_finds_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                   layout: dict) -> None:
     """Read from the cache's layout without importing huggingface_hub, and only where its offline
     snapshot_download returns the same folder (else it is asked)."""
     from huggingface_hub import snapshot_download
 
-    from toolkit.models.hub import _plainly_cached, cached_snapshot
+    from toolkit.models.hub import _BIN_PATTERN, _DOWNLOAD_PATTERNS, _plainly_cached, cached_snapshot
+
+    assert [*_DOWNLOAD_PATTERNS, _BIN_PATTERN] == DOWNLOADED
 
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))  # for the toolkit (huggingface_hub read it on import)
     _hub_snapshot(tmp_path, ref=layout.get("ref", COMMIT), listing=layout.get("listing"))
     try:
         expected: Path | None = Path(snapshot_download("org/name", revision=layout.get("revision"), cache_dir=tmp_path,
-                                                       local_files_only=True))
+                                                       local_files_only=True, allow_patterns=DOWNLOADED))
     except Exception:  # LocalEntryNotFoundError, IncompleteSnapshotError, ...
         expected = None
     found = _plainly_cached("org/name", layout.get("revision"))
@@ -127,6 +133,9 @@ def test_cached_snapshots_are_found_as_huggingface_hub_finds_them(tmp_path: Path
     assert cached_snapshot("org/name", layout.get("revision")) == expected
     if layout in ({}, {"listing": ["config.json"]}, {"revision": COMMIT}):
         assert found is not None  # the common cases need no huggingface_hub
+    if "tf_model.h5" in layout.get("listing", []):
+        # `toolkit models download` fetches only what a run needs: such a snapshot is complete.
+        assert found is not None and found == expected
 
 
 @pytest.mark.parametrize("env", [{}, {"HF_HOME": "~/hf-home"}, {"XDG_CACHE_HOME": "/x/cache"},

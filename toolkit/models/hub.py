@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from toolkit.errors import ModelError
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 # What a seq2seq checkpoint needs; skips duplicate weight formats (flax, tf, onnx, rust).
+_BIN_PATTERN = "pytorch_model*.bin"  # fetched only when a repository has no safetensors weights
 _DOWNLOAD_PATTERNS = ["*.json", "*.model", "*.spm", "*.txt", "*.safetensors", "*.tiktoken", "spiece.*", "vocab.*"]
 
 
@@ -126,11 +128,21 @@ def _plainly_cached(repo_id: str, revision: str | None) -> Path | None:
         try:
             data = json.loads(listing.read_text(encoding="utf-8"))
             files = data["files"] if data.get("format_version") == 1 else {}
-            if any(not (folder / name).is_file() for name in files):
+            if any(not (folder / name).is_file() for name in needed_files(files)):
                 return None
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
     return folder
+
+
+def needed_files(names: Iterable[str]) -> list[str]:
+    """The files of a repository's listing that ``download`` fetches (and a run needs): a snapshot
+    missing the others (Flax, TF, ONNX weights) is complete for the toolkit."""
+    from fnmatch import fnmatch
+
+    names = list(names)
+    patterns = [*_DOWNLOAD_PATTERNS, *([] if any(n.endswith(".safetensors") for n in names) else [_BIN_PATTERN])]
+    return [name for name in names if any(fnmatch(name, pattern) for pattern in patterns)]
 
 
 def cached_snapshot(repo_id: str, revision: str | None = None) -> Path | None:
@@ -142,7 +154,10 @@ def cached_snapshot(repo_id: str, revision: str | None = None) -> Path | None:
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
-        return Path(snapshot_download(repo_id, revision=revision, local_files_only=True))
+        # Only the files `download` fetches: huggingface_hub otherwise calls a snapshot incomplete
+        # when the repository also holds files we never download.
+        return Path(snapshot_download(repo_id, revision=revision, local_files_only=True,
+                                      allow_patterns=[*_DOWNLOAD_PATTERNS, _BIN_PATTERN]))
     except (LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError):
         return None
 
@@ -179,7 +194,7 @@ def download(repo_id: str, revision: str | None = None) -> Path:
         files = {s.rfilename for s in HfApi().model_info(repo_id, revision=revision).siblings or []}
         patterns = list(_DOWNLOAD_PATTERNS)
         if not any(f.endswith(".safetensors") for f in files):
-            patterns.append("pytorch_model*.bin")
+            patterns.append(_BIN_PATTERN)
         return Path(snapshot_download(repo_id, revision=revision, allow_patterns=patterns))
     except GatedRepoError:
         raise ModelError(f"model '{repo_id}' is gated: accept its licence on the Hub and log in (`hf auth login`)") from None
