@@ -266,8 +266,11 @@ main()
 def test_signals_clean_up_and_exit_with_their_code(tmp_path: Path, name: str, code: int) -> None:
     doc = tmp_path / "doc.txt"
     doc.write_text(SENTENCE)
+    # A shell's background jobs start with SIGINT ignored (POSIX), and Python keeps it so: the run
+    # gets the disposition an interactive user's process has.
     proc = subprocess.run([sys.executable, "-c", SIGNAL_SCRIPT, name, str(doc), str(tmp_path / "run")],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.returncode == code, proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("toolkit: ") and "Traceback" not in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["doc.txt"]
