@@ -101,14 +101,18 @@ def test_sigkill_then_resume_is_byte_identical(tiny_marian: Path, tmp_path: Path
     process = subprocess.Popen(_toolkit(*command, "--out", str(killed)), env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     log = killed / "progress.jsonl"
+
+    def commits() -> int:
+        return sum('"shard"' in line for line in log.read_text().splitlines()) if log.is_file() else 0
+
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and process.poll() is None:
-        if log.is_file() and len(log.read_text().splitlines()) >= 3:
+        if commits() >= 3:
             break
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     assert process.wait() == -signal.SIGKILL, "the run finished before it could be killed"
-    committed = len(log.read_text().splitlines())
+    committed = commits()
     assert 3 <= committed < 31 and (killed / ".toolkit-run").is_file() and not (killed / "manifest.json").exists()
 
     again = subprocess.run(_toolkit(*command, "--out", str(killed)), env=env, capture_output=True, text=True)
@@ -143,7 +147,7 @@ def _interrupted_run(tiny_marian: Path, corpus: Path, out: Path, monkeypatch: py
         result = runner.invoke(app, ["translate", str(corpus), "-m", str(tiny_marian), "--shard-size", "3", "--out",
                                      str(out), "-q", *extra])
     assert result.exit_code == 130
-    assert len((out / "progress.jsonl").read_text().splitlines()) == 2
+    assert sum('"shard"' in line for line in (out / "progress.jsonl").read_text().splitlines()) == 2
 
 
 def test_resume_refuses_other_settings_or_inputs(tiny_marian: Path, tmp_path: Path,
@@ -160,7 +164,7 @@ def test_resume_refuses_other_settings_or_inputs(tiny_marian: Path, tmp_path: Pa
         handle.write(json.dumps({"id": "late", "text": "Une phrase de plus."}) + "\n")
     grown = runner.invoke(app, [*base, "--shard-size", "3"])
     assert grown.exit_code == 2 and "inputs" in grown.output
-    assert len((out / "progress.jsonl").read_text().splitlines()) == 2  # nothing was touched
+    assert sum('"shard"' in line for line in (out / "progress.jsonl").read_text().splitlines()) == 2  # untouched
 
 
 def test_overwrite_discards_an_interrupted_run_but_not_foreign_files(tiny_marian: Path, tmp_path: Path,
@@ -316,3 +320,119 @@ def test_an_interrupted_run_inside_the_input_folder_is_not_read_back(tiny_marian
                                  str(out), "-q", "--resume"])
     assert result.exit_code == 0, result.output
     assert [r["id"] for r in records(out)] == [f"doc-{i}" for i in range(10)]
+
+
+def test_files_of_yours_that_look_like_shards_are_never_deleted(tiny_marian: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = write_corpus(tmp_path / "c.jsonl", 10)
+    out = tmp_path / "run"
+    _interrupted_run(tiny_marian, corpus, out, monkeypatch)
+    mine = {"part-mine.jsonl": "precious", "failures.jsonl": "mine too", "details/part-notes.jsonl": "notes",
+            "part-00005.jsonl": "a name the run would use"}
+    for name, text in mine.items():
+        (out / name).write_text(text)
+    command = ["translate", str(corpus), "-m", str(tiny_marian), "--shard-size", "3", "--out", str(out), "-q"]
+    for extra in ("--overwrite", "--resume"):
+        refused = runner.invoke(app, [*command, extra])
+        assert refused.exit_code == 2 and "did not write" in refused.output, refused.output
+    assert all((out / name).read_text() == text for name, text in mine.items())
+
+
+def test_overwrite_puts_the_earlier_run_back_when_the_new_one_cannot_start(tiny_marian: Path, tmp_path: Path) -> None:
+    corpus = write_corpus(tmp_path / "c.jsonl", 4)
+    out = tmp_path / "run"
+    assert runner.invoke(app, ["translate", str(corpus), "-m", str(tiny_marian), "--out", str(out), "-q"]).exit_code == 0
+    before = files_of(out)
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "config.json").write_text("{}")
+    result = runner.invoke(app, ["translate", str(corpus), "-m", str(broken), "--src", "fr", "--out", str(out), "-q",
+                                 "--overwrite"])
+    assert result.exit_code == 2, result.output
+    assert files_of(out) == before and (out / "manifest.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken-model", "c.jsonl", "run"]
+
+
+def test_a_shard_moved_away_is_made_again(tiny_marian: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = write_corpus(tmp_path / "c.jsonl", 10)
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    command = ["translate", str(corpus), "-m", str(tiny_marian), "--shard-size", "3", "-q"]
+    assert runner.invoke(app, [*command, "--out", str(whole)]).exit_code == 0
+    _interrupted_run(tiny_marian, corpus, cut, monkeypatch)
+    (cut / "part-00001.jsonl").write_text("edited\n")
+    edited = runner.invoke(app, [*command, "--out", str(cut), "--resume"])
+    assert edited.exit_code == 2 and "part-00001.jsonl changed" in edited.output and "move it away" in edited.output
+    (cut / "part-00001.jsonl").rename(tmp_path / "kept-by-me.jsonl")
+    assert runner.invoke(app, [*command, "--out", str(cut), "--resume"]).exit_code == 0
+    assert files_of(cut) == files_of(whole)
+
+
+def test_messages_of_an_interrupted_and_a_finished_run(tiny_marian: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolkit.io.sharded_run import ShardedRun
+
+    corpus = write_corpus(tmp_path / "c.jsonl", 10)
+    out = tmp_path / "run"
+    original = ShardedRun.commit
+
+    def commit(self: ShardedRun, *args: object, **kwargs: object) -> dict:
+        if len(self.done) == 2:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    command = ["translate", str(corpus), "-m", str(tiny_marian), "--shard-size", "3", "--out", str(out), "-q"]
+    with monkeypatch.context() as patch:
+        patch.setattr(ShardedRun, "commit", commit)
+        stopped = runner.invoke(app, command)
+    assert stopped.exit_code == 130
+    lines = [line for line in stopped.stderr.splitlines() if line.startswith("toolkit:")]
+    assert lines == [f"toolkit: interrupted; 2 shard(s) kept in {out.resolve()}: continue with the same command and "
+                     "--resume"]
+    assert runner.invoke(app, [*command, "--resume"]).exit_code == 0
+    again = runner.invoke(app, [*command, "--resume", "--json"])
+    assert again.exit_code == 0 and json.loads(again.stdout)["totals"]["outputs"] == 10
+    other = runner.invoke(app, [*command, "--resume", "--beams", "3"])
+    assert other.exit_code == 2 and "generation.num_beams" in other.output
+
+
+def test_a_closed_pipe_stops_the_run_quietly(tmp_path: Path) -> None:
+    corpus = write_corpus(tmp_path / "c.jsonl", 3000)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    process = subprocess.Popen(_toolkit("summarize", str(corpus), "-m", "lead-1", "--lang", "fr", "--shard-size", "10",
+                                        "--out", "-", "-q"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.readline()
+    process.stdout.close()
+    assert process.wait(timeout=120) == 141
+    assert "Traceback" not in process.stderr.read().decode()
+
+
+def test_python_api_checks_inputs_and_returns_a_finished_run(tiny_marian: Path, tmp_path: Path) -> None:
+    from toolkit import CorpusOptions, EngineOptions, GenerationOptions, ToolkitError, TranslateJob, process_corpus
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_corpus(folder / "c.jsonl", 4)
+    job = TranslateJob(str(tiny_marian), "fr", "en", EngineOptions(backend="ct2"), GenerationOptions())
+    first = process_corpus(job, [folder], tmp_path / "run", CorpusOptions(shard_size=2))
+    again = process_corpus(job, [folder], tmp_path / "run", CorpusOptions(shard_size=2), resume=True)
+    assert (again.outputs, again.run_dir) == (first.outputs, first.run_dir) == (4, (tmp_path / "run").resolve())
+    (tmp_path / "a.txt").write_text("Bonjour.")
+    (tmp_path / "empty.jsonl").write_text("\n")
+    for inputs, message in (([tmp_path / "missing.jsonl"], "no such file"), ([tmp_path / "a.txt"], "JSONL"),
+                            ([], "no JSONL input"), ([tmp_path / "empty.jsonl"], "no records")):
+        with pytest.raises(ToolkitError, match=message):
+            process_corpus(job, inputs, tmp_path / "other")
+    with pytest.raises(ToolkitError, match="--shard-size"):
+        CorpusOptions(shard_size=0)
+    assert not (tmp_path / "other").exists()
+
+
+def test_evaluate_refuses_a_sharded_run_with_duplicate_ids(tmp_path: Path) -> None:
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps({"id": "same", "text": t}) + "\n" for t in ("Un. Deux.", "Trois.")))
+    out = tmp_path / "run"
+    assert runner.invoke(app, ["summarize", str(corpus), "-m", "lead-1", "--lang", "fr", "--out", str(out),
+                               "-q"]).exit_code == 0
+    result = runner.invoke(app, ["evaluate", "--hyp", str(out), "--ref", str(out), "--out", str(tmp_path / "e")])
+    assert result.exit_code == 2 and "appears twice" in result.output

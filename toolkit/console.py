@@ -136,11 +136,33 @@ def user_errors() -> Iterator[None]:
         print(f"toolkit: error: {printable(str(exc))}", file=sys.stderr)
         raise typer.Exit(EXIT_USER_ERROR) from None
     except KeyboardInterrupt:
-        print("toolkit: interrupted; nothing was written", file=sys.stderr)
+        report_interrupt("interrupted")
         raise typer.Exit(EXIT_SIGINT) from None
     except Terminated:
-        print("toolkit: terminated; nothing was written", file=sys.stderr)
+        report_interrupt("terminated")
         raise typer.Exit(EXIT_SIGTERM) from None
+
+
+# What an interrupted run leaves: nothing, except a corpus run's committed shards (set by it).
+_interrupt_note = ["nothing was written"]
+_interrupt_reported: list[bool] = []
+
+
+def set_interrupt_note(note: str) -> None:
+    _interrupt_note[0] = note
+
+
+def reset_interrupt() -> None:
+    """A new command (the tests run several in one process)."""
+    _interrupt_note[0] = "nothing was written"
+    _interrupt_reported.clear()
+
+
+def report_interrupt(kind: str) -> None:
+    """One line for SIGINT / SIGTERM, once, whichever handler sees it first."""
+    if not _interrupt_reported:
+        _interrupt_reported.append(True)
+        print(f"toolkit: {kind}; {_interrupt_note[0]}", file=sys.stderr)
 
 
 def progress(enabled: bool) -> Progress:

@@ -19,6 +19,14 @@ Dtype = Literal["auto", "float32", "bfloat16", "float16"]
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    def __init__(self, **values: Any) -> None:
+        # A bad value is one ToolkitError line, whether the options come from the CLI, a config
+        # or Python code (``EngineOptions(backend="xx")``).
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise ToolkitError(_one_line(exc, type(self).__name__)) from None
+
     def replace(self: OptionsT, **changes: Any) -> OptionsT:
         """A copy with ``changes`` applied (None leaves a field as it is), validated again."""
         return build(type(self), {**self.model_dump(), **{k: v for k, v in changes.items() if v is not None}})
@@ -88,18 +96,19 @@ CLI_NAMES = {"num_beams": "--beams", "max_length": "--max-length", "max_new_toke
              "shard_size": "--shard-size", "engine": "--engine", "ray_address": "--ray-address", "actors": "--actors"}
 
 
+def _one_line(exc: ValidationError, owner: str) -> str:
+    error = exc.errors()[0]
+    field = str(error["loc"][0]) if error["loc"] else ""
+    name = CLI_NAMES.get(field, field)
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        return f"unknown option '{field}' for {owner}"
+    return f"{name}: {message}" if name else message
+
+
 def build(cls: type[OptionsT], values: dict[str, Any]) -> OptionsT:
-    """``cls(**values)``, with a validation error turned into one ToolkitError line."""
-    try:
-        return cls(**values)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        field = str(error["loc"][0]) if error["loc"] else ""
-        name = CLI_NAMES.get(field, field)
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            raise ToolkitError(f"unknown option '{field}' for {cls.__name__}") from None
-        raise ToolkitError(f"{name}: {message}" if name else message) from None
+    """``cls(**values)``: a validation error is one ToolkitError line."""
+    return cls(**values)
 
 
 def split_options(values: dict[str, Any], base_engine: EngineOptions | None = None,

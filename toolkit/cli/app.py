@@ -19,6 +19,8 @@ from toolkit.console import (
     Terminated,
     handle_termination,
     raise_if_terminated,
+    report_interrupt,
+    reset_interrupt,
 )
 
 
@@ -74,18 +76,19 @@ class _Commands(typer.core.TyperGroup):
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, windows_expand_args: bool = True, **extra: Any) -> Any:
         handle_termination()
+        reset_interrupt()
         try:
             value = super().main(args, prog_name, complete_var, standalone_mode=False,
                                  windows_expand_args=windows_expand_args, **extra)
             code = value if isinstance(value, int) else 0
             raise_if_terminated()
             if code == EXIT_SIGINT:  # Typer turns a KeyboardInterrupt outside our handlers into 130, silently
-                print("toolkit: interrupted; nothing was written", file=sys.stderr)
+                report_interrupt("interrupted")
         except Terminated:
-            print("toolkit: terminated; nothing was written", file=sys.stderr)
+            report_interrupt("terminated")
             code = EXIT_SIGTERM
         except KeyboardInterrupt:
-            print("toolkit: interrupted; nothing was written", file=sys.stderr)
+            report_interrupt("interrupted")
             code = EXIT_SIGINT
         except NoArgsIsHelpError as error:
             print(error.ctx.get_help() if error.ctx else "", file=sys.stderr)
@@ -94,7 +97,7 @@ class _Commands(typer.core.TyperGroup):
             print(f"toolkit: error: {_one_line(error)}", file=sys.stderr)
             code = error.exit_code
         except typer.Abort:
-            print("toolkit: interrupted; nothing was written", file=sys.stderr)
+            report_interrupt("interrupted")
             code = EXIT_SIGINT
         if standalone_mode:
             sys.exit(code)

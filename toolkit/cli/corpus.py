@@ -8,8 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
-from toolkit.console import EXIT_PARTIAL, Terminated, print_json, stderr, warn
+from toolkit.console import EXIT_PARTIAL, Terminated, print_json, set_interrupt_note, stderr
 from toolkit.errors import InputError, ToolkitError
+
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
 
 ShardSizeOption = Annotated[int, typer.Option("--shard-size", min=1, max=10_000_000, help="JSONL inputs: records per output shard (part-00000.jsonl, …); part of what --resume checks.")]
 ResumeOption = Annotated[bool, typer.Option("--resume/--no-resume", help="JSONL inputs: continue an interrupted run in --out (same command and inputs); committed shards are kept.")]
@@ -69,12 +71,20 @@ def check_plain_flags(resume: bool, engine: str, shard_size: int, default_shard_
 def run_corpus_command(command: str, job: Any, paths: list[Path], out: str | None, fmt: str, corpus: Any,
                        overwrite: bool, resume: bool, as_json: bool, quiet: bool, verb: str) -> None:
     """Run ``job`` over the corpus into a sharded run folder (or stdout), then report."""
-    from toolkit.execution.corpus import StdoutSink, corpus_fingerprint, corpus_manifest, run_corpus
+    from toolkit.execution.corpus import (
+        ReaderGone,
+        StdoutSink,
+        corpus_fingerprint,
+        corpus_inputs,
+        corpus_manifest,
+        run_corpus,
+    )
     from toolkit.io.runs import default_run_dir
     from toolkit.io.sharded_run import AlreadyFinished, ShardedRun
 
     if fmt not in ("auto", "jsonl"):
         raise ToolkitError(f"--format {fmt}: JSONL inputs give JSONL shards (one output record per input record)")
+    paths = corpus_inputs(paths)
     fingerprint = corpus_fingerprint(job, paths, corpus)
     run: ShardedRun | None = None
     if out == "-":
@@ -89,6 +99,8 @@ def run_corpus_command(command: str, job: Any, paths: list[Path], out: str | Non
             run = sink = ShardedRun(target, fingerprint, overwrite=overwrite, resume=resume, inputs=paths)
         except AlreadyFinished as exc:
             stderr.print(str(exc))
+            if as_json:
+                _report_finished(target)
             return
     try:
         if run is not None and resume and not quiet:
@@ -99,9 +111,16 @@ def run_corpus_command(command: str, job: Any, paths: list[Path], out: str | Non
         if run is not None:
             run.close()
             if run.done:
-                warn(f"interrupted: {len(run.done)} shard(s) kept in {run.target}; continue with the same command "
-                     "and --resume")
+                set_interrupt_note(f"{len(run.done)} shard(s) kept in {run.target}: continue with the same command "
+                                   "and --resume")
         raise
+    except ReaderGone:
+        # The reader of stdout left (`| head`): stop quietly, as a shell pipeline expects.
+        import os
+        import sys
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(EXIT_BROKEN_PIPE) from None
     except BaseException:
         if run is not None:
             run.close()
@@ -113,12 +132,20 @@ def run_corpus_command(command: str, job: Any, paths: list[Path], out: str | Non
         finally:
             run.close()
         _report(target, result, as_json, quiet)
-    for failure in result.failures[:5] if out == "-" else []:
-        warn(f"{failure['input']} (id {failure['id']!r}): {failure['reason']}")
     if result.failed:
         where = f"listed in {run.target}/failures.jsonl" if run is not None else "on stderr"
         stderr.print(f"{result.failed} record(s) failed ({where}); exit code {EXIT_PARTIAL}")
         raise typer.Exit(EXIT_PARTIAL)
+
+
+def _report_finished(target: Path) -> None:
+    """``--json --resume`` of a finished run: the summary it printed then, from its manifest."""
+    import json
+
+    manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    print_json({"run_dir": str(target.resolve()), "manifest": str(target.resolve() / "manifest.json"),
+                "layout": "shards", "totals": manifest.get("totals"),
+                "failures_file": str(target.resolve() / "failures.jsonl"), "already_finished": True})
 
 
 def _report(target: Path, result: Any, as_json: bool, quiet: bool) -> None:

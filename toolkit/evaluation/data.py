@@ -91,6 +91,7 @@ def _shard_segments(folder: Path, manifest: dict[str, Any], task: str | None) ->
         stage = "translations"
     keys: list[Key] = []
     texts: list[list[str]] = []
+    seen: dict[str, str] = {}
     for shard in manifest["shards"]:
         try:
             outputs, details = inside(folder, str(shard["file"])), inside(folder, str(shard["details"]))
@@ -98,6 +99,10 @@ def _shard_segments(folder: Path, manifest: dict[str, Any], task: str | None) ->
             raise InputError(f"{folder}/manifest.json: shard {shard['file']!r} is not inside the run folder") from None
         for (_, record), (_, detail) in zip(jsonl_records(outputs), jsonl_records(details)):
             doc_id = str(record["id"])
+            if doc_id in seen:
+                raise InputError(f"{folder}: document id {doc_id!r} appears twice (in {seen[doc_id]} and "
+                                 f"{shard['file']}); scoring needs unique ids")
+            seen[doc_id] = str(shard["file"])
             if run_task == "translation":
                 aligned = detail["stages"][stage] if stage else detail
                 for index, segment in enumerate(aligned.get("segments", [])):

@@ -31,6 +31,10 @@ class ShardSink(Protocol):
     def description(self) -> dict[str, Any] | None: ...
 
 
+class ReaderGone(Exception):
+    """stdout was closed by its reader (``| head``)."""
+
+
 class StdoutSink:
     """``--out -``: output records on stdout, in input order, as shards finish."""
 
@@ -40,8 +44,15 @@ class StdoutSink:
 
     def commit(self, index: int, lines: list[str], details: list[str], summary: dict[str, Any],
                description: dict[str, Any] | None = None) -> dict[str, Any]:
-        sys.stdout.write("".join(line + "\n" for line in lines))
-        sys.stdout.flush()
+        from toolkit.console import warn
+
+        try:
+            sys.stdout.write("".join(line + "\n" for line in lines))
+            sys.stdout.flush()
+        except BrokenPipeError:  # `| head`: the reader has what it wants
+            raise ReaderGone() from None
+        for failure in summary.get("failures", []):
+            warn(f"{failure['input']} (id {failure['id']!r}): {failure['reason']}")
         entry = {"shard": index, **summary}
         self.done[index] = entry
         self._description = description or self._description
@@ -193,10 +204,52 @@ def process_corpus(job: CorpusJob, inputs: Sequence[Path], out: Path, options: C
     >>> job = TranslateJob("Helsinki-NLP/opus-mt-fr-en", "fr", "en", EngineOptions(backend="ct2"), GenerationOptions())
     >>> process_corpus(job, [Path("news.jsonl")], Path("runs/news"), CorpusOptions(shard_size=1000))
     """
+    from toolkit.io.sharded_run import AlreadyFinished
+
     options = options or CorpusOptions()
-    inputs = [Path(p) for p in inputs]
-    with ShardedRun(out, corpus_fingerprint(job, inputs, options), overwrite=overwrite, resume=resume,
-                    inputs=inputs) as run:
+    inputs = corpus_inputs([Path(p) for p in inputs])
+    try:
+        run = ShardedRun(out, corpus_fingerprint(job, inputs, options), overwrite=overwrite, resume=resume,
+                         inputs=inputs)
+    except AlreadyFinished:
+        return finished_result(Path(out))
+    with run:
         result = run_corpus(job, inputs, run, options, show_progress)
         result.run_dir = run.finish(corpus_manifest(job, inputs, run, options, result))
     return result
+
+
+def corpus_inputs(paths: Sequence[Path]) -> list[Path]:
+    """The JSONL files of ``paths`` (folders: their *.jsonl files, recursively), checked: a
+    missing path, a file that is not JSONL, or no record at all is one InputError."""
+    from toolkit.errors import InputError
+    from toolkit.io.documents import JSONL_SUFFIXES, files_under
+
+    found: list[Path] = []
+    for path in paths:
+        if not path.exists():
+            raise InputError(f"{path}: no such file or directory")
+        listed = files_under(path) if path.is_dir() else [path]
+        for file in listed:
+            if file.suffix.lower() not in JSONL_SUFFIXES:
+                raise InputError(f"{file}: a corpus is JSONL (*.jsonl); text files are translated one by one "
+                                 "(Translator.translate_documents, or the CLI)")
+            found.append(file)
+    if not found:
+        raise InputError("no JSONL input given")
+    if next(plan_shards(found, 1), None) is None:
+        raise InputError(f"nothing to process: {', '.join(str(p) for p in found[:3])} hold no records")
+    return found
+
+
+def finished_result(folder: Path) -> CorpusResult:
+    """The result of a run that finished earlier, from its manifest (``resume`` of a done run)."""
+    import json
+
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    totals = manifest.get("totals", {})
+    return CorpusResult(records=totals.get("records", 0), outputs=totals.get("outputs", 0),
+                        failed=totals.get("failed", 0), warnings=totals.get("warnings", 0),
+                        source_tokens=totals.get("source_tokens", 0), output_tokens=totals.get("output_tokens", 0),
+                        shards=totals.get("shards", 0), resumed_shards=totals.get("shards", 0),
+                        run_dir=folder.resolve())

@@ -47,26 +47,21 @@ class AlreadyFinished(RunFolderError):
 
 
 def _differences(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """What changed between two fingerprints, most telling first (the command)."""
     if isinstance(old, dict) and isinstance(new, dict):
-        found = []
-        for key in sorted(set(old) | set(new), key=str):
-            found += _differences(old.get(key), new.get(key), f"{prefix}{key}.")
-        return found
+        keys = sorted(set(old) | set(new), key=lambda k: (k != "command", str(k)))
+        return [d for key in keys for d in _differences(old.get(key), new.get(key), f"{prefix}{key}.")]
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [d for i, (o, n) in enumerate(zip(old, new)) for d in _differences(o, n, f"{prefix.rstrip('.')}[{i}].")]
     return [] if old == new else [f"{prefix.rstrip('.')}: {json.dumps(old)} then, {json.dumps(new)} now"]
 
 
-def _ours(relative: str) -> bool:
-    """Names only a sharded run writes (a shard, its details, its temporary files, the log)."""
-    name = relative.rsplit("/", 1)[-1]
-    folder = relative.rsplit("/", 1)[0] if "/" in relative else ""
-    if folder not in ("", "details"):
-        return False
-    if name.startswith(".") and name.endswith(".tmp"):  # a write cut short: ".part-00003.jsonl.tmp"
-        name = name[1:-len(".tmp")]
-        relative = f"{folder}/{name}" if folder else name
-        if relative == MANIFEST:
-            return True
-    return (name.startswith("part-") and name.endswith(".jsonl")) or relative in (PROGRESS, MARKER, FAILURES)
+def _temporary(relative: str) -> str | None:
+    """``a/.b.tmp`` → ``a/b``: the name a cut write was making."""
+    folder, _, name = relative.rpartition("/")
+    if not (name.startswith(".") and name.endswith(".tmp")):
+        return None
+    return f"{folder}/{name[1:-4]}" if folder else name[1:-4]
 
 
 class ShardedRun:
@@ -83,6 +78,7 @@ class ShardedRun:
         self._created = False
         self._finished = False
         self._description: dict[str, Any] | None = None
+        self._aside: Path | None = None
         if not str(target).strip():
             raise self._fail("an empty path")
         try:
@@ -122,18 +118,22 @@ class ShardedRun:
                 self._resume(marker)
                 return
             if not overwrite:
-                done = len(self._read_log())
+                done = len(self._read_log()[0])
                 raise self._fail(f"holds an interrupted run ({done} shard(s) committed): pass --resume to continue "
                                  "it, or --overwrite to start again")
-            self._discard_interrupted()
+            self._check_own_files(edited_ok=False)
+            self._remove_own_files()
         elif target.is_dir() and any(target.iterdir()):
             finished = _is_toolkit_run(target)
             if resume and finished:
                 manifest = _read_json(target / MANIFEST)
-                if isinstance(manifest, dict) and manifest.get("fingerprint") == self.fingerprint:
+                old = manifest.get("fingerprint") if isinstance(manifest, dict) else None
+                changed = _differences(old, self.fingerprint)
+                if not changed:
                     raise AlreadyFinished(f"{self.option} {self.requested}: this run already finished; nothing to "
                                           "resume")
-                raise self._fail("holds a finished run with other settings or inputs; nothing to resume")
+                raise self._fail(f"holds a finished run with other settings or inputs ({_first(changed)}); nothing "
+                                 "to resume")
             if not overwrite:
                 raise self._fail("folder exists and is not empty (pass --overwrite to replace an earlier toolkit run)")
             if not finished:
@@ -144,7 +144,7 @@ class ShardedRun:
                 more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
                 raise self._fail(f"holds files the toolkit did not write ({foreign[0]}{more}); move them away or "
                                  "choose another folder; nothing was touched")
-            self._remove_finished()
+            self._set_aside()
         self._start()
 
     def _start(self) -> None:
@@ -159,65 +159,100 @@ class ShardedRun:
             "fingerprint": self.fingerprint}, ensure_ascii=False) + "\n")
         atomic_write_bytes(self.target / PROGRESS, b"")
 
-    def _read_log(self) -> list[dict[str, Any]]:
-        """Committed shards; a last line cut by a crash is not a commit."""
-        entries = []
+    def _read_log(self) -> tuple[list[dict[str, Any]], set[str]]:
+        """Committed shards, and every name the run announced before writing it; a last line
+        cut by a crash is neither."""
+        entries: list[dict[str, Any]] = []
+        announced: set[str] = set()
         try:
             lines = (self.target / PROGRESS).read_text(encoding="utf-8").split("\n")
         except OSError:
-            return []
+            return entries, announced
         for line in lines:
             try:
                 entry = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(entry, dict) and isinstance(entry.get("shard"), int):
+            if not isinstance(entry, dict):
+                continue
+            if isinstance(entry.get("shard"), int):
                 entries.append(entry)
+            if isinstance(entry.get("writing"), list):
+                announced.update(str(name) for name in entry["writing"])
+        return entries, announced
+
+    def _own_files(self) -> tuple[dict[str, str | None], list[dict[str, Any]]]:
+        """The files this run wrote: committed ones with their checksum, announced ones (a write
+        in progress when it stopped) with None; and the committed shards."""
+        entries, announced = self._read_log()
+        own: dict[str, str | None] = dict.fromkeys(announced | {MARKER, PROGRESS})
+        for entry in entries:
+            own.update(_entry_files(entry))
+        return own, entries
+
+    def _check_own_files(self, edited_ok: bool) -> list[dict[str, Any]]:
+        """Refuse a folder holding anything this run did not write (a file of yours is never
+        replaced or deleted), or — unless ``edited_ok`` — a committed file changed since."""
+        own, entries = self._own_files()
+        for path in sorted(self.target.rglob("*")):
+            relative = path.relative_to(self.target).as_posix()
+            if path.is_dir() and not path.is_symlink() and relative == "details":
+                continue
+            name = _temporary(relative) if path.is_file() and not path.is_symlink() else None
+            if path.is_file() and not path.is_symlink() and (relative in own or name in own):
+                digest = own.get(relative)
+                if digest is not None and not edited_ok and _sha256(path) != digest:
+                    raise self._fail(f"{relative} changed since the run wrote it; move it away or choose another "
+                                     "folder; nothing was touched")
+                continue
+            raise self._fail(f"holds files the toolkit did not write ({relative}); move them away or choose another "
+                             "folder; nothing was touched")
         return entries
+
+    def _remove_own_files(self) -> None:
+        """Delete what this run wrote (checked by ``_check_own_files``), and nothing else."""
+        own, _ = self._own_files()
+        for path in sorted(self.target.rglob("*"), reverse=True):
+            relative = path.relative_to(self.target).as_posix()
+            if path.is_file() and not path.is_symlink() and (relative in own or _temporary(relative) in own):
+                path.unlink(missing_ok=True)
+            elif relative == "details" and path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
 
     def _resume(self, marker: dict[str, Any]) -> None:
         changed = _differences(marker.get("fingerprint"), self.fingerprint)
         if changed:
-            more = f" (and {len(changed) - 1} more)" if len(changed) > 1 else ""
-            raise self._fail(f"cannot resume: the settings or inputs changed ({changed[0]}{more}); run again with "
+            raise self._fail(f"cannot resume: the settings or inputs changed ({_first(changed)}); run again with "
                              "the same command, or use --overwrite to start again")
-        entries = self._read_log()
+        entries = self._check_own_files(edited_ok=True)
+        _, announced = self._read_log()
         for entry in entries:
-            if any(not (self.target / name).is_file() or _sha256(self.target / name) != digest
-                   for name, digest in _entry_files(entry).items()):
-                raise self._fail(f"cannot resume: {entry['file']} changed since it was written; move it away "
-                                 "(it will be made again) or use --overwrite")
+            files = _entry_files(entry)
+            if any(not (self.target / name).is_file() for name in files):
+                continue  # moved away or deleted: the shard is made again
+            edited = [name for name, digest in files.items() if _sha256(self.target / name) != digest]
+            if edited:
+                raise self._fail(f"cannot resume: {edited[0]} changed since it was written; move it away (its shard "
+                                 "is then made again) or use another folder")
             self.done[entry["shard"]] = entry
             self._description = entry.get("description") or self._description
-        for path in self.target.rglob(".*.tmp"):  # a commit cut short
-            if _ours(path.relative_to(self.target).as_posix()):
+        for path in self.target.rglob(".*.tmp"):  # writes cut short
+            if _temporary(path.relative_to(self.target).as_posix()) in announced:
                 path.unlink(missing_ok=True)
-        # The log again, without a line a crash may have cut, so that appends start clean.
-        atomic_write_text(self.target / PROGRESS, "".join(_line(e) for e in entries))
+        # The log again, without a line a crash may have cut and without shards to redo, so that
+        # appends start clean; names announced stay the run's own.
+        kept = [e for e in entries if e["shard"] in self.done]
+        atomic_write_text(self.target / PROGRESS, _line({"writing": sorted(announced)}) + "".join(_line(e) for e in kept))
         atomic_write_text(self.target / MARKER, json.dumps({**marker, "pid": os.getpid()}, ensure_ascii=False) + "\n")
         self.resumed = True
 
-    def _discard_interrupted(self) -> None:
-        """``--overwrite`` of an interrupted run: only if every file is one it wrote."""
-        logged = {name: digest for e in self._read_log() for name, digest in _entry_files(e).items()}
-        foreign = []
-        for path in sorted(self.target.rglob("*")):
-            relative = path.relative_to(self.target).as_posix()
-            stray = path.is_dir() and relative != "details"
-            edited = path.is_file() and relative in logged and _sha256(path) != logged[relative]
-            if path.is_symlink() or stray or edited or (path.is_file() and not _ours(relative)):
-                foreign.append(relative)
-        if foreign:
-            raise self._fail(f"holds files the toolkit did not write ({foreign[0]}); move them away or choose another "
-                             "folder; nothing was touched")
-        shutil.rmtree(self.target)
-
-    def _remove_finished(self) -> None:
-        trash = self.target.parent / f".{self.target.name}.old-{os.getpid()}"
+    def _set_aside(self) -> None:
+        """``--overwrite`` of a finished run: moved aside now, deleted once the new run has
+        committed its first shard, put back if it stops before."""
+        self._aside = self.target.parent / f".{self.target.name}.old-{os.getpid()}"
         atomic_write_text(self.target / MARKER, json.dumps({"toolkit_version": toolkit.__version__, "state": "old",
                                                             "pid": os.getpid()}) + "\n")
-        os.rename(self.target, trash)
-        shutil.rmtree(trash, ignore_errors=True)
+        os.rename(self.target, self._aside)
 
     def _tidy_finished(self) -> None:
         (self.target / MARKER).unlink(missing_ok=True)
@@ -244,6 +279,7 @@ class ShardedRun:
                description: dict[str, Any] | None = None) -> dict[str, Any]:
         """Make shard ``index`` durable: its output and details files, then its log line."""
         name, detail = shard_name(index), details_name(index)
+        self._append({"writing": [name, detail]})
         entry = {"shard": index, "file": name,
                  "sha256": self._write(name, "".join(line + "\n" for line in lines).encode("utf-8")),
                  "details": detail,
@@ -252,15 +288,21 @@ class ShardedRun:
         logged = dict(entry)
         if description is not None and description != self._description:
             logged["description"] = self._description = description
+        self._append(logged)
+        self.done[index] = entry
+        if self._aside is not None:  # the new run works: the earlier one it replaces goes
+            shutil.rmtree(self._aside, ignore_errors=True)
+            self._aside = None
+        return entry
+
+    def _append(self, entry: dict[str, Any]) -> None:
         try:
             with open(self.target / PROGRESS, "a", encoding="utf-8") as handle:
-                handle.write(_line(logged))
+                handle.write(_line(entry))
                 handle.flush()
                 os.fsync(handle.fileno())
         except OSError as exc:
             raise self._fail(f"cannot write {PROGRESS} ({exc.strerror or exc})") from None
-        self.done[index] = entry
-        return entry
 
     @property
     def description(self) -> dict[str, Any] | None:
@@ -271,6 +313,7 @@ class ShardedRun:
         from toolkit.console import raise_if_terminated
 
         raise_if_terminated()
+        self._append({"writing": [FAILURES, MANIFEST]})
         shards = [self.done[i] for i in sorted(self.done)]
         failures = [f for entry in shards for f in entry.get("failures", [])]
         checksums = {FAILURES: self._write(FAILURES, "".join(_line(f) for f in failures).encode("utf-8"))}
@@ -286,17 +329,19 @@ class ShardedRun:
         return self.target
 
     def close(self) -> None:
-        """Release the lock. A run that committed nothing leaves nothing behind; one that did
-        stays, marked as interrupted, for --resume."""
-        if not self._finished and not self.done and self.target.is_dir():
-            for path in sorted(self.target.rglob("*"), reverse=True):
-                relative = path.relative_to(self.target).as_posix()
-                if path.is_file() and not path.is_symlink() and _ours(relative):
-                    path.unlink(missing_ok=True)
-                elif relative == "details" and path.is_dir() and not any(path.iterdir()):
-                    path.rmdir()
+        """Release the lock. A run that committed nothing leaves nothing behind (an earlier run it
+        was to replace is put back); one that did stays, marked as interrupted, for --resume."""
+        if not self._finished and not self.done and self.target.is_dir() and (self.target / MARKER).is_file():
+            self._remove_own_files()
             if self._created and not any(self.target.iterdir()):
                 self.target.rmdir()
+        if self._aside is not None and not self._finished and not self.done:
+            if self.target.is_dir() and not any(self.target.iterdir()):
+                self.target.rmdir()
+            if not self.target.exists():
+                os.rename(self._aside, self.target)
+                (self.target / MARKER).unlink(missing_ok=True)
+                self._aside = None
         self._lock.release()
 
     def __enter__(self) -> ShardedRun:
@@ -304,6 +349,10 @@ class ShardedRun:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _first(changes: list[str]) -> str:
+    return changes[0] + (f" (and {len(changes) - 1} more)" if len(changes) > 1 else "")
 
 
 def _entry_files(entry: dict[str, Any]) -> dict[str, str]:
