@@ -243,6 +243,8 @@ def test_corpus_options_on_text_inputs_are_refused(tmp_path: Path) -> None:
     assert "--resume applies to JSONL" in runner.invoke(app, ["summarize", str(text), "-m", "lead-1", "--resume"]).output
     mixed = runner.invoke(app, ["summarize", str(text), str(corpus), "-m", "lead-1"])
     assert mixed.exit_code == 2 and "separately" in mixed.output
+    latin = runner.invoke(app, ["summarize", str(corpus), "-m", "lead-1", "--encoding", "latin-1"])
+    assert latin.exit_code == 2 and "read as UTF-8" in latin.output
 
 
 def test_python_api_gives_the_cli_outputs(tiny_marian: Path, tmp_path: Path) -> None:

@@ -47,9 +47,13 @@ def corpus_paths(inputs: list[str]) -> list[Path] | None:
     return files or None
 
 
-def corpus_options(shard_size: int, engine: str, ray_address: str | None, actors: int | None) -> Any:
+def corpus_options(shard_size: int, engine: str, ray_address: str | None, actors: int | None,
+                   encoding: str = "utf-8") -> Any:
     from toolkit.options import CorpusOptions, build
 
+    if encoding.lower().replace("_", "-") not in ("utf-8", "utf8", "utf-8-sig"):
+        raise ToolkitError(f"--encoding {encoding}: JSONL corpora are read as UTF-8 (RFC 8259); convert them "
+                           "(iconv -f ... -t UTF-8)")
     if engine not in ("local", "ray"):
         raise ToolkitError(f"--engine {engine}: expected local or ray")
     if engine != "ray" and (ray_address or actors):

@@ -110,8 +110,8 @@ def translate(
 
         engine = _engine_options("translation", device, backend, quantization, threads, batch_size, revision, dtype=dtype)
         generation = build(GenerationOptions, {"num_beams": beams, "max_new_tokens": max_new_tokens})
-        corpus = corpus_options(shard_size, engine_name, ray_address, actors)
         paths = corpus_paths(inputs)
+        corpus = corpus_options(shard_size, engine_name, ray_address, actors, encoding if paths else "utf-8")
         if paths is not None:
             from toolkit.execution.jobs import translate_job
 
@@ -184,8 +184,8 @@ def summarize(
         engine = _engine_options("summarization", device, backend, quantization, threads, batch_size, revision, dtype=dtype)
         lang = check_language(lang or load_defaults().summarization.lang)
         wanted = check_language(summary_lang, "--summary-lang") if summary_lang else lang
-        corpus = corpus_options(shard_size, engine_name, ray_address, actors)
         paths = corpus_paths(inputs)
+        corpus = corpus_options(shard_size, engine_name, ray_address, actors, encoding if paths else "utf-8")
         if paths is not None:
             from toolkit.execution.jobs import SummarizeJob, check_model
 
@@ -266,8 +266,8 @@ def pipeline(
         engine = _engine_options("translation", device, backend, quantization, threads, dtype=dtype)
         summary_engine = _engine_options("summarization", device, backend, quantization, threads, dtype=dtype)
         terms = load_glossary(glossary, keep or [])
-        corpus = corpus_options(shard_size, engine_name, ray_address, actors)
         paths = corpus_paths(inputs)
+        corpus = corpus_options(shard_size, engine_name, ray_address, actors, encoding if paths else "utf-8")
         if paths is not None:
             from toolkit.execution.jobs import PipelineJob, check_model, translate_job
 

@@ -143,7 +143,7 @@ def parse_record(line: bytes, path: str, lineno: int) -> CorpusRecord:
     try:
         record = json.loads(text)
     except json.JSONDecodeError as exc:
-        result.error = f"invalid JSON ({exc.msg})"
+        result.error = f"invalid JSON ({exc.msg} at column {exc.colno})"
         return result
     if not isinstance(record, dict):
         result.error = "expected a JSON object"
