@@ -11,7 +11,7 @@ import platform
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -226,6 +226,25 @@ def location_problem(target: Path, inputs: list[Path]) -> str | None:
     return None
 
 
+def lock_target(target: Path, inputs: Iterable[Path], option: str,
+                fail: Callable[[str], RunFolderError]) -> tuple[Path, _TargetLock]:
+    """A run folder's path resolved, checked (``location_problem``) and locked for the run."""
+    if not str(target).strip():
+        raise fail("an empty path")
+    try:
+        resolved = Path(os.path.abspath(target.expanduser())).resolve()
+        problem = location_problem(resolved, [Path(os.path.abspath(p)).resolve() for p in inputs])
+        if problem:
+            raise fail(problem)
+        lock = _TargetLock(resolved, option, target)
+        lock.acquire()
+    except OSError as exc:
+        raise fail(f"cannot be used ({exc.strerror or exc})") from None
+    except RuntimeError as exc:  # pathlib's "Symlink loop"
+        raise fail(f"cannot be resolved ({exc})") from None
+    return resolved, lock
+
+
 def remove_stale(target: Path) -> None:
     """Partial and set-aside folders of runs that died (SIGKILL, power loss). Call with the
     target's lock held: no other run is writing here, so every such folder carrying our marker
@@ -265,18 +284,8 @@ class RunFolder:
         self.files: list[str] = []
         self.checksums: dict[str, str] = {}
         self._kept = False
-        if not str(target).strip():
-            raise self._fail("an empty path")
-        try:
-            self.target = Path(os.path.abspath(target.expanduser())).resolve()
-            self.partial = self.target.parent / f".{self.target.name}.partial-{os.getpid()}"
-            self._check_location([Path(os.path.abspath(p)).resolve() for p in inputs])
-            self._lock = _TargetLock(self.target, option, target)
-            self._lock.acquire()
-        except OSError as exc:
-            raise self._fail(f"cannot be used ({exc.strerror or exc})") from None
-        except RuntimeError as exc:  # pathlib's "Symlink loop"
-            raise self._fail(f"cannot be resolved ({exc})") from None
+        self.target, self._lock = lock_target(target, inputs, option, self._fail)
+        self.partial = self.target.parent / f".{self.target.name}.partial-{os.getpid()}"
         try:
             self._remove_stale()
             self.replaces = self._check_existing()
@@ -290,11 +299,6 @@ class RunFolder:
 
     def _fail(self, why: str) -> RunFolderError:
         return RunFolderError(f"{self.option} {self.requested}: {why}")
-
-    def _check_location(self, inputs: list[Path]) -> None:
-        problem = location_problem(self.target, inputs)
-        if problem:
-            raise self._fail(problem)
 
     def _remove_stale(self) -> None:
         remove_stale(self.target)

@@ -30,8 +30,7 @@ from toolkit.io.runs import (
     _is_toolkit_run,
     _read_json,
     _sha256,
-    _TargetLock,
-    location_problem,
+    lock_target,
     remove_stale,
 )
 from toolkit.io.safe_paths import inside
@@ -79,17 +78,7 @@ class ShardedRun:
         self._finished = False
         self._description: dict[str, Any] | None = None
         self._aside: Path | None = None
-        if not str(target).strip():
-            raise self._fail("an empty path")
-        try:
-            self.target = Path(os.path.abspath(target.expanduser())).resolve()
-            problem = location_problem(self.target, [Path(os.path.abspath(p)).resolve() for p in inputs])
-            if problem:
-                raise self._fail(problem)
-            self._lock = _TargetLock(self.target, option, target)
-            self._lock.acquire()
-        except OSError as exc:
-            raise self._fail(f"cannot be used ({exc.strerror or exc})") from None
+        self.target, self._lock = lock_target(target, inputs, option, self._fail)
         try:
             remove_stale(self.target)
             self._open(overwrite, resume)
