@@ -66,7 +66,8 @@ def load_tokenizer(ref: ModelRef, backend: str = "torch") -> Any:
             cls = transformers.AutoTokenizer
         return cls.from_pretrained(ref.path)
     except (OSError, ValueError, KeyError, AttributeError, TypeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()] or [type(exc).__name__]
+        first = lines[0].rstrip(":") if len(lines) == 1 or not lines[0].endswith(":") else f"{lines[0]} {lines[1]}"
         raise ModelError(f"cannot load the tokenizer of '{ref.reference}': {first}") from None
 
 
