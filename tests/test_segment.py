@@ -219,3 +219,11 @@ def test_lossless_in_every_pysbd_language(lang: str, text: str) -> None:
     doc = segment_document(text, lang)
     assert doc.reassemble() == text
     assert all(s and s == s.strip() for para in doc.paragraphs for s in para.sentences)
+
+
+def test_a_number_inside_a_french_sentence_is_not_a_list_item() -> None:
+    """pySBD takes "numéro 5." for a list item and cut the sentence before the number."""
+    assert split_sentences("Le plan numéro 5. Le plan numéro 6. Le plan numéro 7.", "fr") == [
+        "Le plan numéro 5.", "Le plan numéro 6.", "Le plan numéro 7."]
+    assert split_sentences("Le gouvernement a annoncé un plan numéro 0. Les syndicats ont réagi.", "fr") == [
+        "Le gouvernement a annoncé un plan numéro 0.", "Les syndicats ont réagi."]

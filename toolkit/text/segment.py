@@ -185,6 +185,9 @@ def _glued(text: str, end: int) -> bool:
     return end < len(text) and not text[end].isspace() and not (is_cjk(text[end - 1]) or is_cjk(text[end]))
 
 
+_INLINE_NUMBER = re.compile(r"\s*\d{1,4}\.(?=\s|$)")
+
+
 def _accepts_library_end(text: str, end: int, abbreviations: set[str]) -> bool:
     """The toolkit's rules applied to a boundary pySBD found (refined languages only)."""
     stop = end
@@ -194,7 +197,11 @@ def _accepts_library_end(text: str, end: int, abbreviations: set[str]) -> bool:
     while start > 0 and text[start - 1] in ".!?…‼⁇⁈⁉":
         start -= 1
     if start == stop:
-        return True  # no final punctuation (a list item): nothing for the rules to judge
+        # No final punctuation: pySBD's list items ("1. apples 2. pears"). Not before a number
+        # that continues a running sentence ("le plan numéro 5. Le …"): a lowercase word, then
+        # "5." — an inline item would lose its lead-in, and the sentence its end.
+        before = text[:end].rstrip()
+        return not (before[-1:].islower() and _INLINE_NUMBER.match(text, end))
     return _rule_accepts(text, start, end, abbreviations)
 
 
