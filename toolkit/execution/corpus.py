@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -78,7 +78,6 @@ class CorpusResult:
     seconds: float = 0.0  # wall time of this process's work
     first_output_seconds: float | None = None
     cluster: dict[str, Any] | None = None
-    failures: list[dict[str, Any]] = field(default_factory=list)
     run_dir: Path | None = None
 
     def totals(self) -> dict[str, Any]:
@@ -162,7 +161,6 @@ def run_corpus(job: CorpusJob, inputs: Sequence[Path], sink: ShardSink, options:
         result.warnings += entry.get("warnings", 0)
         result.source_tokens += entry.get("source_tokens", 0)
         result.output_tokens += entry.get("output_tokens", 0)
-        result.failures += entry.get("failures", [])
     return result
 
 

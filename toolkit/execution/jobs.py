@@ -65,13 +65,9 @@ def translate_job(model: str | None, src: str | None, tgt: str | None, engine: E
                   generation: GenerationOptions, *, allow_pivot: bool = True, registry_path: Path | None = None,
                   glossary: Glossary | None = None) -> TranslateJob:
     """A TranslateJob with the languages given or configured (``auto``: detected per document)."""
-    from toolkit.config import load_defaults
-    from toolkit.text.languages import check_language
+    from toolkit.tasks.translate import translation_pair
 
-    defaults = load_defaults()
-    source = src or defaults.translation.source_lang
-    source = "auto" if source == "auto" else check_language(source, "--src")
-    target = check_language(tgt or defaults.translation.target_lang, "--tgt")
+    source, target = translation_pair(src, tgt)
     if model:
         check_model(model, engine.revision)
     return TranslateJob(model, source, target, engine, generation, allow_pivot, registry_path, glossary)
@@ -95,17 +91,6 @@ def _router(job: TranslateJob) -> DocumentTranslator:
     if job.src != "auto":  # a model that cannot be loaded stops the run, before any shard
         router.prepare([Document(id="", text="", source="", lang=job.src)])
     return router
-
-
-def _describe_router(router: DocumentTranslator) -> dict[str, Any]:
-    loaded = router.loaded
-    if not loaded:
-        return {"source_lang_option": router.src, "target_lang": router.target_lang, "routes": {}}
-    routes = {lang: t.describe() for lang, t in sorted(loaded.items())}
-    head = dict(next(iter(routes.values())))
-    if router.glossary is not None:
-        head["glossary"] = router.glossary.describe()
-    return {**head, "source_lang_option": router.src, "source_langs": sorted(routes), "routes": routes}
 
 
 def _translate(router: DocumentTranslator, docs: Sequence[Document], on_batch: Callable[[int], None] | None
@@ -139,7 +124,7 @@ class TranslateTask:
         return outputs
 
     def describe(self) -> dict[str, Any]:
-        return {"task": "translation", **_describe_router(self.router)}
+        return {"task": "translation", **self.router.describe()}
 
 
 @dataclass
@@ -201,7 +186,7 @@ class SummarizeTask:
     def describe(self) -> dict[str, Any]:
         head = {"task": "summarization", **self.summarizer.describe()}
         if self.router is not None:
-            head = {**head, "summary_lang": self.job.summary_lang, "summary_translation": _describe_router(self.router)}
+            head = {**head, "summary_lang": self.job.summary_lang, "summary_translation": self.router.describe()}
         return head
 
 
@@ -295,5 +280,5 @@ class PipelineTask:
         return [done[d.id] if d.id in done else router.skipped[d.id] for d in docs]
 
     def describe(self) -> dict[str, Any]:
-        return {"task": "pipeline", "order": self.job.order, "translation": _describe_router(self.router),
+        return {"task": "pipeline", "order": self.job.order, "translation": self.router.describe(),
                 "summary_lang": self.job.summary_lang, "stage_models": dict(sorted(self.stages.items()))}

@@ -3,6 +3,7 @@ so an interrupted or failed run never leaves files that look complete."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -11,7 +12,7 @@ import platform
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -245,6 +246,19 @@ def lock_target(target: Path, inputs: Iterable[Path], option: str,
     return resolved, lock
 
 
+@contextlib.contextmanager
+def released_on_failure(lock: _TargetLock, fail: Callable[[str], RunFolderError]) -> Iterator[None]:
+    """Opening a locked run folder: if it fails, the lock goes (an OS error as one line)."""
+    try:
+        yield
+    except OSError as exc:
+        lock.release()
+        raise fail(f"cannot be used ({exc.strerror or exc})") from None
+    except BaseException:
+        lock.release()
+        raise
+
+
 def remove_stale(target: Path) -> None:
     """Partial and set-aside folders of runs that died (SIGKILL, power loss). Call with the
     target's lock held: no other run is writing here, so every such folder carrying our marker
@@ -286,22 +300,13 @@ class RunFolder:
         self._kept = False
         self.target, self._lock = lock_target(target, inputs, option, self._fail)
         self.partial = self.target.parent / f".{self.target.name}.partial-{os.getpid()}"
-        try:
-            self._remove_stale()
+        with released_on_failure(self._lock, self._fail):
+            remove_stale(self.target)
             self.replaces = self._check_existing()
             self._create_partial()
-        except OSError as exc:
-            self._lock.release()
-            raise self._fail(f"cannot be used ({exc.strerror or exc})") from None
-        except BaseException:
-            self._lock.release()
-            raise
 
     def _fail(self, why: str) -> RunFolderError:
         return RunFolderError(f"{self.option} {self.requested}: {why}")
-
-    def _remove_stale(self) -> None:
-        remove_stale(self.target)
 
     def _check_existing(self) -> bool:
         """True when an earlier run is to be replaced; raises when the target may not be used."""

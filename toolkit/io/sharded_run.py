@@ -31,6 +31,7 @@ from toolkit.io.runs import (
     _read_json,
     _sha256,
     lock_target,
+    released_on_failure,
     remove_stale,
 )
 from toolkit.io.safe_paths import inside
@@ -79,15 +80,9 @@ class ShardedRun:
         self._description: dict[str, Any] | None = None
         self._aside: Path | None = None
         self.target, self._lock = lock_target(target, inputs, option, self._fail)
-        try:
+        with released_on_failure(self._lock, self._fail):
             remove_stale(self.target)
             self._open(overwrite, resume)
-        except OSError as exc:
-            self._lock.release()
-            raise self._fail(f"cannot be used ({exc.strerror or exc})") from None
-        except BaseException:
-            self._lock.release()
-            raise
 
     def _fail(self, why: str) -> RunFolderError:
         return RunFolderError(f"{self.option} {self.requested}: {why}")
@@ -170,19 +165,19 @@ class ShardedRun:
                 announced.update(str(name) for name in entry["writing"])
         return entries, announced
 
-    def _own_files(self) -> tuple[dict[str, str | None], list[dict[str, Any]]]:
+    def _own_files(self) -> tuple[dict[str, str | None], list[dict[str, Any]], set[str]]:
         """The files this run wrote: committed ones with their checksum, announced ones (a write
-        in progress when it stopped) with None; and the committed shards."""
+        in progress when it stopped) with None; the committed shards; the names announced."""
         entries, announced = self._read_log()
         own: dict[str, str | None] = dict.fromkeys(announced | {MARKER, PROGRESS})
         for entry in entries:
             own.update(_entry_files(entry))
-        return own, entries
+        return own, entries, announced
 
-    def _check_own_files(self, edited_ok: bool) -> list[dict[str, Any]]:
+    def _check_own_files(self, edited_ok: bool) -> tuple[list[dict[str, Any]], set[str]]:
         """Refuse a folder holding anything this run did not write (a file of yours is never
         replaced or deleted), or — unless ``edited_ok`` — a committed file changed since."""
-        own, entries = self._own_files()
+        own, entries, announced = self._own_files()
         for path in sorted(self.target.rglob("*")):
             relative = path.relative_to(self.target).as_posix()
             if path.is_dir() and not path.is_symlink() and relative == "details":
@@ -196,11 +191,11 @@ class ShardedRun:
                 continue
             raise self._fail(f"holds files the toolkit did not write ({relative}); move them away or choose another "
                              "folder; nothing was touched")
-        return entries
+        return entries, announced
 
     def _remove_own_files(self) -> None:
         """Delete what this run wrote (checked by ``_check_own_files``), and nothing else."""
-        own, _ = self._own_files()
+        own, _, _ = self._own_files()
         for path in sorted(self.target.rglob("*"), reverse=True):
             relative = path.relative_to(self.target).as_posix()
             if path.is_file() and not path.is_symlink() and (relative in own or _temporary(relative) in own):
@@ -213,8 +208,7 @@ class ShardedRun:
         if changed:
             raise self._fail(f"cannot resume: the settings or inputs changed ({_first(changed)}); run again with "
                              "the same command, or use --overwrite to start again")
-        entries = self._check_own_files(edited_ok=True)
-        _, announced = self._read_log()
+        entries, announced = self._check_own_files(edited_ok=True)
         for entry in entries:
             files = _entry_files(entry)
             if any(not (self.target / name).is_file() for name in files):

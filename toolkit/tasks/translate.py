@@ -417,16 +417,29 @@ class DocumentTranslator:
 
     def describe(self) -> dict[str, Any]:
         """The same shape whatever the number of source languages: the top-level fields describe
-        the route of the most documents, ``routes`` every route by source language."""
+        the route of the most documents (of the last ``prepare``), ``routes`` every route loaded."""
         from collections import Counter
 
-        described = {lang: t.describe() for lang, t in self.translators.items()}
+        described = {lang: t.describe() for lang, t in self.loaded.items()}
+        if not described:
+            return {"source_lang_option": self.src, "target_lang": self.target_lang, "routes": {}}
         counts = Counter(lang for doc_id, lang in self.languages.items() if doc_id not in self.skipped)
-        primary = counts.most_common(1)[0][0] if counts else next(iter(described))
+        primary = next((lang for lang, _ in counts.most_common() if lang in described), next(iter(described)))
         head = dict(described[primary])
         if self.glossary is not None:
             head["glossary"] = self.glossary.describe()
         return {**head, "source_lang_option": self.src, "source_langs": sorted(described), "routes": described}
+
+
+def translation_pair(src: str | None, tgt: str | None, defaults: Defaults | None = None) -> tuple[str, str]:
+    """(source, target) as given or configured, checked; the source may be ``auto``."""
+    from toolkit.config import load_defaults
+    from toolkit.text.languages import check_language
+
+    defaults = defaults or load_defaults()
+    source = src or defaults.translation.source_lang
+    source = "auto" if source == "auto" else check_language(source, "--src")
+    return source, check_language(tgt or defaults.translation.target_lang, "--tgt")
 
 
 def document_translator(docs: Sequence[Document], model: str | None = None, src: str | None = None,
@@ -438,12 +451,9 @@ def document_translator(docs: Sequence[Document], model: str | None = None, src:
     loaded (and documents routed) before any work starts."""
     from toolkit.config import load_defaults
     from toolkit.models.registry import routable_sources
-    from toolkit.text.languages import check_language
 
     defaults = defaults or load_defaults()
-    source = src or defaults.translation.source_lang
-    source = "auto" if source == "auto" else check_language(source, "--src")
-    target = check_language(tgt or defaults.translation.target_lang, "--tgt")
+    source, target = translation_pair(src, tgt, defaults)
     routes = load_registry(registry_path) if registry_path else load_registry()
     # Pairs pinned in the defaults refine the shipped registry; a registry of your own decides alone.
     pinned = {} if registry_path else defaults.translation.models
