@@ -113,6 +113,7 @@ def test_torch_bfloat16_and_int8_run_and_say_so(tiny_marian: Path) -> None:
     bf16 = load_engine(str(tiny_marian), "translation", EngineOptions(device="cpu", backend="torch", dtype="bfloat16"),
                        GenerationOptions(num_beams=1))
     assert bf16.manifest()["dtype"] == "bfloat16" and bf16.manifest()["dtype_requested"] == "bfloat16"
+    assert bf16.manifest()["attention"] == "eager"  # faster than SDPA for bf16 decoding on the CPU
     assert all(g.text for g in bf16.generate(SENTENCES[:3]))
 
     int8 = load_engine(str(tiny_marian), "translation",
@@ -124,6 +125,7 @@ def test_torch_bfloat16_and_int8_run_and_say_so(tiny_marian: Path) -> None:
     assert len(outputs) == 3 and all(g.output_tokens > 0 for g in outputs)
     manifest = int8.manifest()
     assert manifest["quantization"] == "int8" and manifest["dtype"] == "float32" and manifest["threads"] == 1
+    assert manifest["attention"] == "sdpa"  # transformers' default, kept in float32
 
 
 def test_manifest_records_dtype_quantization_and_thread_layout(tiny_marian: Path, tmp_path: Path) -> None:
@@ -133,6 +135,7 @@ def test_manifest_records_dtype_quantization_and_thread_layout(tiny_marian: Path
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "torch" / "manifest.json").read_text())
     assert (manifest["dtype"], manifest["dtype_requested"], manifest["quantization"]) == ("bfloat16", "bfloat16", "none")
+    assert manifest["attention"] == "eager"
 
     result = runner.invoke(app, ["translate", str(SEED_FILES[0]), "-m", str(tiny_marian), "--backend", "ct2",
                                  "--threads", "2", "--beams", "1", "--max-new-tokens", "4",

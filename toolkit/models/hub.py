@@ -235,13 +235,16 @@ def model_size_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def load_seq2seq_model(ref: ModelRef, device: str = "cpu", dtype: str = "float32") -> Any:
-    """Load the PyTorch model with ``from_pretrained`` from a resolved reference, in eval mode."""
+def load_seq2seq_model(ref: ModelRef, device: str = "cpu", dtype: str = "float32",
+                       attention: str | None = None) -> Any:
+    """Load the PyTorch model with ``from_pretrained`` from a resolved reference, in eval mode.
+    ``attention`` is transformers' ``attn_implementation`` (None: its default)."""
     import torch
     from transformers import AutoModelForSeq2SeqLM
 
+    extra = {"attn_implementation": attention} if attention else {}
     try:
-        model = AutoModelForSeq2SeqLM.from_pretrained(ref.path, dtype=getattr(torch, dtype))
+        model = AutoModelForSeq2SeqLM.from_pretrained(ref.path, dtype=getattr(torch, dtype), **extra)
     except (OSError, ValueError, KeyError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"cannot load model '{ref.reference}' as a seq2seq model: {first_line}") from None
