@@ -144,6 +144,15 @@ def test_manifest_records_dtype_quantization_and_thread_layout(tiny_marian: Path
     manifest = json.loads((tmp_path / "ct2" / "manifest.json").read_text())
     assert (manifest["threads"], manifest["inter_threads"], manifest["intra_threads"]) == (2, 2, 1)
     assert manifest["quantization"] == "int8"
+    assert manifest["malloc_arenas_limited"] is (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
+
+
+def test_malloc_arenas_are_left_alone_when_the_user_set_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "8")
+    assert ct2.limit_malloc_arenas(2) is False
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    monkeypatch.setattr(os, "confstr", lambda name: None)  # musl, macOS: no glibc, nothing done
+    assert ct2.limit_malloc_arenas(2) is False
 
 
 def test_dtype_is_an_option_of_every_generating_command() -> None:
