@@ -344,3 +344,50 @@ def test_comet_without_sources_says_so(checkpoints: dict[str, Path], tmp_path: P
                           str(tmp_path / "src.txt"), "--metrics", "comet", "--comet-model",
                           str(checkpoints["mix-softmax-avg"])])
     assert "has 1 sources but there are 5 segments" in message
+
+
+def test_sources_come_from_a_translate_run_folder(tiny_marian: Path, checkpoints: dict[str, Path], tmp_path: Path) -> None:
+    from conftest import SEEDS
+
+    from toolkit.evaluation import evaluate_paths
+    from toolkit.evaluation.data import load_segments
+
+    run = tmp_path / "run"
+    assert runner.invoke(app, ["translate", str(SEEDS), "-m", str(tiny_marian), "--out", str(run), "-q"]).exit_code == 0
+    ref = str(REPO / "evaluation" / "references" / "translations.fr-en.jsonl")
+    path = checkpoints["mix-sparsemax-avg"]
+    got = evaluate_paths(str(run), [ref], metrics=["comet"], bootstrap=20, neural=comet_options(path))
+    segments = load_segments(str(run), "hyp")
+    sources = load_segments(str(run), "src")
+    assert segments.sources is not None and sources.texts == [[s] for s in segments.sources]
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert segments.sources[0] == manifest["documents"][0]["segments"][0]["source"]
+    # The same sources given as --src (the run folder itself) score the same.
+    again = evaluate_paths(str(run), [ref], metrics=["comet"], bootstrap=20, neural=comet_options(path), src=str(run))
+    assert got["scores"][0]["score"] == again["scores"][0]["score"] and got["segments_count"] == 25
+
+
+def test_benchmark_config_selects_comet(checkpoints: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    for name in ("seeds", "evaluation"):
+        shutil.copytree(REPO / name, tmp_path / name)
+    config = {"name": "comet-smoke",
+              "datasets": {"seeds": {"sources": ["seeds"], "source_lang": "fr", "target_lang": "en",
+                                     "references": {"translation": "evaluation/references/translations.fr-en.jsonl"}}},
+              "systems": [{"name": "marian-a", "task": "translation", "model": "random:marian", "backend": "torch"},
+                          {"name": "marian-b", "task": "translation", "model": "random:marian", "backend": "ct2"}],
+              "metrics": {"translation": ["bleu", "comet"]}, "baseline": {"translation": "marian-a"},
+              "neural": {"comet_model": str(checkpoints["mix-softmax-avg"]), "device": "cpu"},
+              "repeats": 1, "warmup": 0, "bootstrap": 50}
+    (tmp_path / "comet.yaml").write_text(yaml.safe_dump(config))
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["benchmark", "comet.yaml", "--out", "outputs/run", "--quiet"])
+    assert result.exit_code == 0, result.output
+    quality = json.loads((tmp_path / "outputs" / "run" / "results.json").read_text())["quality"]
+    row = next(q for q in quality if q["system"] == "marian-b")
+    comet = next(s for s in row["evaluation"]["scores"] if s["metric"] == "COMET")
+    assert comet["signature"].startswith("nrefs:1|model:")
+    assert next(c for c in row["evaluation"]["baseline"]["comparison"] if c["metric"] == "COMET")
+    per_doc = row["per_document"]
+    assert len(per_doc) == 2 and all("COMET" in scores and "BLEU" in scores for scores in per_doc.values())

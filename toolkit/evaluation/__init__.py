@@ -1,5 +1,6 @@
-"""Evaluation: BLEU, chrF++, TER (sacrebleu) and ROUGE (rouge-score, Unicode-aware), with bootstrap
-confidence intervals and paired significance tests against a baseline.
+"""Evaluation: BLEU, chrF++, TER (sacrebleu), ROUGE (rouge-score, Unicode-aware), BERTScore and
+COMET (toolkit.evaluation.neural), with bootstrap confidence intervals and paired significance
+tests against a baseline.
 
     from toolkit.evaluation import evaluate
     result = evaluate(hypotheses, references, task="translation", lang="en")

@@ -154,6 +154,9 @@ def _comet_scorer(reference: str, path: str, identity: str, device: str) -> Any:
     return build_scorer(resolve_comet(reference), device)
 
 
+_COMET_SCORED: dict[tuple[Any, ...], list[float]] = {}  # the last few scorings, by model, device and texts
+
+
 class CometMetric:
     """COMET × 100 per segment (the mean over references when there are several), averaged."""
 
@@ -194,10 +197,16 @@ class CometMetric:
     def segment_scores(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> list[float]:
         if len(hypotheses) != len(self.sources):
             raise ToolkitError(f"comet: {len(self.sources)} sources but {len(hypotheses)} hypotheses")
-        scorer = _comet_scorer(self.reference, str(self.model.path), self.model.identity, self.device)
         refs = [[r for r in group if r is not None] for group in references]
-        scores = scorer.score(self.sources, list(hypotheses), refs, self.batch_size, self.device)
-        return [s * 100 for s in scores]
+        key = (self.model.path, self.model.identity, self.device, self.batch_size, tuple(self.sources), tuple(hypotheses),
+               tuple(tuple(r) for r in refs))
+        if key not in _COMET_SCORED:  # a benchmark scores the same segments for its table and per document
+            scorer = _comet_scorer(self.reference, str(self.model.path), self.model.identity, self.device)
+            if len(_COMET_SCORED) >= 4:
+                _COMET_SCORED.pop(next(iter(_COMET_SCORED)))
+            _COMET_SCORED[key] = [s * 100 for s in scorer.score(self.sources, list(hypotheses), refs,
+                                                                  self.batch_size, self.device)]
+        return list(_COMET_SCORED[key])
 
     def compute(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]], pool: Any = None) -> Any:
         from toolkit.evaluation.metrics import MetricScore
