@@ -17,7 +17,7 @@ checks the scores equal unbabel-comet 2.2.7's on tiny checkpoints built there.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -230,10 +230,11 @@ class RegressionScorer(nn.Module):
 
     @torch.inference_mode()
     def score(self, sources: Sequence[str], hypotheses: Sequence[str], references: Sequence[Sequence[str]],
-              batch_size: int, device: str) -> list[float]:
+              batch_size: int, device: str, on_batch: Callable[[int], None] | None = None) -> list[float]:
         """One score per segment (× 1, as unbabel-comet's); with several references, their mean.
 
-        Segments are batched in order of source length, as unbabel-comet's ``predict`` does, to pad less."""
+        Segments are batched in order of source length, as unbabel-comet's ``predict`` does, to pad
+        less; ``on_batch`` hears how many segments each batch scored."""
         order = sorted(range(len(hypotheses)), key=lambda i: len(sources[i]))
         scores = [0.0] * len(hypotheses)
         for start in range(0, len(order), batch_size):
@@ -248,6 +249,8 @@ class RegressionScorer(nn.Module):
                 totals[rows] += self.estimate(src[rows], mt[rows], ref).double().cpu()
             for j, i in enumerate(index):
                 scores[i] = float(totals[j]) / counts[j]
+            if on_batch is not None:
+                on_batch(len(index))
         if any(math.isnan(s) for s in scores):
             raise ModelError("COMET produced NaN scores (an empty segment?)")
         return scores

@@ -204,8 +204,13 @@ class CometMetric:
             scorer = _comet_scorer(self.reference, str(self.model.path), self.model.identity, self.device)
             if len(_COMET_SCORED) >= 4:
                 _COMET_SCORED.pop(next(iter(_COMET_SCORED)))
-            _COMET_SCORED[key] = [s * 100 for s in scorer.score(self.sources, list(hypotheses), refs,
-                                                                  self.batch_size, self.device)]
+            from toolkit.console import progress, stderr
+
+            with progress(stderr.is_terminal) as bar:
+                task = bar.add_task("COMET", total=len(hypotheses))
+                scores = scorer.score(self.sources, list(hypotheses), refs, self.batch_size, self.device,
+                                      lambda n: bar.advance(task, n))
+            _COMET_SCORED[key] = [s * 100 for s in scores]
         return list(_COMET_SCORED[key])
 
     def compute(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]], pool: Any = None) -> Any:
