@@ -66,7 +66,7 @@ if [[ ",${TOOLKIT_EXTRAS:-}," == *",dev,"* ]] && ! .venv-comet-ref/bin/python -c
      "from importlib.metadata import version; assert version('unbabel-comet') == '$COMET_REF_VERSION'" 2>/dev/null; then
   echo "setup: building .venv-comet-ref (unbabel-comet $COMET_REF_VERSION, the reference for the COMET tests)" >&2
   rm -rf .venv-comet-ref
-  "$python" -m venv .venv-comet-ref
+  .venv/bin/python -m venv .venv-comet-ref  # the same Python as .venv, whose torch it reuses
   ref_site=$(.venv-comet-ref/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
   .venv/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" > "$ref_site/toolkit-venv-torch.pth"
   .venv-comet-ref/bin/python -m pip --quiet install "unbabel-comet==$COMET_REF_VERSION" "transformers>=4.17,<5" \
