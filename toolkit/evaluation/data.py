@@ -27,7 +27,6 @@ class Segments:
     lang: str | None = None
     sources: list[str] | None = None  # each segment's source text, when the input holds them all
 
-
     def __len__(self) -> int:
         return len(self.texts)
 
