@@ -20,7 +20,9 @@ from toolkit.errors import ModelError
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 # What a seq2seq checkpoint needs; skips duplicate weight formats (flax, tf, onnx, rust).
 _BIN_PATTERN = "pytorch_model*.bin"  # fetched only when a repository has no safetensors weights
-_DOWNLOAD_PATTERNS = ["*.json", "*.model", "*.spm", "*.txt", "*.safetensors", "*.tiktoken", "spiece.*", "vocab.*"]
+# COMET checkpoints (Unbabel/wmt22-comet-da) are hparams.yaml + checkpoints/model.ckpt.
+_DOWNLOAD_PATTERNS = ["*.json", "*.model", "*.spm", "*.txt", "*.safetensors", "*.tiktoken", "spiece.*", "vocab.*",
+                      "hparams.yaml", "checkpoints/model.ckpt"]
 
 
 @dataclass(frozen=True)
