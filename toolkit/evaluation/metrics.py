@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from toolkit.errors import ToolkitError
+from toolkit.evaluation import ngrams
 from toolkit.evaluation.neural import NeuralOptions
 from toolkit.evaluation.rouge import ROUGE, VARIANTS
 
@@ -67,6 +68,8 @@ def _extract_slice(spec: tuple[Any, ...], hypotheses: list[str], references: lis
     """
     metric = metric or _worker_metric(spec)
     if isinstance(metric, SacreMetric):
+        if ngrams.supported(metric.metric):  # BLEU, chrF: the same counts, counted with numpy
+            return ngrams.statistics(metric.metric, hypotheses, references)
         rows = metric.metric._extract_corpus_statistics(hypotheses, ref_streams(references))
         return np.asarray(rows, dtype=np.float64)
     return [metric.segment_scores(h, r) for h, r in zip(hypotheses, references)]

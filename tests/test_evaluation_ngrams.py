@@ -1,0 +1,83 @@
+"""The numpy n-gram statistics (toolkit.evaluation.ngrams) equal sacrebleu's, segment by segment."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import sacrebleu
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sacrebleu.metrics import BLEU, CHRF
+
+from toolkit.evaluation import evaluate, ngrams
+from toolkit.evaluation.metrics import ref_streams
+
+# Few distinct characters, so n-grams repeat and clipping matters; punctuation, digits, accents, CJK,
+# an astral character and odd whitespace exercise the tokenizers and chrF's punctuation split.
+ALPHABET = "aab  c.,-!?()'0 1é\u00a0\tZ漢😀&"
+TEXT = st.text(alphabet=ALPHABET, max_size=40)
+
+
+def _sacre(metric, hypotheses, references) -> np.ndarray:
+    return np.asarray(metric._extract_corpus_statistics(hypotheses, ref_streams(references)), dtype=np.float64)
+
+
+def _same(metric_factory, hypotheses, references) -> None:
+    expected = _sacre(metric_factory(), hypotheses, references)
+    got = ngrams.statistics(metric_factory(), hypotheses, references)
+    assert got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
+
+
+SEGMENTS = st.lists(st.tuples(TEXT, st.lists(TEXT, min_size=1, max_size=3)), min_size=1, max_size=8)
+BLEUS = [lambda: BLEU(), lambda: BLEU(lowercase=True), lambda: BLEU(tokenize="char"),
+         lambda: BLEU(tokenize="intl"), lambda: BLEU(tokenize="none"), lambda: BLEU(tokenize="zh"),
+         lambda: BLEU(max_ngram_order=2)]
+CHRFS = [lambda: CHRF(word_order=2), lambda: CHRF(), lambda: CHRF(word_order=2, whitespace=True),
+         lambda: CHRF(word_order=2, lowercase=True), lambda: CHRF(char_order=3, word_order=1)]
+
+
+@pytest.mark.parametrize("index", range(len(BLEUS)))
+@settings(max_examples=60, deadline=None)
+@given(segments=SEGMENTS)
+def test_bleu_statistics_equal_sacrebleu(index: int, segments) -> None:
+    _same(BLEUS[index], [h for h, _ in segments], [r for _, r in segments])
+
+
+@pytest.mark.parametrize("index", range(len(CHRFS)))
+@settings(max_examples=60, deadline=None)
+@given(segments=SEGMENTS)
+def test_chrf_statistics_equal_sacrebleu(index: int, segments) -> None:
+    _same(CHRFS[index], [h for h, _ in segments], [r for _, r in segments])
+
+
+def test_variable_reference_counts_skip_none() -> None:
+    hyps = ["the cat sat on the mat", "a dog", "it rains"]
+    refs = [["the cat is on the mat", None], ["the dog", "a dog barks"], [None, "it is raining"]]
+    for factory in (BLEUS[0], CHRFS[0]):
+        _same(factory, hyps, [[r for r in rs] for rs in refs])
+
+
+def test_random_corpus_with_a_large_vocabulary() -> None:
+    """Thousands of segments, a vocabulary large enough that 4-gram codes must be re-ranked."""
+    rnd = random.Random(7)
+    words = ["".join(rnd.choice("abcdefghijklmnopqrstuvwxyzàéîõü") for _ in range(rnd.randint(1, 9)))
+             for _ in range(30_000)]
+    refs = [[" ".join(rnd.choice(words) for _ in range(rnd.randint(0, 40))) + rnd.choice([".", " .", "!", ""])
+             for _ in range(rnd.randint(1, 2))] for _ in range(3000)]
+    hyps = [" ".join(w if rnd.random() < 0.7 else rnd.choice(words) for w in r[0].split()) for r in refs]
+    _same(BLEUS[0], hyps, refs)
+    _same(CHRFS[0], hyps, refs)
+
+
+def test_corpus_scores_still_equal_sacrebleu() -> None:
+    rnd = random.Random(3)
+    refs = [" ".join(rnd.choice(["le", "chat", "dort", "ici", "3,5", "(oui)", "l'été"]) for _ in range(rnd.randint(1, 15)))
+            for _ in range(500)]
+    hyps = [" ".join(w for w in r.split() if rnd.random() < 0.8) for r in refs]
+    refs2 = [r[::-1] for r in refs]
+    got = {s["metric"]: s["score"] for s in evaluate(hyps, [[a, b] for a, b in zip(refs, refs2)], bootstrap=10)["scores"]}
+    assert got["BLEU"] == sacrebleu.corpus_bleu(hyps, [refs, refs2]).score
+    assert got["chrF++"] == sacrebleu.corpus_chrf(hyps, [refs, refs2], word_order=2).score
