@@ -81,3 +81,31 @@ def test_corpus_scores_still_equal_sacrebleu() -> None:
     got = {s["metric"]: s["score"] for s in evaluate(hyps, [[a, b] for a, b in zip(refs, refs2)], bootstrap=10)["scores"]}
     assert got["BLEU"] == sacrebleu.corpus_bleu(hyps, [refs, refs2]).score
     assert got["chrF++"] == sacrebleu.corpus_chrf(hyps, [refs, refs2], word_order=2).score
+
+
+def test_evaluate_paths_equals_evaluate_and_evaluate_leaves_its_inputs(tmp_path) -> None:
+    """evaluate_paths empties the lists it owns once their statistics are taken; evaluate() never
+    touches its caller's lists; both give the same result."""
+    import json
+
+    from toolkit.evaluation import evaluate_paths
+
+    rnd = random.Random(5)
+    words = ["un", "deux", "trois", "quatre", "cinq", "six", "sept"]
+    refs = [" ".join(rnd.choice(words) for _ in range(rnd.randint(3, 12))) + "." for _ in range(60)]
+    hyps = [" ".join(w for w in r.split() if rnd.random() < 0.85) for r in refs]
+    base = [" ".join(w for w in r.split() if rnd.random() < 0.7) for r in refs]
+    for name, texts, field in (("hyp", hyps, "translation"), ("ref", refs, "reference"), ("base", base, "translation")):
+        (tmp_path / f"{name}.jsonl").write_text("".join(
+            json.dumps({"doc_id": f"d{i // 4}", "segment": i % 4, field: t}) + "\n" for i, t in enumerate(texts)))
+    references, baseline = [[r] for r in refs], list(base)
+    keys = [(f"d{i // 4}", i % 4) for i in range(len(refs))]
+    direct = evaluate(hyps, references, baseline=baseline, keys=keys, bootstrap=50)
+    assert references == [[r] for r in refs] and baseline == base
+    from_files = evaluate_paths(str(tmp_path / "hyp.jsonl"), [str(tmp_path / "ref.jsonl")],
+                                baseline=str(tmp_path / "base.jsonl"), bootstrap=50)
+    for field in ("scores", "baseline", "segments"):
+        got = from_files[field]
+        if field == "baseline":
+            got = {k: v for k, v in got.items() if k != "path"}
+        assert got == direct[field]

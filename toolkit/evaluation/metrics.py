@@ -69,9 +69,17 @@ def _extract_slice(spec: tuple[Any, ...], hypotheses: list[str], references: lis
     metric = metric or _worker_metric(spec)
     if isinstance(metric, SacreMetric):
         if ngrams.supported(metric.metric):  # BLEU, chrF: the same counts, counted with numpy
-            return ngrams.statistics(metric.metric, hypotheses, references)
-        rows = metric.metric._extract_corpus_statistics(hypotheses, ref_streams(references))
-        return np.asarray(rows, dtype=np.float64)
+            stats = ngrams.statistics(metric.metric, hypotheses, references)
+        else:
+            stats = np.asarray(metric.metric._extract_corpus_statistics(hypotheses, ref_streams(references)),
+                               dtype=np.float64)
+        # sacrebleu's tokenizers memoise up to 65,536 sentences (~20 MB at 100k segments); a corpus
+        # rarely repeats one, so the cache is emptied after each slice rather than kept for the run.
+        tokenizer = getattr(metric.metric, "tokenizer", None)
+        cache_clear = getattr(type(tokenizer).__call__, "cache_clear", None) if tokenizer is not None else None
+        if cache_clear is not None:
+            cache_clear()
+        return stats
     return [metric.segment_scores(h, r) for h, r in zip(hypotheses, references)]
 
 

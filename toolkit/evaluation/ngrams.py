@@ -12,7 +12,7 @@ cross-check it on random and property-generated texts); about four times faster 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -74,8 +74,9 @@ def _char_ids(lines: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return (np.cumsum(present) - 1)[codes], lengths
 
 
-def _pair_counts(tokens: np.ndarray, lengths: np.ndarray, max_order: int) -> list[tuple[np.ndarray, np.ndarray, int]]:
-    """For n = 1..max_order: (sorted unique keys text × K + code, their counts, K) over every text.
+def _pair_counts(tokens: np.ndarray, lengths: np.ndarray, max_order: int) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+    """For n = 1..max_order: (sorted unique keys text × K + code, their counts, K) over every text,
+    one order at a time (only one order's arrays are alive at once).
 
     ``tokens`` are dense ids (0..V−1). The code of an n-gram is code((n−1)-gram) × V + its last
     token, exact in int64; when that would overflow, the (n−1)-gram codes are first replaced by
@@ -87,7 +88,6 @@ def _pair_counts(tokens: np.ndarray, lengths: np.ndarray, max_order: int) -> lis
     positions = np.arange(len(tokens), dtype=np.int64)
     codes = tokens
     size = base
-    out = []
     for n in range(1, max_order + 1):
         if n > 1:
             last = positions + (n - 1)
@@ -101,8 +101,7 @@ def _pair_counts(tokens: np.ndarray, lengths: np.ndarray, max_order: int) -> lis
             codes = codes * base + tokens[positions + (n - 1)]
             size *= base
         keys, counts = np.unique(text_of[positions] * size + codes, return_counts=True)
-        out.append((keys, counts.astype(np.int64), size))
-    return out
+        yield keys, counts.astype(np.int64), size
 
 
 def _lookup(sorted_keys: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
