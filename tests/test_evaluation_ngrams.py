@@ -1,4 +1,4 @@
-"""The numpy n-gram statistics (toolkit.evaluation.ngrams) equal sacrebleu's, segment by segment."""
+"""The numpy n-gram statistics (toolkit.evaluation.ngrams) and the TER loop (toolkit.evaluation.ter) equal sacrebleu's."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 import sacrebleu
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sacrebleu.metrics import BLEU, CHRF
+from sacrebleu.metrics import BLEU, CHRF, TER
 
-from toolkit.evaluation import evaluate, ngrams
+from toolkit.evaluation import evaluate, ngrams, ter
 from toolkit.evaluation.metrics import ref_streams
 
 # Few distinct characters, so n-grams repeat and clipping matters; punctuation, digits, accents, CJK,
@@ -109,3 +109,33 @@ def test_evaluate_paths_equals_evaluate_and_evaluate_leaves_its_inputs(tmp_path)
         if field == "baseline":
             got = {k: v for k, v in got.items() if k != "path"}
         assert got == direct[field]
+
+
+# TER: sacrebleu's shift search over toolkit's edit-distance loop (toolkit.evaluation.ter).
+TERS = [lambda: TER(), lambda: TER(case_sensitive=True), lambda: TER(normalized=True, asian_support=True),
+        lambda: TER(no_punct=True)]
+WORDY = st.lists(st.sampled_from(["a", "b", "c", "d", "A", "é", "1,5", "(x)", "."]), max_size=30).map(" ".join)
+
+
+@pytest.mark.parametrize("index", range(len(TERS)))
+@settings(max_examples=60, deadline=None)
+@given(segments=st.lists(st.tuples(st.one_of(WORDY, TEXT), st.lists(st.one_of(WORDY, TEXT), min_size=1, max_size=3)),
+                         min_size=1, max_size=6))
+def test_ter_statistics_equal_sacrebleu(index: int, segments) -> None:
+    expected = _sacre(TERS[index](), [h for h, _ in segments], [r for _, r in segments])
+    np.testing.assert_array_equal(ter.statistics(TERS[index](), [h for h, _ in segments], [r for _, r in segments]),
+                                  expected)
+
+
+def test_ter_on_long_repetitive_and_lopsided_segments() -> None:
+    """Beyond the 25-word beam, lengths far apart (a wider beam), and sentences repetitive enough to
+    reach sacrebleu's 1000-candidate limit."""
+    rnd = random.Random(11)
+    hyps, refs = [], []
+    for _ in range(40):
+        vocab = rnd.sample(["w", "x", "y", "z", "v", "u", "t"], rnd.randint(2, 7))
+        ref = [rnd.choice(vocab) for _ in range(rnd.randint(0, 90))]
+        hyp = [rnd.choice(vocab) for _ in range(rnd.choice([rnd.randint(0, 5), rnd.randint(40, 90)]))]
+        hyps.append(" ".join(hyp))
+        refs.append([" ".join(ref)])
+    np.testing.assert_array_equal(ter.statistics(TER(), hyps, refs), _sacre(TER(), hyps, refs))

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from toolkit.errors import ToolkitError
-from toolkit.evaluation import ngrams
+from toolkit.evaluation import ngrams, ter
 from toolkit.evaluation.neural import NeuralOptions
 from toolkit.evaluation.rouge import ROUGE, VARIANTS
 
@@ -70,6 +70,8 @@ def _extract_slice(spec: tuple[Any, ...], hypotheses: list[str], references: lis
     if isinstance(metric, SacreMetric):
         if ngrams.supported(metric.metric):  # BLEU, chrF: the same counts, counted with numpy
             stats = ngrams.statistics(metric.metric, hypotheses, references)
+        elif metric.name == "ter":  # sacrebleu's shift search, a leaner edit-distance loop
+            stats = ter.statistics(metric.metric, hypotheses, references)
         else:
             stats = np.asarray(metric.metric._extract_corpus_statistics(hypotheses, ref_streams(references)),
                                dtype=np.float64)

@@ -1,0 +1,149 @@
+"""sacrebleu's TER per-segment statistics with a leaner edit-distance inner loop.
+
+sacrebleu's shift search (``sacrebleu.metrics.lib_ter._shift``: candidate shifts, their ranking,
+the limits) is called as it is; only ``BeamEditDistance`` is replaced by ``_BeamEditDistance``
+below, which fills the same beam of the same matrix with the same tie-breaking (no-op/substitution,
+then deletion, then insertion) and returns the same distance and trace, but keeps costs and
+operations in flat lists instead of building a tuple per cell and per candidate operation. Its
+prefix cache is a memo of rows that depend only on the hypothesis prefix (every hypothesis one
+instance sees has the same length), so it changes no result. Tests check the statistics equal
+``TER()._extract_corpus_statistics`` on property-generated and random texts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sacrebleu.metrics import lib_ter
+
+_INF = lib_ter._INT_INFINITY
+
+
+class _BeamEditDistance:
+    """Drop-in for ``lib_ter.BeamEditDistance`` (same ``__call__`` result)."""
+
+    def __init__(self, words_ref: list[str]) -> None:
+        self._words_ref = words_ref
+        self._n_words_ref = len(words_ref)
+        self._initial = (list(range(self._n_words_ref + 1)), [lib_ter._OP_INS] * (self._n_words_ref + 1))
+        self._cache: dict[str, Any] = {}
+        self._cache_size = 0
+
+    def __call__(self, words_hyp: list[str]) -> tuple[int, str]:
+        node = self._cache
+        costs, ops = [self._initial[0]], [self._initial[1]]
+        for word in words_hyp:
+            if word not in node:
+                break
+            node, row_costs, row_ops = node[word]
+            costs.append(row_costs)
+            ops.append(row_ops)
+        start = len(costs) - 1
+        self._fill(words_hyp, costs, ops)
+        self._add_cache(words_hyp, start, costs, ops)
+        return costs[-1][-1], self._trace(ops, len(words_hyp))
+
+    def _fill(self, words_h: list[str], costs: list[list[int]], ops: list[list[str]]) -> None:
+        """Rows len(costs)..len(words_h) of the beam-limited Levenshtein matrix (lib_ter's _edit_distance)."""
+        n_h, n_r, ref = len(words_h), self._n_words_ref, self._words_ref
+        length_ratio = n_r / n_h if words_h else 1
+        beam_width = math.ceil(length_ratio / 2 + lib_ter._BEAM_WIDTH) if length_ratio / 2 > lib_ter._BEAM_WIDTH \
+            else lib_ter._BEAM_WIDTH
+        prev = costs[-1]
+        for i in range(len(costs), n_h + 1):
+            pseudo_diag = math.floor(i * length_ratio)
+            min_j = max(0, pseudo_diag - beam_width)
+            max_j = n_r + 1 if i == n_h else min(n_r + 1, pseudo_diag + beam_width)
+            row = [_INF] * (n_r + 1)
+            row_ops = [lib_ter._OP_UNDEF] * (n_r + 1)
+            word = words_h[i - 1]
+            if min_j == 0:
+                row[0] = prev[0] + lib_ter._COST_DEL
+                row_ops[0] = lib_ter._OP_DEL
+                min_j = 1
+            left = row[min_j - 1]
+            for j in range(min_j, max_j):
+                # lib_ter keeps the first strictly smaller of (no-op|sub, deletion, insertion), from infinity.
+                if word == ref[j - 1]:
+                    best, op = prev[j - 1], lib_ter._OP_NOP
+                else:
+                    best, op = prev[j - 1] + lib_ter._COST_SUB, lib_ter._OP_SUB
+                if best >= _INF:
+                    best, op = _INF, lib_ter._OP_UNDEF
+                cost = prev[j] + lib_ter._COST_DEL
+                if cost < best:
+                    best, op = cost, lib_ter._OP_DEL
+                cost = left + lib_ter._COST_INS
+                if cost < best:
+                    best, op = cost, lib_ter._OP_INS
+                row[j] = left = best
+                row_ops[j] = op
+            costs.append(row)
+            ops.append(row_ops)
+            prev = row
+
+    def _trace(self, ops: list[list[str]], n_h: int) -> str:
+        trace = []
+        i, j = n_h, self._n_words_ref
+        while i > 0 or j > 0:
+            op = ops[i][j]
+            trace.append(op)
+            if op in (lib_ter._OP_SUB, lib_ter._OP_NOP):
+                i -= 1
+                j -= 1
+            elif op == lib_ter._OP_INS:
+                j -= 1
+            elif op == lib_ter._OP_DEL:
+                i -= 1
+            else:
+                raise Exception(f"unknown operation {op!r}")
+        return "".join(reversed(trace))
+
+    def _add_cache(self, words_hyp: list[str], start: int, costs: list[list[int]], ops: list[list[str]]) -> None:
+        if self._cache_size >= lib_ter._MAX_CACHE_SIZE:
+            return
+        node = self._cache
+        for word in words_hyp[:start]:
+            node = node[word][0]
+        for offset, word in enumerate(words_hyp[start:], start + 1):
+            if word not in node:
+                node[word] = ({}, costs[offset], ops[offset])
+                self._cache_size += 1
+            node = node[word][0]
+
+
+def translation_edit_rate(words_hyp: list[str], words_ref: list[str]) -> tuple[int, int]:
+    """``lib_ter.translation_edit_rate`` with ``_BeamEditDistance``."""
+    if not words_ref:
+        return len(words_hyp), 0
+    cached_ed = _BeamEditDistance(words_ref)
+    shifts = 0
+    input_words = words_hyp
+    checked_candidates = 0
+    while True:
+        delta, new_input_words, checked_candidates = lib_ter._shift(input_words, words_ref, cached_ed,
+                                                                    checked_candidates)
+        if checked_candidates >= lib_ter._MAX_SHIFT_CANDIDATES or delta <= 0:
+            break
+        shifts += 1
+        input_words = new_input_words
+    edit_distance, _ = cached_ed(input_words)
+    return shifts + edit_distance, len(words_ref)
+
+
+def statistics(metric: Any, hypotheses: Sequence[str], references: Sequence[Sequence[str | None]]) -> np.ndarray:
+    """[best edits, average reference length] per segment, as ``TER._extract_corpus_statistics``."""
+    rows = np.zeros((len(hypotheses), 2), dtype=np.float64)
+    for i, (hypothesis, refs) in enumerate(zip(hypotheses, references)):
+        ref_words = [metric._preprocess_segment(r).split() for r in refs if r is not None]
+        words_hyp = metric._preprocess_segment(hypothesis).split()
+        ref_lengths, best = 0, _INF
+        for words_ref in ref_words:
+            edits, ref_len = translation_edit_rate(words_hyp, words_ref)
+            ref_lengths += ref_len
+            best = min(best, edits)
+        rows[i] = best, ref_lengths / len(ref_words)
+    return rows
