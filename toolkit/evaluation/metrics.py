@@ -63,8 +63,8 @@ def _extract_slice(spec: tuple[Any, ...], hypotheses: list[str], references: lis
                    metric: SacreMetric | ROUGE | None = None) -> Any:
     """Statistics of one slice of segments; in a worker process, the metric is built once per process.
 
-    sacrebleu's statistics come back as a float64 array (exact for integer counts), which is far
-    smaller than its lists of Python numbers, in memory and when sent back from a worker.
+    Statistics come back as an array — int32 counts for BLEU and chrF, float64 for TER (its average
+    reference length) — far smaller than lists of Python numbers, in memory and from a worker.
     """
     metric = metric or _worker_metric(spec)
     if isinstance(metric, SacreMetric):
@@ -122,7 +122,9 @@ class SacreMetric:
         self.higher_is_better = name != "ter"
 
     def from_sums(self, sums: np.ndarray) -> float:
-        return float(self.metric._compute_score_from_stats(list(sums)).score)
+        # float64 whatever the statistics' dtype (BLEU and chrF keep int32 counts): exact for sums
+        # below 2**53, and sacrebleu then computes on the same values as from its own float sums.
+        return float(self.metric._compute_score_from_stats(list(np.asarray(sums, dtype=np.float64))).score)
 
     def compute(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]],
                 pool: Executor | None = None) -> MetricScore:
@@ -137,7 +139,7 @@ class SacreMetric:
 
     def segment_scores(self, stats: np.ndarray) -> list[float]:
         """Sentence-level scores from per-segment statistics (equal to sacrebleu's ``sentence_score``)."""
-        return [float(self.metric._compute_score_from_stats(list(row)).score) for row in stats]
+        return [float(self.metric._compute_score_from_stats(list(row.astype(np.float64))).score) for row in stats]
 
     def sentence_scores(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> list[float]:
         return self.segment_scores(self.compute(hypotheses, references).stats)
