@@ -254,7 +254,7 @@ def align(hyp: Segments, ref: Segments) -> tuple[list[Key], list[str], list[list
             raise InputError(f"{hyp.origin} has {len(hyp)} segments but {ref.origin} has {len(ref)}")
         keys = ref.keys or hyp.keys or [("", i) for i in range(len(ref))]
         return keys, _non_blank(hyp, [t[0] for t in hyp.texts]), ref.texts
-    # Dict indexes throughout: linear in the number of segments (50k documents score in seconds).
+    # Dict indexes throughout: linear in the number of segments (50k documents match in about a second).
     hyp_counts = Counter(d for d, _ in hyp.keys)
     ref_counts = Counter(d for d, _ in ref.keys)
     missing = [d for d in ref_counts if d not in hyp_counts]
