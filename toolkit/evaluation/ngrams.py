@@ -6,7 +6,8 @@ of segments gets an integer code (exact: built order by order from the (n−1)-g
 next token, never hashed), every (text, code) pair is counted with one sort, and clipped matches
 are the minimum of the hypothesis's and the reference's count of the same code, summed per segment.
 The result is the same integer matrix as sacrebleu's ``_extract_corpus_statistics`` (tests
-cross-check it on random and property-generated texts); about four times faster on BLEU and chrF++.
+cross-check it on random and property-generated texts). Measured at 50k segments: chrF++ about 3×
+faster than sacrebleu; BLEU about 2× (sacrebleu's tokenizer, kept, is then half of its time).
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ def _pair_counts(tokens: np.ndarray, lengths: np.ndarray, max_order: int) -> Ite
                 uniq, codes = np.unique(codes, return_inverse=True)
                 codes = codes.astype(np.int64, copy=False).reshape(-1)
                 size = max(len(uniq), 1)
+                assert size * base * texts < _CODE_LIMIT, "too many distinct n-grams in one slice"
             codes = codes * base + tokens[positions + (n - 1)]
             size *= base
         keys, counts = np.unique(text_of[positions] * size + codes, return_counts=True)

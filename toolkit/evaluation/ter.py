@@ -54,33 +54,37 @@ class _BeamEditDistance:
         length_ratio = n_r / n_h if words_h else 1
         beam_width = math.ceil(length_ratio / 2 + lib_ter._BEAM_WIDTH) if length_ratio / 2 > lib_ter._BEAM_WIDTH \
             else lib_ter._BEAM_WIDTH
+        # lib_ter's costs and operation names, as locals: the loop below runs once per matrix cell.
+        cost_ins, cost_del, cost_sub, inf = lib_ter._COST_INS, lib_ter._COST_DEL, lib_ter._COST_SUB, _INF
+        op_ins, op_del, op_nop, op_sub, op_undef = (lib_ter._OP_INS, lib_ter._OP_DEL, lib_ter._OP_NOP, lib_ter._OP_SUB,
+                                                    lib_ter._OP_UNDEF)
         prev = costs[-1]
         for i in range(len(costs), n_h + 1):
             pseudo_diag = math.floor(i * length_ratio)
             min_j = max(0, pseudo_diag - beam_width)
             max_j = n_r + 1 if i == n_h else min(n_r + 1, pseudo_diag + beam_width)
-            row = [_INF] * (n_r + 1)
-            row_ops = [lib_ter._OP_UNDEF] * (n_r + 1)
+            row = [inf] * (n_r + 1)
+            row_ops = [op_undef] * (n_r + 1)
             word = words_h[i - 1]
             if min_j == 0:
-                row[0] = prev[0] + lib_ter._COST_DEL
-                row_ops[0] = lib_ter._OP_DEL
+                row[0] = prev[0] + cost_del
+                row_ops[0] = op_del
                 min_j = 1
             left = row[min_j - 1]
             for j in range(min_j, max_j):
                 # lib_ter keeps the first strictly smaller of (no-op|sub, deletion, insertion), from infinity.
                 if word == ref[j - 1]:
-                    best, op = prev[j - 1], lib_ter._OP_NOP
+                    best, op = prev[j - 1], op_nop
                 else:
-                    best, op = prev[j - 1] + lib_ter._COST_SUB, lib_ter._OP_SUB
-                if best >= _INF:
-                    best, op = _INF, lib_ter._OP_UNDEF
-                cost = prev[j] + lib_ter._COST_DEL
+                    best, op = prev[j - 1] + cost_sub, op_sub
+                if best >= inf:
+                    best, op = inf, op_undef
+                cost = prev[j] + cost_del
                 if cost < best:
-                    best, op = cost, lib_ter._OP_DEL
-                cost = left + lib_ter._COST_INS
+                    best, op = cost, op_del
+                cost = left + cost_ins
                 if cost < best:
-                    best, op = cost, lib_ter._OP_INS
+                    best, op = cost, op_ins
                 row[j] = left = best
                 row_ops[j] = op
             costs.append(row)
