@@ -26,4 +26,4 @@ test: setup-dev
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .venv-comet-ref .pytest_cache

@@ -2,7 +2,8 @@
 # Create .venv and install toolkit into it (editable), choosing the PyTorch build first so that pip
 # never pulls several GB of CUDA wheels onto a machine that has no GPU.
 #   TOOLKIT_TORCH=auto|cpu|cuda   (default auto: cuda when nvidia-smi lists a GPU, else cpu)
-#   TOOLKIT_EXTRAS=dev            (optional extras of pyproject.toml to install, e.g. "dev" or "ct2")
+#   TOOLKIT_EXTRAS=dev            (optional extras of pyproject.toml to install, e.g. "dev" or "ct2"; dev also
+#                                  builds .venv-comet-ref, the unbabel-comet reference for tests/test_comet.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,4 +51,31 @@ if [[ ",${TOOLKIT_EXTRAS:-}," == *",dev,"* ]] && ! command -v chromium >/dev/nul
     { "${as_root[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq chromium; } \
       >/dev/null 2>&1 || echo "setup: could not install chromium; the browser test will be skipped" >&2
   fi
+fi
+
+# tests/test_comet.py checks our COMET scores equal unbabel-comet's. unbabel-comet 2.2.7 (the latest)
+# requires transformers<5, huggingface-hub<1, numpy<2 and protobuf<5, so it lives in its own
+# environment, .venv-comet-ref, for dev set-ups only. It reuses .venv's torch (several hundred MB)
+# through a .pth file that appends .venv's site-packages AFTER its own: its transformers 4.x,
+# huggingface_hub 0.x, numpy 1.x and protobuf 4.x shadow .venv's. pip sees torch there and installs
+# everything else (pytorch-lightning, torchmetrics 0.10, jsonargparse, entmax, pandas, scipy) into
+# .venv-comet-ref; setuptools<81 because torchmetrics 0.10 imports pkg_resources. A failure here
+# fails the set-up: the test must not silently lose its reference.
+COMET_REF_VERSION=2.2.7
+if [[ ",${TOOLKIT_EXTRAS:-}," == *",dev,"* ]] && ! .venv-comet-ref/bin/python -c \
+     "from importlib.metadata import version; assert version('unbabel-comet') == '$COMET_REF_VERSION'" 2>/dev/null; then
+  echo "setup: building .venv-comet-ref (unbabel-comet $COMET_REF_VERSION, the reference for the COMET tests)" >&2
+  rm -rf .venv-comet-ref
+  .venv/bin/python -m venv .venv-comet-ref  # the same Python as .venv, whose torch it reuses
+  ref_site=$(.venv-comet-ref/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
+  .venv/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" > "$ref_site/toolkit-venv-torch.pth"
+  .venv-comet-ref/bin/python -m pip --quiet install "unbabel-comet==$COMET_REF_VERSION" "transformers>=4.17,<5" \
+      "huggingface_hub<1" "numpy<2" "protobuf<5" "setuptools<81" \
+      2> >(grep -v -e "is ignored: it is neither" -e "dependency resolver does not currently" \
+                   -e "^toolkit .* requires" -e "^py3langid .* requires" >&2)
+  .venv-comet-ref/bin/python -W ignore -c "
+import comet, transformers, torch
+assert transformers.__version__.startswith('4.'), transformers.__version__
+assert '.venv-comet-ref' not in torch.__file__, torch.__file__
+"
 fi

@@ -83,7 +83,7 @@ def test_resolve_model_errors(tmp_path: Path) -> None:
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 # What `toolkit models download` fetches (toolkit.models.hub.download).
 DOWNLOADED = ["*.json", "*.model", "*.spm", "*.txt", "*.safetensors", "*.tiktoken", "spiece.*", "vocab.*",
-              "pytorch_model*.bin"]
+              "hparams.yaml", "checkpoints/model.ckpt", "pytorch_model*.bin"]
 
 
 def _hub_snapshot(cache: Path, files: tuple[str, ...] = ("config.json",), ref: str | None = COMMIT,

@@ -1,5 +1,5 @@
-"""BERTScore through the real bert-score code path on a tiny random-weight BERT built here; COMET's
-documented refusal. Nothing is downloaded: the encoder and its WordPiece vocabulary are made in the
+"""BERTScore through the real bert-score code path on a tiny random-weight BERT built here (COMET:
+tests/test_comet.py). Nothing is downloaded: the encoder and its WordPiece vocabulary are made in the
 fixture and saved with save_pretrained, as a user's local model folder would be."""
 
 from __future__ import annotations
@@ -116,12 +116,3 @@ def test_default_bertscore_models_offline_are_one_clear_error(tmp_path: Path, la
     line = one_line_error(["--hyp", str(tmp_path / "t.txt"), "--ref", str(tmp_path / "t.txt"), "--metrics", "bertscore",
                            "--lang", lang])
     assert f"model '{model}' is not in the local Hugging Face cache" in line
-
-
-@pytest.mark.parametrize("model, fragment", [(None, "Unbabel/wmt22-comet-da: COMET needs the unbabel-comet package"),
-                                             ("Unbabel/XCOMET-XL", "non-commercial use only")])
-def test_comet_says_what_blocks_it(tmp_path: Path, model: str | None, fragment: str) -> None:
-    (tmp_path / "t.txt").write_text("Some text.\n")
-    args = ["--hyp", str(tmp_path / "t.txt"), "--ref", str(tmp_path / "t.txt"), "--metrics", "bleu,comet"]
-    line = one_line_error(args + (["--comet-model", model] if model else []))
-    assert fragment in line and "transformers<5" in line

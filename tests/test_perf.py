@@ -113,6 +113,7 @@ def test_torch_bfloat16_and_int8_run_and_say_so(tiny_marian: Path) -> None:
     bf16 = load_engine(str(tiny_marian), "translation", EngineOptions(device="cpu", backend="torch", dtype="bfloat16"),
                        GenerationOptions(num_beams=1))
     assert bf16.manifest()["dtype"] == "bfloat16" and bf16.manifest()["dtype_requested"] == "bfloat16"
+    assert bf16.manifest()["attention"] == "eager"  # faster than SDPA for bf16 decoding on the CPU
     assert all(g.text for g in bf16.generate(SENTENCES[:3]))
 
     int8 = load_engine(str(tiny_marian), "translation",
@@ -124,6 +125,7 @@ def test_torch_bfloat16_and_int8_run_and_say_so(tiny_marian: Path) -> None:
     assert len(outputs) == 3 and all(g.output_tokens > 0 for g in outputs)
     manifest = int8.manifest()
     assert manifest["quantization"] == "int8" and manifest["dtype"] == "float32" and manifest["threads"] == 1
+    assert manifest["attention"] == "sdpa"  # transformers' default, kept in float32
 
 
 def test_manifest_records_dtype_quantization_and_thread_layout(tiny_marian: Path, tmp_path: Path) -> None:
@@ -133,6 +135,7 @@ def test_manifest_records_dtype_quantization_and_thread_layout(tiny_marian: Path
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "torch" / "manifest.json").read_text())
     assert (manifest["dtype"], manifest["dtype_requested"], manifest["quantization"]) == ("bfloat16", "bfloat16", "none")
+    assert manifest["attention"] == "eager"
 
     result = runner.invoke(app, ["translate", str(SEED_FILES[0]), "-m", str(tiny_marian), "--backend", "ct2",
                                  "--threads", "2", "--beams", "1", "--max-new-tokens", "4",
@@ -141,6 +144,15 @@ def test_manifest_records_dtype_quantization_and_thread_layout(tiny_marian: Path
     manifest = json.loads((tmp_path / "ct2" / "manifest.json").read_text())
     assert (manifest["threads"], manifest["inter_threads"], manifest["intra_threads"]) == (2, 2, 1)
     assert manifest["quantization"] == "int8"
+    assert manifest["malloc_arenas_limited"] is (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
+
+
+def test_malloc_arenas_are_left_alone_when_the_user_set_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "8")
+    assert ct2.limit_malloc_arenas(2) is False
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    monkeypatch.setattr(os, "confstr", lambda name: None)  # musl, macOS: no glibc, nothing done
+    assert ct2.limit_malloc_arenas(2) is False
 
 
 def test_dtype_is_an_option_of_every_generating_command() -> None:

@@ -72,6 +72,21 @@ class System(Strict):
         return [self.task]
 
 
+class Neural(Strict):
+    """Models and device of the neural metrics (``bertscore``, ``comet`` in ``metrics``); None: the
+    defaults of `toolkit evaluate` (e.g. Unbabel/wmt22-comet-da), from the local cache."""
+
+    comet_model: str | None = None
+    bertscore_model: str | None = None
+    bertscore_layers: int | None = Field(None, ge=1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+    def options(self) -> Any:
+        from toolkit.evaluation.neural import NeuralOptions
+
+        return NeuralOptions(self.comet_model, self.bertscore_model, self.bertscore_layers, self.device)
+
+
 class Benchmark(Strict):
     name: str
     description: str = ""
@@ -80,6 +95,7 @@ class Benchmark(Strict):
     metrics: dict[str, list[str]] = Field(
         default_factory=lambda: {"translation": ["bleu", "chrf", "ter"], "summarization": ["rouge"]})
     baseline: dict[str, str] = Field(default_factory=dict)
+    neural: Neural = Field(default_factory=Neural)
 
     @field_validator("metrics", "baseline")
     @classmethod

@@ -194,22 +194,29 @@ def _references(path: str, doc_ids: list[str], task: str):
 def _hypotheses(result: dict[str, Any], task: str):
     from toolkit.evaluation.data import Segments
 
-    keys, texts = [], []
+    keys: list[tuple[str, int]] = []
+    texts: list[list[str]] = []
+    sources: list[Any] = []
     for doc_id in result["doc_order"]:
-        output = result["documents"][doc_id][task]
+        document = result["documents"][doc_id]
+        output = document[task]
         for i, text in enumerate(output if task == "translation" else [output]):
             keys.append((doc_id, i))
             texts.append([text])
-    return Segments(result["system"], keys, texts, task)
+        if task == "translation":
+            sources.extend(document.get("translation_sources") or [None] * len(output))
+    complete = task == "translation" and len(sources) == len(keys) and all(isinstance(s, str) for s in sources)
+    return Segments(result["system"], keys, texts, task, sources=sources if complete else None)
 
 
 def score(config: Benchmark, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Quality rows: one per (system, dataset, task), with CIs and the paired test vs the baseline."""
     from toolkit.evaluation import evaluate
-    from toolkit.evaluation.data import align
+    from toolkit.evaluation.data import align, align_sources
     from toolkit.evaluation.metrics import build_metrics
 
     rows = []
+    neural = config.neural.options()
     by_key = {(r["system"], r["dataset"]): r for r in runs if "error" not in r}
     systems = {s.name: s for s in config.systems}
     for run in runs:
@@ -223,7 +230,9 @@ def score(config: Benchmark, runs: list[dict[str, Any]]) -> list[dict[str, Any]]
             if path is None:
                 continue
             refs = _references(path, run["doc_order"], task)
-            keys, hyps, references = align(_hypotheses(run, task), refs)
+            hyp_segments = _hypotheses(run, task)
+            keys, hyps, references = align(hyp_segments, refs)
+            sources = align_sources(keys, hyp_segments, quiet=True)  # what COMET reads
             baseline_name = config.baseline.get(task)
             baseline_run = by_key.get((baseline_name, run["dataset"])) if baseline_name else None
             baseline = None
@@ -231,17 +240,20 @@ def score(config: Benchmark, runs: list[dict[str, Any]]) -> list[dict[str, Any]]
             if baseline_run is not None and baseline_name != run["system"] and same_language:
                 _, baseline, _ = align(_hypotheses(baseline_run, task), refs)
             result = evaluate(hyps, references, task, config.metrics.get(task), lang, "auto",
-                              config.bootstrap, config.seed, baseline, keys)
+                              config.bootstrap, config.seed, baseline, keys, neural=neural, sources=sources)
             metrics = build_metrics(config.metrics.get(task) or (["bleu", "chrf", "ter"] if task == "translation" else ["rouge"]),
-                                    lang)
+                                    lang, neural=neural, sources=sources)
+            # Per-segment statistics once; a document's score is the metric of its segments' summed
+            # statistics (what scoring that document alone gives).
+            scored = [m.compute(hyps, references) for m in metrics]
             per_doc = {}
             positions: dict[str, list[int]] = {}
             for i, (d, _) in enumerate(keys):
                 positions.setdefault(d, []).append(i)
             for doc_id in run["doc_order"]:
                 index = positions.get(doc_id, [])
-                doc_scores = [m.compute([hyps[i] for i in index], [references[i] for i in index]) for m in metrics]
-                per_doc[doc_id] = {s.name: s.score for s in doc_scores}
+                if index:
+                    per_doc[doc_id] = {s.name: m.from_sums(s.stats[index].sum(axis=0)) for m, s in zip(metrics, scored)}
             rows.append({"system": run["system"], "dataset": run["dataset"], "task": task, "lang": lang,
                          "baseline": baseline_name if baseline is not None else None,
                          "evaluation": result, "per_document": per_doc})

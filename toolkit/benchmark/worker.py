@@ -75,7 +75,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         apportioned by its share of the source tokens, as the CLI's manifest gives it."""
         if system["task"] == "translation":
             return [{"seconds": r.seconds, "translation": [s.output for s in r.segments],
-                     "source_tokens": r.source_tokens, "output_tokens": r.output_tokens, "warnings": r.warnings}
+                     "translation_sources": [s.source for s in r.segments], "source_tokens": r.source_tokens, "output_tokens": r.output_tokens, "warnings": r.warnings}
                     for r in translator.translate_batch(batch)]
         if system["task"] == "summarization":
             return [{"seconds": r.seconds, "summarization": r.output, "source_tokens": r.source_tokens,
@@ -93,6 +93,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
                                    "warnings": [w for r in done.values() for w in r.warnings]}
             if system["order"] == "translate-first":
                 out["translation"] = [s.output for s in done["translate"].segments]
+                out["translation_sources"] = [s.source for s in done["translate"].segments]
                 out["summarization"] = done["summarize"].output
             else:
                 out["summarization"] = done["translate"].output

@@ -30,6 +30,7 @@ from toolkit.console import (
 def evaluate(
     hyp: Annotated[str, typer.Option("--hyp", help="Run folder of translate/summarize/pipeline, JSONL, or text (one segment per line).")],
     ref: Annotated[list[str], typer.Option("--ref", help="References: JSONL (reference / references) or text; repeat for several references.")],
+    src: Annotated[str | None, typer.Option("--src", help="Source texts, for COMET: text (one segment per line), JSONL (source), or a translate run folder (default: the sources in --hyp's run folder or JSONL, else in --ref's JSONL).")] = None,
     task: Annotated[str | None, typer.Option("--task", help="translation or summarization (default: from the run's manifest).")] = None,
     metrics: Annotated[str | None, typer.Option("--metrics", help="Comma-separated: bleu,chrf,ter,rouge (or rouge1,rouge2,rougeL,rougeLsum), bertscore, comet.")] = None,
     lang: Annotated[str | None, typer.Option("--lang", help="Language of the texts scored (default: from the manifest, else en).")] = None,
@@ -43,18 +44,18 @@ def evaluate(
     jobs: Annotated[int, typer.Option("--jobs", help="Processes extracting metric statistics of large inputs (0: one per CPU, at most 8).")] = 0,
     bertscore_model: Annotated[str | None, typer.Option("--bertscore-model", help="BERTScore model: hub id or local folder (default: roberta-large for English, bert-base-multilingual-cased otherwise).")] = None,
     bertscore_layers: Annotated[int | None, typer.Option("--bertscore-layers", help="BERTScore layer (default: bert-score's for the model, else its last).")] = None,
-    comet_model: Annotated[str | None, typer.Option("--comet-model", help="COMET model: hub id or local folder (default: Unbabel/wmt22-comet-da).")] = None,
+    comet_model: Annotated[str | None, typer.Option("--comet-model", help="COMET model (a RegressionMetric checkpoint): hub id or local folder with hparams.yaml and checkpoints/model.ckpt (default: Unbabel/wmt22-comet-da; on CPUs consider Unbabel/eamt22-cometinho-da).")] = None,
     device: DeviceOption = Device.auto,
     as_json: JsonOption = False,
 ) -> None:
     """Score translations (BLEU, chrF++, TER) or summaries (ROUGE) with confidence intervals;
-    BERTScore with the optional "neural" extra (COMET: see the README)."""
+    COMET (needs the sources); BERTScore with the optional "neural" extra."""
     with user_errors():
         from toolkit.evaluation import evaluate_paths
         from toolkit.evaluation.report import signatures, table, write_reports
         from toolkit.io.runs import RunFolder, base_manifest
 
-        inputs = [Path(p) for p in [hyp, *ref, baseline] if p]
+        inputs = [Path(p) for p in [hyp, *ref, baseline, src] if p]
         run = RunFolder(out, overwrite=overwrite, inputs=inputs) if out is not None else None
         with run if run is not None else nullcontext():
             from toolkit.evaluation.neural import NeuralOptions
@@ -62,7 +63,7 @@ def evaluate(
             names = [m for m in metrics.split(",") if m.strip()] if metrics else None
             neural = NeuralOptions(comet_model, bertscore_model, bertscore_layers, device.value)
             result = evaluate_paths(hyp, ref, task, names, lang, stem.value, bootstrap, seed, baseline, jobs,
-                                    lsum_split.value, neural)
+                                    lsum_split.value, neural, src)
             if run is not None:
                 write_reports(result, run)
                 run.commit({**base_manifest("evaluate"), "task": "evaluation"})

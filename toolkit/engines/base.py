@@ -232,6 +232,17 @@ def torch_dtype(dtype: str, device: str, flags: set[str] | None = None) -> str:
     return "bfloat16" if has_native_bf16(flags) else "float32"
 
 
+def attention_implementation(device: str, dtype: str) -> str | None:
+    """transformers' attention for this device and dtype (None: its default, SDPA).
+
+    On the CPU in bfloat16/float16, PyTorch's SDPA kernel is slower than plain matrix products
+    for the short queries of step-by-step decoding: measured on AMD EPYC (AVX512-BF16), eager
+    attention decoded 1.35x (MarianMT) and 1.28x (BART) faster in bfloat16, and the same as SDPA
+    in float32 (evaluation/benchmarks/speed-cpu-quiet.md).
+    """
+    return "eager" if device == "cpu" and dtype in ("bfloat16", "float16") else None
+
+
 class TorchEngine(Engine):
     """transformers' ``generate`` under ``inference_mode``."""
 
@@ -258,7 +269,7 @@ class TorchEngine(Engine):
             torch.set_num_threads(options.threads)
         # Dynamic int8 quantisation takes float32 Linear weights, whatever --dtype says.
         dtype = "float32" if options.quantization == "int8" else torch_dtype(options.dtype, device)
-        model = load_seq2seq_model(ref, device, dtype)
+        model = load_seq2seq_model(ref, device, dtype, attention_implementation(device, dtype))
         if options.quantization == "int8":
             if device != "cpu":
                 raise ToolkitError("--quantization int8 with --backend torch runs on the CPU only")
@@ -269,7 +280,8 @@ class TorchEngine(Engine):
         import torch
 
         return {"threads": torch.get_num_threads(), "dtype": self.dtype, "dtype_requested": self.options.dtype,
-                "quantization": self.options.quantization or "none"}
+                "quantization": self.options.quantization or "none",
+                "attention": getattr(self.model.config, "_attn_implementation", None)}
 
     def output_limit(self, source_tokens: int) -> int:
         if "max_new_tokens" in self.settings:

@@ -154,6 +154,33 @@ def thread_layout(threads: int, device: str = "cpu", cores: int | None = None) -
     return total, 1
 
 
+# glibc's mallopt parameter for the number of malloc arenas (malloc.h: M_ARENA_MAX).
+M_ARENA_MAX = -8
+
+
+def limit_malloc_arenas(replicas: int) -> bool:
+    """Cap glibc's malloc arenas at one per replica (at least 2) unless MALLOC_ARENA_MAX is set.
+
+    glibc gives threads their own arenas (up to 8 per core); CTranslate2's replica and worker
+    threads then each keep freed decoding buffers in their own, and the process's peak memory
+    grows by the sum. With the cap, a cached Marian model on 2 replicas peaked at ~378 MiB
+    instead of ~408 MiB (3 runs each), at the same CPU time. The setting is process-wide and
+    takes effect for arenas created later (glibc fixes the limit once 8 arenas exist).
+    Returns whether it was applied (False off glibc or when the user chose a value)."""
+    import ctypes
+
+    try:
+        glibc = os.confstr("CS_GNU_LIBC_VERSION") or ""
+    except (ValueError, OSError, AttributeError):  # not a glibc system
+        glibc = ""
+    if os.environ.get("MALLOC_ARENA_MAX") or not glibc.startswith("glibc"):
+        return False
+    try:
+        return bool(ctypes.CDLL(None).mallopt(M_ARENA_MAX, max(2, replicas)))
+    except (OSError, AttributeError):
+        return False
+
+
 # Small inputs are cut into this many batches (the replicas of a 2-core machine), whatever the
 # layout: a plan that followed --threads would make outputs depend on it.
 SMALL_INPUT_BATCHES = 2
@@ -174,6 +201,7 @@ class CT2Engine(Engine):
         self.model_path, self.converted_now = convert(ref, quantization)
         ct2_device, _, index = device.partition(":")
         self.inter_threads, self.intra_threads = thread_layout(options.threads, device)
+        self.arenas_limited = ct2_device == "cpu" and limit_malloc_arenas(self.inter_threads)
         self.translator = ctranslate2.Translator(
             str(self.model_path), device=ct2_device, device_index=int(index or 0), compute_type=quantization,
             inter_threads=self.inter_threads, intra_threads=self.intra_threads,
@@ -198,7 +226,7 @@ class CT2Engine(Engine):
         return {"quantization": self.quantization, "converted_model": str(self.model_path),
                 "converted_this_run": self.converted_now, "threads": self.options.threads,
                 "inter_threads": self.inter_threads, "intra_threads": self.intra_threads,
-                "ct2_options": self.decoding,
+                "malloc_arenas_limited": self.arenas_limited, "ct2_options": self.decoding,
                 # MarianSpmTokenizer (sentencepiece directly) or the transformers class: same tokens.
                 "tokenizer": type(self.tokenizer).__name__}
 

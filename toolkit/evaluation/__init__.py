@@ -1,5 +1,6 @@
-"""Evaluation: BLEU, chrF++, TER (sacrebleu) and ROUGE (rouge-score, Unicode-aware), with bootstrap
-confidence intervals and paired significance tests against a baseline.
+"""Evaluation: BLEU, chrF++, TER (sacrebleu), ROUGE (rouge-score, Unicode-aware), BERTScore and
+COMET (toolkit.evaluation.neural), with bootstrap confidence intervals and paired significance
+tests against a baseline.
 
     from toolkit.evaluation import evaluate
     result = evaluate(hypotheses, references, task="translation", lang="en")
@@ -44,7 +45,8 @@ def evaluate(hypotheses: Sequence[str], references: Sequence[Sequence[str]], tas
              metrics: Sequence[str] | None = None, lang: str = "en", stem: str | bool = "auto",
              bootstrap: int = 1000, seed: int = 12345, baseline: Sequence[str] | None = None,
              keys: Sequence[tuple[str, int]] | None = None, jobs: int = 1, lsum_split: str = "newline",
-             neural: NeuralOptions | None = None, *, _release: bool = False) -> dict[str, Any]:
+             neural: NeuralOptions | None = None, sources: Sequence[str] | None = None, *,
+             _release: bool = False) -> dict[str, Any]:
     """Score aligned hypotheses against ``references[i]`` (the references of segment i).
 
     Returns a JSON-ready dict: every corpus score with its bootstrap CI and signature, per-segment
@@ -53,7 +55,8 @@ def evaluate(hypotheses: Sequence[str], references: Sequence[Sequence[str]], tas
     CLI's default). Workers are spawned, so a script calling this with ``jobs != 1`` needs the usual
     ``if __name__ == "__main__":`` guard.
     ``stem`` (auto|yes|no) and ``lsum_split`` (newline|sentences) are ROUGE's conventions; ``neural``
-    picks the models and device of ``bertscore``/``comet``.
+    picks the models and device of ``bertscore``/``comet``; ``sources`` (the source text of each
+    segment) are what ``comet`` reads besides hypotheses and references.
     """
     if task not in TASKS:
         raise ToolkitError(f"unknown task '{task}' (expected translation or summarization)")
@@ -65,8 +68,10 @@ def evaluate(hypotheses: Sequence[str], references: Sequence[Sequence[str]], tas
         raise ToolkitError("--bootstrap must be a positive integer")
     if baseline is not None and len(baseline) != len(hypotheses):
         raise ToolkitError(f"baseline has {len(baseline)} segments but the system has {len(hypotheses)}")
+    if sources is not None and len(sources) != len(hypotheses):
+        raise ToolkitError(f"{len(sources)} sources but {len(hypotheses)} hypotheses")
     lang = check_language(lang)
-    objects = build_metrics(metrics or default_metrics(task), lang, stem, lsum_split, neural)
+    objects = build_metrics(metrics or default_metrics(task), lang, stem, lsum_split, neural, sources)
     keys = list(keys) if keys is not None else [("", i) for i in range(len(hypotheses))]
     result: dict[str, Any] = {
         "task": task,
@@ -151,9 +156,12 @@ def _take_stats(score: MetricScore) -> np.ndarray:
 def evaluate_paths(hyp: str, refs: Sequence[str], task: str | None = None, metrics: Sequence[str] | None = None,
                    lang: str | None = None, stem: str | bool = "auto", bootstrap: int = 1000, seed: int = 12345,
                    baseline: str | None = None, jobs: int = 1, lsum_split: str = "newline",
-                   neural: NeuralOptions | None = None) -> dict[str, Any]:
-    """``evaluate`` on files: run folders, JSONL or plain text, matched by document id."""
-    from toolkit.evaluation.data import align, load_segments, merge_references
+                   neural: NeuralOptions | None = None, src: str | None = None) -> dict[str, Any]:
+    """``evaluate`` on files: run folders, JSONL or plain text, matched by document id.
+
+    Source texts (for COMET) come from ``src`` (text or JSONL), else from the hypotheses' own run
+    folder or JSONL ``source`` fields, else from the references'."""
+    from toolkit.evaluation.data import align, align_sources, load_segments, merge_references
 
     if not refs:
         raise ToolkitError("--ref is required")
@@ -164,13 +172,17 @@ def evaluate_paths(hyp: str, refs: Sequence[str], task: str | None = None, metri
     task = task or hyp_segments.task or ref_segments.task or "translation"
     keys, hypotheses, references = align(hyp_segments, ref_segments)
     lang = lang or hyp_segments.lang or "en"
+    if src is not None:
+        sources = align_sources(keys, load_segments(src, "src", task))
+    else:
+        sources = align_sources(keys, hyp_segments, quiet=True) or align_sources(keys, ref_segments, quiet=True)
     del hyp_segments  # its ids and per-segment lists: only the aligned texts are needed now
     baseline_texts = None
     if baseline is not None:
         _, baseline_texts, _ = align(load_segments(baseline, "hyp", task), ref_segments)
     del ref_segments
     result = evaluate(hypotheses, references, task, metrics, lang, stem, bootstrap, seed, baseline_texts, keys, jobs,
-                      lsum_split, neural, _release=True)
+                      lsum_split, neural, sources, _release=True)
     result["hyp"] = hyp
     result["ref"] = list(refs)
     if baseline is not None:

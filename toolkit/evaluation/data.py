@@ -25,6 +25,7 @@ class Segments:
     texts: list[list[str]]  # one list per segment: one hypothesis, or one or more references
     task: str | None = None  # translation | summarization, when the source says
     lang: str | None = None
+    sources: list[str] | None = None  # each segment's source text, when the input holds them all
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -59,11 +60,13 @@ def _run_segments(folder: Path, manifest: Any, task: str | None) -> Segments:
         run_task = task
     keys: list[Key] = []
     texts: list[list[str]] = []
+    sources: list[str | None] = []
     for doc in section["documents"]:
         if run_task == "translation":
             for index, segment in enumerate(doc["segments"]):
                 keys.append((str(doc["id"]), index))
                 texts.append([str(segment["output"])])
+                sources.append(segment.get("source"))
         else:
             try:
                 # A manifest names files inside its own folder; one that points elsewhere is refused.
@@ -74,7 +77,7 @@ def _run_segments(folder: Path, manifest: Any, task: str | None) -> Segments:
             keys.append((str(doc["id"]), 0))
             texts.append([read_text_file(path).strip()])
     lang = section.get("target_lang") or section.get("lang")
-    return Segments(str(folder), keys, texts, run_task, lang)
+    return Segments(str(folder), keys, texts, run_task, lang, _all_texts(sources, len(keys)))
 
 
 def _shard_segments(folder: Path, manifest: dict[str, Any], task: str | None) -> Segments:
@@ -91,6 +94,7 @@ def _shard_segments(folder: Path, manifest: dict[str, Any], task: str | None) ->
         stage = "translations"
     keys: list[Key] = []
     texts: list[list[str]] = []
+    sources: list[str | None] = []
     seen: dict[str, str] = {}
     for shard in manifest["shards"]:
         try:
@@ -108,11 +112,19 @@ def _shard_segments(folder: Path, manifest: dict[str, Any], task: str | None) ->
                 for index, segment in enumerate(aligned.get("segments", [])):
                     keys.append((doc_id, index))
                     texts.append([str(segment["output"])])
+                    sources.append(segment.get("source"))
             else:
                 keys.append((doc_id, 0))
                 texts.append([str(record["summary"]).strip()])
     lang = manifest.get("target_lang") or manifest.get("lang") or manifest.get("translation", {}).get("target_lang")
-    return Segments(str(folder), keys, texts, run_task, lang)
+    return Segments(str(folder), keys, texts, run_task, lang, _all_texts(sources, len(keys)))
+
+
+def _all_texts(sources: Sequence[Any], count: int) -> list[str] | None:
+    """Source texts when every segment has one (a string), else None."""
+    if count and len(sources) == count and all(isinstance(s, str) for s in sources):
+        return [str(s) for s in sources]
+    return None
 
 
 def _doc_id(record: dict[str, Any], where: str) -> str:
@@ -147,7 +159,13 @@ def _kind(value: Any) -> str:
 
 
 def _texts(record: dict[str, Any], role: str, where: str) -> list[str]:
-    """The reference(s) or the hypothesis of one record; each must be a string."""
+    """The reference(s), the hypothesis or the source of one record; each must be a string."""
+    if role == "src":
+        if "source" not in record:
+            raise InputError(f"{where}: record has no 'source' field")
+        if not isinstance(record["source"], str):
+            raise InputError(f"{where}: field 'source' must be a string, not {_kind(record['source'])}")
+        return [record["source"]]
     if role == "ref" and ("references" in record or "reference" in record):
         field = "references" if "references" in record else "reference"
         value = record[field]
@@ -175,6 +193,7 @@ def _texts(record: dict[str, Any], role: str, where: str) -> list[str]:
 def _from_jsonl(path: Path, role: str) -> Segments:
     keys: list[Key] = []
     texts: list[list[str]] = []
+    sources: list[Any] = []
     counters: dict[str, int] = {}
     seen: dict[Key, int] = {}  # key → line number where it first appeared
     has_segment = False
@@ -195,26 +214,57 @@ def _from_jsonl(path: Path, role: str) -> Segments:
         seen[key] = lineno
         keys.append(key)
         texts.append(refs)
+        sources.append(record.get("source"))
     task = "translation" if has_segment else ("summarization" if all(i == 0 for _, i in keys) else None)
-    return Segments(str(path), keys, texts, task)
+    return Segments(str(path), keys, texts, task, sources=_all_texts(sources, len(keys)))
 
 
 def load_segments(path: str, role: str = "hyp", task: str | None = None) -> Segments:
-    """Read hypotheses (role 'hyp') or references (role 'ref') from a run folder, JSONL or text."""
+    """Read hypotheses (role 'hyp'), references (role 'ref') or sources (role 'src') from a run folder,
+    JSONL or text. A run folder given as sources gives its segments' source texts."""
     location = Path(path)
     if not location.exists():
         raise InputError(f"{path}: no such file or directory")
     if location.is_dir():
         if not (location / "manifest.json").is_file():
             raise InputError(f"{path}: folder is not a toolkit run (no manifest.json)")
-        return _from_run(location, task)
+        found = _from_run(location, task)
+        if role == "src":
+            if found.sources is None:
+                raise InputError(f"{path}: this run's manifest does not hold the segments' source texts")
+            return Segments(found.origin, found.keys, [[t] for t in found.sources], found.task, found.lang, found.sources)
+        return found
     if location.suffix.lower() == ".jsonl":
         return _from_jsonl(location, role)
     text = read_text_file(location)
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    return Segments(str(location), None, [[line] for line in lines])
+    return Segments(str(location), None, [[line] for line in lines],
+                    sources=[line for line in lines] if role == "src" else None)
+
+
+def align_sources(keys: Sequence[Key], segments: Segments, quiet: bool = False) -> list[str] | None:
+    """The source text of each aligned segment (``keys`` from ``align``), from ``segments``' sources
+    (or, for a --src file, its texts). ``quiet``: None instead of an error when they do not fit."""
+    sources = segments.sources
+    if sources is None:
+        if quiet:
+            return None
+        raise InputError(f"{segments.origin}: holds no source texts")
+    if segments.keys is None:
+        if len(sources) == len(keys):
+            return list(sources)
+        if quiet:
+            return None
+        raise InputError(f"{segments.origin} has {len(sources)} sources but there are {len(keys)} segments")
+    lookup = dict(zip(segments.keys, sources))
+    missing = [f"{d}#{i}" for d, i in keys if (d, i) not in lookup]
+    if missing:
+        if quiet:
+            return None
+        raise InputError(f"{segments.origin}: no source for segments {_preview(missing)}")
+    return [lookup[k] for k in keys]
 
 
 def merge_references(sources: Sequence[Segments]) -> Segments:

@@ -174,12 +174,13 @@ class RougeMetric:
 
 
 def build_metrics(names: Sequence[str], lang: str, stem: str | bool = "auto", lsum_split: str = "newline",
-                  neural: NeuralOptions | None = None) -> list[Any]:
+                  neural: NeuralOptions | None = None, sources: Sequence[str] | None = None) -> list[Any]:
     """Metric objects for names such as ``bleu,chrf,ter,rouge`` (``rouge`` = all four variants),
-    ``bertscore`` and ``comet`` (optional extra ``toolkit[neural]``).
+    ``bertscore`` (optional extra ``toolkit[neural]``) and ``comet``.
 
     ``stem`` and ``lsum_split`` are ROUGE's conventions (see toolkit.evaluation.rouge); ``neural``
-    chooses the neural metrics' models and device (see toolkit.evaluation.neural)."""
+    chooses the neural metrics' models and device (see toolkit.evaluation.neural); ``sources`` are
+    the source texts of the segments, which COMET reads."""
     metrics: list[Any] = []
     variants: list[str] = []
     for raw in names:
@@ -192,9 +193,9 @@ def build_metrics(names: Sequence[str], lang: str, stem: str | bool = "auto", ls
 
             metrics.append(BertScoreMetric(lang, neural or NeuralOptions()))
         elif lowered == "comet":
-            from toolkit.evaluation.neural import comet_unavailable
+            from toolkit.evaluation.neural import CometMetric
 
-            raise comet_unavailable(neural or NeuralOptions())
+            metrics.append(CometMetric(neural or NeuralOptions(), sources))
         elif lowered == "rouge":
             variants.extend(VARIANTS)
         elif name in VARIANTS or lowered in {v.lower() for v in VARIANTS}:

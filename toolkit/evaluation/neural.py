@@ -1,19 +1,19 @@
-"""Neural metrics: BERTScore (bert-score) and COMET (unbabel-comet), optional extra ``toolkit[neural]``.
+"""Neural metrics: BERTScore (bert-score) and COMET (our implementation of unbabel-comet's
+RegressionMetric, toolkit.evaluation.comet); BERTScore needs the optional extra ``toolkit[neural]``.
 
 Both are segment-level scores (× 100) averaged over segments, so their statistics are
 ``[score, 1]`` per segment and the bootstrap intervals and paired tests of
-``toolkit.evaluation.significance`` apply unchanged. Models are hub ids or local folders
-(``from_pretrained``), loaded once per process and batched; ``device`` is ``auto`` (CUDA when
-PyTorch sees a GPU), ``cpu`` or ``cuda``.
+``toolkit.evaluation.significance`` apply unchanged. Models are hub ids (from the local Hugging Face
+cache: evaluation never downloads) or local folders, loaded once per process and batched;
+``device`` is ``auto`` (CUDA when PyTorch sees a GPU), ``cpu`` or ``cuda``.
 
-COMET cannot run beside this toolkit today. Every unbabel-comet release (2.2.7 is the latest)
-requires ``transformers<5``, ``huggingface-hub<1``, ``numpy<2`` and ``protobuf<5``, while toolkit
-needs ``transformers>=5`` and ``huggingface_hub>=1``; and forced in with ``--no-deps`` (plus
-``setuptools<81`` for torchmetrics 0.10's ``pkg_resources``, and scipy), a tiny COMET checkpoint
-built from a random XLM-R loads but scoring fails in ``comet/encoders/xlmr.py``: it unpacks three
-outputs from ``XLMRobertaModel(..., return_dict=False)``, which under transformers 5 returns two
-when the model has no pooler. Selecting ``comet`` names the model that would be used (never a
-non-commercial one by default) and fails with that explanation instead of a traceback.
+unbabel-comet itself is not a dependency: every release (2.2.7 is the latest) requires
+``transformers<5``, ``huggingface-hub<1``, ``numpy<2`` and ``protobuf<5``, toolkit needs
+``transformers>=5`` and ``huggingface_hub>=1``, and its XLM-R encoder fails under transformers 5 (it
+unpacks three outputs from ``XLMRobertaModel(..., return_dict=False)``, which returns two when the
+model has no pooler). tests/test_comet.py runs unbabel-comet 2.2.7 in a separate environment
+(``.venv-comet-ref``, made by ``make setup-dev``) and checks our scores equal its scores. COMET
+needs the source texts; Unbabel's non-commercial models are never a default.
 """
 
 from __future__ import annotations
@@ -38,11 +38,6 @@ COMET_NON_COMMERCIAL = frozenset({
     "Unbabel/wmt22-cometkiwi-da", "Unbabel/wmt23-cometkiwi-da-xl", "Unbabel/wmt23-cometkiwi-da-xxl",
     "Unbabel/XCOMET-XL", "Unbabel/XCOMET-XXL",
 })
-COMET_BLOCKER = ("COMET needs the unbabel-comet package, which cannot be installed beside toolkit: every release "
-                 "(2.2.7 is the latest) requires transformers<5, huggingface-hub<1, numpy<2 and protobuf<5, toolkit "
-                 "needs transformers>=5 and huggingface_hub>=1 (and its XLM-R encoder fails under transformers 5); "
-                 "use bertscore, or run COMET in a separate environment")
-
 
 @dataclass
 class NeuralOptions:
@@ -53,6 +48,7 @@ class NeuralOptions:
     bertscore_layers: int | None = None
     device: str = "auto"
     batch_size: int = 32
+    comet_batch_size: int = 16  # unbabel-comet's default (comet-score --batch_size)
 
 
 def resolve_device(device: str) -> str:
@@ -150,8 +146,78 @@ class BertScoreMetric:
                            self.signature(counts[0] if len(counts) == 1 else "var"), True)
 
 
-def comet_unavailable(options: NeuralOptions) -> ToolkitError:
-    """The one-line error for ``--metrics comet``, naming the model that would have been used."""
-    model = options.comet_model or COMET_DEFAULT
-    licence = " (CC BY-NC-SA 4.0: non-commercial use only)" if model in COMET_NON_COMMERCIAL else ""
-    return ToolkitError(f"comet with model {model}{licence}: {COMET_BLOCKER}")
+@lru_cache(maxsize=2)
+def _comet_scorer(reference: str, path: str, identity: str, device: str) -> Any:
+    """One COMET scorer per (checkpoint, device) and process: loading costs seconds."""
+    from toolkit.evaluation.comet import build_scorer, resolve_comet
+
+    return build_scorer(resolve_comet(reference), device)
+
+
+_COMET_SCORED: dict[tuple[Any, ...], list[float]] = {}  # the last few scorings, by model, device and texts
+
+
+class CometMetric:
+    """COMET × 100 per segment (the mean over references when there are several), averaged."""
+
+    name = "comet"
+    display = "COMET"
+    higher_is_better = True
+
+    def __init__(self, options: NeuralOptions, sources: Sequence[str] | None) -> None:
+        from toolkit.evaluation.comet import resolve_comet
+
+        self.reference = options.comet_model or COMET_DEFAULT
+        if self.reference in COMET_NON_COMMERCIAL:
+            raise ModelError(f"COMET model {self.reference} (CC BY-NC-SA 4.0: non-commercial use only) is a "
+                             "UnifiedMetric/XCOMET checkpoint, which toolkit does not implement; use "
+                             f"{COMET_DEFAULT} or {COMET_CPU} (Apache-2.0)")
+        if sources is None:
+            raise ToolkitError("comet needs the source texts: give --src FILE (text or JSONL with 'source'), or "
+                               "score a translate run folder, whose manifest holds them")
+        self.sources = list(sources)
+        self.model = resolve_comet(self.reference)
+        self.device = resolve_device(options.device)
+        self.batch_size = options.comet_batch_size
+        if self.batch_size < 1:
+            raise ToolkitError("the COMET batch size must be a positive integer")
+
+    @staticmethod
+    def from_sums(sums: np.ndarray) -> float:
+        return float(sums[0] / sums[1])
+
+    def signature(self, nrefs: int | str) -> str:
+        encoder = self.model.encoder
+        identity = encoder.revision or (encoder.content_hash or "")[:12]
+        refs = "|mref:mean" if nrefs != 1 else ""
+        return (f"nrefs:{nrefs}{refs}|model:{self.reference}@{self.model.identity}"
+                f"|encoder:{self.model.settings.pretrained_model}@{identity}|impl:toolkit-regression-metric"
+                f"|scale:100|agg:mean|version:{_versions('toolkit', 'transformers', 'torch')}")
+
+    def segment_scores(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> list[float]:
+        if len(hypotheses) != len(self.sources):
+            raise ToolkitError(f"comet: {len(self.sources)} sources but {len(hypotheses)} hypotheses")
+        refs = [[r for r in group if r is not None] for group in references]
+        key = (self.model.path, self.model.identity, self.device, self.batch_size, tuple(self.sources), tuple(hypotheses),
+               tuple(tuple(r) for r in refs))
+        if key not in _COMET_SCORED:  # a benchmark scores the same segments for its table and per document
+            scorer = _comet_scorer(self.reference, str(self.model.path), self.model.identity, self.device)
+            if len(_COMET_SCORED) >= 4:
+                _COMET_SCORED.pop(next(iter(_COMET_SCORED)))
+            from toolkit.console import progress, stderr
+
+            with progress(stderr.is_terminal) as bar:
+                task = bar.add_task("COMET", total=len(hypotheses))
+                scores = scorer.score(self.sources, list(hypotheses), refs, self.batch_size, self.device,
+                                      lambda n: bar.advance(task, n))
+            _COMET_SCORED[key] = [s * 100 for s in scores]
+        return list(_COMET_SCORED[key])
+
+    def compute(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]], pool: Any = None) -> Any:
+        from toolkit.evaluation.metrics import MetricScore
+
+        scores = self.segment_scores(hypotheses, references)
+        stats = np.array([[s, 1.0] for s in scores], dtype=np.float64)
+        counts = sorted({len(r) for r in references})
+        return MetricScore(self.display, self.from_sums(stats.sum(axis=0)), stats,
+                           self.signature(counts[0] if len(counts) == 1 else "var"), True)

@@ -20,7 +20,9 @@ from toolkit.errors import ModelError
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 # What a seq2seq checkpoint needs; skips duplicate weight formats (flax, tf, onnx, rust).
 _BIN_PATTERN = "pytorch_model*.bin"  # fetched only when a repository has no safetensors weights
-_DOWNLOAD_PATTERNS = ["*.json", "*.model", "*.spm", "*.txt", "*.safetensors", "*.tiktoken", "spiece.*", "vocab.*"]
+# COMET checkpoints (Unbabel/wmt22-comet-da) are hparams.yaml + checkpoints/model.ckpt.
+_DOWNLOAD_PATTERNS = ["*.json", "*.model", "*.spm", "*.txt", "*.safetensors", "*.tiktoken", "spiece.*", "vocab.*",
+                      "hparams.yaml", "checkpoints/model.ckpt"]
 
 
 @dataclass(frozen=True)
@@ -235,13 +237,16 @@ def model_size_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def load_seq2seq_model(ref: ModelRef, device: str = "cpu", dtype: str = "float32") -> Any:
-    """Load the PyTorch model with ``from_pretrained`` from a resolved reference, in eval mode."""
+def load_seq2seq_model(ref: ModelRef, device: str = "cpu", dtype: str = "float32",
+                       attention: str | None = None) -> Any:
+    """Load the PyTorch model with ``from_pretrained`` from a resolved reference, in eval mode.
+    ``attention`` is transformers' ``attn_implementation`` (None: its default)."""
     import torch
     from transformers import AutoModelForSeq2SeqLM
 
+    extra = {"attn_implementation": attention} if attention else {}
     try:
-        model = AutoModelForSeq2SeqLM.from_pretrained(ref.path, dtype=getattr(torch, dtype))
+        model = AutoModelForSeq2SeqLM.from_pretrained(ref.path, dtype=getattr(torch, dtype), **extra)
     except (OSError, ValueError, KeyError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"cannot load model '{ref.reference}' as a seq2seq model: {first_line}") from None
