@@ -122,8 +122,12 @@ def main() -> None:
              [*toolkit, "--hyp", str(hyp), "--ref", str(ref), *boot, "--out", str(single / "scores")]),
             (docs, "`toolkit evaluate --jobs 1` (no worker processes): same",
              [*toolkit, "--hyp", str(hyp), "--ref", str(ref), *boot, "--jobs", "1", "--out", str(single / "serial")]),
-            (docs, "`toolkit evaluate --metrics bleu`: BLEU + CI",
+            (docs, "`toolkit evaluate --metrics bleu`: BLEU + CI (and the segment-level chrF every translation gets)",
              [*toolkit, "--hyp", str(hyp), "--ref", str(ref), "--metrics", "bleu", *boot, "--out", str(single / "bleu")]),
+            (docs, "`toolkit evaluate --metrics chrf`: chrF++ + CI",
+             [*toolkit, "--hyp", str(hyp), "--ref", str(ref), "--metrics", "chrf", *boot, "--out", str(single / "chrf")]),
+            (docs, "`toolkit evaluate --metrics ter`: TER + CI (and the segment-level chrF)",
+             [*toolkit, "--hyp", str(hyp), "--ref", str(ref), "--metrics", "ter", *boot, "--out", str(single / "ter")]),
             (docs + " (plain text)", "for comparison, `sacrebleu -m bleu chrf ter` (no CIs)",
              [sys.executable, "-m", "sacrebleu", str(single / "ref.txt"), "-i", str(single / "hyp.txt"),
               "-m", "bleu", "chrf", "ter", "--chrf-word-order", "2"]),
@@ -135,6 +139,10 @@ def main() -> None:
              "`toolkit evaluate --baseline`: BLEU, chrF++, TER + CIs, paired bootstrap and AR",
              [*toolkit, "--hyp", str(phyp), "--ref", str(pref), "--baseline", str(pbase), *boot,
               "--out", str(paired / "scores")]),
+            (f"{args.pairs:,} segments ({args.pairs // 5:,} documents) + baseline",
+             "`toolkit evaluate --baseline --jobs 1` (no worker processes: statistics extracted in the same process)",
+             [*toolkit, "--hyp", str(phyp), "--ref", str(pref), "--baseline", str(pbase), *boot, "--jobs", "1",
+              "--out", str(paired / "serial")]),
         ]
         for corpus, metrics, cli in cases:
             print(f"running: {corpus}: {metrics}", file=sys.stderr)

@@ -15,11 +15,14 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
+import numpy as np
+
 from toolkit.errors import ToolkitError
 from toolkit.evaluation.metrics import (
     EXTRACT_SLICE,
     SUMMARIZATION_METRICS,
     TRANSLATION_METRICS,
+    MetricScore,
     SacreMetric,
     build_metrics,
 )
@@ -42,7 +45,8 @@ def evaluate(hypotheses: Sequence[str], references: Sequence[Sequence[str]], tas
              metrics: Sequence[str] | None = None, lang: str = "en", stem: str | bool = "auto",
              bootstrap: int = 1000, seed: int = 12345, baseline: Sequence[str] | None = None,
              keys: Sequence[tuple[str, int]] | None = None, jobs: int = 1, lsum_split: str = "newline",
-             neural: NeuralOptions | None = None, sources: Sequence[str] | None = None) -> dict[str, Any]:
+             neural: NeuralOptions | None = None, sources: Sequence[str] | None = None, *,
+             _release: bool = False) -> dict[str, Any]:
     """Score aligned hypotheses against ``references[i]`` (the references of segment i).
 
     Returns a JSON-ready dict: every corpus score with its bootstrap CI and signature, per-segment
@@ -79,7 +83,7 @@ def evaluate(hypotheses: Sequence[str], references: Sequence[Sequence[str]], tas
         "scores": [],
     }
     with _pool(jobs, len(hypotheses)) as pool:
-        _score(result, objects, hypotheses, references, baseline, bootstrap, seed, keys, task, lang, pool)
+        _score(result, objects, hypotheses, references, baseline, bootstrap, seed, keys, task, lang, pool, _release)
     return result
 
 
@@ -96,17 +100,30 @@ def _pool(jobs: int, segments: int) -> AbstractContextManager[Executor | None]:
 
 def _score(result: dict[str, Any], objects: list[Any], hypotheses: Sequence[str], references: Sequence[Sequence[str]],
            baseline: Sequence[str] | None, bootstrap: int, seed: int, keys: list[tuple[str, int]], task: str, lang: str,
-           pool: Executor | None) -> None:
-    chrf_stats = None
-    scored, base_scored = [], []
+           pool: Executor | None, release: bool = False) -> None:
+    """``release`` (evaluate_paths, which owns the lists): references and baseline texts are emptied
+    once every statistic is extracted, and statistics once resampled, so that at 100k segments they
+    do not sit beside the segment-level report."""
+    chrf_scores = None
+    scored, base_scored, stats, base_stats = [], [], [], []
     for metric in objects:
         scored.append(metric.compute(hypotheses, references, pool))
-        if isinstance(metric, SacreMetric) and metric.name == "chrf":
-            chrf_stats = scored[-1].stats
+        if task == "translation" and isinstance(metric, SacreMetric) and metric.name == "chrf":
+            chrf_scores = metric.segment_scores(scored[-1].stats)
+        stats.append(_take_stats(scored[-1]))
         if baseline is not None:
             base_scored.append(metric.compute(baseline, references, pool))
-    drawn = resample([s.stats for s in scored], [m.from_sums for m in objects], bootstrap, seed,
-                     [b.stats for b in base_scored] if baseline is not None else None)
+            base_stats.append(_take_stats(base_scored[-1]))
+    if task == "translation" and chrf_scores is None:
+        chrf = SacreMetric("chrf", lang)
+        chrf_scores = chrf.segment_scores(chrf.compute(hypotheses, references, pool).stats)
+    if release:
+        for texts in (references, baseline):
+            if isinstance(texts, list):
+                texts.clear()
+    drawn = resample(stats, [m.from_sums for m in objects], bootstrap, seed, base_stats if baseline is not None else None)
+    stats.clear()
+    base_stats.clear()
     for score, (low, high) in zip(scored, drawn.system_ci):
         result["scores"].append({"metric": score.name, "score": score.score, "ci_low": low, "ci_high": high,
                                  "signature": score.signature, "higher_is_better": score.higher_is_better})
@@ -124,14 +141,16 @@ def _score(result: dict[str, Any], objects: list[Any], hypotheses: Sequence[str]
         result["baseline"] = {"scores": baseline_scores, "comparison": comparisons,
                               "tests": "paired bootstrap resampling and approximate randomization as sacrebleu "
                               "(--paired-bs, --paired-ar), ties counted as extreme"}
-    if task == "translation":
-        chrf = SacreMetric("chrf", lang)
-        if chrf_stats is None:
-            chrf_stats = chrf.compute(hypotheses, references, pool).stats
+    if chrf_scores is not None:
         result["segments"] = [
-            {"doc_id": d, "segment": i, "chrf": s, "hypothesis": h}
-            for (d, i), s, h in zip(keys, chrf.segment_scores(chrf_stats), hypotheses)
+            {"doc_id": d, "segment": i, "chrf": s, "hypothesis": h} for (d, i), s, h in zip(keys, chrf_scores, hypotheses)
         ]
+
+
+def _take_stats(score: MetricScore) -> np.ndarray:
+    """A score's per-segment statistics, which the score object no longer holds."""
+    stats, score.stats = score.stats, np.empty((0, score.stats.shape[1]))
+    return stats
 
 
 def evaluate_paths(hyp: str, refs: Sequence[str], task: str | None = None, metrics: Sequence[str] | None = None,
@@ -152,16 +171,18 @@ def evaluate_paths(hyp: str, refs: Sequence[str], task: str | None = None, metri
     ref_segments = merge_references([load_segments(r, "ref", task) for r in refs])
     task = task or hyp_segments.task or ref_segments.task or "translation"
     keys, hypotheses, references = align(hyp_segments, ref_segments)
+    lang = lang or hyp_segments.lang or "en"
     if src is not None:
         sources = align_sources(keys, load_segments(src, "src", task))
     else:
         sources = align_sources(keys, hyp_segments, quiet=True) or align_sources(keys, ref_segments, quiet=True)
+    del hyp_segments  # its ids and per-segment lists: only the aligned texts are needed now
     baseline_texts = None
     if baseline is not None:
-        base_segments = load_segments(baseline, "hyp", task)
-        _, baseline_texts, _ = align(base_segments, ref_segments)
-    result = evaluate(hypotheses, references, task, metrics, lang or hyp_segments.lang or "en", stem, bootstrap,
-                      seed, baseline_texts, keys, jobs, lsum_split, neural, sources)
+        _, baseline_texts, _ = align(load_segments(baseline, "hyp", task), ref_segments)
+    del ref_segments
+    result = evaluate(hypotheses, references, task, metrics, lang, stem, bootstrap, seed, baseline_texts, keys, jobs,
+                      lsum_split, neural, sources, _release=True)
     result["hyp"] = hyp
     result["ref"] = list(refs)
     if baseline is not None:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from toolkit.errors import ToolkitError
+from toolkit.evaluation import ngrams, ter
 from toolkit.evaluation.neural import NeuralOptions
 from toolkit.evaluation.rouge import ROUGE, VARIANTS
 
@@ -62,13 +63,25 @@ def _extract_slice(spec: tuple[Any, ...], hypotheses: list[str], references: lis
                    metric: SacreMetric | ROUGE | None = None) -> Any:
     """Statistics of one slice of segments; in a worker process, the metric is built once per process.
 
-    sacrebleu's statistics come back as a float64 array (exact for integer counts), which is far
-    smaller than its lists of Python numbers, in memory and when sent back from a worker.
+    Statistics come back as an array — int32 counts for BLEU and chrF, float64 for TER (its average
+    reference length) — far smaller than lists of Python numbers, in memory and from a worker.
     """
     metric = metric or _worker_metric(spec)
     if isinstance(metric, SacreMetric):
-        rows = metric.metric._extract_corpus_statistics(hypotheses, ref_streams(references))
-        return np.asarray(rows, dtype=np.float64)
+        if ngrams.supported(metric.metric):  # BLEU, chrF: the same counts, counted with numpy
+            stats = ngrams.statistics(metric.metric, hypotheses, references)
+        elif metric.name == "ter":  # sacrebleu's shift search, a leaner edit-distance loop
+            stats = ter.statistics(metric.metric, hypotheses, references)
+        else:
+            stats = np.asarray(metric.metric._extract_corpus_statistics(hypotheses, ref_streams(references)),
+                               dtype=np.float64)
+        # sacrebleu's tokenizers memoise up to 65,536 sentences (~20 MB at 100k segments); a corpus
+        # rarely repeats one, so the cache is emptied after each slice rather than kept for the run.
+        tokenizer = getattr(metric.metric, "tokenizer", None)
+        cache_clear = getattr(type(tokenizer).__call__, "cache_clear", None) if tokenizer is not None else None
+        if cache_clear is not None:
+            cache_clear()
+        return stats
     return [metric.segment_scores(h, r) for h, r in zip(hypotheses, references)]
 
 
@@ -109,7 +122,9 @@ class SacreMetric:
         self.higher_is_better = name != "ter"
 
     def from_sums(self, sums: np.ndarray) -> float:
-        return float(self.metric._compute_score_from_stats(list(sums)).score)
+        # float64 whatever the statistics' dtype (BLEU and chrF keep int32 counts): exact for sums
+        # below 2**53, and sacrebleu then computes on the same values as from its own float sums.
+        return float(self.metric._compute_score_from_stats(list(np.asarray(sums, dtype=np.float64))).score)
 
     def compute(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]],
                 pool: Executor | None = None) -> MetricScore:
@@ -124,7 +139,7 @@ class SacreMetric:
 
     def segment_scores(self, stats: np.ndarray) -> list[float]:
         """Sentence-level scores from per-segment statistics (equal to sacrebleu's ``sentence_score``)."""
-        return [float(self.metric._compute_score_from_stats(list(row)).score) for row in stats]
+        return [float(self.metric._compute_score_from_stats(list(row.astype(np.float64))).score) for row in stats]
 
     def sentence_scores(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> list[float]:
         return self.segment_scores(self.compute(hypotheses, references).stats)

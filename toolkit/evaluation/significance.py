@@ -119,10 +119,13 @@ def resample(systems: Sequence[np.ndarray], from_sums: Sequence[FromSums], resam
     each segment's statistics between the systems with probability 1/2 and compares ``|a − b|``
     with ``|Δ|``. Both p-values are ``(count + 1) / (resamples + 1)``, never below 1/(resamples + 1).
     """
-    system = [np.asarray(s, dtype=np.float64) for s in systems]
+    # Statistics keep their dtype (BLEU's and chrF's int32 counts): a float64 copy of every metric's
+    # matrix would sit in memory for the whole pass; each product casts its operand instead, and
+    # with integer counts every partial sum is an integer below 2**53, so the sums are exact anyway.
+    system = [np.asarray(s) for s in systems]
     baseline = None
     if baselines is not None:
-        baseline = [np.asarray(b, dtype=np.float64) for b in baselines]
+        baseline = [np.asarray(b) for b in baselines]
         if [b.shape for b in baseline] != [s.shape for s in system]:
             raise ValueError("system and baseline statistics must be aligned segment by segment")
     n = len(system[0])
