@@ -238,7 +238,7 @@ def attention_implementation(device: str, dtype: str) -> str | None:
     On the CPU in bfloat16/float16, PyTorch's SDPA kernel is slower than plain matrix products
     for the short queries of step-by-step decoding: measured on AMD EPYC (AVX512-BF16), eager
     attention decoded 1.35x (MarianMT) and 1.28x (BART) faster in bfloat16, and the same as SDPA
-    in float32 (evaluation/benchmarks/speed-cpu-quiet.md).
+    in float32 (README, "Measured: plain transformers vs toolkit vs CTranslate2").
     """
     return "eager" if device == "cpu" and dtype in ("bfloat16", "float16") else None
 
