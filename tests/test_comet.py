@@ -308,7 +308,10 @@ def test_bad_models_are_one_line_errors(checkpoints: dict[str, Path], tmp_path: 
     assert "UnifiedMetric" in _cli_error([*base, str(broken)])
     good = yaml.safe_load((checkpoints["mix-softmax-avg"] / "hparams.yaml").read_text())
     (broken / "hparams.yaml").write_text(yaml.safe_dump(good))
-    assert "cannot read" in _cli_error([*base, str(broken)])
+    line = _cli_error([*base, str(broken)])
+    assert "cannot read" in line and line.endswith("(not a PyTorch checkpoint of tensors and plain values)"), line
+    (broken / "checkpoints" / "model.ckpt").write_bytes(b"junk")  # unpickling fails with a bare opcode number
+    assert _cli_error([*base, str(broken)]).endswith("(not a PyTorch checkpoint of tensors and plain values)")
     assert "CC BY-NC-SA 4.0" in _cli_error([*base, "Unbabel/wmt22-cometkiwi-da"])
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     message = _cli_error([*base[:-1]])  # the default model, not cached here

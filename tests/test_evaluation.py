@@ -266,7 +266,14 @@ def test_cli_errors(tmp_path: Path) -> None:
     line = error_line(invoke("--hyp", str(tmp_path / "partial.jsonl"), "--ref", ref))
     assert "missing from" in line and "001_9dc1b2430c6dff80" in line and "not in" in line and "other" in line
     assert "has 12 segments but" in error_line(invoke("--hyp", str(tmp_path / "short.jsonl"), "--ref", ref))
-    assert "not valid utf-8" in error_line(invoke("--hyp", str(tmp_path / "latin.txt"), "--ref", str(tmp_path / "two.txt")))
+    line = error_line(invoke("--hyp", str(tmp_path / "latin.txt"), "--ref", str(tmp_path / "two.txt")))
+    assert "not valid utf-8" in line and "evaluate reads UTF-8" in line and "--encoding" not in line
+    assert "metric 'BLEU' is given twice" in error_line(invoke("--hyp", ref, "--ref", ref, "--metrics", "bleu,chrf,BLEU"))
+    assert "no metric given" in error_line(invoke("--hyp", ref, "--ref", ref, "--metrics", " , "))
+    shifted = [{**r, "segment": 70} if i == 2 else r for i, r in enumerate(rows)]
+    (tmp_path / "shifted.jsonl").write_text("\n".join(json.dumps(r) for r in shifted))
+    line = error_line(invoke("--hyp", str(tmp_path / "shifted.jsonl"), "--ref", ref))
+    assert "segment ids do not match: missing from" in line and "#70" in line and "not in" in line
     assert "unknown metric 'meteor'" in error_line(invoke("--hyp", ref, "--ref", ref, "--metrics", "bleu,meteor"))
     assert "unknown language code" in error_line(invoke("--hyp", ref, "--ref", ref, "--lang", "klingon"))
     assert "no such file" in error_line(invoke("--hyp", str(tmp_path / "nope.jsonl"), "--ref", ref))

@@ -110,6 +110,17 @@ def one_line_error(args: list[str]) -> str:
     return lines[0]
 
 
+def test_bertscore_layer_beyond_the_model_is_one_clear_error(tiny_bert: Path, tmp_path: Path) -> None:
+    (tmp_path / "t.txt").write_text("Some text.\n")
+    args = ["--hyp", str(tmp_path / "t.txt"), "--ref", str(tmp_path / "t.txt"), "--metrics", "bertscore", "--device", "cpu"]
+    line = one_line_error([*args, "--bertscore-model", str(tiny_bert), "--bertscore-layers", "99"])
+    assert "--bertscore-layers is 99, but the model has 2 layers" in line
+    known = tmp_path / "roberta-large"  # a folder named like a model bert-score knows (layer 17)
+    known.symlink_to(tiny_bert, target_is_directory=True)
+    assert "recommended layer for that name is 17, but the model has 2 layers" in one_line_error(
+        [*args, "--bertscore-model", str(known)])
+
+
 @pytest.mark.parametrize("lang, model", [("en", "roberta-large"), ("fr", "bert-base-multilingual-cased")])
 def test_default_bertscore_models_offline_are_one_clear_error(tmp_path: Path, lang: str, model: str) -> None:
     (tmp_path / "t.txt").write_text("Some text.\n")

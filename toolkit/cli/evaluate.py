@@ -24,6 +24,7 @@ from toolkit.console import (
     stderr,
     user_errors,
 )
+from toolkit.errors import ToolkitError
 
 
 @app.command()
@@ -55,12 +56,14 @@ def evaluate(
         from toolkit.evaluation.report import signatures, table, write_reports
         from toolkit.io.runs import RunFolder, base_manifest
 
+        names = [m for m in metrics.split(",") if m.strip()] if metrics is not None else None
+        if names == []:
+            raise ToolkitError("--metrics: no metric given (e.g. --metrics bleu,chrf)")
         inputs = [Path(p) for p in [hyp, *ref, baseline, src] if p]
         run = RunFolder(out, overwrite=overwrite, inputs=inputs) if out is not None else None
         with run if run is not None else nullcontext():
             from toolkit.evaluation.neural import NeuralOptions
 
-            names = [m for m in metrics.split(",") if m.strip()] if metrics else None
             neural = NeuralOptions(comet_model, bertscore_model, bertscore_layers, device.value)
             result = evaluate_paths(hyp, ref, task, names, lang, stem.value, bootstrap, seed, baseline, jobs,
                                     lsum_split.value, neural, src)

@@ -16,6 +16,7 @@ checks the scores equal unbabel-comet 2.2.7's on tiny checkpoints built there.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -110,8 +111,10 @@ def load_checkpoint(path: Path, reference: str) -> tuple[dict[str, torch.Tensor]
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises RuntimeError, UnpicklingError, EOFError… for a bad file
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"COMET model {reference}: cannot read {path} ({first[:200]})") from None
+        # torch's own messages (a bare opcode number, advice to drop weights_only) do not help here.
+        logging.getLogger(__name__).debug("torch.load(%s) failed: %s", path, exc)
+        raise ModelError(f"COMET model {reference}: cannot read {path} (not a PyTorch checkpoint of tensors and "
+                         "plain values)") from None
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
         raise ModelError(f"COMET model {reference}: {path} is not a COMET checkpoint (no state_dict)")
     hparams = checkpoint.get("hyper_parameters")

@@ -222,6 +222,15 @@ def _from_jsonl(path: Path, role: str) -> Segments:
 def load_segments(path: str, role: str = "hyp", task: str | None = None) -> Segments:
     """Read hypotheses (role 'hyp'), references (role 'ref') or sources (role 'src') from a run folder,
     JSONL or text. A run folder given as sources gives its segments' source texts."""
+    try:
+        return _load_segments(path, role, task)
+    except InputError as exc:
+        # The readers' hint names --encoding, which evaluate does not have: it reads UTF-8 only.
+        message = str(exc).replace("; convert the file or pass --encoding", "; evaluate reads UTF-8: convert the file")
+        raise InputError(message) from None
+
+
+def _load_segments(path: str, role: str, task: str | None) -> Segments:
     location = Path(path)
     if not location.exists():
         raise InputError(f"{path}: no such file or directory")
@@ -322,7 +331,10 @@ def align(hyp: Segments, ref: Segments) -> tuple[list[Key], list[str], list[list
     lookup = dict(zip(hyp.keys, hyp.texts))
     bad = [f"{d}#{i}" for d, i in ref.keys if (d, i) not in lookup]
     if bad:
-        raise InputError(f"segment ids do not match: {_preview(bad)}")
+        wanted = set(ref.keys)
+        extra = [f"{d}#{i}" for d, i in hyp.keys if (d, i) not in wanted]
+        raise InputError(f"segment ids do not match: missing from {hyp.origin}: {_preview(bad)}; "
+                         f"not in {ref.origin}: {_preview(extra)}")
     hypotheses = [lookup[k][0] for k in ref.keys]
     return list(ref.keys), _non_blank(hyp, hypotheses), ref.texts
 

@@ -183,9 +183,13 @@ def build_metrics(names: Sequence[str], lang: str, stem: str | bool = "auto", ls
     the source texts of the segments, which COMET reads."""
     metrics: list[Any] = []
     variants: list[str] = []
+    seen: set[str] = set()
     for raw in names:
         name = raw.strip()
         lowered = name.lower()
+        if lowered in seen:
+            raise ToolkitError(f"metric '{name}' is given twice")
+        seen.add(lowered)
         if lowered in TRANSLATION_METRICS:
             metrics.append(SacreMetric(lowered, lang))
         elif lowered == "bertscore":

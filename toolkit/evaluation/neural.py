@@ -71,18 +71,24 @@ def _versions(*packages: str) -> str:
 
 def _default_layers(reference: str, path: Any) -> int:
     """bert-score's layer for a known model (by id or folder name), else the model's last layer."""
-    import json
-
     from bert_score.utils import model2layers
 
     for name in (reference, str(reference).rstrip("/").split("/")[-1]):
         if name in model2layers:
             return int(model2layers[name])
-    config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    layers = config.get("num_hidden_layers") or config.get("n_layer") or config.get("num_layers")
+    layers = model_layers(path)
     if not layers:
         raise ToolkitError(f"--bertscore-model {reference}: cannot tell its number of layers; give --bertscore-layers")
-    return int(layers)
+    return layers
+
+
+def model_layers(path: Any) -> int | None:
+    """The number of layers the model's config.json gives (None if it names none)."""
+    import json
+
+    config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    layers = config.get("num_hidden_layers") or config.get("n_layer") or config.get("num_layers")
+    return int(layers) if layers else None
 
 
 @lru_cache(maxsize=4)
@@ -118,6 +124,11 @@ class BertScoreMetric:
         if options.bertscore_layers is not None and options.bertscore_layers < 1:
             raise ToolkitError("--bertscore-layers must be a positive integer")
         self.layers = options.bertscore_layers or _default_layers(self.reference, self.model.path)
+        available = model_layers(self.model.path)
+        if available is not None and self.layers > available:
+            chosen = "--bertscore-layers" if options.bertscore_layers else "bert-score's recommended layer for that name"
+            raise ToolkitError(f"--bertscore-model {self.reference}: {chosen} is {self.layers}, but the model has "
+                               f"{available} layers; give --bertscore-layers 1..{available}")
         self.device = resolve_device(options.device)
         self.batch_size = options.batch_size
 

@@ -34,9 +34,15 @@ def score_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _counts(result: dict[str, Any], joiner: str) -> str:
+    """'3 segments · 1 document(s)'; a summary's unit is the document itself: '3 documents'."""
+    units = f"{result['segments_count']} {result['unit']}s"
+    return units if result["unit"] == "document" else f"{units}{joiner}{result['documents_count']} document(s)"
+
+
 def table(result: dict[str, Any]) -> Table:
     b = result["bootstrap"]
-    title = (f"{result['task']} · {result['segments_count']} {result['unit']}s · {result['documents_count']} document(s)"
+    title = (f"{result['task']} · {_counts(result, ' · ')}"
              f" · 95% CI from {b['resamples']} bootstrap resamples (seed {b['seed']})")
     out = Table(title=title, title_justify="left")
     rows = score_rows(result)
@@ -71,7 +77,7 @@ def to_markdown(result: dict[str, Any]) -> str:
     b = result["bootstrap"]
     head = ["metric", "score", "95% CI"] + (["baseline", "Δ", "Δ 95% CI", "p (bootstrap)", "p (AR)"] if compare else [])
     lines = [f"# Evaluation: {result['task']}", "",
-             (f"{result['segments_count']} {result['unit']}s in {result['documents_count']} document(s); "
+             (f"{_counts(result, ' in ')}; "
              f"95% confidence intervals from {b['resamples']} bootstrap resamples (seed {b['seed']})."), ""]
     table_rows = []
     for row in rows:
