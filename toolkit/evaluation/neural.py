@@ -105,12 +105,39 @@ def _bert_scorer(path: str, layers: int, device: str, batch_size: int) -> Any:
         raise ModelError(f"BERTScore model {path}: cannot be loaded ({str(exc).splitlines()[0]})") from None
 
 
-class BertScoreMetric:
+class SegmentAveraged:
+    """A metric scored per segment (× 100) and averaged: its statistics are ``[score, 1]`` per
+    segment, so the bootstrap intervals and paired tests apply unchanged. Subclasses give
+    ``display``, ``segment_scores`` and ``signature``."""
+
+    display = ""
+    higher_is_better = True
+
+    @staticmethod
+    def from_sums(sums: np.ndarray) -> float:
+        return float(sums[0] / sums[1])
+
+    def signature(self, nrefs: int | str) -> str:
+        raise NotImplementedError
+
+    def segment_scores(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> list[float]:
+        raise NotImplementedError
+
+    def compute(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]], pool: Any = None) -> Any:
+        from toolkit.evaluation.metrics import MetricScore
+
+        scores = self.segment_scores(hypotheses, references)
+        stats = np.array([[s, 1.0] for s in scores], dtype=np.float64)
+        counts = sorted({len(r) for r in references})
+        return MetricScore(self.display, self.from_sums(stats.sum(axis=0)), stats,
+                           self.signature(counts[0] if len(counts) == 1 else "var"), True)
+
+
+class BertScoreMetric(SegmentAveraged):
     """BERTScore F1 × 100 per segment (best reference when there are several), averaged."""
 
     name = "bertscore"
     display = "BERTScore-F1"
-    higher_is_better = True
 
     def __init__(self, lang: str, options: NeuralOptions) -> None:
         try:
@@ -132,10 +159,6 @@ class BertScoreMetric:
         self.device = resolve_device(options.device)
         self.batch_size = options.batch_size
 
-    @staticmethod
-    def from_sums(sums: np.ndarray) -> float:
-        return float(sums[0] / sums[1])
-
     def signature(self, nrefs: int | str) -> str:
         identity = self.model.revision or (self.model.content_hash or "")[:12]
         return (f"nrefs:{nrefs}|model:{self.reference}@{identity}|layer:{self.layers}|idf:no|rescale:no|scale:100"
@@ -146,15 +169,6 @@ class BertScoreMetric:
         refs = [[r for r in group if r is not None] for group in references]
         _, _, f1 = scorer.score(list(hypotheses), refs, batch_size=self.batch_size)
         return [float(v) * 100 for v in f1.tolist()]
-
-    def compute(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]], pool: Any = None) -> Any:
-        from toolkit.evaluation.metrics import MetricScore
-
-        scores = self.segment_scores(hypotheses, references)
-        stats = np.array([[s, 1.0] for s in scores], dtype=np.float64)
-        counts = sorted({len(r) for r in references})
-        return MetricScore(self.display, self.from_sums(stats.sum(axis=0)), stats,
-                           self.signature(counts[0] if len(counts) == 1 else "var"), True)
 
 
 @lru_cache(maxsize=2)
@@ -168,12 +182,11 @@ def _comet_scorer(reference: str, path: str, identity: str, device: str) -> Any:
 _COMET_SCORED: dict[tuple[Any, ...], list[float]] = {}  # the last few scorings, by model, device and texts
 
 
-class CometMetric:
+class CometMetric(SegmentAveraged):
     """COMET × 100 per segment (the mean over references when there are several), averaged."""
 
     name = "comet"
     display = "COMET"
-    higher_is_better = True
 
     def __init__(self, options: NeuralOptions, sources: Sequence[str] | None) -> None:
         from toolkit.evaluation.comet import resolve_comet
@@ -192,10 +205,6 @@ class CometMetric:
         self.batch_size = options.comet_batch_size
         if self.batch_size < 1:
             raise ToolkitError("the COMET batch size must be a positive integer")
-
-    @staticmethod
-    def from_sums(sums: np.ndarray) -> float:
-        return float(sums[0] / sums[1])
 
     def signature(self, nrefs: int | str) -> str:
         encoder = self.model.encoder
@@ -223,12 +232,3 @@ class CometMetric:
                                       lambda n: bar.advance(task, n))
             _COMET_SCORED[key] = [s * 100 for s in scores]
         return list(_COMET_SCORED[key])
-
-    def compute(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]], pool: Any = None) -> Any:
-        from toolkit.evaluation.metrics import MetricScore
-
-        scores = self.segment_scores(hypotheses, references)
-        stats = np.array([[s, 1.0] for s in scores], dtype=np.float64)
-        counts = sorted({len(r) for r in references})
-        return MetricScore(self.display, self.from_sums(stats.sum(axis=0)), stats,
-                           self.signature(counts[0] if len(counts) == 1 else "var"), True)
