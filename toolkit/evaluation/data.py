@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import InputError
-from toolkit.io.documents import jsonl_records, read_text_file
+from toolkit.io.documents import ENCODING_HINT, jsonl_records, read_text_file
 
 HYPOTHESIS_FIELDS = ("hypothesis", "translation", "summary", "output", "text", "reference")
 Key = tuple[str, int]
@@ -226,7 +226,7 @@ def load_segments(path: str, role: str = "hyp", task: str | None = None) -> Segm
         return _load_segments(path, role, task)
     except InputError as exc:
         # The readers' hint names --encoding, which evaluate does not have: it reads UTF-8 only.
-        message = str(exc).replace("; convert the file or pass --encoding", "; evaluate reads UTF-8: convert the file")
+        message = str(exc).replace(ENCODING_HINT, "evaluate reads UTF-8: convert the file")
         raise InputError(message) from None
 
 

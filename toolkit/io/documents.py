@@ -67,6 +67,10 @@ def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
+# The end of a decoding error; commands without --encoding (evaluate) replace it.
+ENCODING_HINT = "convert the file or pass --encoding"
+
+
 def _binary(origin: str) -> InputError:
     return InputError(f"{origin}: looks like a binary file (NUL bytes found), expected text; for UTF-16/32 text "
                       "without a byte-order mark pass --encoding utf-16-le (or -be, utf-32-le, ...)")
@@ -98,7 +102,7 @@ def decode_bytes(data: bytes, origin: str, encoding: str = "utf-8") -> tuple[str
             raise _binary(origin) from None
         raise InputError(
             f"{origin}: not valid {encoding} at byte offset {exc.start} "
-            f"(byte 0x{data[exc.start]:02x}); convert the file or pass --encoding"
+            f"(byte 0x{data[exc.start]:02x}); {ENCODING_HINT}"
         ) from None
     if "\x00" in text[:_BINARY_SNIFF_BYTES]:
         raise _binary(origin)
