@@ -20,6 +20,19 @@ SEEDS = REPO / "seeds"
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
 
 
+def evaluate_error(*args: str) -> str:
+    """The one error line of a `toolkit evaluate` that must fail as a user error (exit 2, one line)."""
+    from typer.testing import CliRunner
+
+    from toolkit.cli import app
+
+    result = CliRunner().invoke(app, ["evaluate", *args])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("toolkit: error: "), result.stderr
+    return lines[0]
+
+
 def seed_texts() -> list[str]:
     return [p.read_text(encoding="utf-8") for p in SEED_FILES]
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import REPO, SEED_FILES
+from conftest import REPO, SEED_FILES, evaluate_error
 from typer.testing import CliRunner
 
 from toolkit.cli import app
@@ -281,40 +281,32 @@ def test_sources_come_from_the_hypotheses_jsonl(checkpoints: dict[str, Path], tm
     assert got["scores"][0]["score"] == pytest.approx(direct["scores"][0]["score"], abs=1e-9)
 
 
-def _cli_error(args: list[str]) -> str:
-    result = runner.invoke(app, ["evaluate", *args])
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("toolkit: error: "), result.stderr
-    return lines[0]
-
-
 def test_bad_models_are_one_line_errors(checkpoints: dict[str, Path], tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "src.txt").write_text("\n".join(SRC) + "\n", encoding="utf-8")
     (tmp_path / "hyp.txt").write_text("\n".join(HYPS) + "\n", encoding="utf-8")
     base = ["--hyp", str(tmp_path / "hyp.txt"), "--ref", str(tmp_path / "hyp.txt"), "--src", str(tmp_path / "src.txt"),
             "--metrics", "comet", "--device", "cpu", "--comet-model"]
-    assert "no such folder" in _cli_error([*base, str(tmp_path / "missing") + "/"])
+    assert "no such folder" in evaluate_error(*base, str(tmp_path / "missing") + "/")
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert "no checkpoints/model.ckpt" in _cli_error([*base, str(empty)])
+    assert "no checkpoints/model.ckpt" in evaluate_error(*base, str(empty))
     broken = tmp_path / "broken"
     (broken / "checkpoints").mkdir(parents=True)
     (broken / "checkpoints" / "model.ckpt").write_bytes(b"not a checkpoint")
     (broken / "hparams.yaml").write_text("pool: [avg\n")
-    assert "is not valid YAML" in _cli_error([*base, str(broken)])
+    assert "is not valid YAML" in evaluate_error(*base, str(broken))
     (broken / "hparams.yaml").write_text(yaml.safe_dump({**hparams_for(tmp_path, {}), "class_identifier": "unified_metric"}))
-    assert "UnifiedMetric" in _cli_error([*base, str(broken)])
+    assert "UnifiedMetric" in evaluate_error(*base, str(broken))
     good = yaml.safe_load((checkpoints["mix-softmax-avg"] / "hparams.yaml").read_text())
     (broken / "hparams.yaml").write_text(yaml.safe_dump(good))
-    line = _cli_error([*base, str(broken)])
+    line = evaluate_error(*base, str(broken))
     assert "cannot read" in line and line.endswith("(not a PyTorch checkpoint of tensors and plain values)"), line
     (broken / "checkpoints" / "model.ckpt").write_bytes(b"junk")  # unpickling fails with a bare opcode number
-    assert _cli_error([*base, str(broken)]).endswith("(not a PyTorch checkpoint of tensors and plain values)")
-    assert "CC BY-NC-SA 4.0" in _cli_error([*base, "Unbabel/wmt22-cometkiwi-da"])
+    assert evaluate_error(*base, str(broken)).endswith("(not a PyTorch checkpoint of tensors and plain values)")
+    assert "CC BY-NC-SA 4.0" in evaluate_error(*base, "Unbabel/wmt22-cometkiwi-da")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
-    message = _cli_error([*base[:-1]])  # the default model, not cached here
+    message = evaluate_error(*base[:-1])  # the default model, not cached here
     assert "Unbabel/wmt22-comet-da" in message and "toolkit models download Unbabel/wmt22-comet-da" in message
 
 
@@ -339,13 +331,13 @@ def test_missing_encoder_and_wrong_weights_are_one_line_errors(checkpoints: dict
 
 def test_comet_without_sources_says_so(checkpoints: dict[str, Path], tmp_path: Path) -> None:
     (tmp_path / "hyp.txt").write_text("\n".join(HYPS) + "\n", encoding="utf-8")
-    message = _cli_error(["--hyp", str(tmp_path / "hyp.txt"), "--ref", str(tmp_path / "hyp.txt"), "--metrics",
-                          "comet", "--comet-model", str(checkpoints["mix-softmax-avg"])])
+    message = evaluate_error("--hyp", str(tmp_path / "hyp.txt"), "--ref", str(tmp_path / "hyp.txt"), "--metrics",
+                          "comet", "--comet-model", str(checkpoints["mix-softmax-avg"]))
     assert "comet needs the source texts" in message
     (tmp_path / "src.txt").write_text("only one line\n", encoding="utf-8")
-    message = _cli_error(["--hyp", str(tmp_path / "hyp.txt"), "--ref", str(tmp_path / "hyp.txt"), "--src",
+    message = evaluate_error("--hyp", str(tmp_path / "hyp.txt"), "--ref", str(tmp_path / "hyp.txt"), "--src",
                           str(tmp_path / "src.txt"), "--metrics", "comet", "--comet-model",
-                          str(checkpoints["mix-softmax-avg"])])
+                          str(checkpoints["mix-softmax-avg"]))
     assert "has 1 sources but there are 5 segments" in message
 
 

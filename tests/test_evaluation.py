@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sacrebleu
-from conftest import REPO, SEEDS
+from conftest import REPO, SEEDS, evaluate_error
 from rouge_score import rouge_scorer
 from typer.testing import CliRunner
 
@@ -242,13 +242,6 @@ def test_plain_text_files_and_repeated_refs(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["scores"][0]["score"] == sacrebleu.corpus_bleu(HYPS, [REF1, REF2]).score
 
 
-def error_line(result) -> str:
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("toolkit: error: ")
-    return lines[0]
-
-
 def test_cli_errors(tmp_path: Path) -> None:
     ref = str(REFS / "translations.fr-en.jsonl")
     (tmp_path / "empty.txt").write_text("")
@@ -260,24 +253,24 @@ def test_cli_errors(tmp_path: Path) -> None:
     (tmp_path / "partial.jsonl").write_text("\n".join(json.dumps({**r, "doc_id": "other"} if r["doc_id"].startswith("001") else r)
                                                       for r in rows))
     (tmp_path / "short.jsonl").write_text("\n".join(json.dumps(r) for r in rows[:-1]))
-    assert "empty hypothesis" in error_line(invoke("--hyp", str(tmp_path / "empty.txt"), "--ref", str(tmp_path / "r3.txt")))
-    assert "empty hypothesis" in error_line(invoke("--hyp", str(tmp_path / "blank.txt"), "--ref", str(tmp_path / "two.txt")))
-    assert "has 2 segments but" in error_line(invoke("--hyp", str(tmp_path / "two.txt"), "--ref", str(tmp_path / "r3.txt")))
-    line = error_line(invoke("--hyp", str(tmp_path / "partial.jsonl"), "--ref", ref))
+    assert "empty hypothesis" in evaluate_error("--hyp", str(tmp_path / "empty.txt"), "--ref", str(tmp_path / "r3.txt"))
+    assert "empty hypothesis" in evaluate_error("--hyp", str(tmp_path / "blank.txt"), "--ref", str(tmp_path / "two.txt"))
+    assert "has 2 segments but" in evaluate_error("--hyp", str(tmp_path / "two.txt"), "--ref", str(tmp_path / "r3.txt"))
+    line = evaluate_error("--hyp", str(tmp_path / "partial.jsonl"), "--ref", ref)
     assert "missing from" in line and "001_9dc1b2430c6dff80" in line and "not in" in line and "other" in line
-    assert "has 12 segments but" in error_line(invoke("--hyp", str(tmp_path / "short.jsonl"), "--ref", ref))
-    line = error_line(invoke("--hyp", str(tmp_path / "latin.txt"), "--ref", str(tmp_path / "two.txt")))
+    assert "has 12 segments but" in evaluate_error("--hyp", str(tmp_path / "short.jsonl"), "--ref", ref)
+    line = evaluate_error("--hyp", str(tmp_path / "latin.txt"), "--ref", str(tmp_path / "two.txt"))
     assert "not valid utf-8" in line and "evaluate reads UTF-8" in line and "--encoding" not in line
-    assert "metric 'BLEU' is given twice" in error_line(invoke("--hyp", ref, "--ref", ref, "--metrics", "bleu,chrf,BLEU"))
-    assert "no metric given" in error_line(invoke("--hyp", ref, "--ref", ref, "--metrics", " , "))
+    assert "metric 'BLEU' is given twice" in evaluate_error("--hyp", ref, "--ref", ref, "--metrics", "bleu,chrf,BLEU")
+    assert "no metric given" in evaluate_error("--hyp", ref, "--ref", ref, "--metrics", " , ")
     shifted = [{**r, "segment": 70} if i == 2 else r for i, r in enumerate(rows)]
     (tmp_path / "shifted.jsonl").write_text("\n".join(json.dumps(r) for r in shifted))
-    line = error_line(invoke("--hyp", str(tmp_path / "shifted.jsonl"), "--ref", ref))
+    line = evaluate_error("--hyp", str(tmp_path / "shifted.jsonl"), "--ref", ref)
     assert "segment ids do not match: missing from" in line and "#70" in line and "not in" in line
-    assert "unknown metric 'meteor'" in error_line(invoke("--hyp", ref, "--ref", ref, "--metrics", "bleu,meteor"))
-    assert "unknown language code" in error_line(invoke("--hyp", ref, "--ref", ref, "--lang", "klingon"))
-    assert "no such file" in error_line(invoke("--hyp", str(tmp_path / "nope.jsonl"), "--ref", ref))
-    assert "not a toolkit run" in error_line(invoke("--hyp", str(tmp_path), "--ref", ref))
+    assert "unknown metric 'meteor'" in evaluate_error("--hyp", ref, "--ref", ref, "--metrics", "bleu,meteor")
+    assert "unknown language code" in evaluate_error("--hyp", ref, "--ref", ref, "--lang", "klingon")
+    assert "no such file" in evaluate_error("--hyp", str(tmp_path / "nope.jsonl"), "--ref", ref)
+    assert "not a toolkit run" in evaluate_error("--hyp", str(tmp_path), "--ref", ref)
 
 
 def test_english_reference_articles_are_the_reference_translation() -> None:
@@ -307,7 +300,7 @@ def test_bad_jsonl_hypothesis_fields_are_one_line_errors(tmp_path: Path, record:
     hyp, ref = tmp_path / "hyp.jsonl", tmp_path / "ref.jsonl"
     hyp.write_text(json.dumps({"doc_id": "a", "segment": 0, "translation": "A cat."}) + "\n" + json.dumps(record) + "\n")
     ref.write_text("\n".join(json.dumps({"doc_id": "a", "segment": i, "reference": "The cat."}) for i in (0, 1)) + "\n")
-    message = error_line(invoke("--hyp", str(hyp), "--ref", str(ref)))
+    message = evaluate_error("--hyp", str(hyp), "--ref", str(ref))
     assert f"{hyp}:{line}:" in message and field in message
 
 
@@ -323,7 +316,7 @@ def test_bad_jsonl_reference_fields_are_one_line_errors(tmp_path: Path, record: 
     hyp, ref = tmp_path / "hyp.jsonl", tmp_path / "ref.jsonl"
     hyp.write_text("\n".join(json.dumps({"doc_id": "a", "segment": i, "translation": "The cat."}) for i in (0, 1)) + "\n")
     ref.write_text(json.dumps({"doc_id": "a", "segment": 0, "reference": "The cat."}) + "\n\n" + json.dumps(record) + "\n")
-    message = error_line(invoke("--hyp", str(hyp), "--ref", str(ref)))
+    message = evaluate_error("--hyp", str(hyp), "--ref", str(ref))
     assert f"{ref}:3:" in message and field in message
 
 
@@ -331,7 +324,7 @@ def test_duplicate_error_names_both_lines(tmp_path: Path) -> None:
     hyp = tmp_path / "hyp.jsonl"
     rows = [{"doc_id": "d", "segment": i % 2, "translation": f"text {i}"} for i in range(3)]
     hyp.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    message = error_line(invoke("--hyp", str(hyp), "--ref", str(hyp)))
+    message = evaluate_error("--hyp", str(hyp), "--ref", str(hyp))
     assert f"{hyp}:3:" in message and "line 1" in message and "duplicate" in message
 
 

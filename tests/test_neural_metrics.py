@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import SEED_FILES
+from conftest import SEED_FILES, evaluate_error
 from typer.testing import CliRunner
 
 from toolkit.cli import app
@@ -102,28 +102,19 @@ def test_cli_bertscore_with_a_local_model(tiny_bert: Path, tmp_path: Path) -> No
     assert [s["metric"] for s in json.loads(result.stdout)["scores"]] == ["chrF++", "BERTScore-F1"]
 
 
-def one_line_error(args: list[str]) -> str:
-    result = runner.invoke(app, ["evaluate", *args])
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("toolkit: error: "), result.stderr
-    return lines[0]
-
-
 def test_bertscore_layer_beyond_the_model_is_one_clear_error(tiny_bert: Path, tmp_path: Path) -> None:
     (tmp_path / "t.txt").write_text("Some text.\n")
     args = ["--hyp", str(tmp_path / "t.txt"), "--ref", str(tmp_path / "t.txt"), "--metrics", "bertscore", "--device", "cpu"]
-    line = one_line_error([*args, "--bertscore-model", str(tiny_bert), "--bertscore-layers", "99"])
+    line = evaluate_error(*args, "--bertscore-model", str(tiny_bert), "--bertscore-layers", "99")
     assert "--bertscore-layers is 99, but the model has 2 layers" in line
     known = tmp_path / "roberta-large"  # a folder named like a model bert-score knows (layer 17)
     known.symlink_to(tiny_bert, target_is_directory=True)
-    assert "recommended layer for that name is 17, but the model has 2 layers" in one_line_error(
-        [*args, "--bertscore-model", str(known)])
+    assert "recommended layer for that name is 17, but the model has 2 layers" in evaluate_error(*args, "--bertscore-model", str(known))
 
 
 @pytest.mark.parametrize("lang, model", [("en", "roberta-large"), ("fr", "bert-base-multilingual-cased")])
 def test_default_bertscore_models_offline_are_one_clear_error(tmp_path: Path, lang: str, model: str) -> None:
     (tmp_path / "t.txt").write_text("Some text.\n")
-    line = one_line_error(["--hyp", str(tmp_path / "t.txt"), "--ref", str(tmp_path / "t.txt"), "--metrics", "bertscore",
-                           "--lang", lang])
+    line = evaluate_error("--hyp", str(tmp_path / "t.txt"), "--ref", str(tmp_path / "t.txt"), "--metrics", "bertscore",
+                           "--lang", lang)
     assert f"model '{model}' is not in the local Hugging Face cache" in line
