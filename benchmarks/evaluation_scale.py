@@ -53,6 +53,10 @@ resample(systems, [m.from_sums for m in metrics], resamples, 12345, baselines)
 
 
 
+# `toolkit ...` as if numba were not installed (in this process: with --jobs 1 there are no workers).
+WITHOUT_NUMBA = "import sys; sys.modules['numba'] = None; from toolkit.cli import main; sys.argv[0] = 'toolkit'; main()"
+
+
 def noisy(words: list[str], rnd: random.Random, keep: float) -> str:
     return " ".join(w if rnd.random() < keep else rnd.choice(WORDS) for w in words) + "."
 
@@ -128,6 +132,12 @@ def main() -> None:
              [*toolkit, "--hyp", str(hyp), "--ref", str(ref), "--metrics", "chrf", *boot, "--out", str(single / "chrf")]),
             (docs, "`toolkit evaluate --metrics ter`: TER + CI (and the segment-level chrF)",
              [*toolkit, "--hyp", str(hyp), "--ref", str(ref), "--metrics", "ter", *boot, "--out", str(single / "ter")]),
+            (docs, "`toolkit evaluate --metrics ter --jobs 1`: TER + CI, numba's compiled search, one process",
+             [*toolkit, "--hyp", str(hyp), "--ref", str(ref), "--metrics", "ter", *boot, "--jobs", "1",
+              "--out", str(single / "ter-numba")]),
+            (docs, "the same without numba (the pure-Python search: an install without `toolkit[fast]`)",
+             [sys.executable, "-c", WITHOUT_NUMBA, "evaluate", "--hyp", str(hyp), "--ref", str(ref), "--metrics", "ter",
+              *boot, "--jobs", "1", "--out", str(single / "ter-python")]),
             (docs + " (plain text)", "for comparison, `sacrebleu -m bleu chrf ter` (no CIs)",
              [sys.executable, "-m", "sacrebleu", str(single / "ref.txt"), "-i", str(single / "hyp.txt"),
               "-m", "bleu", "chrf", "ter", "--chrf-word-order", "2"]),

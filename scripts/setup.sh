@@ -2,8 +2,8 @@
 # Create .venv and install toolkit into it (editable), choosing the PyTorch build first so that pip
 # never pulls several GB of CUDA wheels onto a machine that has no GPU.
 #   TOOLKIT_TORCH=auto|cpu|cuda   (default auto: cuda when nvidia-smi lists a GPU, else cpu)
-#   TOOLKIT_EXTRAS=dev            (optional extras of pyproject.toml to install, e.g. "dev" or "ct2"; dev also
-#                                  builds .venv-comet-ref, the unbabel-comet reference for tests/test_comet.py)
+#   TOOLKIT_EXTRAS=dev            (optional extras of pyproject.toml to install besides `fast`, e.g. "dev" or
+#                                  "serve"; dev also builds .venv-comet-ref, the reference for tests/test_comet.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,10 +31,17 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   fi
 fi
 
-spec="."
-[ -n "${TOOLKIT_EXTRAS:-}" ] && spec=".[${TOOLKIT_EXTRAS}]"
+# `fast` (numba, for TER at corpus scale) always: the repository's set-up is the full experience.
+spec=".[fast${TOOLKIT_EXTRAS:+,$TOOLKIT_EXTRAS}]"
 echo "setup: installing toolkit ($spec) into .venv" >&2
 "${pip[@]}" install -e "$spec" 2> >(grep -v "is ignored: it is neither" >&2)
+# numba compiles TER's search on first use (~10 s) and caches it; do it now rather than in a first run.
+.venv/bin/python -c "
+from toolkit.evaluation.ter import compiled_search
+kernel = compiled_search()
+if kernel is not None:
+    kernel.edits([(['a', 'b'], ['b', 'a'])])
+"
 
 # The web page's test (tests/test_serve.py) drives a real headless browser: Playwright with the
 # system's chromium, since Playwright's own browser download needs more than PyPI. Installed only

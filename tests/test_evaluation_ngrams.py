@@ -53,6 +53,36 @@ def test_chrf_statistics_equal_sacrebleu(index: int, segments) -> None:
     _same(CHRFS[index], [h for h, _ in segments], [r for _, r in segments])
 
 
+# Every character class of the 13a rules, their neighbours, and what the tokenizer unescapes or drops.
+TOKENIZER_TEXT = st.lists(st.one_of(st.characters(max_codepoint=0x7F), st.sampled_from(
+    ["&quot;", "&amp;", "&lt;", "&gt;", "<skipped>", "-\n", "é", "\u00a0", "\u2028", "漢"])), max_size=40).map("".join)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(line=TOKENIZER_TEXT, lowercase=st.booleans())
+def test_13a_tokenizer_equals_sacrebleus(line: str, lowercase: bool) -> None:
+    metric = BLEU(lowercase=lowercase)
+    preprocess = ngrams.bleu_preprocessor(metric)
+    assert getattr(preprocess, "__self__", None) is None, "sacrebleu's 13a rules changed: the fast path is off"
+    assert preprocess(line) == metric._preprocess_segment(line)
+
+
+@pytest.mark.parametrize("index", range(len(CHRFS)))
+@settings(max_examples=60, deadline=None)
+@given(segments=SEGMENTS)
+def test_chrf_sentence_scores_equal_sacrebleus_bit_for_bit(index: int, segments) -> None:
+    metric = CHRFS[index]()
+    stats = ngrams.statistics(metric, [h for h, _ in segments], [r for _, r in segments])
+    expected = [metric._compute_f_score(list(row.astype(np.float64))) for row in stats]
+    assert ngrams.chrf_sentence_scores(metric, stats).tolist() == expected
+
+
+def test_chrf_sentence_scores_with_eps_smoothing() -> None:
+    metric = CHRF(word_order=2, eps_smoothing=True)
+    stats = ngrams.statistics(metric, ["a b c", "", "x"], [["a b d"], ["q"], [""]])
+    assert ngrams.chrf_sentence_scores(metric, stats).tolist() == [metric._compute_f_score(list(r)) for r in stats]
+
+
 def test_variable_reference_counts_skip_none() -> None:
     hyps = ["the cat sat on the mat", "a dog", "it rains"]
     refs = [["the cat is on the mat", None], ["the dog", "a dog barks"], [None, "it is raining"]]
@@ -111,23 +141,27 @@ def test_evaluate_paths_equals_evaluate_and_evaluate_leaves_its_inputs(tmp_path)
         assert got == direct[field]
 
 
-# TER: sacrebleu's shift search over toolkit's edit-distance loop (toolkit.evaluation.ter).
+# TER: sacrebleu's shift search, compiled with numba (toolkit.evaluation.ter_kernel) and in Python
+# (toolkit.evaluation.ter). The dev set-up installs numba, so both paths run here.
+COMPILED = [pytest.param(True, id="numba"), pytest.param(False, id="python")]
 TERS = [lambda: TER(), lambda: TER(case_sensitive=True), lambda: TER(normalized=True, asian_support=True),
         lambda: TER(no_punct=True)]
 WORDY = st.lists(st.sampled_from(["a", "b", "c", "d", "A", "é", "1,5", "(x)", "."]), max_size=30).map(" ".join)
 
 
+@pytest.mark.parametrize("compiled", COMPILED)
 @pytest.mark.parametrize("index", range(len(TERS)))
 @settings(max_examples=60, deadline=None)
 @given(segments=st.lists(st.tuples(st.one_of(WORDY, TEXT), st.lists(st.one_of(WORDY, TEXT), min_size=1, max_size=3)),
                          min_size=1, max_size=6))
-def test_ter_statistics_equal_sacrebleu(index: int, segments) -> None:
-    expected = _sacre(TERS[index](), [h for h, _ in segments], [r for _, r in segments])
-    np.testing.assert_array_equal(ter.statistics(TERS[index](), [h for h, _ in segments], [r for _, r in segments]),
-                                  expected)
+def test_ter_statistics_equal_sacrebleu(index: int, compiled: bool, segments) -> None:
+    hyps, refs = [h for h, _ in segments], [r for _, r in segments]
+    expected = _sacre(TERS[index](), hyps, refs)
+    np.testing.assert_array_equal(ter.statistics(TERS[index](), hyps, refs, compiled=compiled), expected)
 
 
-def test_ter_on_long_repetitive_and_lopsided_segments() -> None:
+@pytest.mark.parametrize("compiled", COMPILED)
+def test_ter_on_long_repetitive_and_lopsided_segments(compiled: bool) -> None:
     """Beyond the 25-word beam, lengths far apart (a wider beam), and sentences repetitive enough to
     reach sacrebleu's 1000-candidate limit."""
     rnd = random.Random(11)
@@ -138,4 +172,62 @@ def test_ter_on_long_repetitive_and_lopsided_segments() -> None:
         hyp = [rnd.choice(vocab) for _ in range(rnd.choice([rnd.randint(0, 5), rnd.randint(40, 90)]))]
         hyps.append(" ".join(hyp))
         refs.append([" ".join(ref)])
-    np.testing.assert_array_equal(ter.statistics(TER(), hyps, refs), _sacre(TER(), hyps, refs))
+    np.testing.assert_array_equal(ter.statistics(TER(), hyps, refs, compiled=compiled), _sacre(TER(), hyps, refs))
+
+
+@pytest.mark.parametrize("compiled", COMPILED)
+def test_ter_preprocesses_references_twice_as_sacrebleu(compiled: bool) -> None:
+    """sacrebleu tokenizes TER references twice; the normalising tokenizer is not idempotent on "..0"."""
+    metric = TER(normalized=True, asian_support=True)
+    assert metric._preprocess_segment("..0") != metric._preprocess_segment(metric._preprocess_segment("..0"))
+    np.testing.assert_array_equal(ter.statistics(metric, ["", "a ..0"], [["..0"], ["a..0 b"]], compiled=compiled),
+                                  _sacre(TER(normalized=True, asian_support=True), ["", "a ..0"], [["..0"], ["a..0 b"]]))
+
+
+class _BrokenNumba:
+    """A meta-path finder that makes importing the kernel fail as numba does without a cache folder."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "toolkit.evaluation.ter_kernel":
+            raise RuntimeError("cannot cache function '_edit_distance': no locator available")
+        return None
+
+
+@pytest.mark.parametrize("failure", ["missing", "unusable"])
+def test_ter_falls_back_to_python_without_numba(monkeypatch, caplog, failure: str) -> None:
+    import sys
+
+    import toolkit.evaluation
+
+    ter.compiled_search.cache_clear()
+    # `from toolkit.evaluation import ter_kernel` finds an imported kernel on the package first.
+    monkeypatch.delattr(toolkit.evaluation, "ter_kernel", raising=False)
+    monkeypatch.delitem(sys.modules, "toolkit.evaluation.ter_kernel", raising=False)
+    if failure == "missing":
+        monkeypatch.setitem(sys.modules, "toolkit.evaluation.ter_kernel", None)  # import → ImportError
+    else:
+        monkeypatch.setattr(sys, "meta_path", [_BrokenNumba(), *sys.meta_path])
+    try:
+        assert ter.compiled_search() is None
+        hyps, refs = ["a b c d", "x y"], [["b a c d"], ["y x z"]]
+        np.testing.assert_array_equal(ter.statistics(TER(), hyps, refs), _sacre(TER(), hyps, refs))
+        with pytest.raises(ImportError, match=r"toolkit\[fast\]"):
+            ter.statistics(TER(), hyps, refs, compiled=True)
+        assert ("cannot be used" in caplog.text) == (failure == "unusable")
+    finally:
+        ter.compiled_search.cache_clear()
+
+
+def test_large_ter_without_numba_says_how_to_speed_it_up(monkeypatch, caplog) -> None:
+    import importlib.util
+
+    from toolkit.evaluation import metrics
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "numba" else real_find_spec(name, *a))
+    monkeypatch.setattr(metrics, "TER_HINT_SEGMENTS", 3)
+    metrics.SacreMetric("ter", "en").submit(["a b", "c d", "e f"], [["a b"], ["c"], ["f e"]])
+    assert "pip install 'toolkit[fast]'" in caplog.text
+    caplog.clear()
+    metrics.SacreMetric("ter", "en").submit(["a b", "c d"], [["a b"], ["c"]])
+    assert caplog.text == ""

@@ -8,9 +8,10 @@ tests against a baseline.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
@@ -106,13 +107,17 @@ def _score(result: dict[str, Any], objects: list[Any], hypotheses: Sequence[str]
     do not sit beside the segment-level report."""
     chrf_scores = None
     scored, base_scored, stats, base_stats = [], [], [], []
-    for metric in objects:
-        scored.append(metric.compute(hypotheses, references, pool))
+    # sacrebleu metrics queue all their slices on the pool first, so the workers go from one metric
+    # to the next without waiting for this process; the others compute when their turn comes.
+    pending = [(metric, _start(metric, hypotheses, references, pool),
+                _start(metric, baseline, references, pool) if baseline is not None else None) for metric in objects]
+    for metric, system_score, baseline_score in pending:
+        scored.append(system_score())
         if task == "translation" and isinstance(metric, SacreMetric) and metric.name == "chrf":
             chrf_scores = metric.segment_scores(scored[-1].stats)
         stats.append(_take_stats(scored[-1]))
-        if baseline is not None:
-            base_scored.append(metric.compute(baseline, references, pool))
+        if baseline_score is not None:
+            base_scored.append(baseline_score())
             base_stats.append(_take_stats(base_scored[-1]))
     if task == "translation" and chrf_scores is None:
         chrf = SacreMetric("chrf", lang)
@@ -145,6 +150,13 @@ def _score(result: dict[str, Any], objects: list[Any], hypotheses: Sequence[str]
         result["segments"] = [
             {"doc_id": d, "segment": i, "chrf": s, "hypothesis": h} for (d, i), s, h in zip(keys, chrf_scores, hypotheses)
         ]
+
+
+def _start(metric: Any, hypotheses: Sequence[str], references: Sequence[Sequence[str]],
+           pool: Executor | None) -> Callable[[], MetricScore]:
+    if isinstance(metric, SacreMetric):
+        return metric.submit(hypotheses, references, pool)
+    return functools.partial(metric.compute, hypotheses, references, pool)
 
 
 def _take_stats(score: MetricScore) -> np.ndarray:

@@ -6,7 +6,9 @@ signature); ``from_sums`` recomputes the score from summed statistics for resamp
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import importlib.util
+import logging
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import cache
@@ -26,6 +28,8 @@ KNOWN = ("bleu", "chrf", "ter", "rouge", *VARIANTS, *NEURAL)
 # sacrebleu tokenizers for target languages whose words are not space-separated.
 _BLEU_TOKENIZE = {"zh": "zh", "ja": "char", "ko": "char", "th": "char"}
 EXTRACT_SLICE = 2000  # segments whose statistics sacrebleu extracts in one call
+TER_HINT_SEGMENTS = 10_000  # from here, TER without numba takes seconds: say how to speed it up
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -59,7 +63,7 @@ def _worker_metric(spec: tuple[Any, ...]) -> SacreMetric | ROUGE:
     return ROUGE(spec[1], lang=spec[2], stem=spec[3], lsum_split=spec[4])
 
 
-def _extract_slice(spec: tuple[Any, ...], hypotheses: list[str], references: list[list[str]],
+def _extract_slice(spec: tuple[Any, ...], hypotheses: list[str], references: Sequence[Sequence[str]],
                    metric: SacreMetric | ROUGE | None = None) -> Any:
     """Statistics of one slice of segments; in a worker process, the metric is built once per process.
 
@@ -91,17 +95,28 @@ def extract(spec: tuple[Any, ...], hypotheses: Sequence[str], references: Sequen
 
     Slices also bound memory: sacrebleu caches the n-grams of all the references passed at once.
     """
+    return submit_extract(spec, hypotheses, references, pool, local)()
+
+
+def submit_extract(spec: tuple[Any, ...], hypotheses: Sequence[str], references: Sequence[Sequence[str]],
+                   pool: Executor | None = None, local: SacreMetric | ROUGE | None = None) -> Callable[[], Any]:
+    """``extract``, started: with a pool, every slice is queued now and the returned call collects them
+    (so that the slices of several metrics keep the workers busy back to back); without one, the
+    returned call does the work."""
     slices = _slices(len(hypotheses))
-    parts: Any
+    parts: Callable[[], Iterable[Any]]
     if pool is not None and len(slices) > 1:
-        parts = pool.map(_extract_slice, [spec] * len(slices), [list(hypotheses[a:b]) for a, b in slices],
-                         [[list(r) for r in references[a:b]] for a, b in slices])
+        futures = [pool.submit(_extract_slice, spec, list(hypotheses[a:b]), list(references[a:b])) for a, b in slices]
+        parts = lambda: (future.result() for future in futures)  # noqa: E731
     else:
-        parts = (_extract_slice(spec, list(hypotheses[a:b]), [list(r) for r in references[a:b]], local)
-                 for a, b in slices)
-    if spec[0] == "sacre":
-        return np.concatenate(list(parts))
-    return [row for part in parts for row in part]
+        parts = lambda: (_extract_slice(spec, list(hypotheses[a:b]), [list(r) for r in references[a:b]], local)  # noqa: E731
+                         for a, b in slices)
+
+    def collect() -> Any:
+        if spec[0] == "sacre":
+            return np.concatenate(list(parts()))
+        return [row for part in parts() for row in part]
+    return collect
 
 
 class SacreMetric:
@@ -129,16 +144,31 @@ class SacreMetric:
     def compute(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]],
                 pool: Executor | None = None) -> MetricScore:
         """Per-segment statistics are extracted once; the corpus score is sacrebleu's aggregate of them."""
-        stats = extract(("sacre", self.name, self.lang), hypotheses, references, pool, self)
-        # Slices (and workers) each saw some references; the signature's nrefs is the whole corpus's.
-        counts = {len([r for r in refs if r is not None]) for refs in references}
-        self.metric.num_refs = counts.pop() if len(counts) == 1 else -1
-        # Sums of integer counts are exact in float64: the same score as sacrebleu's own aggregation.
-        score = self.from_sums(stats.sum(axis=0))
-        return MetricScore(self.display, score, stats, str(self.metric.get_signature()), self.higher_is_better)
+        return self.submit(hypotheses, references, pool)()
+
+    def submit(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]],
+               pool: Executor | None = None) -> Callable[[], MetricScore]:
+        """``compute``, started on ``pool`` now; the returned call waits for it."""
+        # find_spec, not an import: numba would add ~90 MB to this process, and workers may do the work.
+        if self.name == "ter" and len(hypotheses) >= TER_HINT_SEGMENTS and importlib.util.find_spec("numba") is None:
+            logger.warning("TER on %d segments in pure Python (about 0.2 ms a segment): pip install "
+                           "'toolkit[fast]' compiles it with numba, about 50x faster, same scores", len(hypotheses))
+        collect = submit_extract(("sacre", self.name, self.lang), hypotheses, references, pool, self)
+
+        def score() -> MetricScore:
+            stats = collect()
+            # Slices (and workers) each saw some references; the signature's nrefs is the whole corpus's.
+            counts = {len([r for r in refs if r is not None]) for refs in references}
+            self.metric.num_refs = counts.pop() if len(counts) == 1 else -1
+            # Sums of integer counts are exact in float64: the same score as sacrebleu's own aggregation.
+            total = self.from_sums(stats.sum(axis=0))
+            return MetricScore(self.display, total, stats, str(self.metric.get_signature()), self.higher_is_better)
+        return score
 
     def segment_scores(self, stats: np.ndarray) -> list[float]:
         """Sentence-level scores from per-segment statistics (equal to sacrebleu's ``sentence_score``)."""
+        if self.name == "chrf":
+            return ngrams.chrf_sentence_scores(self.metric, stats).tolist()
         return [float(self.metric._compute_score_from_stats(list(row.astype(np.float64))).score) for row in stats]
 
     def sentence_scores(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> list[float]:
