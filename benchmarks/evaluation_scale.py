@@ -34,6 +34,7 @@ WORDS = [f"{a}{b}" for a in ("ka", "lo", "mi", "ne", "po", "ru", "sa", "te", "vi
 # Realistic per-segment statistics for 3 metrics, then what `evaluate` does with them for a baseline.
 RESAMPLING = """
 import sys
+sys.modules["numba"] = None  # the 50 example segments' TER needs no compiled search (nor its ~100 MiB)
 import numpy as np
 from toolkit.evaluation.metrics import SacreMetric
 from toolkit.evaluation.significance import resample
