@@ -424,6 +424,20 @@ def test_worker_processes_give_the_same_result(monkeypatch: pytest.MonkeyPatch) 
     assert rouge[0] == rouge[1]
 
 
+def test_an_error_drops_the_slices_not_yet_started() -> None:
+    """Every metric's slices are queued at once; an error (or Ctrl-C) must not wait for all of them."""
+    import time
+
+    from toolkit.evaluation import _workers
+
+    futures = []
+    with pytest.raises(KeyboardInterrupt), _workers(2) as pool:
+        futures = [pool.submit(time.sleep, 0.2) for _ in range(40)]
+        raise KeyboardInterrupt
+    # At most the two workers' slices and the one or two in the call queue had started.
+    assert sum(future.cancelled() for future in futures) >= 30
+
+
 def test_sliced_extraction_keeps_the_corpus_nrefs(monkeypatch: pytest.MonkeyPatch) -> None:
     from toolkit.evaluation import metrics
 

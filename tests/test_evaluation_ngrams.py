@@ -226,8 +226,25 @@ def test_large_ter_without_numba_says_how_to_speed_it_up(monkeypatch, caplog) ->
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "numba" else real_find_spec(name, *a))
     monkeypatch.setattr(metrics, "TER_HINT_SEGMENTS", 3)
-    metrics.SacreMetric("ter", "en").submit(["a b", "c d", "e f"], [["a b"], ["c"], ["f e"]])
-    assert "pip install 'toolkit[fast]'" in caplog.text
+    hyps, refs = ["a b", "c d", "e f"], [["a b"], ["c"], ["f e"]]
+    evaluate(hyps, refs, metrics=["ter"], baseline=["a", "c", "e"], bootstrap=5)
+    assert caplog.text.count("pip install 'toolkit[fast]'") == 1  # once, though the baseline is scored too
     caplog.clear()
-    metrics.SacreMetric("ter", "en").submit(["a b", "c d"], [["a b"], ["c"]])
-    assert caplog.text == ""
+    evaluate(hyps, refs, metrics=["bleu"], bootstrap=5)
+    evaluate(hyps[:2], refs[:2], metrics=["ter"], bootstrap=5)
+    assert "toolkit[fast]" not in caplog.text
+
+
+def test_ter_falls_back_when_numba_cannot_compile(monkeypatch, caplog) -> None:
+    kernel = ter.compiled_search()
+    assert kernel is not None, "the dev set-up installs numba"
+
+    def fail(pairs):
+        raise kernel.NumbaError("unsupported")
+
+    monkeypatch.setattr(kernel, "edits", fail)
+    hyps, refs = ["a b c d", "x y"], [["b a c d"], ["y x z"]]
+    np.testing.assert_array_equal(ter.statistics(TER(), hyps, refs), _sacre(TER(), hyps, refs))
+    assert "cannot compile" in caplog.text
+    with pytest.raises(kernel.NumbaError):
+        ter.statistics(TER(), hyps, refs, compiled=True)

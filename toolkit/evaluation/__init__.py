@@ -11,9 +11,9 @@ from __future__ import annotations
 import functools
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,7 @@ from toolkit.evaluation.metrics import (
     MetricScore,
     SacreMetric,
     build_metrics,
+    hint_compiled_ter,
 )
 from toolkit.evaluation.neural import NeuralOptions
 from toolkit.evaluation.rouge import ROUGE
@@ -96,7 +97,20 @@ def _pool(jobs: int, segments: int) -> AbstractContextManager[Executor | None]:
     slices = -(-segments // EXTRACT_SLICE)
     if workers < 2 or slices < 2:
         return nullcontext(None)
-    return ProcessPoolExecutor(min(workers, slices), mp_context=multiprocessing.get_context("spawn"))
+    return _workers(min(workers, slices))
+
+
+@contextmanager
+def _workers(count: int) -> Iterator[Executor]:
+    """A spawned process pool that, on an error or Ctrl-C, drops the slices not yet started: every
+    metric's slices are queued up front, and the error should not wait for all of them to run."""
+    pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)  # waits only for the slices already running
+        raise
+    pool.shutdown(wait=True)
 
 
 def _score(result: dict[str, Any], objects: list[Any], hypotheses: Sequence[str], references: Sequence[Sequence[str]],
@@ -107,6 +121,7 @@ def _score(result: dict[str, Any], objects: list[Any], hypotheses: Sequence[str]
     do not sit beside the segment-level report."""
     chrf_scores = None
     scored, base_scored, stats, base_stats = [], [], [], []
+    hint_compiled_ter(objects, len(hypotheses))
     # sacrebleu metrics queue all their slices on the pool first, so the workers go from one metric
     # to the next without waiting for this process; the others compute when their turn comes.
     pending = [(metric, _start(metric, hypotheses, references, pool),

@@ -32,6 +32,15 @@ TER_HINT_SEGMENTS = 10_000  # from here, TER without numba takes seconds: say ho
 logger = logging.getLogger(__name__)
 
 
+def hint_compiled_ter(metrics: Sequence[Any], segments: int) -> None:
+    """Say how to speed TER up when a large corpus would run its pure-Python search."""
+    # find_spec, not an import: numba would add ~100 MB to this process, and workers may do the work.
+    if segments >= TER_HINT_SEGMENTS and any(isinstance(m, SacreMetric) and m.name == "ter" for m in metrics) \
+            and importlib.util.find_spec("numba") is None:
+        logger.warning("TER on %d segments in pure Python (about 0.2 ms a segment): pip install "
+                       "'toolkit[fast]' compiles it with numba, about 50x faster, same scores", segments)
+
+
 @dataclass
 class MetricScore:
     name: str
@@ -74,7 +83,7 @@ def _extract_slice(spec: tuple[Any, ...], hypotheses: list[str], references: Seq
     if isinstance(metric, SacreMetric):
         if ngrams.supported(metric.metric):  # BLEU, chrF: the same counts, counted with numpy
             stats = ngrams.statistics(metric.metric, hypotheses, references)
-        elif metric.name == "ter":  # sacrebleu's shift search, a leaner edit-distance loop
+        elif metric.name == "ter":  # sacrebleu's search, compiled with numba or in leaner Python
             stats = ter.statistics(metric.metric, hypotheses, references)
         else:
             stats = np.asarray(metric.metric._extract_corpus_statistics(hypotheses, ref_streams(references)),
@@ -104,13 +113,15 @@ def submit_extract(spec: tuple[Any, ...], hypotheses: Sequence[str], references:
     (so that the slices of several metrics keep the workers busy back to back); without one, the
     returned call does the work."""
     slices = _slices(len(hypotheses))
-    parts: Callable[[], Iterable[Any]]
     if pool is not None and len(slices) > 1:
         futures = [pool.submit(_extract_slice, spec, list(hypotheses[a:b]), list(references[a:b])) for a, b in slices]
-        parts = lambda: (future.result() for future in futures)  # noqa: E731
+
+        def parts() -> Iterable[Any]:
+            return (future.result() for future in futures)
     else:
-        parts = lambda: (_extract_slice(spec, list(hypotheses[a:b]), [list(r) for r in references[a:b]], local)  # noqa: E731
-                         for a, b in slices)
+        def parts() -> Iterable[Any]:
+            return (_extract_slice(spec, list(hypotheses[a:b]), [list(r) for r in references[a:b]], local)
+                    for a, b in slices)
 
     def collect() -> Any:
         if spec[0] == "sacre":
@@ -149,10 +160,6 @@ class SacreMetric:
     def submit(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]],
                pool: Executor | None = None) -> Callable[[], MetricScore]:
         """``compute``, started on ``pool`` now; the returned call waits for it."""
-        # find_spec, not an import: numba would add ~90 MB to this process, and workers may do the work.
-        if self.name == "ter" and len(hypotheses) >= TER_HINT_SEGMENTS and importlib.util.find_spec("numba") is None:
-            logger.warning("TER on %d segments in pure Python (about 0.2 ms a segment): pip install "
-                           "'toolkit[fast]' compiles it with numba, about 50x faster, same scores", len(hypotheses))
         collect = submit_extract(("sacre", self.name, self.lang), hypotheses, references, pool, self)
 
         def score() -> MetricScore:

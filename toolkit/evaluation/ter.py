@@ -16,6 +16,7 @@ visiting only the reference positions whose word matches. ``_shift`` is sacreble
 from __future__ import annotations
 
 import functools
+import importlib.util
 import logging
 import math
 from collections.abc import Iterator, Sequence
@@ -207,7 +208,9 @@ def compiled_search() -> ModuleType | None:
     load: it raises RuntimeError when no folder for its cache is writable)."""
     try:
         from toolkit.evaluation import ter_kernel
-    except ImportError:
+    except ImportError as error:
+        if importlib.util.find_spec("numba") is not None:  # installed, but broken (e.g. an unsupported numpy)
+            logger.warning("TER: numba is installed but cannot be imported (%s); using the pure-Python search", error)
         return None
     except RuntimeError as error:
         logger.warning("TER: numba is installed but cannot be used (%s); using the pure-Python search", error)
@@ -230,14 +233,20 @@ def statistics(metric: Any, hypotheses: Sequence[str], references: Sequence[Sequ
     ref_words = [[metric._preprocess_segment(metric._preprocess_segment(r)).split() for r in refs if r is not None]
                  for refs in references]
     pairs = [(h, r) for h, refs in zip(hyp_words, ref_words) for r in refs]
+    edits: list[int] | None = None
     if kernel is not None:
-        edits = kernel.edits(pairs).tolist()
-    else:
+        try:
+            edits = kernel.edits(pairs).tolist()
+        except kernel.NumbaError as error:
+            if compiled:
+                raise
+            logger.warning("TER: numba cannot compile the search (%s); using the pure-Python search", error)
+    if edits is None:
         edits = [translation_edit_rate(h, r)[0] for h, r in pairs]
     rows = np.zeros((len(hypotheses), 2), dtype=np.float64)
     at = 0
     for i, refs in enumerate(ref_words):
-        best = min(edits[at:at + len(refs)], default=_INF)
+        best = min(edits[at:at + len(refs)])
         rows[i] = best, sum(len(r) for r in refs) / len(refs)
         at += len(refs)
     return rows

@@ -102,8 +102,9 @@ def _perform_shift(words: np.ndarray, start: int, length: int, target: int) -> n
 
 
 @numba.njit(cache=True)
-def _shift(words_h: np.ndarray, words_r: np.ndarray, checked: int) -> tuple[int, np.ndarray, int]:
-    """lib_ter._shift: the best shift's gain, the shifted words, and the candidates checked so far."""
+def _shift(words_h: np.ndarray, words_r: np.ndarray, checked: int) -> tuple[int, np.ndarray, int, int]:
+    """lib_ter._shift: the best shift's gain, the shifted words, the candidates checked so far, and
+    the edit distance of ``words_h`` itself."""
     n_h, n_r = len(words_h), len(words_r)
     ops = np.empty((n_h + 1, n_r + 1), dtype=np.int8)
     trace = np.empty(n_h + n_r, dtype=np.int8)
@@ -165,10 +166,10 @@ def _shift(words_h: np.ndarray, words_r: np.ndarray, checked: int) -> tuple[int,
                             best_gain, best_length, best_start, best_idx = gain, length, start_h, idx
                             best_words = shifted
                     if checked >= _MAX_SHIFT_CANDIDATES:
-                        return (best_gain if found else 0), best_words, checked
+                        return (best_gain if found else 0), best_words, checked, pre_score
                 if n_h == start_h + length or n_r == start_r + length:
                     break
-    return (best_gain if found else 0), best_words, checked
+    return (best_gain if found else 0), best_words, checked, pre_score
 
 
 @numba.njit(cache=True)
@@ -176,17 +177,15 @@ def _translation_edit_rate(words_hyp: np.ndarray, words_ref: np.ndarray) -> int:
     """Edits (shifts + edit distance) of lib_ter.translation_edit_rate."""
     if len(words_ref) == 0:
         return len(words_hyp)
-    ops = np.empty((len(words_hyp) + 1, len(words_ref) + 1), dtype=np.int8)
-    trace = np.empty(len(words_hyp) + len(words_ref), dtype=np.int8)
     shifts, checked = 0, 0
     words = words_hyp
     while True:
-        delta, shifted, checked = _shift(words, words_ref, checked)
+        delta, shifted, checked, distance = _shift(words, words_ref, checked)
         if checked >= _MAX_SHIFT_CANDIDATES or delta <= 0:
             break
         shifts += 1
         words = shifted
-    return shifts + _edit_distance(words, words_ref, ops, trace)[0]
+    return shifts + distance  # lib_ter's last edit-distance call: the same words as the last search's
 
 
 @numba.njit(cache=True)
@@ -212,3 +211,6 @@ def edits(pairs: list[tuple[list[str], list[str]]]) -> np.ndarray:
         ref_bounds.append(len(ref_ids))
     return _edits_of_pairs(np.asarray(hyp_ids, dtype=np.int32), np.asarray(hyp_bounds, dtype=np.int64),
                            np.asarray(ref_ids, dtype=np.int32), np.asarray(ref_bounds, dtype=np.int64))
+
+
+NumbaError = numba.core.errors.NumbaError  # what compiling can raise (an unsupported numba or numpy)
