@@ -37,8 +37,8 @@ def hint_compiled_ter(metrics: Sequence[Any], segments: int) -> None:
     # find_spec, not an import: numba would add ~100 MB to this process, and workers may do the work.
     if segments >= TER_HINT_SEGMENTS and any(isinstance(m, SacreMetric) and m.name == "ter" for m in metrics) \
             and importlib.util.find_spec("numba") is None:
-        logger.warning("TER on %d segments in pure Python (about 0.2 ms a segment): pip install "
-                       "'toolkit[fast]' compiles it with numba, about 50x faster, same scores", segments)
+        logger.warning("TER on %d segments in pure Python: seconds to many minutes (its cost grows faster than "
+                       "segment length); pip install 'toolkit[fast]' compiles it with numba, same scores", segments)
 
 
 @dataclass
