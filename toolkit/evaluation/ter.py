@@ -1,7 +1,7 @@
 """sacrebleu's TER per-segment statistics: compiled with numba when installed, else leaner Python loops.
 
-With numba (``toolkit[fast]``), ``ter_kernel`` runs sacrebleu's search compiled: about
-30-45x faster than this module's Python as measured (a long-line corpus, short random pairs).
+With numba (``toolkit[fast]``), ``ter_kernel`` runs sacrebleu's search compiled:
+28-43x faster than this module's Python as measured (a long-line corpus, short random pairs).
 Without it, sacrebleu's algorithm (``sacrebleu.metrics.lib_ter``:
 Tercom's shift search, the candidate ranking and limits, the beam edit distance) is kept step for
 step here, with two of its loops rewritten: ``_BeamEditDistance`` fills the same beam of the same
