@@ -183,6 +183,12 @@ def test_request_glossaries_are_checked(tiny_marian: Path, tmp_path: Path) -> No
         create_app(ServeSettings(translators={"fr-en": str(tiny_marian)}, glossary=bad))  # `toolkit serve`: exit 2
     with pytest.raises(ToolkitError, match="--keep needs a non-empty term"):
         create_app(ServeSettings(translators={"fr-en": str(tiny_marian)}, keep=[" "]))
+    from test_serve import free_port
+
+    started = runner.invoke(app, ["serve", "--port", str(free_port()), "--translator", f"fr-en={tiny_marian}",
+                                  "--glossary", str(bad), "--keep", "Kremlin"])
+    assert started.exit_code == 2 and started.stderr.startswith("toolkit: error: ") and "bad.tsv:1" in started.stderr
+    assert len(started.stderr.strip().splitlines()) == 1
     base = {"q": "Le président est au Kremlin.", "source": "fr", "target": "en"}
     with running(ServeSettings(translators={"fr-en": str(tiny_marian)})) as url:
         cases = [({"glossary": ["président"]}, "glossary must be an object"),

@@ -5,8 +5,9 @@ Handlers only parse, check and route. ``/translate`` takes the library's documen
 (toolkit.tasks.translate): the texts are planned as `toolkit translate` plans a file (``text``: a
 .txt file, ``html``: an .html file, ``markdown``: an .md file, an extension of LibreTranslate's
 API), the plan's units go to the model pool's dynamic batchers, which run the models in a worker
-thread, and the outputs are restored, so the server's answer is the CLI's output byte for byte. Every error is ``{"error": "..."}`` with its status code; a
-server-side failure is logged with its traceback and answered without one (and without paths)."""
+thread, and the outputs are restored, so the server's answer is the CLI's output byte for byte.
+Every error is ``{"error": "..."}`` with its status code; a server-side failure is logged with
+its traceback and answered without one (and without paths)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ FORMATS = {"text": "txt", "html": "html", "markdown": "md"}
 # A request's own glossary (the "glossary" and "keep" extension fields): bounded, as every input is.
 MAX_REQUEST_TERMS = 1000
 MAX_TERM_CHARS = 200
+
 
 def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastAPI:
     """The app for ``settings`` (the catalog of models is found now; nothing is loaded until used)."""
