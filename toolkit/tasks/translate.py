@@ -291,8 +291,8 @@ class Translator:
     """Translate documents (txt, Markdown, HTML) with a sentence translator, MarianMT by default:
     plan → generate → restore, with the glossary (and ``--keep`` terms) this instance was given.
 
-    >>> tr = Translator.from_pretrained("Helsinki-NLP/opus-mt-fr-en", backend="ct2")  # or a folder
-    >>> tr.translate(["Bonjour le monde."])
+        >>> tr = Translator.from_pretrained("Helsinki-NLP/opus-mt-fr-en", backend="ct2")  # or a folder
+        >>> tr.translate(["Bonjour le monde."])
     """
 
     def __init__(self, sentences: SentenceTranslator, glossary: Glossary | None = None) -> None:
