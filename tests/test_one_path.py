@@ -270,3 +270,28 @@ def test_engine_and_model_errors_are_not_detection_failures(tiny_marian: Path) -
     line = one_error_line()
     assert "Helsinki-NLP/opus-mt-fr-en" in line and "offline" in line
     assert "offline" in one_error_line("-m", "Helsinki-NLP/opus-mt-fr-en")
+
+
+def test_translation_is_composed_not_subclassed(tiny_marian: Path, tiny_en_de: Path) -> None:
+    """One protocol; pivoting wraps sentence translators; a glossary belongs to an instance."""
+    import inspect
+
+    import toolkit.serve.catalog
+    from toolkit.models.registry import Hop, Route
+    from toolkit.tasks.translate import EngineTranslator, PivotTranslator, SentenceTranslator, Translator
+    from toolkit.text.glossary import Glossary
+
+    assert "glossary" not in vars(Translator) and not issubclass(PivotTranslator, Translator)
+    first = Translator.from_pretrained(str(tiny_marian), "fr", "en", backend="torch").sentences
+    second = Translator.from_pretrained(str(tiny_en_de), "en", "de", backend="torch").sentences
+    assert isinstance(first, EngineTranslator) and isinstance(first, SentenceTranslator)
+    hops = [Hop(str(tiny_marian), "fr", "en", "direct"), Hop(str(tiny_en_de), "en", "de", "direct")]
+    pivot = PivotTranslator([first, second], Route("fr", "de", "pivot", hops))
+    assert isinstance(pivot, SentenceTranslator) and (pivot.source_lang, pivot.target_lang) == ("fr", "de")
+    records, _ = pivot.translate_sentences(["Le président est arrivé."])
+    assert records[0].via == [first.translate_sentences(["Le président est arrivé."])[0][0].output]
+    plain = Translator(pivot)
+    termed = plain.with_glossary(Glossary({"président": "Präsident"}))
+    assert plain.glossary is None and termed.sentences is pivot
+    assert "Präsident" in termed.translate(["Le président est arrivé."])[0]
+    assert "hasattr" not in inspect.getsource(toolkit.serve.catalog)  # the server calls the protocol
