@@ -46,6 +46,11 @@ class EngineOptions(Options):
     batch_size: int = Field(16, ge=1, le=65536)
     max_batch_tokens: int = Field(8192, ge=16)
     revision: str | None = None
+    # Work never done twice (toolkit.tasks.memory): identical units of a run are decoded once, and
+    # with ``memory`` (a translation-memory file) once across runs. Neither changes an output byte.
+    dedupe: bool = True
+    memory: str | None = None
+    memory_max_entries: int | None = Field(None, ge=1)
 
 
 class GenerationOptions(Options):
@@ -93,7 +98,8 @@ CLI_NAMES = {"num_beams": "--beams", "max_length": "--max-length", "max_new_toke
              "length_penalty": "--length-penalty", "batch_size": "--batch-size", "threads": "--threads",
              "max_batch_tokens": "max_batch_tokens", "backend": "--backend", "dtype": "--dtype",
              "device": "--device", "quantization": "--quantization", "revision": "--revision",
-             "shard_size": "--shard-size", "engine": "--engine", "ray_address": "--ray-address", "actors": "--actors"}
+             "shard_size": "--shard-size", "engine": "--engine", "ray_address": "--ray-address", "actors": "--actors",
+             "dedupe": "--no-dedupe", "memory": "--tm", "memory_max_entries": "--tm-max-entries"}
 
 
 def _one_line(exc: ValidationError, owner: str) -> str:

@@ -28,7 +28,10 @@ from toolkit.cli.common import (
     LengthPenaltyOption,
     MaxLengthOption,
     MaxNewOption,
+    MemoryMaxOption,
+    MemoryOption,
     MinLengthOption,
+    NoDedupeOption,
     NoPivotOption,
     NoRepeatOption,
     OutOption,
@@ -41,6 +44,7 @@ from toolkit.cli.common import (
     ThreadsOption,
     _emit,
     _engine_options,
+    _memory_options,
     _out_target,
     _partial_exit,
     _read_documents,
@@ -98,6 +102,9 @@ def translate(
     engine_name: EngineOption = "local",
     ray_address: RayAddressOption = None,
     actors: ActorsOption = None,
+    no_dedupe: NoDedupeOption = False,
+    tm: MemoryOption = None,
+    tm_max_entries: MemoryMaxOption = None,
 ) -> None:
     """Translate documents sentence by sentence, keeping their paragraphs and layout."""
     quiet_libraries()
@@ -109,6 +116,7 @@ def translate(
         from toolkit.text.glossary import load_glossary
 
         engine = _engine_options("translation", device, backend, quantization, threads, batch_size, revision, dtype=dtype)
+        engine = _memory_options(engine, no_dedupe, tm, tm_max_entries)
         generation = build(GenerationOptions, {"num_beams": beams, "max_new_tokens": max_new_tokens})
         paths = corpus_paths(inputs)
         corpus = corpus_options(shard_size, engine_name, ray_address, actors, encoding if paths else "utf-8")

@@ -21,8 +21,9 @@ if TYPE_CHECKING:
 
 
 def _engine_fingerprint(engine: EngineOptions) -> dict[str, Any]:
-    # Threads change speed, not outputs: a run may be resumed with other threads or on Ray.
-    return engine.model_dump(exclude={"threads"})
+    # Threads change speed, not outputs: a run may be resumed with other threads or on Ray. So do
+    # deduplication and the translation memory (a hit is the bytes the model gave for that unit).
+    return engine.model_dump(exclude={"threads", "dedupe", "memory", "memory_max_entries"})
 
 
 def _details(result: DocumentResult) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from toolkit.io.documents import Document, as_documents, chunked
 from toolkit.io.results import DocumentResult, SegmentRecord
 from toolkit.models.registry import Hop, Registry, Route, hop_for_model, load_registry, resolve_route
 from toolkit.options import EngineOptions, GenerationOptions, LanguageCodes, split_options
+from toolkit.tasks.memory import UnitCounts, compose, counts_of, unwrap
 from toolkit.text.glossary import Glossary
 from toolkit.text.protect import Piece, forbidden_strings, pieces
 from toolkit.text.protect import restore as restore_pieces
@@ -162,6 +163,9 @@ def restore(planned: Plan, generated: UnitResults, seconds: float = 0.0) -> list
         if cleaned:
             raw_warnings.append((index, (f"{cleaned} model output(s) held a line break, a table pipe or a copy "
                                          "of a protected span: removed or escaped")))
+    # In sentence order (stable: a sentence's own messages keep theirs), whatever order the
+    # generate step found them in: deduplicated and memory-served units give the same warnings.
+    raw_warnings.sort(key=lambda warning: warning[0])
     total_tokens = sum(r.source_tokens for r in records) or 1
     results = []
     offset = 0
@@ -315,7 +319,7 @@ class Translator:
         codes = LanguageCodes(source_prefix=hop.source_prefix, src_code=hop.src_code,
                               tgt_code=hop.tgt_code) if hop else None
         loaded = load_engine(reference, "translation", engine_options, generation_options, codes)
-        return cls.from_engine(loaded, source_lang, target_lang, hop, glossary)
+        return cls(with_memory(EngineTranslator(loaded, source_lang, target_lang, hop), engine_options), glossary)
 
     def with_glossary(self, glossary: Glossary | None) -> Translator:
         """The same model with other glossary terms (nothing is loaded again)."""
@@ -332,15 +336,22 @@ class Translator:
     @property
     def engine(self) -> Engine:
         """The engine of a one-model translator (a pivot has one per hop: ``sentences.hops``)."""
-        if not isinstance(self.sentences, EngineTranslator):
-            raise AttributeError(f"{type(self.sentences).__name__} has no single engine")
-        return self.sentences.engine
+        base = unwrap(self.sentences)
+        if not isinstance(base, EngineTranslator):
+            raise AttributeError(f"{type(base).__name__} has no single engine")
+        return base.engine
 
     @property
     def hop(self) -> Hop:
-        if not isinstance(self.sentences, EngineTranslator):
-            raise AttributeError(f"{type(self.sentences).__name__} has no single hop")
-        return self.sentences.hop
+        base = unwrap(self.sentences)
+        if not isinstance(base, EngineTranslator):
+            raise AttributeError(f"{type(base).__name__} has no single hop")
+        return base.hop
+
+    @property
+    def counts(self) -> UnitCounts:
+        """How this translator's units were served so far: decoded, deduplicated, from the memory."""
+        return counts_of(self.sentences) or UnitCounts()
 
     def describe(self) -> dict[str, Any]:
         """The manifest's account of the model(s) and the settings actually used."""
@@ -411,9 +422,18 @@ def load_translator(model: str | None, src: str, tgt: str, registry: Registry | 
         return Translator.from_pretrained(model, src, tgt, hop=hop_for_model(model, src, tgt, registry),
                                           engine=engine, generation=generation, glossary=glossary)
     route = resolve_route(src, tgt, registry, allow_pivot, pinned)
-    hops = [Translator.from_pretrained(None, hop.src, hop.tgt, hop=hop, engine=engine, generation=generation).sentences
+    engine = engine or EngineOptions()
+    # Deduplication and the memory wrap the whole route once, not each hop.
+    bare = engine.model_copy(update={"dedupe": False, "memory": None})
+    hops = [unwrap(Translator.from_pretrained(None, hop.src, hop.tgt, hop=hop, engine=bare,
+                                              generation=generation).sentences)
             for hop in route.hops]
-    return Translator(hops[0] if len(hops) == 1 else PivotTranslator(hops, route), glossary)
+    return Translator(with_memory(hops[0] if len(hops) == 1 else PivotTranslator(hops, route), engine), glossary)
+
+
+def with_memory(sentences: SentenceTranslator, engine: EngineOptions) -> SentenceTranslator:
+    """``sentences`` with the deduplication and translation memory ``engine`` asks for."""
+    return compose(sentences, engine.dedupe, engine.memory, engine.memory_max_entries)
 
 
 OUTPUT_CHECK_CONFIDENCE = 0.5
@@ -531,6 +551,14 @@ class DocumentTranslator:
         return {lang: t for lang, t in sorted(self._loaded.items()) if isinstance(t, Translator)}
 
     @property
+    def counts(self) -> UnitCounts:
+        """Units of every loaded translator: asked for, decoded, deduplicated, from the memory."""
+        total = UnitCounts()
+        for translator in self.loaded.values():
+            total.add(translator.counts)
+        return total
+
+    @property
     def source_lang(self) -> str:
         langs = sorted({lang for doc_id, lang in self.languages.items() if doc_id not in self.skipped})
         if len(langs) != 1:
@@ -594,6 +622,7 @@ class DocumentTranslator:
         counts = Counter(lang for doc_id, lang in self.languages.items() if doc_id not in self.skipped)
         primary = next((lang for lang, _ in counts.most_common() if lang in described), next(iter(described)))
         head = dict(described[primary])
+        head["units"] = self.counts.to_dict()
         if self.glossary is not None:
             head["glossary"] = self.glossary.describe()
         return {**head, "source_lang_option": self.src, "source_langs": sorted(described), "routes": described}
