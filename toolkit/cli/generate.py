@@ -141,7 +141,7 @@ def translate(
             results = run_batched(docs, translator.translate_batch, translator.count_sentences,
                                   "translating", show_progress=not quiet)
             head = {**base_manifest("translate"), "task": "translation", **translator.describe(),
-                    "timing": TIMING_NOTE, "skipped": skipped}
+                    "units": translator.counts.to_dict(), "timing": TIMING_NOTE, "skipped": skipped}
             _emit(run, results, warnings + [f"{s['id']}: skipped: {s['reason']}" for s in skipped], fmt.value,
                   "translation", head, as_json, quiet, f"Translated {len(results)} document(s) to {translator.target_lang}")
         _partial_exit(skipped)

@@ -127,6 +127,9 @@ class TranslateTask:
     def describe(self) -> dict[str, Any]:
         return {"task": "translation", **self.router.describe()}
 
+    def unit_counts(self) -> dict[str, int]:
+        return self.router.counts.to_dict()
+
 
 @dataclass
 class SummarizeJob:
@@ -183,6 +186,10 @@ class SummarizeTask:
             outputs.append(DocumentOutput({"summary": translated.output}, details, result.source_tokens,
                                           result.output_tokens))
         return outputs
+
+    def unit_counts(self) -> dict[str, int]:
+        """The summaries' translation units (none without --summary-lang)."""
+        return self.router.counts.to_dict() if self.router is not None else {}
 
     def describe(self) -> dict[str, Any]:
         head = {"task": "summarization", **self.summarizer.describe()}
@@ -279,6 +286,10 @@ class PipelineTask:
                 done[doc.id] = DocumentOutput(fields, details, first.source_tokens,
                                               sum(stage.results[i].output_tokens for stage in result.stages))
         return [done[d.id] if d.id in done else router.skipped[d.id] for d in docs]
+
+    def unit_counts(self) -> dict[str, int]:
+        """The translation stage's units (the summaries' translation is not counted)."""
+        return self.router.counts.to_dict()
 
     def describe(self) -> dict[str, Any]:
         return {"task": "pipeline", "order": self.job.order, "translation": self.router.describe(),

@@ -48,6 +48,10 @@ class CorpusTask(Protocol):
         """The models and settings used, for the manifest."""
         ...
 
+    def unit_counts(self) -> dict[str, int]:
+        """Translation units so far: asked for, decoded, deduplicated, from the memory (#29)."""
+        ...
+
 
 class CorpusJob(Protocol):
     command: str  # translate | summarize | pipeline
@@ -78,6 +82,7 @@ class ShardOutput:
     seconds: float = 0.0
     description: dict[str, Any] | None = None
     worker: str = ""
+    units: dict[str, int] = field(default_factory=dict)  # translation units of this shard (decoded, …)
 
     @property
     def outputs(self) -> int:
@@ -99,6 +104,7 @@ class ShardProcessor:
 
     def process(self, spec: ShardSpec, on_progress: Callable[[int], None] | None = None) -> ShardOutput:
         start = time.perf_counter()
+        before = self.task.unit_counts()
         out = ShardOutput(spec.index, spec.records, worker=self.worker)
         records = read_shard(spec)
         for chunk in chunked(records, CHUNK_DOCUMENTS):
@@ -107,6 +113,7 @@ class ShardProcessor:
                 on_progress(len(chunk))
         out.seconds = time.perf_counter() - start
         out.description = self.task.describe()
+        out.units = {k: v - before.get(k, 0) for k, v in self.task.unit_counts().items()}
         return out
 
     def _process_chunk(self, chunk: list[CorpusRecord], out: ShardOutput) -> None:

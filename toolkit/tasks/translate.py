@@ -622,7 +622,6 @@ class DocumentTranslator:
         counts = Counter(lang for doc_id, lang in self.languages.items() if doc_id not in self.skipped)
         primary = next((lang for lang, _ in counts.most_common() if lang in described), next(iter(described)))
         head = dict(described[primary])
-        head["units"] = self.counts.to_dict()
         if self.glossary is not None:
             head["glossary"] = self.glossary.describe()
         return {**head, "source_lang_option": self.src, "source_langs": sorted(described), "routes": described}
