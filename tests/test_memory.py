@@ -232,3 +232,35 @@ def test_memory_wraps_by_composition(tiny_marian: Path, tmp_path: Path) -> None:
     assert (memory.counts.memory, memory.counts.deduplicated, memory.counts.decoded) == (0, 1, 1)
     memory.translate_sentences(["Bonjour.", "Bonjour."])
     assert (memory.counts.memory, memory.counts.decoded) == (2, 1)
+
+
+def test_server_serves_repeats_from_the_memory_and_counts_them(tiny_marian: Path, tmp_path: Path) -> None:
+    pytest.importorskip("fastapi")
+    httpx = pytest.importorskip("httpx")
+    from test_serve import running
+
+    from toolkit.serve.settings import ServeSettings
+
+    tm = tmp_path / "serve.tm"
+    library = Translator.from_pretrained(str(tiny_marian), "fr", "en")
+    texts = ["PARIS (AFP) - Le président a parlé.", "Bonjour le monde."]
+    answers = []
+    for _ in range(2):  # the second server starts with the memory the first one filled
+        settings = ServeSettings(translators={"fr-en": str(tiny_marian)}, tm=tm, max_wait_ms=20)
+        with running(settings) as url, httpx.Client(base_url=url, timeout=120) as client:
+            answer = client.post("/translate", json={"q": texts, "source": "fr", "target": "en"})
+            assert answer.status_code == 200, answer.text
+            answers.append(answer.json()["translatedText"])
+            metrics = client.get("/metrics").text
+            answers.append({line.split("{")[0]: float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                            if line.startswith("toolkit_serve_memory_") and "_total{" in line})
+    assert answers[0] == answers[2] == library.translate(texts)
+    assert answers[1] == {"toolkit_serve_memory_hits_total": 0.0, "toolkit_serve_memory_misses_total": 2.0}
+    assert answers[3] == {"toolkit_serve_memory_hits_total": 2.0, "toolkit_serve_memory_misses_total": 0.0}
+
+
+def test_serve_refuses_a_foreign_memory_file(tmp_path: Path) -> None:
+    foreign = tmp_path / "x.tm"
+    foreign.write_text("hello")
+    result = runner.invoke(app, ["serve", "--translator", "fr-en=/nonexistent", "--tm", str(foreign)])
+    assert result.exit_code == 2 and "not an SQLite file" in result.stderr

@@ -9,7 +9,16 @@ from typing import Annotated
 
 import typer
 
-from toolkit.cli.common import Backend, Device, GlossaryOption, KeepOption
+from toolkit.cli.common import Backend, Device, GlossaryOption, KeepOption, MemoryOption
+
+
+def _memory(tm: Path | None) -> Path | None:
+    """The --tm file, checked at start: a foreign or corrupt file is one line, exit 2."""
+    if tm is not None:
+        from toolkit.io.memory import MemoryFile
+
+        MemoryFile(tm).close()
+    return tm.resolve() if tm else None
 
 
 def serve(
@@ -39,6 +48,7 @@ def serve(
     beams: Annotated[int | None, typer.Option("--beams", min=1, help="Beam size (default: the model's generation config).")] = None,
     glossary: GlossaryOption = None,
     keep: KeepOption = None,
+    tm: MemoryOption = None,
     graceful_timeout: Annotated[float, typer.Option("--graceful-timeout", min=0, help="Seconds to let requests in flight finish on SIGTERM.")] = 30.0,
     log_texts: Annotated[bool, typer.Option("--log-texts/--no-log-texts", help="Put request texts in the access log (off: only sizes).")] = False,
 ) -> None:
@@ -52,7 +62,7 @@ def serve(
             host=host, port=port, translators=parse_translators(translator or []),
             summarizers=parse_summarizers(summarizer or []), registry=registry, allow_pivot=not no_pivot,
             device=device.value, backend=backend.value if backend else None, quantization=quantization,
-            glossary=glossary, keep=list(keep or []),
+            glossary=glossary, keep=list(keep or []), tm=_memory(tm),
             threads=threads, beams=beams, max_batch_size=max_batch_size, max_batch_tokens=max_batch_tokens,
             max_wait_ms=max_wait_ms, max_queue=max_queue, max_loaded_models=max_loaded_models, preload=preload,
             api_keys=api_keys, require_key=require_key, rate_limit=rate_limit, char_limit=char_limit,

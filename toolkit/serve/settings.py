@@ -27,6 +27,9 @@ class ServeSettings:
     # Glossary and kept terms for every translation (as `toolkit translate --glossary/--keep`).
     glossary: Path | None = None
     keep: list[str] = field(default_factory=list)
+    # Translation memory in front of the model (#29, as `toolkit translate --tm`); None: an
+    # in-process memory of the last units only (deduplication).
+    tm: Path | None = None
     # Dynamic batching and the model pool.
     max_batch_size: int = 32
     max_batch_tokens: int = 8192
@@ -67,6 +70,8 @@ class ServeSettings:
         options: dict[str, Any] = {"device": self.device, "quantization": self.quantization, "threads": self.threads}
         if self.backend:
             options["backend"] = self.backend
+        if self.tm is not None:
+            options["memory"] = str(self.tm)
         return options
 
 
