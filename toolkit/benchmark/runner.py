@@ -211,9 +211,10 @@ def _hypotheses(result: dict[str, Any], task: str):
 
 def score(config: Benchmark, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Quality rows: one per (system, dataset, task), with CIs and the paired test vs the baseline."""
-    from toolkit.evaluation import evaluate
+    from toolkit.evaluation import EvaluationOptions, evaluate
+    from toolkit.evaluation.base import compute
     from toolkit.evaluation.data import align, align_sources
-    from toolkit.evaluation.metrics import build_metrics
+    from toolkit.evaluation.registry import MetricContext, build_metrics, default_metrics
 
     rows = []
     neural = config.neural.options()
@@ -239,13 +240,14 @@ def score(config: Benchmark, runs: list[dict[str, Any]]) -> list[dict[str, Any]]
             same_language = baseline_name in systems and (task == "translation" or systems[baseline_name].summary_lang(dataset) == lang)
             if baseline_run is not None and baseline_name != run["system"] and same_language:
                 _, baseline, _ = align(_hypotheses(baseline_run, task), refs)
-            result = evaluate(hyps, references, task, config.metrics.get(task), lang, "auto",
-                              config.bootstrap, config.seed, baseline, keys, neural=neural, sources=sources)
-            metrics = build_metrics(config.metrics.get(task) or (["bleu", "chrf", "ter"] if task == "translation" else ["rouge"]),
-                                    lang, neural=neural, sources=sources)
+            options = EvaluationOptions(task=task, lang=lang, bootstrap=config.bootstrap, seed=config.seed, neural=neural)
+            result = evaluate(hyps, references, config.metrics.get(task), options, baseline=baseline, keys=keys,
+                              sources=sources).to_dict()
+            metrics = build_metrics(config.metrics.get(task) or default_metrics(task),
+                                    MetricContext(lang, neural=neural, sources=sources))
             # Per-segment statistics once; a document's score is the metric of its segments' summed
             # statistics (what scoring that document alone gives).
-            scored = [m.compute(hyps, references) for m in metrics]
+            scored = [compute(m, hyps, references) for m in metrics]
             per_doc = {}
             positions: dict[str, list[int]] = {}
             for i, (d, _) in enumerate(keys):

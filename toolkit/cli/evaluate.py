@@ -62,11 +62,11 @@ def evaluate(
         inputs = [Path(p) for p in [hyp, *ref, baseline, src] if p]
         run = RunFolder(out, overwrite=overwrite, inputs=inputs) if out is not None else None
         with run if run is not None else nullcontext():
-            from toolkit.evaluation.neural import NeuralOptions
+            from toolkit.evaluation.options import EvaluationOptions, NeuralOptions
 
             neural = NeuralOptions(comet_model, bertscore_model, bertscore_layers, device.value)
-            result = evaluate_paths(hyp, ref, task, names, lang, stem.value, bootstrap, seed, baseline, jobs,
-                                    lsum_split.value, neural, src)
+            options = EvaluationOptions(task, lang, stem.value, lsum_split.value, bootstrap, seed, jobs, neural)
+            result = evaluate_paths(hyp, ref, names, options, baseline=baseline, src=src).to_dict()
             if run is not None:
                 write_reports(result, run)
                 run.commit({**base_manifest("evaluate"), "task": "evaluation"})

@@ -17,10 +17,13 @@ visiting only the reference positions whose word matches. ``_shift`` is sacreble
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.util
 import logging
 import math
+import os
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -201,6 +204,25 @@ def translation_edit_rate(words_hyp: list[str], words_ref: list[str]) -> tuple[i
         input_words = new_input_words
     edit_distance, _ = cached_ed(input_words)
     return shifts + edit_distance, len(words_ref)
+
+
+def kernel_cached() -> bool:
+    """Whether numba's cache already holds the compiled search (so the first run will not spend
+    ~10 s compiling it). Read from the files numba's cache locators use, without importing numba:
+    its index beside the source (``__pycache__``), or in ``NUMBA_CACHE_DIR`` / the user-wide
+    ``~/.cache/numba`` under ``<folder>_<sha1 of the folder's path>``, newer than the source."""
+    source = Path(os.path.abspath(Path(__file__).with_name("ter_kernel.py")))
+    folder = str(source.parent)
+    user = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "numba")
+    places = [source.parent / "__pycache__",
+              Path(user) / f"{source.parent.name}_{hashlib.sha1(folder.encode()).hexdigest()}"]
+    try:
+        written = source.stat().st_mtime
+        return any(index.stat().st_mtime >= written for place in places if place.is_dir()
+                   for index in place.glob(f"{source.stem}.*.nbi"))
+    except OSError:
+        return False
 
 
 @functools.cache
