@@ -121,7 +121,9 @@ def jsonl_records(path: Path, encoding: str = "utf-8") -> Iterator[tuple[int, di
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from None
+            # json's messages end where its position would follow ("Unterminated string starting at").
+            where = "" if exc.msg.endswith(" at") else " at"
+            raise InputError(f"{path}:{lineno}: invalid JSON ({exc.msg}{where} column {exc.colno})") from None
         if not isinstance(record, dict):
             raise InputError(f"{path}:{lineno}: expected a JSON object")
         yield lineno, record
