@@ -16,7 +16,7 @@ from toolkit.errors import InputError
 from toolkit.evaluation import evaluate_paths
 from toolkit.evaluation.data import align_sources, load_segments
 
-WORDS = "le chat dort sur le tapis rouge et le chien aboie dans la rue ce matin".split()
+WORDS = ["le", "chat", "dort", "sur", "le", "tapis", "rouge", "et", "le", "chien", "aboie", "dans", "la", "rue", "ce", "matin"]
 
 
 def corpus(n: int = 30) -> tuple[list[str], list[str]]:

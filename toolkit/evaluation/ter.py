@@ -207,16 +207,19 @@ def translation_edit_rate(words_hyp: list[str], words_ref: list[str]) -> tuple[i
 
 
 def kernel_cached() -> bool:
-    """Whether numba's cache already holds the compiled search (so the first run will not spend
-    ~10 s compiling it). Read from the files numba's cache locators use, without importing numba:
-    its index beside the source (``__pycache__``), or in ``NUMBA_CACHE_DIR`` / the user-wide
-    ``~/.cache/numba`` under ``<folder>_<sha1 of the folder's path>``, newer than the source."""
+    """Whether numba's cache already holds the compiled search (else the first run spends ~10 s
+    compiling it, silently). Read from the files numba's cache locators use, without importing
+    numba: the index in ``NUMBA_CACHE_DIR`` when set, else beside the source (``__pycache__``) or in
+    the user-wide ``~/.cache/numba``, under ``<folder>_<sha1 of the folder's path>``, newer than
+    the source."""
     source = Path(os.path.abspath(Path(__file__).with_name("ter_kernel.py")))
-    folder = str(source.parent)
-    user = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "numba")
-    places = [source.parent / "__pycache__",
-              Path(user) / f"{source.parent.name}_{hashlib.sha1(folder.encode()).hexdigest()}"]
+    subpath = f"{source.parent.name}_{hashlib.sha1(str(source.parent).encode()).hexdigest()}"
+    chosen = os.environ.get("NUMBA_CACHE_DIR")
+    if chosen:
+        places = [Path(chosen) / subpath]
+    else:
+        user = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "numba"
+        places = [source.parent / "__pycache__", user / subpath]
     try:
         written = source.stat().st_mtime
         return any(index.stat().st_mtime >= written for place in places if place.is_dir()
