@@ -19,6 +19,7 @@ from toolkit.evaluation.rouge import ROUGE
 
 # sacrebleu tokenizers for target languages whose words are not space-separated.
 _BLEU_TOKENIZE = {"zh": "zh", "ja": "char", "ko": "char", "th": "char"}
+SCORE_ROWS = 8192  # rows of statistics turned into segment-level scores at once
 TER_HINT_SEGMENTS = 10_000  # from here, TER without numba takes seconds: say how to speed it up
 logger = logging.getLogger(__name__)
 
@@ -104,8 +105,9 @@ class SacreMetric:
 
     def segment_scores(self, stats: np.ndarray) -> list[float]:
         """Sentence-level scores from per-segment statistics (equal to sacrebleu's ``sentence_score``)."""
-        if self.name == "chrf":
-            return ngrams.chrf_sentence_scores(self.metric, stats).tolist()
+        if self.name == "chrf":  # in row blocks: a float64 copy of 100k rows' 24 columns would be 19 MB
+            return [score for start in range(0, len(stats), SCORE_ROWS)
+                    for score in ngrams.chrf_sentence_scores(self.metric, stats[start:start + SCORE_ROWS]).tolist()]
         return [float(self.metric._compute_score_from_stats(list(row.astype(np.float64))).score) for row in stats]
 
     def sentence_scores(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> list[float]:
