@@ -19,9 +19,10 @@ __all__ = ["FORMATS", "SUFFIXES", "Format", "FormatError", "Structured", "format
 
 def _formats() -> dict[str, Format]:
     from toolkit.io.formats.gettext import Gettext
+    from toolkit.io.formats.ooxml import Docx, Pptx
     from toolkit.io.formats.subtitles import Subtitles
 
-    found: list[Format] = [Subtitles("srt"), Subtitles("vtt"), Gettext()]
+    found: list[Format] = [Subtitles("srt"), Subtitles("vtt"), Gettext(), Docx(), Pptx()]
     return {f.name: f for f in found}
 
 
