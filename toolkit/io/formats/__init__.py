@@ -21,8 +21,9 @@ def _formats() -> dict[str, Format]:
     from toolkit.io.formats.gettext import Gettext
     from toolkit.io.formats.ooxml import Docx, Pptx
     from toolkit.io.formats.subtitles import Subtitles
+    from toolkit.io.formats.xliff import Xliff
 
-    found: list[Format] = [Subtitles("srt"), Subtitles("vtt"), Gettext(), Docx(), Pptx()]
+    found: list[Format] = [Subtitles("srt"), Subtitles("vtt"), Gettext(), Docx(), Pptx(), Xliff()]
     return {f.name: f for f in found}
 
 
