@@ -1,98 +1,422 @@
+"""Structured files (srt, vtt, po, docx, pptx, xliff): read, translate with a tiny random model,
+write back; the structure and every untouched part must survive, whatever the model emits."""
+
 from __future__ import annotations
 
 import io
-import json
+import re
+import zipfile
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from toolkit.errors import InputError
-from toolkit.io.documents import atomic_write_text, decode_bytes, read_inputs
+from toolkit.io.formats import format_for, read_structured
+from toolkit.io.formats.base import FormatError, Segment
+from toolkit.io.results import DocumentResult, SegmentRecord
+from toolkit.options import DocumentOptions
+from toolkit.tasks.documents import restyle, translate_file
+
+FRENCH = ["Le président a parlé hier soir.", "Les journalistes ont posé des questions.", "Merci beaucoup.",
+          "La ville de Paris prépare les jeux.", "Il pleut depuis trois jours."]
 
 
-def test_bom_and_crlf_are_normalised_and_remembered(tmp_path: Path) -> None:
-    path = tmp_path / "a.txt"
-    path.write_bytes(b"\xef\xbb\xbfLigne un.\r\nLigne deux.\r\n")
-    [doc] = read_inputs([str(path)])
-    assert doc.text == "Ligne un.\nLigne deux.\n"
-    assert doc.newline == "\r\n"
-    assert doc.id == "a"
+@pytest.fixture(scope="module")
+def translator(tiny_marian: Path):
+    from toolkit import Translator
+
+    return Translator.from_pretrained(str(tiny_marian), backend="torch", device="cpu", max_new_tokens=12)
 
 
-def test_binary_input_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "image.txt"
-    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
-    with pytest.raises(InputError, match="binary"):
-        read_inputs([str(path)])
+def _members(data: bytes) -> dict[str, bytes]:
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    return {n: archive.read(n) for n in archive.namelist()}
 
 
-def test_non_utf8_names_file_and_offset(tmp_path: Path) -> None:
-    path = tmp_path / "latin1.txt"
-    path.write_bytes("Le président".encode("latin-1"))
-    with pytest.raises(InputError, match=r"latin1.txt: not valid utf-8 at byte offset 5 \(byte 0xe9\)"):
-        read_inputs([str(path)])
-    [doc] = read_inputs([str(path)], encoding="latin-1")
-    assert doc.text == "Le président"
+# --- the alignment rule --------------------------------------------------------------------
+
+def _result(source: str, output: str) -> DocumentResult:
+    return DocumentResult("b", "b", output, 0.0, 0, 0, segments=[SegmentRecord(0, 0, source, output)])
 
 
-def test_folder_is_read_recursively_in_order(tmp_path: Path) -> None:
-    (tmp_path / "sub").mkdir()
-    (tmp_path / "b.txt").write_text("B.")
-    (tmp_path / "sub" / "a.md").write_text("# A")
-    (tmp_path / "skip.csv").write_text("x,y")
-    docs = read_inputs([str(tmp_path)])
-    assert [d.id for d in docs] == ["b", "sub/a"]
-    assert docs[1].format == "md"
+def test_a_sentence_in_one_run_keeps_its_style_exactly() -> None:
+    segments = [Segment("Le président a parlé.", "b")]
+    assert restyle(segments, _result("Le président a parlé.", "The president spoke.")) == (
+        [Segment("The president spoke.", "b")], 0)
 
 
-def test_folder_without_text_files(tmp_path: Path) -> None:
-    (tmp_path / "x.csv").write_text("1")
-    with pytest.raises(InputError, match="no .txt, .md or .jsonl"):
-        read_inputs([str(tmp_path)])
+def test_a_run_found_verbatim_keeps_its_formatting_there_and_no_text_is_lost() -> None:
+    segments = [Segment("Hier, ", ""), Segment("Emmanuel Macron", "bold"), Segment(" a parlé à Paris.", "")]
+    source, output = "Hier, Emmanuel Macron a parlé à Paris.", "Yesterday Emmanuel Macron spoke in Paris."
+    styled, spanning = restyle(segments, _result(source, output))
+    assert spanning == 1
+    assert "".join(s.text for s in styled) == output
+    assert [s.text for s in styled if s.style == "bold"] == ["Emmanuel Macron"]
 
 
-def test_missing_path() -> None:
-    with pytest.raises(InputError, match="no such file or directory"):
-        read_inputs(["does/not/exist.txt"])
+def test_runs_not_found_share_the_sentence_in_order_at_word_boundaries() -> None:
+    segments = [Segment("Le ", "a"), Segment("chat", "b"), Segment(" dort.", "c")]
+    styled, _ = restyle(segments, _result("Le chat dort.", "The cat is sleeping."))
+    assert "".join(s.text for s in styled) == "The cat is sleeping."
+    assert [s.style for s in styled] == ["a", "b", "c"][: len(styled)]
+    for left, right in zip(styled, styled[1:]):  # cuts only between words
+        assert left.text.endswith(" ") or right.text.startswith(" ")
 
 
-def test_jsonl_documents(tmp_path: Path) -> None:
-    path = tmp_path / "docs.jsonl"
-    path.write_text("\n".join(json.dumps(r) for r in [{"id": 1, "text": "Un."}, {"id": "b", "text": "Deux.", "lang": "fr"}]))
-    docs = read_inputs([str(path)])
-    assert [(d.id, d.text, d.lang) for d in docs] == [("1", "Un.", None), ("b", "Deux.", "fr")]
+# --- subtitles -------------------------------------------------------------------------------
+
+def _srt_bytes(cues: list[tuple[int, int, str]]) -> bytes:
+    import srt
+
+    return srt.compose([srt.Subtitle(i + 1, timedelta(milliseconds=a), timedelta(milliseconds=b), text)
+                        for i, (a, b, text) in enumerate(cues)]).encode()
 
 
-@pytest.mark.parametrize("content, message", [
-    ('{"id": 1}', "lacks 'text'"), ('{"text": "x"}', "lacks 'id'"), ("[1, 2]", "expected a JSON object"),
-    ("{not json", "invalid JSON"),
+def _timing_lines(data: bytes) -> list[str]:
+    return [line for line in data.decode().splitlines() if "-->" in line]
+
+
+def test_srt_keeps_numbers_timecodes_and_settings_and_wraps_within_the_budget(translator) -> None:
+    import srt
+
+    source = _srt_bytes([(1000, 2500, "Le <i>président</i> a parlé\nhier soir."), (3000, 4200, FRENCH[1]),
+                         (5000, 7000, FRENCH[2])]).replace(b"00:00:04,200", b"00:00:04,200 X1:100 X2:200")
+    out, report = translate_file(source, translator, DocumentOptions(line_chars=30), name="talk.srt")
+    assert _timing_lines(out) == _timing_lines(source)
+    cues = list(srt.parse(out.decode()))
+    assert [c.index for c in cues] == [1, 2, 3]
+    assert report.counts_before == report.counts_after == {"cues": 3, "timing_lines": 3}
+    for cue in cues:
+        assert cue.content.strip()
+        for line in re.sub(r"</?i>", "", cue.content).split("\n"):
+            assert len(line) <= 30 or " " not in line.strip()
+    assert out.decode().count("<i>") == out.decode().count("</i>") <= 1
+
+
+def test_webvtt_keeps_header_notes_identifiers_and_cue_settings(translator) -> None:
+    source = ("WEBVTT - journal\n\nNOTE relu le 3 mai\n\nintro\n00:01.000 --> 00:04.000 align:start line:0\n"
+              f"<v Anne>{FRENCH[0]}\n\n00:05.000 --> 00:06.000\n{FRENCH[2]}\n").encode()
+    out, report = translate_file(source, translator, name="news.vtt")
+    text = out.decode()
+    assert text.startswith("WEBVTT - journal\n\nNOTE relu le 3 mai\n\nintro\n00:01.000 --> 00:04.000 align:start line:0\n")
+    assert _timing_lines(out) == _timing_lines(source)
+    assert report.counts_after["cues"] == 2
+    import webvtt
+
+    assert len(webvtt.from_string(text).captions) == 2
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, 10_000_000), st.integers(1, 5000),
+                          st.text(st.characters(whitelist_categories=("L", "N", "Zs")), min_size=1, max_size=90)
+                          .filter(lambda t: t.strip())), min_size=1, max_size=12))
+def test_srt_round_trip_keeps_every_timing_line(cues: list[tuple[int, int, str]]) -> None:
+    source = _srt_bytes([(a, a + d, text) for a, d, text in cues])
+    fmt = format_for("x.srt")
+    doc = read_structured(fmt, source, "x.srt")
+    out = fmt.write(doc, [b.segments for b in doc.blocks])
+    assert _timing_lines(out) == _timing_lines(source)
+    again = read_structured(fmt, out, "x.srt")
+    assert [" ".join(b.text.split()) for b in again.blocks] == [" ".join(b.text.split()) for b in doc.blocks]
+    assert again.counts == doc.counts
+
+
+# --- gettext ---------------------------------------------------------------------------------
+
+PO = '''msgid ""
+msgstr ""
+"Content-Type: text/plain; charset=UTF-8\\n"
+"Plural-Forms: nplurals=2; plural=(n > 1);\\n"
+
+#: app.py:10
+msgctxt "menu"
+msgid "Ouvrir %s dans {folder} maintenant"
+msgstr ""
+
+#: app.py:12
+msgid "Un fichier supprimé"
+msgid_plural "%(count)d fichiers supprimés"
+msgstr[0] ""
+msgstr[1] ""
+
+msgid "Annuler"
+msgstr "Cancel"
+'''
+
+
+def test_po_fills_msgstr_and_plurals_keeps_msgids_and_placeholders_and_marks_fuzzy(translator) -> None:
+    import polib
+
+    out, report = translate_file(PO.encode(), translator, name="app.po")
+    source, target = polib.pofile(PO), polib.pofile(out.decode())
+    assert [(e.msgctxt, e.msgid, e.msgid_plural, e.occurrences) for e in target] == [
+        (e.msgctxt, e.msgid, e.msgid_plural, e.occurrences) for e in source]
+    opened, plural, kept = target
+    assert "fuzzy" in opened.flags and "fuzzy" in plural.flags and "fuzzy" not in kept.flags
+    assert opened.msgstr.count("%s") == 1 and opened.msgstr.count("{folder}") == 1
+    assert set(plural.msgstr_plural) == {0, 1} and plural.msgstr_plural[1].count("%(count)d") == 1
+    assert kept.msgstr == "Cancel"
+    assert report.untranslated == [{"where": "msgid 'Annuler'", "why": "already translated: kept"}]
+    assert report.counts_before == report.counts_after
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.text(st.characters(whitelist_categories=("L", "Zs", "P")), min_size=1, max_size=40)
+                          .filter(lambda t: t.strip()), st.sampled_from(["", "%s ", "{name} ", "%(n)d "])),
+                min_size=1, max_size=8, unique_by=lambda t: t[0] + t[1]))
+def test_po_round_trip_keeps_every_msgid(messages: list[tuple[str, str]]) -> None:
+    import polib
+
+    catalogue = polib.POFile()
+    for text, placeholder in messages:
+        catalogue.append(polib.POEntry(msgid=placeholder + text, msgstr=""))
+    fmt = format_for("x.po")
+    doc = read_structured(fmt, str(catalogue).encode(), "x.po")
+    out = polib.pofile(fmt.write(doc, [b.segments for b in doc.blocks]).decode())
+    assert [e.msgid for e in out] == [e.msgid for e in catalogue]
+    assert all(e.msgstr == e.msgid and "fuzzy" in e.flags for e in out)
+
+
+# --- Word ------------------------------------------------------------------------------------
+
+def _png() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (3, 3), "red").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _docx() -> bytes:
+    import docx
+
+    document = docx.Document()
+    document.add_heading("Le journal du soir", level=1)
+    paragraph = document.add_paragraph("Hier, ")
+    paragraph.add_run("le président").bold = True
+    paragraph.add_run(" a parlé devant ")
+    paragraph.add_run("les journalistes").italic = True
+    paragraph.add_run(". Ils ont posé des questions.")
+    document.add_paragraph(FRENCH[3], style="List Bullet")
+    document.add_paragraph(FRENCH[4], style="List Bullet")
+    table = document.add_table(rows=2, cols=2)
+    for cell, text in zip(table._cells, FRENCH):
+        cell.text = text
+    document.add_picture(io.BytesIO(_png()))
+    document.sections[0].header.paragraphs[0].text = "Édition du matin"
+    document.sections[0].footer.paragraphs[0].text = "Page de garde"
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def test_docx_keeps_paragraphs_tables_headers_images_styles_and_run_formatting(translator) -> None:
+    import docx
+
+    source = _docx()
+    out, report = translate_file(source, translator, name="journal.docx")
+    assert report.structure_kept and report.counts_after["cells"] == 4 and report.counts_after["images"] == 1
+    assert report.translated == report.blocks == 10
+    before, after = _members(source), _members(out)
+    assert list(before) == list(after)
+    changed = {n for n in before if before[n] != after[n]}
+    assert changed == {"word/document.xml", "word/header1.xml", "word/footer1.xml"}
+    a, b = docx.Document(io.BytesIO(source)), docx.Document(io.BytesIO(out))
+    assert [p.style.name for p in a.paragraphs] == [p.style.name for p in b.paragraphs]
+    assert len(b.tables) == 1 and all(c.text.strip() for c in b.tables[0]._cells)
+    assert b.sections[0].header.paragraphs[0].text.strip() and b.sections[0].footer.paragraphs[0].text.strip()
+    for pa, pb in zip(a.paragraphs, b.paragraphs):
+        assert bool(pa.text.strip()) == bool(pb.text.strip())
+        source_formats = {(r.bold, r.italic) for r in pa.runs}
+        assert {(r.bold, r.italic) for r in pb.runs} <= source_formats  # no formatting invented
+    mixed = b.paragraphs[1]
+    if len(mixed.text) >= 5:  # room for three runs: the sentence's formatting was put back
+        assert {(r.bold, r.italic) for r in mixed.runs} == {(None, None), (True, None), (None, True)}
+
+
+def test_docx_inline_image_and_hyperlink_stay_in_place(translator) -> None:
+    import docx
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    document = docx.Document()
+    paragraph = document.add_paragraph("Voir le site ")
+    link = OxmlElement("w:hyperlink")
+    link.set(qn("r:id"), document.part.relate_to("https://example.org", docx.opc.constants.RELATIONSHIP_TYPE.HYPERLINK,
+                                                 is_external=True))
+    run = OxmlElement("w:r")
+    text = OxmlElement("w:t")
+    text.text = "du journal"
+    run.append(text)
+    link.append(run)
+    paragraph._p.append(link)
+    paragraph.add_run(" pour la suite. ")
+    paragraph.add_run().add_picture(io.BytesIO(_png()))
+    paragraph.add_run("Merci beaucoup.")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    out, report = translate_file(buffer.getvalue(), translator, name="link.docx")
+    assert report.structure_kept and report.translated == 2  # two stretches around the image
+    body = _members(out)["word/document.xml"].decode()
+    assert body.count("<w:hyperlink") == 1 and body.count("<w:drawing>") == 1
+    assert body.index("<w:hyperlink") < body.index("<w:drawing>")
+
+
+# --- PowerPoint ------------------------------------------------------------------------------
+
+def test_pptx_keeps_slides_shapes_tables_notes_and_layouts(translator) -> None:
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    deck = Presentation()
+    slide = deck.slides.add_slide(deck.slide_layouts[1])
+    slide.shapes.title.text = "Le journal du soir"
+    frame = slide.placeholders[1].text_frame
+    frame.text = FRENCH[0]
+    paragraph = frame.add_paragraph()
+    paragraph.add_run().text = "La ville de "
+    bold = paragraph.add_run()
+    bold.text = "Paris"
+    bold.font.bold = True
+    paragraph.add_run().text = " prépare les jeux."
+    slide.notes_slide.notes_text_frame.text = "Notes de l'orateur pour la diapositive."
+    second = deck.slides.add_slide(deck.slide_layouts[5])
+    second.shapes.title.text = "Les chiffres"
+    table = second.shapes.add_table(2, 2, Inches(1), Inches(2), Inches(6), Inches(2)).table
+    for (r, c), text in zip([(0, 0), (0, 1), (1, 0), (1, 1)], FRENCH):
+        table.cell(r, c).text = text
+    second.shapes.add_picture(io.BytesIO(_png()), Inches(1), Inches(5))
+    buffer = io.BytesIO()
+    deck.save(buffer)
+    source = buffer.getvalue()
+    out, report = translate_file(source, translator, name="deck.pptx")
+    assert report.structure_kept
+    assert report.counts_after["slides"] == 2 and report.counts_after["cells"] == 4
+    assert report.counts_after["notes"] == 1 and report.counts_after["pictures"] == 1
+    before, after = _members(source), _members(out)
+    changed = {n for n in before if before[n] != after[n]}
+    assert changed <= {"ppt/slides/slide1.xml", "ppt/slides/slide2.xml", "ppt/notesSlides/notesSlide1.xml"}
+    result = Presentation(io.BytesIO(out))
+    assert [s.slide_layout.name for s in result.slides] == [s.slide_layout.name for s in deck.slides]
+    for a, b in zip(deck.slides, result.slides):
+        assert [(s.shape_type, s.left, s.top, s.width, s.height) for s in a.shapes] == [
+            (s.shape_type, s.left, s.top, s.width, s.height) for s in b.shapes]
+    assert result.slides[0].notes_slide.notes_text_frame.text.strip()
+    assert all(result.slides[1].shapes[1].table.cell(r, c).text.strip() for r in (0, 1) for c in (0, 1))
+
+
+# --- XLIFF -----------------------------------------------------------------------------------
+
+XLIFF12 = '''<?xml version="1.0" encoding="UTF-8"?>
+<xliff version="1.2" xmlns="urn:oasis:names:tc:xliff:document:1.2">
+ <file source-language="fr" target-language="en" datatype="plaintext" original="site.html">
+  <body>
+   <group id="g1">
+    <trans-unit id="title"><source>Le <g id="1">président</g> a parlé<x id="2"/> hier soir.</source></trans-unit>
+    <trans-unit id="code" translate="no"><source>Ne pas traduire</source></trans-unit>
+   </group>
+   <trans-unit id="done"><source>Merci</source><target>Thanks</target></trans-unit>
+   <trans-unit id="ph"><source>Ouvrir <ph id="3">&lt;b&gt;</ph>le fichier<ph id="4">&lt;/b&gt;</ph> maintenant.</source></trans-unit>
+  </body>
+ </file>
+</xliff>
+'''
+XLIFF20 = '''<xliff version="2.0" xmlns="urn:oasis:names:tc:xliff:document:2.0" srcLang="fr" trgLang="en">
+ <file id="f1">
+  <unit id="u1"><segment><source>Cliquez <pc id="1">ici</pc> pour <ph id="2"/> continuer.</source></segment>
+   <segment><source>Merci beaucoup.</source></segment></unit>
+ </file>
+</xliff>
+'''
+
+
+def test_xliff12_fills_targets_for_review_and_keeps_ids_and_inline_tags(translator) -> None:
+    from lxml import etree
+
+    out, report = translate_file(XLIFF12.encode(), translator, name="site.xlf")
+    root = etree.fromstring(out)
+    ns = {"x": "urn:oasis:names:tc:xliff:document:1.2"}
+    assert [u.get("id") for u in root.iterfind(".//x:trans-unit", ns)] == ["title", "code", "done", "ph"]
+    for unit_id in ("title", "ph"):
+        source = root.find(f".//x:trans-unit[@id='{unit_id}']/x:source", ns)
+        target = root.find(f".//x:trans-unit[@id='{unit_id}']/x:target", ns)
+        assert target.get("state") == "needs-review-translation" and target.get("state-qualifier") == "mt-suggestion"
+        def inline(element):  # paired tags' text is translated, standalone ones' (native code) kept
+            return [(e.tag, e.get("id"), e.text if e.tag.endswith(("}x", "}ph")) else "")
+                    for e in element.iter() if e is not element]
+
+        assert inline(source) == inline(target)
+        assert "{tk" not in "".join(target.itertext())
+    assert root.find(".//x:trans-unit[@id='code']/x:target", ns) is None
+    assert root.find(".//x:trans-unit[@id='done']/x:target", ns).text == "Thanks"
+    assert {u["why"] for u in report.untranslated} == {'translate="no"', "the target already holds a translation: kept"}
+    assert report.structure_kept
+
+
+def test_xliff20_marks_segments_translated_with_a_machine_substate(translator) -> None:
+    from lxml import etree
+
+    out, report = translate_file(XLIFF20.encode(), translator, name="app.xliff")
+    ns = {"x": "urn:oasis:names:tc:xliff:document:2.0"}
+    segments = etree.fromstring(out).findall(".//x:segment", ns)
+    assert [(s.get("state"), s.get("subState")) for s in segments] == [("translated", "toolkit:mt")] * 2
+    first = segments[0].find("x:target", ns)
+    assert [(e.tag.split("}")[1], e.get("id")) for e in first.iter() if e is not first] == [("pc", "1"), ("ph", "2")]
+    assert report.counts_after == report.counts_before
+
+
+# --- bad files -------------------------------------------------------------------------------
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+BILLION_LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol1 "&lol;&lol;&lol;&lol;">'
+                  b'<!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;">]><w:document xmlns:w="http://schemas.openxmlformats.org/'
+                  b'wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>&lol2;</w:t></w:r></w:p></w:body></w:document>')
+XXE = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+       b'<xliff version="1.2" xmlns="urn:oasis:names:tc:xliff:document:1.2"><file><body><trans-unit id="1">'
+       b'<source>&e;</source></trans-unit></body></file></xliff>')
+
+
+@pytest.mark.parametrize(("name", "data", "expected"), [
+    ("cut.docx", _docx()[:3000], "corrupt or truncated zip"),
+    ("report.docx", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "this is a PDF file"),
+    ("locked.docx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 512, "encrypted (password-protected)"),
+    ("bomb.docx", _zip({"word/document.xml": b"<a>" + b" " * 8_000_000 + b"</a>"}), "zip bomb"),
+    ("laughs.docx", _zip({"[Content_Types].xml": b"<Types/>", "word/document.xml": BILLION_LAUGHS}),
+     "entity declarations"),
+    ("xxe.xlf", XXE, "entity declarations"),
+    ("other.pptx", _zip({"hello.txt": b"hi"}), "no ppt/presentation.xml"),
+    ("broken.srt", b"1\n00:00:01,000 --> 00:00:0X,000\nBonjour\n", "line 1: expected a cue number and a timing line"),
+    ("broken.vtt", b"WEBVTT\n\n00:01.000 -> 00:02.000\nBonjour\n", "expected a timing line"),
+    ("broken.po", b'msgid "Bonjour"\nmsgstr ""\nbogus line\n', "not a valid gettext catalogue (Syntax error in po file (line 3))"),
+    ("wrong.xlf", b"<html/>", "not XLIFF 1.2 or 2.0"),
 ])
-def test_bad_jsonl(tmp_path: Path, content: str, message: str) -> None:
-    path = tmp_path / "bad.jsonl"
-    path.write_text(content)
-    with pytest.raises(InputError, match=message):
-        read_inputs([str(path)])
+def test_bad_files_are_one_clear_line(name: str, data: bytes, expected: str) -> None:
+    fmt = format_for(name)
+    with pytest.raises(FormatError) as info:
+        read_structured(fmt, data, name)
+    message = str(info.value)
+    assert expected in message and "\n" not in message and message.startswith(name)
 
 
-def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
-    (tmp_path / "a.txt").write_text("x")
-    (tmp_path / "a.md").write_text("y")
-    with pytest.raises(InputError, match="same document id|document id 'a'"):
-        read_inputs([str(tmp_path / "a.txt"), str(tmp_path / "a.md")])
+def test_a_missing_library_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "polib", None)
+    with pytest.raises(InputError, match=r"pip install 'toolkit\[documents\]'"):
+        read_structured(format_for("a.po"), PO.encode(), "a.po")
 
 
-def test_stdin() -> None:
-    [doc] = read_inputs(["-"], stdin=io.BytesIO(b"Bonjour.\n"))
-    assert (doc.id, doc.text) == ("stdin", "Bonjour.\n")
-
-
-def test_decode_rejects_unknown_encoding() -> None:
-    with pytest.raises(InputError, match="unknown encoding"):
-        decode_bytes(b"x", "f", "no-such-codec")
-
-
-def test_atomic_write_keeps_newline_style(tmp_path: Path) -> None:
-    target = tmp_path / "out" / "x.txt"
-    atomic_write_text(target, "a\nb", "\r\n")
-    assert target.read_bytes() == b"a\r\nb"
-    assert [p.name for p in target.parent.iterdir()] == ["x.txt"]
+def test_unknown_extension_and_forced_format() -> None:
+    with pytest.raises(InputError, match="no reader for '.xyz'"):
+        format_for("a.xyz")
+    assert format_for("subtitles.txt", "srt").name == "srt"

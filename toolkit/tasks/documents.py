@@ -9,8 +9,10 @@ spans. The formatting is then put back on the translated text by alignment:
 3. a sentence spanning runs: a run whose text (three characters or more, or any digit) appears
    verbatim in the translation — names, numbers, URLs, placeholders, which are protected spans —
    keeps its formatting there; the other runs share the rest of the translation in source order
-   and in proportion to their source lengths, cut at word boundaries. No text is ever dropped;
-   a short run in the middle of a sentence may land on the neighbouring word (the limit).
+   and in proportion to their source lengths, cut at the nearest word boundary (at a character
+   when the stretch has none: a one-word output, or a language written without spaces). No
+   text is ever dropped; a run whose words moved in translation (word order differs between
+   languages) gets the words at its position, not its own translation (the limit).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 from toolkit.errors import InputError
 from toolkit.io.documents import Document
 from toolkit.io.formats import format_for, read_structured
-from toolkit.io.formats.base import Block, Segment, Structured
+from toolkit.io.formats.base import Segment, Structured
 from toolkit.io.results import DocumentResult
 from toolkit.options import DocumentOptions
 
@@ -64,7 +66,7 @@ def _batch_of(translator: Any) -> TranslateBatch:
     batch = getattr(translator, "translate_batch", None)
     if batch is None:
         raise TypeError(f"expected a Translator (with translate_batch), got {type(translator).__name__}")
-    return batch  # type: ignore[no-any-return]
+    return batch
 
 
 def translate_file(source: Path | str | bytes, translator: Any, options: DocumentOptions | None = None,
@@ -96,7 +98,7 @@ def translate_structured(doc: Structured, fmt: Any, translate_batch: TranslateBa
     report = FileReport(fmt.name, dict(doc.counts), {}, blocks=len(doc.blocks), untranslated=list(doc.skipped))
     translated: list[list[Segment]] = [list(b.segments) for b in doc.blocks]
     wanted = [i for i, b in enumerate(doc.blocks) if b.translate and _LETTER.search(b.text)]
-    for i, block in enumerate(doc.blocks):
+    for block in doc.blocks:
         if not block.translate:
             report.untranslated.append({"where": block.where, "why": block.why_not or "not translatable"})
     for first in range(0, len(wanted), options.blocks_per_batch):
@@ -231,10 +233,11 @@ def _map_span(char_styles: Sequence[str], a: int, b: int, source: str, out_style
 
 
 def _snap(text: str, position: int, low: int, high: int) -> int:
-    """The word boundary (just after a space) nearest ``position`` within [low, high]."""
+    """The word boundary (just after a space) nearest ``position`` strictly inside (low, high);
+    without one (a one-word stretch, or a language written without spaces) ``position`` itself."""
     best = None
-    for i in range(low, high + 1):
-        if i == low or i == high or (i > 0 and text[i - 1].isspace() and not text[i].isspace()):
-            if best is None or abs(i - position) < abs(best - position):
-                best = i
-    return best if best is not None else position
+    for i in range(low + 1, high):
+        boundary = text[i - 1].isspace() and not text[i].isspace()
+        if boundary and (best is None or abs(i - position) < abs(best - position)):
+            best = i
+    return best if best is not None else min(max(position, low), high)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from toolkit.io.formats.base import Block, FormatError, Segment, Structured, decode_text, require
+from toolkit.io.formats.base import Block, Format, FormatError, Segment, Structured, decode_text, require
 from toolkit.options import DocumentOptions
 
 _NPLURALS = re.compile(r"nplurals\s*=\s*(\d+)")
@@ -31,9 +31,9 @@ class _State:
 
 class Gettext:
     name = "po"
-    extensions = (".po", ".pot")
+    extensions: tuple[str, ...] = (".po", ".pot")
 
-    def output_format(self) -> Gettext:
+    def output_format(self) -> Format:
         return self
 
     def read(self, data: bytes, origin: str, options: DocumentOptions) -> Structured:

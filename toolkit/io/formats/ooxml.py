@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from toolkit.io.formats.base import Block, FormatError, Segment, Structured, open_zip, parse_xml, read_member
+from toolkit.io.formats.base import Block, Format, FormatError, Segment, Structured, open_zip, parse_xml, read_member
 from toolkit.options import DocumentOptions
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
@@ -68,7 +68,7 @@ class _Ooxml:
     text_parts: re.Pattern[str]
     ns = ""
 
-    def output_format(self) -> _Ooxml:
+    def output_format(self) -> Format:
         return self
 
     # -- reading --------------------------------------------------------------------------
@@ -198,7 +198,7 @@ def _set_text(element: Any, text: str) -> None:
 class Docx(_Ooxml):
     name = "docx"
     what = "Word document (.docx)"
-    extensions = (".docx",)
+    extensions: tuple[str, ...] = (".docx",)
     main_part = "word/document.xml"
     text_parts = re.compile(r"word/(document|header\d*|footer\d*|footnotes|endnotes|comments)\.xml")
     ns = W
@@ -295,7 +295,7 @@ class Docx(_Ooxml):
 class Pptx(_Ooxml):
     name = "pptx"
     what = "PowerPoint presentation (.pptx)"
-    extensions = (".pptx",)
+    extensions: tuple[str, ...] = (".pptx",)
     main_part = "ppt/presentation.xml"
     text_parts = re.compile(r"ppt/(slides/slide\d+|notesSlides/notesSlide\d+)\.xml")
     ns = A

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from toolkit.io.formats.base import Block, FormatError, Segment, Structured, decode_text, require
+from toolkit.io.formats.base import Block, Format, FormatError, Segment, Structured, decode_text, require
 from toolkit.options import DocumentOptions
 
 _SRT_TIME = r"\d{1,3}:\d{2}:\d{2}[,.]\d{1,3}"
@@ -117,9 +117,9 @@ class Subtitles:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.extensions = (".srt",) if name == "srt" else (".vtt",)
+        self.extensions: tuple[str, ...] = (".srt",) if name == "srt" else (".vtt",)
 
-    def output_format(self) -> Subtitles:
+    def output_format(self) -> Format:
         return self
 
     def read(self, data: bytes, origin: str, options: DocumentOptions) -> Structured:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from toolkit.io.formats.base import Block, FormatError, Segment, Structured, parse_xml
+from toolkit.io.formats.base import Block, Format, FormatError, Segment, Structured, parse_xml
 from toolkit.options import DocumentOptions
 
 NS12 = "urn:oasis:names:tc:xliff:document:1.2"
@@ -54,9 +54,9 @@ def _placeholder(index: int) -> str:
 
 class Xliff:
     name = "xliff"
-    extensions = (".xlf", ".xliff")
+    extensions: tuple[str, ...] = (".xlf", ".xliff")
 
-    def output_format(self) -> Xliff:
+    def output_format(self) -> Format:
         return self
 
     def read(self, data: bytes, origin: str, options: DocumentOptions) -> Structured:
