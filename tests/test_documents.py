@@ -420,3 +420,55 @@ def test_unknown_extension_and_forced_format() -> None:
     with pytest.raises(InputError, match="no reader for '.xyz'"):
         format_for("a.xyz")
     assert format_for("subtitles.txt", "srt").name == "srt"
+
+
+# --- the CLI ---------------------------------------------------------------------------------
+
+def test_cli_translates_a_folder_of_documents_in_their_formats_and_a_bad_one_does_not_sink_it(
+        tiny_marian: Path, tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from toolkit.cli import app
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "app.po").write_text(PO, encoding="utf-8")
+    (inputs / "talk.srt").write_bytes(_srt_bytes([(0, 1000, FRENCH[0]), (1500, 3000, FRENCH[1])]))
+    (inputs / "note.txt").write_text(FRENCH[2] + "\n", encoding="utf-8")
+    (inputs / "broken.docx").write_bytes(b"%PDF-1.4 not a word file")
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["translate", str(inputs), "-m", str(tiny_marian), "--backend", "torch",
+                                      "--out", str(out), "--json", "--quiet", "--max-new-tokens", "12"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["app.po", "manifest.json", "note.txt", "talk.srt"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    entries = {e["id"]: e for e in manifest["documents"]}
+    assert entries["talk"]["document"]["counts_after"] == {"cues": 2, "timing_lines": 2}
+    assert entries["app"]["document"]["structure_kept"] and entries["app"]["segments"]
+    assert any("broken.docx: this is a PDF file" in w for w in manifest["warnings"])
+    assert _timing_lines((out / "talk.srt").read_bytes()) == _timing_lines((inputs / "talk.srt").read_bytes())
+
+
+def test_cli_a_bad_file_given_alone_is_one_line_and_exit_2(tiny_marian: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from toolkit.cli import app
+
+    bad = tmp_path / "cut.pptx"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    result = CliRunner().invoke(app, ["translate", str(bad), "-m", str(tiny_marian), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [f"toolkit: error: {bad}: not a valid PowerPoint presentation (.pptx) "
+                                                  "(corrupt or truncated zip container)"]
+    assert not (tmp_path / "o").exists()
+
+
+def test_summarize_reads_the_text_of_a_document(tmp_path: Path) -> None:
+    from toolkit.io.documents import read_inputs
+
+    path = tmp_path / "journal.docx"
+    path.write_bytes(_docx())
+    (doc,) = read_inputs([str(path)])
+    assert doc.format == "docx" and "le président" in doc.text and "Édition du matin" in doc.text

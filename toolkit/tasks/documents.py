@@ -26,9 +26,9 @@ from typing import Any
 
 from toolkit.errors import InputError
 from toolkit.io.documents import Document
-from toolkit.io.formats import format_for, read_structured
+from toolkit.io.formats import FORMATS, format_for, read_structured
 from toolkit.io.formats.base import Segment, Structured
-from toolkit.io.results import DocumentResult
+from toolkit.io.results import DocumentResult, SegmentRecord
 from toolkit.options import DocumentOptions
 
 TranslateBatch = Callable[[Sequence[Document]], list[DocumentResult]]
@@ -48,6 +48,8 @@ class FileReport:
     spanning: int = 0  # blocks whose sentences span several formatting runs (formatting aligned)
     untranslated: list[dict[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    segments: list[SegmentRecord] = field(default_factory=list)  # per sentence; ``paragraph`` is the block
+    text: str = ""  # the translated file's text, one block a paragraph
     source_tokens: int = 0
     output_tokens: int = 0
     seconds: float = 0.0
@@ -110,12 +112,16 @@ def translate_structured(doc: Structured, fmt: Any, translate_batch: TranslateBa
             report.spanning += spanning
             report.translated += 1
             report.warnings += result.warnings
+            for record in result.segments:
+                record.paragraph = i
+            report.segments += result.segments
             report.source_tokens += result.source_tokens
             report.output_tokens += result.output_tokens
     output = fmt.write(doc, translated)
     report.warnings += [f"{origin}: {w}" for w in doc.write_warnings]
     after = read_structured(fmt.output_format(), output, f"{origin} (translated)", options)
     report.counts_after = dict(after.counts)
+    report.text = after.text()
     if not report.structure_kept and fmt.output_format() is fmt:
         report.warnings.append(f"{origin}: the structure changed in translation: {report.counts_before} → "
                                f"{report.counts_after}")
@@ -123,15 +129,50 @@ def translate_structured(doc: Structured, fmt: Any, translate_batch: TranslateBa
     return output, report
 
 
-def file_text(source: Path, options: DocumentOptions | None = None) -> tuple[str, str]:
-    """(format name, the file's translatable text) — what summarize and detection read."""
+def document_result(doc: Document, translator: Any, options: DocumentOptions | None = None) -> DocumentResult:
+    """A structured file read by ``read_inputs`` (``doc.format`` a format name, ``doc.source`` its
+    path) translated as a DocumentResult: the file's bytes to write, its report in ``extra``."""
     options = options or DocumentOptions()
-    fmt = format_for(str(source), options.format)
+    fmt = FORMATS[doc.format]
+    path = Path(doc.source)
     try:
-        data = source.read_bytes()
+        data = path.read_bytes()
     except OSError as exc:
-        raise InputError(f"{source}: cannot read ({exc.strerror})") from None
-    return fmt.name, read_structured(fmt, data, str(source), options).text()
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    structured = read_structured(fmt, data, doc.source, options)
+    output, report = translate_structured(structured, fmt, _batch_of(translator), doc.source, options)
+    suffix = path.suffix.lower() if fmt.output_format() is fmt else fmt.output_format().extensions[0]
+    return DocumentResult(id=doc.id, source=doc.source, output=report.text, seconds=report.seconds,
+                          source_tokens=report.source_tokens, output_tokens=report.output_tokens,
+                          segments=report.segments, warnings=report.warnings,
+                          extra={"document": report.to_dict()}, file=output, file_suffix=suffix)
+
+
+def with_structured_files(translator: Any, options: DocumentOptions | None = None
+                          ) -> Callable[[Sequence[Document], Callable[[int], None] | None], list[DocumentResult]]:
+    """``translator.translate_batch`` that also takes structured files (docx, srt, po, …): those go
+    through ``translate_file`` (with the translator of their language, for a DocumentTranslator),
+    the others through the translator as they are; results keep the input order."""
+
+    def translate_batch(docs: Sequence[Document], on_batch: Callable[[int], None] | None = None
+                        ) -> list[DocumentResult]:
+        plain = [d for d in docs if d.format not in FORMATS]
+        done = iter(translator.translate_batch(plain, on_batch)) if plain else iter(())
+        results = []
+        for doc in docs:
+            if doc.format not in FORMATS:
+                results.append(next(done))
+                continue
+            target = translator
+            if hasattr(translator, "translator_for"):  # a DocumentTranslator: its route for this file
+                target = translator.translator_for(doc)
+                target.glossary = translator.glossary
+            results.append(document_result(doc, target, options))
+            if on_batch is not None:
+                on_batch(len(results[-1].segments))
+        return results
+
+    return translate_batch
 
 
 # --- formatting put back on translated text --------------------------------------------------

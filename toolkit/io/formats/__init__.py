@@ -7,14 +7,14 @@ format. Their libraries are the ``documents`` extra: ``pip install 'toolkit[docu
 
 from __future__ import annotations
 
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 from toolkit.errors import InputError
 from toolkit.io.formats.base import Format, FormatError, Structured
 from toolkit.options import DocumentOptions
 
 __all__ = ["FORMATS", "SUFFIXES", "Format", "FormatError", "Structured", "format_for", "is_structured",
-           "read_structured"]
+           "read_structured", "structured_text"]
 
 
 def _formats() -> dict[str, Format]:
@@ -60,3 +60,13 @@ def read_structured(fmt: Format, data: bytes, origin: str, options: DocumentOpti
     except Exception as exc:  # a library's own parse error on a malformed file
         detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise FormatError(f"{origin}: cannot be read as {fmt.name} ({detail})") from None
+
+
+def structured_text(source: Path, options: DocumentOptions | None = None) -> str:
+    """A structured file's translatable text, one block a paragraph (summaries, detection)."""
+    fmt = format_for(str(source), (options or DocumentOptions()).format)
+    try:
+        data = source.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{source}: cannot read ({exc.strerror})") from None
+    return read_structured(fmt, data, str(source), options).text()
