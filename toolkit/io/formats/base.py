@@ -145,12 +145,11 @@ def read_member(archive: zipfile.ZipFile, name: str, origin: str) -> bytes:
 def check_xml(data: bytes, origin: str) -> None:
     """Refuse XML with a DTD (entities, external or expanding: billion laughs, XXE) before any
     parser sees it; Office, XLIFF and EPUB content never needs one."""
-    from defusedxml import DefusedXmlException
-    from defusedxml.ElementTree import fromstring
-
+    defused = require("defusedxml")
+    safe_tree = require("defusedxml.ElementTree")
     try:
-        fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException as exc:
+        safe_tree.fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+    except defused.DefusedXmlException as exc:
         raise FormatError(f"{origin}: XML with entity declarations or external references ({type(exc).__name__}): "
                           "refused, never resolved") from None
     except Exception as exc:  # ParseError: malformed XML
@@ -159,16 +158,14 @@ def check_xml(data: bytes, origin: str) -> None:
 
 def safe_xml_parser() -> Any:
     """lxml parser that never resolves entities, never reaches the network, bounds tree depth."""
-    from lxml import etree
-
+    etree = require("lxml.etree")
     return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False,
                            remove_blank_text=False)
 
 
 def parse_xml(data: bytes, origin: str) -> Any:
     """An lxml element tree of ``data``, checked by ``check_xml`` first."""
-    from lxml import etree
-
+    etree = require("lxml.etree")
     check_xml(data, origin)
     try:
         return etree.fromstring(data, safe_xml_parser())
@@ -183,6 +180,6 @@ def require(module: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise InputError(f"reading this format needs the {module.split('.')[0]} package: "
+        raise InputError(f"reading this format needs the {module.split('.')[0]} package (not installed): "
                          "pip install 'toolkit[documents]'") from None
 
