@@ -368,6 +368,84 @@ def test_xliff20_marks_segments_translated_with_a_machine_substate(translator) -
     assert report.counts_after == report.counts_before
 
 
+# --- PDF and EPUB ----------------------------------------------------------------------------
+
+def _pdf(pages: list[list[str]], password: str | None = None) -> bytes:
+    """A PDF with a text layer (Helvetica, one text line per string), built with pypdf."""
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+    writer = PdfWriter()
+    font = writer._add_object(DictionaryObject({NameObject("/Type"): NameObject("/Font"),
+                                                NameObject("/Subtype"): NameObject("/Type1"),
+                                                NameObject("/BaseFont"): NameObject("/Helvetica")}))
+    for lines in pages:
+        page = writer.add_blank_page(612, 792)
+        ops = ["BT", "/F1 12 Tf", "14 TL", "72 720 Td"]
+        ops += ["(" + line.replace("(", "\\(").replace(")", "\\)") + ") Tj T*" for line in lines]
+        stream = DecodedStreamObject()
+        stream.set_data("\n".join([*ops, "ET"]).encode("latin-1"))
+        page[NameObject("/Contents")] = writer._add_object(stream)
+        page[NameObject("/Resources")] = DictionaryObject({NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})})
+    if password:
+        writer.encrypt(password)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def test_pdf_text_in_reading_order_becomes_markdown_page_by_page(translator) -> None:
+    source = _pdf([["Le president a parle hier soir", "devant les journalistes."], ["Merci beaucoup."], []])
+    out, report = translate_file(source, translator, name="rapport.pdf")
+    text = out.decode()
+    assert [int(n) for n in re.findall(r"^<!-- page (\d+) -->$", text, re.M)] == [1, 2, 3]
+    assert report.counts_before == report.counts_after == {"pages": 3, "paragraphs": 2}
+    assert report.untranslated == [{"where": "page 3", "why": "no text on this page (an image or a scan?); "
+                                                           "OCR is not supported"}]
+
+
+def _epub() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(zipfile.ZipInfo("mimetype"), "application/epub+zip")
+        archive.writestr("META-INF/container.xml", '<?xml version="1.0"?><container version="1.0" xmlns="urn:oasis:'
+                         'names:tc:opendocument:xmlns:container"><rootfiles><rootfile full-path="OEBPS/content.opf" '
+                         'media-type="application/oebps-package+xml"/></rootfiles></container>')
+        archive.writestr("OEBPS/content.opf", '<?xml version="1.0"?><package xmlns="http://www.idpf.org/2007/opf" '
+                         'version="3.0" unique-identifier="id"><metadata xmlns:dc="http://purl.org/dc/elements/1.1/">'
+                         '<dc:title>Le livre</dc:title><dc:identifier id="id">urn:x</dc:identifier><dc:language>fr'
+                         '</dc:language></metadata><manifest><item id="nav" href="nav.xhtml" media-type="application/'
+                         'xhtml+xml" properties="nav"/><item id="c1" href="text/ch1.xhtml" media-type="application/'
+                         'xhtml+xml"/><item id="img" href="img/a.png" media-type="image/png"/></manifest><spine>'
+                         '<itemref idref="c1"/></spine></package>')
+        archive.writestr("OEBPS/nav.xhtml", '<?xml version="1.0" encoding="utf-8"?><html xmlns="http://www.w3.org/1999/'
+                         'xhtml" xmlns:epub="http://www.idpf.org/2007/ops"><head><title>Sommaire</title></head><body>'
+                         '<nav epub:type="toc"><ol><li><a href="text/ch1.xhtml">Premier chapitre</a></li></ol></nav>'
+                         '</body></html>')
+        archive.writestr("OEBPS/text/ch1.xhtml", '<?xml version="1.0" encoding="utf-8"?><html xmlns="http://www.w3.org/'
+                         '1999/xhtml"><head><title>Chapitre un</title></head><body><h1>Premier chapitre</h1><p>Le <b>'
+                         'président</b> a parlé hier soir.</p><p><img src="../img/a.png" alt="Une image rouge"/></p>'
+                         '<pre>code gardé</pre></body></html>')
+        archive.writestr("OEBPS/img/a.png", _png())
+    return buffer.getvalue()
+
+
+def test_epub_chapters_and_navigation_through_the_html_path_everything_else_byte_for_byte(translator) -> None:
+    from lxml import etree
+
+    source = _epub()
+    out, report = translate_file(source, translator, name="livre.epub")
+    assert report.structure_kept and report.counts_after["chapters"] == 2
+    before, after = _members(source), _members(out)
+    assert list(before) == list(after) and zipfile.ZipFile(io.BytesIO(out)).infolist()[0].compress_type == 0
+    assert {n for n in before if before[n] != after[n]} <= {"OEBPS/nav.xhtml", "OEBPS/text/ch1.xhtml"}
+    chapter = etree.fromstring(after["OEBPS/text/ch1.xhtml"])  # still well-formed XHTML
+    xhtml = "{http://www.w3.org/1999/xhtml}"
+    assert [e.tag for e in chapter.iter()] == [e.tag for e in etree.fromstring(before["OEBPS/text/ch1.xhtml"]).iter()]
+    assert chapter.find(f".//{xhtml}pre").text == "code gardé"
+    assert chapter.find(f".//{xhtml}img").get("src") == "../img/a.png"
+
+
 # --- bad files -------------------------------------------------------------------------------
 
 def _zip(members: dict[str, bytes]) -> bytes:
@@ -399,6 +477,10 @@ XXE = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd
     ("broken.vtt", b"WEBVTT\n\n00:01.000 -> 00:02.000\nBonjour\n", "expected a timing line"),
     ("broken.po", b'msgid "Bonjour"\nmsgstr ""\nbogus line\n', "not a valid gettext catalogue (Syntax error in po file (line 3))"),
     ("wrong.xlf", b"<html/>", "not XLIFF 1.2 or 2.0"),
+    ("locked.pdf", _pdf([["Secret"]], password="pw"), "encrypted (password-protected) PDF"),
+    ("scan.pdf", _pdf([[], []]), "no text layer (2 page(s) of images?); OCR is not supported"),
+    ("cut.pdf", _pdf([["Bonjour"]])[:300], "not a readable PDF"),
+    ("book.epub", _zip({"mimetype": b"application/epub+zip"}), "not an EPUB book"),
 ])
 def test_bad_files_are_one_clear_line(name: str, data: bytes, expected: str) -> None:
     fmt = format_for(name)

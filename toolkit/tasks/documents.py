@@ -106,7 +106,7 @@ def translate_structured(doc: Structured, fmt: Any, translate_batch: TranslateBa
     for first in range(0, len(wanted), options.blocks_per_batch):
         group = wanted[first: first + options.blocks_per_batch]
         docs = [Document(id=f"{origin}#{doc.blocks[i].where}", text=doc.blocks[i].text.replace("\r", " "),
-                         source=f"{origin}#{doc.blocks[i].where}") for i in group]
+                         source=f"{origin}#{doc.blocks[i].where}", format=doc.blocks[i].markup) for i in group]
         for i, result in zip(group, translate_batch(docs)):
             translated[i], spanning = restyle(doc.blocks[i].segments, result)
             report.spanning += spanning
@@ -122,7 +122,7 @@ def translate_structured(doc: Structured, fmt: Any, translate_batch: TranslateBa
     after = read_structured(fmt.output_format(), output, f"{origin} (translated)", options)
     report.counts_after = dict(after.counts)
     report.text = after.text()
-    if not report.structure_kept and fmt.output_format() is fmt:
+    if not report.structure_kept and fmt.output_format().name == fmt.name:
         report.warnings.append(f"{origin}: the structure changed in translation: {report.counts_before} → "
                                f"{report.counts_after}")
     report.seconds = time.perf_counter() - start
@@ -141,7 +141,7 @@ def document_result(doc: Document, translator: Any, options: DocumentOptions | N
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
     structured = read_structured(fmt, data, doc.source, options)
     output, report = translate_structured(structured, fmt, _batch_of(translator), doc.source, options)
-    suffix = path.suffix.lower() if fmt.output_format() is fmt else fmt.output_format().extensions[0]
+    suffix = path.suffix.lower() if fmt.output_format().name == fmt.name else fmt.output_format().extensions[0]
     return DocumentResult(id=doc.id, source=doc.source, output=report.text, seconds=report.seconds,
                           source_tokens=report.source_tokens, output_tokens=report.output_tokens,
                           segments=report.segments, warnings=report.warnings,

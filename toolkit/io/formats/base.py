@@ -51,6 +51,7 @@ class Block:
     translate: bool = True
     why_not: str = ""  # when not translated: the reason, for the report
     max_line: int = 0  # subtitles: the line budget the writer re-wraps to (0: none)
+    markup: str = "txt"  # the Document format the text is translated as: "html" for an EPUB chapter
 
     @property
     def text(self) -> str:
