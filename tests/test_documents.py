@@ -446,6 +446,102 @@ def test_epub_chapters_and_navigation_through_the_html_path_everything_else_byte
     assert chapter.find(f".//{xhtml}img").get("src") == "../img/a.png"
 
 
+# --- OpenDocument ----------------------------------------------------------------------------
+
+def _odt() -> bytes:
+    from odf.opendocument import OpenDocumentText
+    from odf.style import Style, TextProperties
+    from odf.table import Table, TableCell, TableColumn, TableRow
+    from odf.text import A, H, Note, NoteBody, NoteCitation, P, Span
+
+    document = OpenDocumentText()
+    bold = Style(name="Gras", family="text")
+    bold.addElement(TextProperties(fontweight="bold"))
+    document.automaticstyles.addElement(bold)
+    document.text.addElement(H(outlinelevel=1, text="Le journal du soir"))
+    paragraph = P(text="Hier, ")
+    paragraph.addElement(Span(stylename=bold, text="le président"))
+    paragraph.addText(" a parlé.")
+    note = Note(noteclass="footnote", id="n1")
+    note.addElement(NoteCitation(text="1"))
+    body = NoteBody()
+    body.addElement(P(text="Une note de bas de page."))
+    note.addElement(body)
+    paragraph.addElement(note)
+    paragraph.addText(" Voir ")
+    paragraph.addElement(A(href="https://example.org", text="le site du journal"))
+    paragraph.addText(" demain.")
+    document.text.addElement(paragraph)
+    table = Table(name="Chiffres")
+    table.addElement(TableColumn(numbercolumnsrepeated=2))
+    for row_texts in (FRENCH[:2], FRENCH[2:4]):
+        row = TableRow()
+        table.addElement(row)
+        for text in row_texts:
+            cell = TableCell()
+            cell.addElement(P(text=text))
+            row.addElement(cell)
+    document.text.addElement(table)
+    buffer = io.BytesIO()
+    document.write(buffer)
+    return buffer.getvalue()
+
+
+def test_odt_keeps_headings_spans_links_footnotes_and_tables(translator) -> None:
+    from lxml import etree
+
+    source = _odt()
+    out, report = translate_file(source, translator, name="journal.odt")
+    assert report.structure_kept and report.counts_after["cells"] == 4 and report.counts_after["notes"] == 1
+    assert report.translated == 8  # heading, two stretches around the footnote, the footnote, four cells
+    before, after = _members(source), _members(out)
+    assert {n for n in before if before[n] != after[n]} == {"content.xml"}
+    root = etree.fromstring(after["content.xml"])
+    text = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+    link = root.find(f".//{{{text}}}a")
+    assert link.get("{http://www.w3.org/1999/xlink}href") == "https://example.org"
+    (note,) = root.iter(f"{{{text}}}note")
+    assert note.getparent().tag == f"{{{text}}}p" and note.find(f"{{{text}}}note-citation").text == "1"
+    assert "".join(note.find(f"{{{text}}}note-body").itertext()).strip()
+
+
+def test_odp_keeps_pages_frames_and_notes(translator) -> None:
+    from odf.draw import Frame, Page, TextBox
+    from odf.opendocument import OpenDocumentPresentation
+    from odf.presentation import Notes
+    from odf.style import MasterPage, PageLayout
+    from odf.text import P
+
+    deck = OpenDocumentPresentation()
+    layout = PageLayout(name="Mise")
+    deck.automaticstyles.addElement(layout)
+    master = MasterPage(name="Maitre", pagelayoutname=layout)
+    deck.masterstyles.addElement(master)
+    for title in FRENCH[:2]:
+        page = Page(masterpagename=master)
+        frame = Frame(width="20cm", height="3cm", x="1cm", y="1cm")
+        box = TextBox()
+        box.addElement(P(text=title))
+        frame.addElement(box)
+        page.addElement(frame)
+        notes = Notes()
+        note_frame = Frame(width="20cm", height="3cm", x="1cm", y="10cm")
+        note_box = TextBox()
+        note_box.addElement(P(text="Notes de l'orateur."))
+        note_frame.addElement(note_box)
+        notes.addElement(note_frame)
+        page.addElement(notes)
+        deck.presentation.addElement(page)
+    buffer = io.BytesIO()
+    deck.write(buffer)
+    source = buffer.getvalue()
+    out, report = translate_file(source, translator, name="deck.odp")
+    assert report.structure_kept and report.counts_after["pages"] == 2 and report.counts_after["frames"] == 4
+    assert report.translated == 4
+    before, after = _members(source), _members(out)
+    assert {n for n in before if before[n] != after[n]} == {"content.xml"}
+
+
 # --- bad files -------------------------------------------------------------------------------
 
 def _zip(members: dict[str, bytes]) -> bytes:
@@ -481,6 +577,10 @@ XXE = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd
     ("scan.pdf", _pdf([[], []]), "no text layer (2 page(s) of images?); OCR is not supported"),
     ("cut.pdf", _pdf([["Bonjour"]])[:300], "not a readable PDF"),
     ("book.epub", _zip({"mimetype": b"application/epub+zip"}), "not an EPUB book"),
+    ("letter.odt", _zip({"mimetype": b"application/vnd.oasis.opendocument.spreadsheet", "content.xml": b"<a/>"}),
+     "not an OpenDocument text (.odt) (its mimetype is application/vnd.oasis.opendocument.spreadsheet)"),
+    ("locked.odt", _zip({"content.xml": b"<a/>", "META-INF/manifest.xml": b"<m><manifest:encryption-data/></m>"}),
+     "encrypted (password-protected) OpenDocument"),
 ])
 def test_bad_files_are_one_clear_line(name: str, data: bytes, expected: str) -> None:
     fmt = format_for(name)

@@ -100,13 +100,17 @@ def translate_structured(doc: Structured, fmt: Any, translate_batch: TranslateBa
     report = FileReport(fmt.name, dict(doc.counts), {}, blocks=len(doc.blocks), untranslated=list(doc.skipped))
     translated: list[list[Segment]] = [list(b.segments) for b in doc.blocks]
     wanted = [i for i, b in enumerate(doc.blocks) if b.translate and _LETTER.search(b.text)]
+    names: dict[int, str] = {}
+    for i in wanted:  # the name in warnings: the block's place, numbered when a place holds several
+        where = doc.blocks[i].where
+        names[i] = where if where not in names.values() else f"{where} (part {sum(w.startswith(where) for w in names.values()) + 1})"
     for block in doc.blocks:
         if not block.translate:
             report.untranslated.append({"where": block.where, "why": block.why_not or "not translatable"})
     for first in range(0, len(wanted), options.blocks_per_batch):
         group = wanted[first: first + options.blocks_per_batch]
-        docs = [Document(id=f"{origin}#{doc.blocks[i].where}", text=doc.blocks[i].text.replace("\r", " "),
-                         source=f"{origin}#{doc.blocks[i].where}", format=doc.blocks[i].markup) for i in group]
+        docs = [Document(id=f"{origin}: {names[i]}", text=doc.blocks[i].text.replace("\r", " "),
+                         source=f"{origin}: {names[i]}", format=doc.blocks[i].markup) for i in group]
         for i, result in zip(group, translate_batch(docs)):
             translated[i], spanning = restyle(doc.blocks[i].segments, result)
             report.spanning += spanning

@@ -20,12 +20,13 @@ __all__ = ["FORMATS", "SUFFIXES", "Format", "FormatError", "Structured", "format
 def _formats() -> dict[str, Format]:
     from toolkit.io.formats.epub import Epub
     from toolkit.io.formats.gettext import Gettext
+    from toolkit.io.formats.odf import Odp, Odt
     from toolkit.io.formats.ooxml import Docx, Pptx
     from toolkit.io.formats.pdf import Pdf
     from toolkit.io.formats.subtitles import Subtitles
     from toolkit.io.formats.xliff import Xliff
 
-    found: list[Format] = [Subtitles("srt"), Subtitles("vtt"), Gettext(), Docx(), Pptx(), Xliff(), Pdf(), Epub()]
+    found: list[Format] = [Subtitles("srt"), Subtitles("vtt"), Gettext(), Docx(), Pptx(), Xliff(), Pdf(), Epub(), Odt(), Odp()]
     return {f.name: f for f in found}
 
 

@@ -134,7 +134,7 @@ class _Ooxml:
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w") as target:
             for info in source.infolist():
-                if info.filename in state.trees:
+                if info.filename in {place.part for place in state.places}:  # other parts: as they were
                     root = state.trees[info.filename]
                     body = etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8",
                                           standalone=root.getroottree().docinfo.standalone)
