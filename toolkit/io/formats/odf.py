@@ -235,7 +235,7 @@ class Odt(_Odf):
     name = "odt"
     what = "OpenDocument text (.odt)"
     mimetype = "application/vnd.oasis.opendocument.text"
-    extensions = (".odt",)
+    extensions: tuple[str, ...] = (".odt",)
     parts = ("content.xml", "styles.xml")
 
 
@@ -243,4 +243,4 @@ class Odp(_Odf):
     name = "odp"
     what = "OpenDocument presentation (.odp)"
     mimetype = "application/vnd.oasis.opendocument.presentation"
-    extensions = (".odp",)
+    extensions: tuple[str, ...] = (".odp",)
