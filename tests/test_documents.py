@@ -654,3 +654,41 @@ def test_summarize_reads_the_text_of_a_document(tmp_path: Path) -> None:
     path.write_bytes(_docx())
     (doc,) = read_inputs([str(path)])
     assert doc.format == "docx" and "le président" in doc.text and "Édition du matin" in doc.text
+
+
+# --- properties of the alignment and of the Word writer (no model needed) --------------------
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.text(st.sampled_from("abc déf ,."), min_size=1, max_size=12), st.sampled_from("xyz")),
+                min_size=1, max_size=6),
+       st.text(st.sampled_from("uvw xyz 123."), max_size=40))
+def test_restyle_never_loses_or_invents_text_or_styles(runs: list[tuple[str, str]], output: str) -> None:
+    segments = [Segment(text, style) for text, style in runs]
+    source = "".join(text for text, _ in runs)
+    styled, _ = restyle(segments, _result(source, output))
+    assert "".join(s.text for s in styled) == output
+    assert {s.style for s in styled} <= {style for _, style in runs}
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(st.tuples(st.text(st.characters(whitelist_categories=("L", "Zs")), min_size=1, max_size=15),
+                                   st.booleans(), st.booleans()), min_size=1, max_size=5), min_size=1, max_size=5))
+def test_docx_round_trip_keeps_every_run_and_its_formatting(paragraphs: list[list[tuple[str, bool, bool]]]) -> None:
+    import docx
+
+    document = docx.Document()
+    for runs in paragraphs:
+        paragraph = document.add_paragraph()
+        for text, bold, italic in runs:
+            run = paragraph.add_run(text)
+            run.bold, run.italic = bold or None, italic or None
+    buffer = io.BytesIO()
+    document.save(buffer)
+    fmt = format_for("x.docx")
+    doc = read_structured(fmt, buffer.getvalue(), "x.docx")
+    again = docx.Document(io.BytesIO(fmt.write(doc, [b.segments for b in doc.blocks])))
+
+    def formatted(d):  # each paragraph's text, character by character with its formatting
+        return [[(ch, bool(r.bold), bool(r.italic)) for r in p.runs for ch in r.text] for p in d.paragraphs]
+
+    assert formatted(again) == formatted(document)
