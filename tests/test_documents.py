@@ -692,3 +692,33 @@ def test_docx_round_trip_keeps_every_run_and_its_formatting(paragraphs: list[lis
         return [[(ch, bool(r.bold), bool(r.italic)) for r in p.runs for ch in r.text] for p in d.paragraphs]
 
     assert formatted(again) == formatted(document)
+
+
+def test_pipeline_writes_the_translation_in_the_input_format_and_the_summary_as_text(
+        tiny_marian: Path, tmp_path: Path) -> None:
+    import docx
+    from typer.testing import CliRunner
+
+    from toolkit.cli import app
+
+    source = tmp_path / "journal.docx"
+    source.write_bytes(_docx())
+    result = CliRunner().invoke(app, ["pipeline", str(source), "--translator", str(tiny_marian), "--summarizer",
+                                      "lead-1", "--out", str(tmp_path / "run"), "-q"])
+    assert result.exit_code == 0, result.output
+    translated = docx.Document(str(tmp_path / "run" / "translations" / "journal.docx"))
+    assert len(translated.tables) == 1
+    (summary,) = (tmp_path / "run" / "summaries").iterdir()
+    assert summary.suffix == ".txt" and summary.read_text(encoding="utf-8").strip()
+
+
+def test_a_member_that_lies_about_its_size_is_refused_before_any_work() -> None:
+    data = bytearray(_zip({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<a>" + b"x" * 5000 + b"</a>"}))
+    # Shrink the declared size of word/document.xml in the central directory (and the local header).
+    info = zipfile.ZipFile(io.BytesIO(bytes(data))).getinfo("word/document.xml")
+    for offset in (i for i in range(len(data) - 4) if data[i:i + 4] in (b"PK\x01\x02", b"PK\x03\x04")):
+        size_at = offset + (24 if data[offset + 2] == 1 else 22)
+        if int.from_bytes(data[size_at:size_at + 4], "little") == info.file_size:
+            data[size_at:size_at + 4] = (100).to_bytes(4, "little")
+    with pytest.raises(FormatError, match="corrupt"):
+        read_structured(format_for("x.docx"), bytes(data), "x.docx")

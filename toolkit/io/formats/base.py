@@ -125,6 +125,15 @@ def open_zip(data: bytes, origin: str, what: str) -> zipfile.ZipFile:
     if total > MAX_EXPANDED_BYTES:
         raise FormatError(f"{origin}: the container declares {total} bytes once expanded, over the limit of "
                           f"{MAX_EXPANDED_BYTES}: refused as a possible zip bomb")
+    # Every member decompressed once, in chunks, never past its declared size (zipfile stops
+    # there): a member that lies about its size or is damaged fails its CRC here, not half-way
+    # through writing the translation.
+    try:
+        bad = archive.testzip()
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
+        raise FormatError(f"{origin}: not a valid {what} (corrupt zip container: {exc})") from None
+    if bad is not None:
+        raise FormatError(f"{origin}: not a valid {what} (corrupt member {bad})")
     return archive
 
 
