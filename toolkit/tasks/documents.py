@@ -30,6 +30,7 @@ from toolkit.io.formats import FORMATS, format_for, read_structured
 from toolkit.io.formats.base import Segment, Structured
 from toolkit.io.results import DocumentResult, SegmentRecord
 from toolkit.options import DocumentOptions
+from toolkit.tasks.translate import DocumentTranslator, Translator
 
 TranslateBatch = Callable[[Sequence[Document]], list[DocumentResult]]
 _LETTER = re.compile(r"[^\W\d_]")
@@ -152,7 +153,15 @@ def document_result(doc: Document, translator: Any, options: DocumentOptions | N
                           extra={"document": report.to_dict()}, file=output, file_suffix=suffix)
 
 
-def with_structured_files(translator: Any, options: DocumentOptions | None = None
+def _route(translator: Translator | DocumentTranslator, doc: Document) -> Translator:
+    """The Translator for one file: a DocumentTranslator's route for its language, with its glossary."""
+    if isinstance(translator, DocumentTranslator):
+        chosen = translator.translator_for(doc)
+        return chosen.with_glossary(translator.glossary) if translator.glossary is not None else chosen
+    return translator
+
+
+def with_structured_files(translator: Translator | DocumentTranslator, options: DocumentOptions | None = None
                           ) -> Callable[[Sequence[Document], Callable[[int], None] | None], list[DocumentResult]]:
     """``translator.translate_batch`` that also takes structured files (docx, srt, po, …): those go
     through ``translate_file`` (with the translator of their language, for a DocumentTranslator),
@@ -167,11 +176,7 @@ def with_structured_files(translator: Any, options: DocumentOptions | None = Non
             if doc.format not in FORMATS:
                 results.append(next(done))
                 continue
-            target = translator
-            if hasattr(translator, "translator_for"):  # a DocumentTranslator: its route for this file
-                target = translator.translator_for(doc)
-                target.glossary = translator.glossary
-            results.append(document_result(doc, target, options))
+            results.append(document_result(doc, _route(translator, doc), options))
             if on_batch is not None:
                 on_batch(len(results[-1].segments))
         return results
