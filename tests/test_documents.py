@@ -722,3 +722,38 @@ def test_a_member_that_lies_about_its_size_is_refused_before_any_work() -> None:
             data[size_at:size_at + 4] = (100).to_bytes(4, "little")
     with pytest.raises(FormatError, match="corrupt"):
         read_structured(format_for("x.docx"), bytes(data), "x.docx")
+
+
+_WORDS = st.text(st.sampled_from("abcdéf "), min_size=1, max_size=8)
+
+
+@st.composite
+def _inline_content(draw: st.DrawFn, depth: int = 0) -> str:
+    parts = []
+    for index in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["text", "x", "g"] if depth < 2 else ["text", "x"]))
+        if kind == "text":
+            parts.append(draw(_WORDS))
+        elif kind == "x":
+            parts.append(f'<x id="x{depth}{index}"/>')
+        else:
+            parts.append(f'<g id="g{depth}{index}">{draw(_inline_content(depth + 1))}</g>')
+    return "".join(parts)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_inline_content(), min_size=1, max_size=4))
+def test_xliff_round_trip_keeps_every_inline_tag_in_order(sources: list[str]) -> None:
+    from lxml import etree
+
+    units = "".join(f'<trans-unit id="u{i}"><source>{s}</source></trans-unit>' for i, s in enumerate(sources))
+    data = (f'<xliff version="1.2" xmlns="urn:oasis:names:tc:xliff:document:1.2"><file source-language="fr" '
+            f'target-language="en" datatype="plaintext" original="x"><body>{units}</body></file></xliff>').encode()
+    fmt = format_for("x.xlf")
+    doc = read_structured(fmt, data, "x.xlf")
+    root = etree.fromstring(fmt.write(doc, [b.segments for b in doc.blocks]))
+    ns = {"x": "urn:oasis:names:tc:xliff:document:1.2"}
+    for unit in root.iterfind(".//x:trans-unit", ns):
+        source, target = unit.find("x:source", ns), unit.find("x:target", ns)
+        assert [(e.tag, e.get("id")) for e in target.iter()][1:] == [(e.tag, e.get("id")) for e in source.iter()][1:]
+        assert "".join(target.itertext()) == "".join(source.itertext())
