@@ -185,8 +185,12 @@ class _Ooxml:
         raise NotImplementedError
 
 
-def _natural(name: str) -> list[Any]:
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+def _natural(name: str) -> tuple[int, int, str]:
+    """Reading order: a slide, then its notes (slide2.xml before slide10.xml); Word's body first."""
+    if name.startswith("ppt/"):
+        number = re.search(r"(\d+)\.xml$", name)
+        return (int(number.group(1)) if number else 0, int("notesSlide" in name), name)
+    return (int(name != "word/document.xml"), 0, name)
 
 
 def _set_text(element: Any, text: str) -> None:
