@@ -17,7 +17,17 @@ class TranslateBody(BaseModel):
     target: str = Field(description="Target language code", examples=["en"])
     format: Literal["text", "html"] = Field("text",
                                             description="text, or html (only the text between tags is translated)")
+    alternatives: int = Field(0, ge=0, description="Alternative translations wanted (at most --alternatives-limit); "
+                                                   "none are decoded yet, the list comes back empty")
     api_key: str | None = Field(None, description="API key (needed when the server runs with --require-key)")
+
+
+class SuggestBody(BaseModel):
+    q: str = Field(description="The original text")
+    s: str = Field(description="The suggested translation")
+    source: str = Field(description="Language of q")
+    target: str = Field(description="Language of s")
+    api_key: str | None = None
 
 
 class DetectedLanguage(BaseModel):
@@ -29,6 +39,7 @@ class TranslateResponse(BaseModel):
     translatedText: str | list[str]
     detectedLanguage: DetectedLanguage | list[DetectedLanguage] | None = Field(
         None, description="Only with source=auto")
+    alternatives: list[str] | list[list[str]] | None = Field(None, description="Only with alternatives > 0")
 
 
 class DetectBody(BaseModel):
@@ -63,8 +74,10 @@ class ErrorResponse(BaseModel):
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Invalid request (missing or bad parameter, unknown language, "
                                                  "over the character limit)"},
-    403: {"model": ErrorResponse, "description": "Missing or invalid API key"},
-    413: {"model": ErrorResponse, "description": "Request body too large"},
+    403: {"model": ErrorResponse, "description": "Missing or invalid API key, or banned for repeated rate-limit "
+                                                 "violations"},
+    408: {"model": ErrorResponse, "description": "Request body not received in time (--body-timeout)"},
+    413: {"model": ErrorResponse, "description": "Request body too large, or more work than one request may queue"},
     429: {"model": ErrorResponse, "description": "Rate limit exceeded (see Retry-After)"},
     500: {"model": ErrorResponse, "description": "Server error (details only in the server log)"},
     503: {"model": ErrorResponse, "description": "Overloaded or shutting down; retry later"},
