@@ -36,7 +36,7 @@ def serve(
     quantization: Annotated[str | None, typer.Option("--quantization", help="ct2 weights: int8 (CPU default), int8_float16, float16, …")] = None,
     threads: Annotated[int, typer.Option("--threads", min=0, help="CPU threads for inference (0: the library's default).")] = 0,
     beams: Annotated[int | None, typer.Option("--beams", min=1, help="Beam size (default: the model's generation config).")] = None,
-    graceful_timeout: Annotated[float, typer.Option("--graceful-timeout", min=0, help="Seconds to let requests in flight finish on SIGTERM.")] = 30.0,
+    graceful_timeout: Annotated[float, typer.Option("--graceful-timeout", min=0, help="Seconds to let requests in flight finish on SIGTERM (then they are answered 503).")] = 60.0,
     log_texts: Annotated[bool, typer.Option("--log-texts/--no-log-texts", help="Put request texts in the access log (off: only sizes).")] = False,
     max_request_sentences: Annotated[int, typer.Option("--max-request-sentences", min=1, help="Most sentences (documents for /summarize) one request may queue (413 beyond).")] = 1000,
     max_request_tokens: Annotated[int, typer.Option("--max-request-tokens", min=1, help="Most estimated tokens one request may queue (413 beyond).")] = 16_384,
@@ -96,8 +96,9 @@ def stopped(signal: str, shutdown: Any, graceful_timeout: float) -> str:
     """What became of the requests in flight, truthfully (counted by the app's middleware)."""
     if shutdown is None or not shutdown.stopping:
         return f"server stopped on {signal} before serving"
-    finished = f"{shutdown.finished} request(s) in flight finished"
     if not shutdown.cut_off:
-        return f"server stopped on {signal} after finishing the requests in flight ({finished})"
-    return (f"server stopped on {signal}: {finished}, {shutdown.cut_off} cut off at --graceful-timeout "
-            f"{graceful_timeout:g} s and answered 503")
+        if not shutdown.finished:
+            return f"server stopped on {signal}; no request was in flight"
+        return f"server stopped on {signal} after finishing the requests in flight ({shutdown.finished})"
+    return (f"server stopped on {signal}: {shutdown.finished} request(s) in flight finished, {shutdown.cut_off} "
+            f"cut off at --graceful-timeout {graceful_timeout:g} s and answered 503")
