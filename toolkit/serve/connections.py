@@ -8,7 +8,10 @@ forever, and every open connection holds a file descriptor until accept() fails.
 - a request's line and headers must arrive within ``header_timeout`` of the connection becoming
   ready for one (opened, or its previous response sent): else 408 and close;
 - at most ``max_connections`` are open: a new one closes the oldest idle connection (idle: not
-  in a request), or is answered 503 when every connection is busy with a request;
+  in a request) that has been idle for at least ``grace`` seconds, or is answered 503 when there
+  is none. The grace keeps a flood of new connections (asyncio accepts up to the listen backlog,
+  2048 with uvicorn, in one loop iteration before reading any) from closing a client's connection in the
+  moment between its connect and its request;
 - the 400 uvicorn sends for a malformed request or headers over ``h11_max_incomplete_event_size``
   is JSON like every other error.
 
@@ -34,8 +37,9 @@ log = logging.getLogger("toolkit.serve")
 class ConnectionLimits:
     max_connections: int = 1000
     header_timeout: float = 10.0
+    grace: float = 1.0
     # Shared by the server's connections (one event loop: no lock needed).
-    idle: OrderedDict[Any, None] = field(default_factory=OrderedDict)  # oldest idle first
+    idle: OrderedDict[Any, float] = field(default_factory=OrderedDict)  # connection -> idle since, oldest first
     evicted: int = 0
     refused: int = 0
     timed_out: int = 0
@@ -51,7 +55,7 @@ def protocol_class(limits: ConnectionLimits) -> type[H11Protocol]:
             super().connection_made(transport)
             if len(self.connections) > limits.max_connections:
                 oldest = next(iter(limits.idle), None)
-                if oldest is None:  # every connection is in a request: this one waits its turn elsewhere
+                if oldest is None or time.monotonic() - limits.idle[oldest] < limits.grace:
                     limits.refused += 1
                     transport.write(raw_error(503, "Service Unavailable", "Too many connections; retry in a "
                                               "moment", {"retry-after": "1"}))
@@ -62,7 +66,7 @@ def protocol_class(limits: ConnectionLimits) -> type[H11Protocol]:
             self._ready_for_request()
 
         def _ready_for_request(self) -> None:
-            limits.idle[self] = None
+            limits.idle[self] = time.monotonic()
             self._cancel_header_timer()
             self._header_timer = self.loop.call_later(limits.header_timeout, self._headers_too_slow)
 
