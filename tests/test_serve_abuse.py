@@ -187,19 +187,16 @@ def test_idle_connections_cannot_lock_out_new_clients(tiny_marian: Path) -> None
         port = int(url.rsplit(":", 1)[1])
         idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(20)]  # over the limit of 8
         try:
-            # Connections idle for less than the grace (1 s) are not closed for a newcomer: it is refused.
-            refused = _raw(port, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-            assert refused.startswith(b"HTTP/1.1 503") and b"Too many connections" in refused
-            time.sleep(1.2)
+            time.sleep(0.2)
             assert httpx.get(f"{url}/health", timeout=5).status_code == 200  # the oldest idle one made room
             closed = 0
-            for sock in idle[:8]:
+            for sock in idle[:13]:
                 sock.settimeout(2)
                 try:
                     closed += sock.recv(1) == b""
                 except (TimeoutError, ConnectionResetError):
                     closed += 1
-            assert closed >= 1
+            assert closed >= 5
         finally:
             for sock in idle:
                 sock.close()

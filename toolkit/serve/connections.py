@@ -8,10 +8,10 @@ forever, and every open connection holds a file descriptor until accept() fails.
 - a request's line and headers must arrive within ``header_timeout`` of the connection becoming
   ready for one (opened, or its previous response sent): else 408 and close;
 - at most ``max_connections`` are open: a new one closes the oldest idle connection (idle: not
-  in a request) that has been idle for at least ``grace`` seconds, or is answered 503 when there
-  is none. The grace keeps a flood of new connections (asyncio accepts up to the listen backlog,
-  2048 with uvicorn, in one loop iteration before reading any) from closing a client's connection in the
-  moment between its connect and its request;
+  in a request), or is answered 503 when every connection is in a request. asyncio accepts up to
+  the listen backlog in one loop iteration before reading from any connection, so the backlog is
+  kept well under ``max_connections`` (``listen_backlog``): a flood of connects cannot push a
+  client's connection out in the moment between its connect and its request;
 - the 400 uvicorn sends for a malformed request or headers over ``h11_max_incomplete_event_size``
   is JSON like every other error.
 
@@ -37,12 +37,17 @@ log = logging.getLogger("toolkit.serve")
 class ConnectionLimits:
     max_connections: int = 1000
     header_timeout: float = 10.0
-    grace: float = 1.0
     # Shared by the server's connections (one event loop: no lock needed).
-    idle: OrderedDict[Any, float] = field(default_factory=OrderedDict)  # connection -> idle since, oldest first
+    idle: OrderedDict[Any, None] = field(default_factory=OrderedDict)  # oldest idle first
     evicted: int = 0
     refused: int = 0
     timed_out: int = 0
+
+
+def listen_backlog(max_connections: int) -> int:
+    """A quarter of the connection limit (64 to 2048): at most two loop iterations of accepts
+    (half the limit) come between a connection's accept and the reading of its request."""
+    return max(64, min(2048, max_connections // 4))
 
 
 def protocol_class(limits: ConnectionLimits) -> type[H11Protocol]:
@@ -55,7 +60,7 @@ def protocol_class(limits: ConnectionLimits) -> type[H11Protocol]:
             super().connection_made(transport)
             if len(self.connections) > limits.max_connections:
                 oldest = next(iter(limits.idle), None)
-                if oldest is None or time.monotonic() - limits.idle[oldest] < limits.grace:
+                if oldest is None:  # every connection is in a request
                     limits.refused += 1
                     transport.write(raw_error(503, "Service Unavailable", "Too many connections; retry in a "
                                               "moment", {"retry-after": "1"}))
@@ -66,7 +71,7 @@ def protocol_class(limits: ConnectionLimits) -> type[H11Protocol]:
             self._ready_for_request()
 
         def _ready_for_request(self) -> None:
-            limits.idle[self] = time.monotonic()
+            limits.idle[self] = None
             self._cancel_header_timer()
             self._header_timer = self.loop.call_later(limits.header_timeout, self._headers_too_slow)
 

@@ -77,7 +77,7 @@ def uvicorn_config(app: Any, settings: ServeSettings, log_level: str = "info", m
     400s) and no proxy headers (the app trusts X-Forwarded-For only from --forwarded-allow-ips)."""
     import uvicorn
 
-    from toolkit.serve.connections import ConnectionLimits, protocol_class
+    from toolkit.serve.connections import ConnectionLimits, listen_backlog, protocol_class
 
     limits = ConnectionLimits(max_connections or settings.max_connections, settings.header_timeout)
     app.state.connections = limits
@@ -85,7 +85,8 @@ def uvicorn_config(app: Any, settings: ServeSettings, log_level: str = "info", m
                           timeout_graceful_shutdown=math.ceil(settings.graceful_timeout), lifespan="on",
                           server_header=False, http=protocol_class(limits), proxy_headers=False,
                           timeout_keep_alive=max(1, math.ceil(settings.keep_alive_timeout)),
-                          h11_max_incomplete_event_size=settings.max_header_bytes)
+                          h11_max_incomplete_event_size=settings.max_header_bytes,
+                          backlog=listen_backlog(limits.max_connections))
 
 
 def make_server(config: Any) -> Any:
