@@ -50,9 +50,9 @@ soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 port, count, hold = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 socks, failed = [], 0
-deadline = time.monotonic() + hold
-for _ in range(count):
-    if time.monotonic() > deadline:
+started = time.monotonic()
+for _ in range(count):  # opening is bounded too: at most 120 s
+    if time.monotonic() - started > 120:
         break
     try:
         s = socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -60,7 +60,8 @@ for _ in range(count):
         socks.append(s)
     except OSError:
         failed += 1
-print(len(socks), failed, flush=True)
+print(len(socks), failed, round(time.monotonic() - started, 1), flush=True)
+deadline = time.monotonic() + hold
 while time.monotonic() < deadline:
     time.sleep(0.2)
 closed = 0
@@ -219,8 +220,8 @@ def idle_connections(model: Path, args: argparse.Namespace) -> dict:
         probes, failures = [], 0
         # First the slowloris connections alone (for longer than --header-timeout), then the idle flood.
         flood_at = time.monotonic() + args.slowloris_alone
-        deadline = flood_at + hold
-        while time.monotonic() < deadline:
+        deadline = flood_at + hold + 120  # opening (at most 120 s) and holding, probed throughout
+        while time.monotonic() < deadline and not (helpers and all(h.poll() is not None for h in helpers)):
             if not helpers and time.monotonic() >= flood_at:
                 remaining = args.idle
                 while remaining > 0:
@@ -259,17 +260,20 @@ def idle_connections(model: Path, args: argparse.Namespace) -> dict:
                         entry[3] = now - opened_at
             time.sleep(0.5)
         opened = failed = closed = 0
+        open_seconds = 0.0
         for helper in helpers:
-            out, _ = helper.communicate(timeout=hold + 120)
+            out, _ = helper.communicate(timeout=hold + 240)
             lines = out.split()
             opened += int(lines[0])
             failed += int(lines[1])
-            closed += int(lines[2]) if len(lines) > 2 else 0
+            open_seconds = max(open_seconds, float(lines[2]))
+            closed += int(lines[3]) if len(lines) > 3 else 0
         lived = [entry[3] for entry in slow if entry[3] is not None]
         for entry in slow:
             entry[0].close()
         growth = server.stderr_bytes() - before
     return {"idle_opened": opened, "idle_failed": failed, "idle_closed_by_server": closed,
+            "idle_open_seconds": open_seconds,
             "health_answered": len(probes), "health_failed": failures,
             "health_median_s": statistics.median(probes) if probes else float("nan"),
             "health_max_s": max(probes) if probes else float("nan"),
@@ -298,7 +302,8 @@ def report(results: dict, args: argparse.Namespace) -> str:
          f"median: idle {a['idle_latency_s']:.3f} s → after {a['latency_after_abandon_s']:.3f} s ({a['ratio']:.2f}×), "
          f"worst {a['max_latency_after_abandon_s']:.3f} s (the batch in flight finishes first); "
          f"{a['queued_after_abandon']:.0f} sentences still queued; {a['failed']} failed", "≤ 2×"),
-        ("2 idle connections", f"{c['idle_opened']} opened ({c['idle_failed']} failed), held {args.hold:g} s",
+        ("2 idle connections", f"{c['idle_opened']} opened in {c['idle_open_seconds']:g} s ({c['idle_failed']} "
+                               f"failed), held {args.hold:g} s",
          f"/health {c['health_answered']} answered, {c['health_failed']} failed, median {c['health_median_s']:.3f} s, "
          f"max {c['health_max_s']:.3f} s; {c['idle_closed_by_server']} idle closed by the server; "
          f"stderr +{c['stderr_growth_bytes']} bytes", "/health answers"),
