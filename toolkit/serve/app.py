@@ -212,12 +212,12 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
             raise ApiError(413, f"Request too large: about {work[1]} tokens, at most {settings.max_request_tokens} "
                                 "per request; split it over several requests")
 
-    async def run(request: Request, key: ModelKey, payloads: list[Any], group: tuple[Any, ...] = ()) -> list[str]:
+    async def run(request: Request, key: ModelKey, payloads: list[Any], group: tuple[Any, ...] = ()) -> list[Any]:
         pool: ModelPool = request.app.state.pool
         tokens = [estimate_tokens(p if isinstance(p, str) else p[0]) for p in payloads]
         bound_work(request, tokens)
 
-        async def submit() -> list[str]:
+        async def submit() -> list[Any]:
             async with pool.use(key) as entry:
                 return await entry.batcher.submit(payloads, tokens, group)
 
