@@ -56,8 +56,8 @@ def _model_bytes(descriptions: list[dict[str, Any]]) -> int:
 
 def run(spec: dict[str, Any]) -> dict[str, Any]:
     from toolkit.benchmark.measure import peak_rss_mb
-    from toolkit.console import quiet_libraries
     from toolkit.io.documents import Document, drop_blank, read_inputs
+    from toolkit.runtime import quiet_libraries
     from toolkit.tasks.pipeline import run_pipeline
 
     quiet_libraries()

@@ -18,13 +18,9 @@ from toolkit.cli.common import (
     OverwriteOption,
     QuietOption,
 )
-from toolkit.console import (
-    print_json,
-    quiet_libraries,
-    stderr,
-    user_errors,
-)
+from toolkit.cli.output import print_json, stderr, user_errors
 from toolkit.errors import ToolkitError
+from toolkit.runtime import quiet_libraries
 
 
 @app.command()

@@ -12,12 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 # Typer ≥ 0.29 carries its own copy of Click; its exceptions have no public alias.
-from toolkit.console import (
-    EXIT_PARTIAL,
-    print_json,
-    printable,
-    stderr,
-)
+from toolkit.cli.output import EXIT_PARTIAL, print_json, printable, stderr
 from toolkit.errors import ToolkitError
 
 
@@ -90,7 +85,7 @@ TIMING_NOTE = ("sentences of all documents in one language are batched together;
                "the run's time apportioned by its share of the source tokens")
 
 
-def _out_target(out: str | None, command: str, as_json: bool, overwrite: bool, inputs: list[str]) -> Any:
+def out_target(out: str | None, command: str, as_json: bool, overwrite: bool, inputs: list[str]) -> Any:
     """None for stdout, else an opened and locked RunFolder (checked before any model loads)."""
     from toolkit.io.runs import RunFolder, default_run_dir
 
@@ -102,7 +97,7 @@ def _out_target(out: str | None, command: str, as_json: bool, overwrite: bool, i
                      inputs=[Path(i) for i in inputs if i != "-"])
 
 
-def _summary_table(title: str, rows: list[dict[str, Any]]) -> Table:
+def summary_table(title: str, rows: list[dict[str, Any]]) -> Table:
     table = Table(title=title, title_justify="left")
     for column in ("document", "sentences", "source tokens", "output tokens", "seconds", "file"):
         table.add_column(column, justify="right" if column not in ("document", "file") else "left")
@@ -113,16 +108,16 @@ def _summary_table(title: str, rows: list[dict[str, Any]]) -> Table:
     return table
 
 
-def _read_documents(inputs: list[str], encoding: str) -> tuple[list[Any], list[str]]:
+def read_documents(inputs: list[str], encoding: str) -> tuple[list[Any], list[str]]:
     from toolkit.io.documents import drop_blank, read_inputs
 
     return drop_blank(read_inputs(inputs, encoding))
 
 
-def _emit(run: Any, results: list[Any], warnings: list[str], fmt: str, output_key: str, head: dict[str, Any],
+def emit(run: Any, results: list[Any], warnings: list[str], fmt: str, output_key: str, head: dict[str, Any],
           as_json: bool, quiet: bool, title: str) -> None:
     """Stream or write a single-stage run's outputs, commit its manifest, and report."""
-    from toolkit.console import report_warnings
+    from toolkit.cli.output import report_warnings
     from toolkit.io.results import stream_results, write_results
 
     warnings = warnings + [w for r in results for w in r.warnings]
@@ -132,12 +127,12 @@ def _emit(run: Any, results: list[Any], warnings: list[str], fmt: str, output_ke
         return
     entries = write_results(run, results, fmt, output_key=output_key)
     target = run.commit({**head, "format": fmt, "documents": entries, "warnings": warnings})
-    _report(target, {"": entries}, warnings, as_json, quiet, title)
+    report(target, {"": entries}, warnings, as_json, quiet, title)
 
 
-def _report(target: Path, stages: dict[str, list[dict[str, Any]]], warnings: list[str], as_json: bool, quiet: bool,
+def report(target: Path, stages: dict[str, list[dict[str, Any]]], warnings: list[str], as_json: bool, quiet: bool,
             title: str) -> None:
-    from toolkit.console import report_warnings
+    from toolkit.cli.output import report_warnings
 
     report_warnings(warnings, str(target / "manifest.json"))
     keys = ("id", "output_file", "seconds", "source_tokens", "output_tokens", "warnings")
@@ -151,11 +146,11 @@ def _report(target: Path, stages: dict[str, list[dict[str, Any]]], warnings: lis
         print_json(summary)
     elif not quiet:
         for stage, entries in stages.items():
-            stderr.print(_summary_table(f"{title} {stage}".strip(), entries))
+            stderr.print(summary_table(f"{title} {stage}".strip(), entries))
         stderr.print(f"Wrote {target}/ (manifest.json has the alignment and settings)")
 
 
-def _engine_options(task: str, device: Device, backend: Backend | None, quantization: str | None, threads: int,
+def engine_options(task: str, device: Device, backend: Backend | None, quantization: str | None, threads: int,
                     batch_size: int | None = None, revision: str | None = None,
                     dtype: Dtype | None = None) -> Any:
     """EngineOptions from the command line, the configured defaults filling what was not given."""
@@ -171,14 +166,14 @@ def _engine_options(task: str, device: Device, backend: Backend | None, quantiza
                                  "dtype": dtype.value if dtype else "auto"})
 
 
-def _routable(docs: list[Any], translator: Any) -> tuple[list[Any], list[dict[str, str]]]:
+def routable(docs: list[Any], translator: Any) -> tuple[list[Any], list[dict[str, str]]]:
     """The documents the translator can take, and a report of those it cannot (``--src auto``)."""
     skipped = [{"id": d.id, "source": d.source, "reason": translator.skipped[d.id]}
                for d in docs if d.id in translator.skipped]
     return [d for d in docs if d.id not in translator.skipped], skipped
 
 
-def _partial_exit(skipped: list[dict[str, str]]) -> None:
+def partial_exit(skipped: list[dict[str, str]]) -> None:
     """Exit 3 when some documents were skipped: the run finished, but not for every input."""
     if skipped:
         stderr.print(f"{len(skipped)} document(s) skipped (listed under 'skipped' in the manifest); exit code "
@@ -195,7 +190,7 @@ LengthPenaltyOption = Annotated[float | None, typer.Option("--length-penalty", h
 NoRepeatOption = Annotated[int | None, typer.Option("--no-repeat-ngram", min=1, max=64, help="Forbid repeating n-grams of this size (default: the model's).")]
 
 
-def _summary_generation(beams: int | None, min_length: int | None, max_length: int | None,
+def summary_generation(beams: int | None, min_length: int | None, max_length: int | None,
                         length_penalty: float | None, no_repeat_ngram: int | None) -> Any:
     from toolkit.options import GenerationOptions, build
 

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from toolkit.console import EXIT_PARTIAL, Terminated, print_json, set_interrupt_note, stderr
+from toolkit.cli.output import EXIT_PARTIAL, print_json, set_interrupt_note, stderr
 from toolkit.errors import InputError, ToolkitError
+from toolkit.runtime import Terminated
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
 

@@ -19,11 +19,7 @@ from toolkit.cli.common import (
     OverwriteOption,
     Stem,
 )
-from toolkit.console import (
-    print_json,
-    stderr,
-    user_errors,
-)
+from toolkit.cli.output import print_json, stderr, user_errors
 from toolkit.errors import ToolkitError
 
 

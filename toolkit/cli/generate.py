@@ -39,14 +39,14 @@ from toolkit.cli.common import (
     RevisionOption,
     SummarizerOption,
     ThreadsOption,
-    _emit,
-    _engine_options,
-    _out_target,
-    _partial_exit,
-    _read_documents,
-    _report,
-    _routable,
-    _summary_generation,
+    emit,
+    engine_options,
+    out_target,
+    partial_exit,
+    read_documents,
+    report,
+    routable,
+    summary_generation,
 )
 from toolkit.cli.corpus import (
     ActorsOption,
@@ -59,11 +59,9 @@ from toolkit.cli.corpus import (
     corpus_paths,
     run_corpus_command,
 )
-from toolkit.console import (
-    quiet_libraries,
-    user_errors,
-)
+from toolkit.cli.output import user_errors
 from toolkit.errors import ToolkitError
+from toolkit.runtime import quiet_libraries
 
 DEFAULT_SHARD_SIZE = 1000
 
@@ -108,7 +106,7 @@ def translate(
         from toolkit.tasks.translate import document_translator
         from toolkit.text.glossary import load_glossary
 
-        engine = _engine_options("translation", device, backend, quantization, threads, batch_size, revision, dtype=dtype)
+        engine = engine_options("translation", device, backend, quantization, threads, batch_size, revision, dtype=dtype)
         generation = build(GenerationOptions, {"num_beams": beams, "max_new_tokens": max_new_tokens})
         paths = corpus_paths(inputs)
         corpus = corpus_options(shard_size, engine_name, ray_address, actors, encoding if paths else "utf-8")
@@ -121,23 +119,23 @@ def translate(
                                "translating")
             return
         check_plain_flags(resume, engine_name, shard_size, DEFAULT_SHARD_SIZE)
-        docs, warnings = _read_documents(inputs, encoding)
+        docs, warnings = read_documents(inputs, encoding)
         for doc in docs if fmt == Format.html else []:  # --format html: every input is HTML (e.g. stdin)
             doc.format = "html"
         terms = load_glossary(glossary, keep or [])
-        run = _out_target(out, "translate", as_json, overwrite, inputs)
+        run = out_target(out, "translate", as_json, overwrite, inputs)
         with run if run is not None else nullcontext():
             translator = document_translator(docs, model, src, tgt, allow_pivot=not no_pivot, registry_path=registry,
                                              engine=engine, generation=generation)
             translator.glossary = terms
-            docs, skipped = _routable(docs, translator)
+            docs, skipped = routable(docs, translator)
             results = run_batched(docs, translator.translate_batch, translator.count_sentences,
                                   "translating", show_progress=not quiet)
             head = {**base_manifest("translate"), "task": "translation", **translator.describe(),
                     "timing": TIMING_NOTE, "skipped": skipped}
-            _emit(run, results, warnings + [f"{s['id']}: skipped: {s['reason']}" for s in skipped], fmt.value,
+            emit(run, results, warnings + [f"{s['id']}: skipped: {s['reason']}" for s in skipped], fmt.value,
                   "translation", head, as_json, quiet, f"Translated {len(results)} document(s) to {translator.target_lang}")
-        _partial_exit(skipped)
+        partial_exit(skipped)
 
 
 @app.command()
@@ -180,8 +178,8 @@ def summarize(
         from toolkit.tasks.summarize import load_summarizer
         from toolkit.text.languages import check_language
 
-        generation = _summary_generation(beams, min_length, max_length, length_penalty, no_repeat_ngram)
-        engine = _engine_options("summarization", device, backend, quantization, threads, batch_size, revision, dtype=dtype)
+        generation = summary_generation(beams, min_length, max_length, length_penalty, no_repeat_ngram)
+        engine = engine_options("summarization", device, backend, quantization, threads, batch_size, revision, dtype=dtype)
         lang = check_language(lang or load_defaults().summarization.lang)
         wanted = check_language(summary_lang, "--summary-lang") if summary_lang else lang
         paths = corpus_paths(inputs)
@@ -190,24 +188,24 @@ def summarize(
             from toolkit.execution.jobs import SummarizeJob, check_model
 
             check_model(model, revision)
-            translation_engine = _engine_options("translation", device, backend, quantization, threads, dtype=dtype)
+            translation_engine = engine_options("translation", device, backend, quantization, threads, dtype=dtype)
             job = SummarizeJob(model, lang, engine, generation, wanted if wanted != lang else None, translation_engine)
             run_corpus_command("summarize", job, paths, out, fmt.value, corpus, overwrite, resume, as_json, quiet,
                                "summarising")
             return
         check_plain_flags(resume, engine_name, shard_size, DEFAULT_SHARD_SIZE)
-        docs, warnings = _read_documents(inputs, encoding)
-        run = _out_target(out, "summarize", as_json, overwrite, inputs)
+        docs, warnings = read_documents(inputs, encoding)
+        run = out_target(out, "summarize", as_json, overwrite, inputs)
         with run if run is not None else nullcontext():
             summarizer = load_summarizer(model, lang, engine, generation)
             results = run_batched(docs, summarizer.summarize_documents, summarizer.count_units, "summarising",
                                   show_progress=not quiet)
             head = {**base_manifest("summarize"), "task": "summarization", **summarizer.describe()}
             if wanted != lang:
-                translation_engine = _engine_options("translation", device, backend, quantization, threads, dtype=dtype)
+                translation_engine = engine_options("translation", device, backend, quantization, threads, dtype=dtype)
                 described = translate_summaries(docs, results, lang, wanted, translation_engine, not quiet)
                 head = {**head, "summary_lang": wanted, "summary_translation": described}
-            _emit(run, results, warnings, fmt.value, "summary", head, as_json, quiet,
+            emit(run, results, warnings, fmt.value, "summary", head, as_json, quiet,
                   f"Summarised {len(results)} document(s) with {summarizer.describe()['model']['reference']}")
 
 
@@ -262,9 +260,9 @@ def pipeline(
         order = order or defaults.pipeline.order
         if order not in ORDERS:
             raise ToolkitError(f"--order {order}: expected translate-first or summarize-first")
-        generation = _summary_generation(beams, min_length, max_length, length_penalty, no_repeat_ngram)
-        engine = _engine_options("translation", device, backend, quantization, threads, dtype=dtype)
-        summary_engine = _engine_options("summarization", device, backend, quantization, threads, dtype=dtype)
+        generation = summary_generation(beams, min_length, max_length, length_penalty, no_repeat_ngram)
+        engine = engine_options("translation", device, backend, quantization, threads, dtype=dtype)
+        summary_engine = engine_options("summarization", device, backend, quantization, threads, dtype=dtype)
         terms = load_glossary(glossary, keep or [])
         paths = corpus_paths(inputs)
         corpus = corpus_options(shard_size, engine_name, ray_address, actors, encoding if paths else "utf-8")
@@ -285,14 +283,14 @@ def pipeline(
         check_plain_flags(resume, engine_name, shard_size, DEFAULT_SHARD_SIZE)
         if out == "-":
             raise ToolkitError("pipeline writes two outputs per document: --out must be a folder")
-        docs, warnings = _read_documents(inputs, encoding)
-        run = _out_target(out, "pipeline", as_json, overwrite, inputs)
+        docs, warnings = read_documents(inputs, encoding)
+        run = out_target(out, "pipeline", as_json, overwrite, inputs)
         with run:
             translator = document_translator(docs, translator_model, src, tgt, allow_pivot=not no_pivot,
                                              registry_path=registry, engine=engine,
                                              generation=build(GenerationOptions, {"num_beams": beams}))
             translator.glossary = terms
-            docs, skipped = _routable(docs, translator)
+            docs, skipped = routable(docs, translator)
             warnings += [f"{s['id']}: skipped: {s['reason']}" for s in skipped]
             src, tgt = translator.source_lang, translator.target_lang
             wanted = check_language(summary_lang, "--summary-lang") if summary_lang else tgt
@@ -317,7 +315,7 @@ def pipeline(
                         "target_lang": tgt, "summary_lang": result.summary_lang, "stages": stages,
                         "outputs": result.outputs, "skipped": skipped, "warnings": warnings}
             target = run.commit(manifest)
-        _report(target, tables, warnings, as_json, quiet, "Pipeline:")
-        _partial_exit(skipped)
+        report(target, tables, warnings, as_json, quiet, "Pipeline:")
+        partial_exit(skipped)
 
 

@@ -20,7 +20,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-import toolkit
 from toolkit.errors import ToolkitError
 from toolkit.serve import schemas
 from toolkit.serve.batcher import BatchLimits, Overloaded
@@ -32,6 +31,7 @@ from toolkit.serve.metrics import Metrics
 from toolkit.serve.models import ModelKey, ModelPool, estimate_tokens
 from toolkit.serve.settings import ServeSettings
 from toolkit.text.languages import ISO_639_1, normalize_language
+from toolkit.version import __version__ as toolkit_version
 
 log = logging.getLogger("toolkit.serve")
 
@@ -64,7 +64,7 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
             await pool.close()  # in-flight requests are done (uvicorn drained them); stop the batchers
             executor.shutdown(wait=True)
 
-    app = FastAPI(title="toolkit serve", version=toolkit.__version__, lifespan=lifespan,
+    app = FastAPI(title="toolkit serve", version=toolkit_version, lifespan=lifespan,
                   description="LibreTranslate-compatible translation, plus summarisation, with dynamic batching.")
     app.add_middleware(Guard, settings=settings, metrics=metrics)
     if settings.cors_origins:
@@ -285,7 +285,7 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
     @app.get("/health", summary="Liveness, and what is loaded")
     async def health(request: Request) -> Any:
         pool: ModelPool = request.app.state.pool
-        return {"status": "ok", "version": toolkit.__version__, "translation_pairs": len(catalog.pairs),
+        return {"status": "ok", "version": toolkit_version, "translation_pairs": len(catalog.pairs),
                 "summarizers": sorted(catalog.summarizers), "loaded_models": [k.label for k in pool.loaded],
                 "max_loaded_models": pool.max_loaded}
 

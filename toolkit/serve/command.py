@@ -41,7 +41,8 @@ def serve(
     log_texts: Annotated[bool, typer.Option("--log-texts/--no-log-texts", help="Put request texts in the access log (off: only sizes).")] = False,
 ) -> None:
     """Serve translation (LibreTranslate's API) and summarisation over HTTP, with a web page at /."""
-    from toolkit.console import quiet_libraries, user_errors
+    from toolkit.cli.output import user_errors
+    from toolkit.runtime import quiet_libraries
     from toolkit.serve.settings import ServeSettings, parse_summarizers, parse_translators
 
     quiet_libraries()
@@ -55,7 +56,8 @@ def serve(
             api_keys=api_keys, require_key=require_key, rate_limit=rate_limit, char_limit=char_limit,
             batch_limit=batch_limit, max_body_bytes=max_body_bytes, cors_origins=list(cors or []),
             log_texts=log_texts, graceful_timeout=graceful_timeout)
-        from toolkit.console import EXIT_SIGINT, EXIT_SIGTERM, Terminated
+        from toolkit.cli.output import EXIT_SIGINT, EXIT_SIGTERM
+        from toolkit.runtime import Terminated
         from toolkit.serve.server import serve as run_server
 
         # uvicorn drains the requests in flight, then re-raises the signal it caught.
