@@ -9,7 +9,8 @@ from pydantic import Field, field_validator, model_validator
 
 from toolkit.config import Strict, load_yaml_model
 from toolkit.errors import ConfigError
-from toolkit.options import EngineOptions, GenerationOptions
+from toolkit.limits import Backend, Device, Order
+from toolkit.options import GenerationOptions
 
 Task = Literal["translation", "summarization", "pipeline"]
 
@@ -39,17 +40,13 @@ class System(Strict):
     model: str | None = None  # translation / summarization
     translator: str | None = None  # pipeline
     summarizer: str | None = None  # pipeline
-    order: Literal["translate-first", "summarize-first"] = "translate-first"
-    backend: Literal["auto", "torch", "ct2"] = "auto"
+    order: Order = "translate-first"
+    backend: Backend = "auto"
     quantization: str | None = None
-    device: Literal["auto", "cpu", "cuda"] = "cpu"
+    device: Device = "cpu"
     threads: int = Field(0, ge=0)
     batch_size: int = Field(16, ge=1)
     generation: GenerationOptions = Field(default_factory=GenerationOptions)
-
-    def engine_options(self) -> EngineOptions:
-        return EngineOptions(backend=self.backend, quantization=self.quantization, device=self.device,
-                             threads=self.threads, batch_size=self.batch_size)
 
     @model_validator(mode="after")
     def _models_for_task(self) -> System:

@@ -12,7 +12,6 @@ import typer.core
 # Typer ≥ 0.29 carries its own copy of Click; its exceptions have no public alias.
 from toolkit.cli.app import app
 from toolkit.cli.common import (
-    Device,
     DeviceOption,
     JsonOption,
     LsumSplit,
@@ -42,7 +41,7 @@ def evaluate(
     bertscore_model: Annotated[str | None, typer.Option("--bertscore-model", help="BERTScore model: hub id or local folder (default: roberta-large for English, bert-base-multilingual-cased otherwise).")] = None,
     bertscore_layers: Annotated[int | None, typer.Option("--bertscore-layers", help="BERTScore layer (default: bert-score's for the model, else its last).")] = None,
     comet_model: Annotated[str | None, typer.Option("--comet-model", help="COMET model (a RegressionMetric checkpoint): hub id or local folder with hparams.yaml and checkpoints/model.ckpt (default: Unbabel/wmt22-comet-da; on CPUs consider Unbabel/eamt22-cometinho-da).")] = None,
-    device: DeviceOption = Device.auto,
+    device: DeviceOption = "auto",
     as_json: JsonOption = False,
 ) -> None:
     """Score translations (BLEU, chrF++, TER) or summaries (ROUGE) with confidence intervals;
@@ -60,7 +59,7 @@ def evaluate(
         with run if run is not None else nullcontext():
             from toolkit.evaluation.neural import NeuralOptions
 
-            neural = NeuralOptions(comet_model, bertscore_model, bertscore_layers, device.value)
+            neural = NeuralOptions(comet_model, bertscore_model, bertscore_layers, device)
             result = evaluate_paths(hyp, ref, task, names, lang, stem.value, bootstrap, seed, baseline, jobs,
                                     lsum_split.value, neural, src)
             if run is not None:

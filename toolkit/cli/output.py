@@ -8,13 +8,13 @@ import contextlib
 import json
 import logging
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import typer
 from rich.console import Console
 
-from toolkit.errors import ToolkitError
+from toolkit.errors import OptionError, ToolkitError
 from toolkit.runtime import (
     ProgressBar,
     Terminated,
@@ -33,6 +33,22 @@ EXIT_PARTIAL = 3
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 
+# How an option field of the library is spelled on the command line, for errors that name what
+# the user typed (the library's errors name the field; the server shows the field as it is).
+FLAGS = {"num_beams": "--beams", "max_length": "--max-length", "max_new_tokens": "--max-new-tokens",
+         "min_length": "--min-length", "no_repeat_ngram_size": "--no-repeat-ngram",
+         "length_penalty": "--length-penalty", "batch_size": "--batch-size", "threads": "--threads",
+         "backend": "--backend", "dtype": "--dtype", "device": "--device", "quantization": "--quantization",
+         "revision": "--revision", "shard_size": "--shard-size", "engine": "--engine",
+         "ray_address": "--ray-address", "actors": "--actors"}
+
+
+def error_line(exc: ToolkitError, flags: Mapping[str, str] = FLAGS) -> str:
+    """The one line a user error prints: an option field it names is spelled as its flag."""
+    if isinstance(exc, OptionError) and exc.field in flags:
+        return f"{flags[exc.field]}: {exc.reason}"
+    return str(exc)
+
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
     """Render ToolkitError as one line on stderr and exit 2; Ctrl-C exits 130 without a traceback."""
@@ -43,7 +59,7 @@ def user_errors() -> Iterator[None]:
             import traceback
 
             traceback.print_exc()
-        print(f"toolkit: error: {printable(str(exc))}", file=sys.stderr)
+        print(f"toolkit: error: {printable(error_line(exc))}", file=sys.stderr)
         raise typer.Exit(EXIT_USER_ERROR) from None
     except KeyboardInterrupt:
         report_interrupt("interrupted")
