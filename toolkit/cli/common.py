@@ -25,7 +25,7 @@ class Format(str, Enum):
     jsonl = "jsonl"
 
 
-Inputs = Annotated[list[str], typer.Argument(help="Files, folders (*.txt, *.md, *.jsonl, recursively), or - for stdin.")]
+Inputs = Annotated[list[str], typer.Argument(help="Files, folders (*.txt, *.md, *.html, *.htm, *.jsonl, recursively), or - for stdin.")]
 OutOption = Annotated[str | None, typer.Option("--out", "-o", help="Run folder to create (default: outputs/<command>-<time>), or - for stdout.")]
 FormatOption = Annotated[Format, typer.Option("--format", help="Output file format (auto: .md / .html for Markdown / HTML inputs, else .txt; html also reads every input as HTML).")]
 BeamsOption = Annotated[int | None, typer.Option("--beams", **bounds("num_beams"), help="Beam size (default: the model's generation config).")]
@@ -90,10 +90,16 @@ def summary_table(title: str, rows: list[dict[str, Any]]) -> Table:
     return table
 
 
-def read_documents(inputs: list[str], encoding: str) -> tuple[list[Any], list[str]]:
+def read_documents(inputs: list[str], encoding: str) -> tuple[list[Any], list[str], list[dict[str, str]]]:
+    """The documents to process, the warnings of reading them, and the blank documents as
+    skipped entries (listed in the manifest; they make the exit code 3, as any skipped one)."""
     from toolkit.io.documents import drop_blank, read_inputs
 
-    return drop_blank(read_inputs(inputs, encoding))
+    docs = read_inputs(inputs, encoding)
+    kept, warnings = drop_blank(docs)
+    skipped = [{"id": d.id, "source": d.source, "reason": "empty or whitespace-only document"}
+               for d in docs if d.is_blank]
+    return kept, warnings, skipped
 
 
 def emit(run: Any, results: list[Any], warnings: list[str], fmt: str, output_key: str, head: dict[str, Any],

@@ -27,7 +27,7 @@ def detect(
         from toolkit.cli.output import report_warnings
         from toolkit.text.detect import detect as detect_text
 
-        docs, warnings = read_documents(inputs, encoding)  # nothing but blank inputs is an error
+        docs, warnings, _ = read_documents(inputs, encoding)  # nothing but blank inputs is an error
         report_warnings(warnings, None)
         rows = [{"id": d.id, "source": d.source, **detect_text(d.text).to_dict()} for d in docs]
         if as_json:
