@@ -28,6 +28,43 @@ def run(*args: str):
     return runner.invoke(app, list(args), env={"COLUMNS": "300"})
 
 
+# Issue #24.6: one option group, and every option still in --help with its help.
+
+FLAGS = {
+    "translate": "--model --src --tgt --no-pivot --registry --out --format --beams --max-new-tokens --batch-size "
+                 "--device --backend --quantization --dtype --threads --revision --encoding --overwrite --json --quiet "
+                 "--glossary --keep --shard-size --resume --engine --ray-address --actors",
+    "summarize": "--model --lang --summary-lang --min-length --max-length --beams --length-penalty --no-repeat-ngram "
+                 "--out --format --batch-size --device --backend --quantization --dtype --threads --revision "
+                 "--encoding --overwrite --json --quiet --shard-size --resume --engine --ray-address --actors",
+    "pipeline": "--translator --summarizer --order --src --tgt --summary-lang --no-pivot --registry --min-length "
+                "--max-length --length-penalty --no-repeat-ngram --beams --glossary --keep --out --device --backend "
+                "--quantization --dtype --threads --encoding --overwrite --json --quiet --shard-size --resume "
+                "--engine --ray-address --actors",
+}  # the options of each command before the group (HEAD 563a84c)
+
+
+@pytest.mark.parametrize("command", sorted(FLAGS))
+def test_every_option_is_still_offered_with_its_help(command: str) -> None:
+    import typer.main
+
+    click_command = typer.main.get_command(app).commands[command]
+    options = {p.opts[0]: p for p in click_command.params if p.opts[0].startswith("--")}
+    assert set(FLAGS[command].split()) == set(options) - {"--help"}
+    assert all(p.help for p in options.values()), [name for name, p in options.items() if not p.help]
+    shown = run(command, "--help").output
+    assert all(flag in shown for flag in FLAGS[command].split())
+
+
+def test_the_group_is_one_typed_object() -> None:
+    import dataclasses
+
+    from toolkit.cli.group import RunOptions
+
+    names = {f.name for f in dataclasses.fields(RunOptions)}
+    assert {"out", "device", "backend", "quiet", "shard_size", "resume", "engine_name"} <= names
+
+
 # Item 10: help and messages.
 
 @pytest.mark.parametrize("command", ["translate", "summarize", "pipeline"])

@@ -100,3 +100,18 @@ def test_a_defaults_file_with_a_bad_batch_size_names_the_cli_flag(tmp_path: Path
                                       "--out", str(tmp_path / "out")])
     assert result.exit_code == 2, result.output
     assert result.stderr.strip() == "toolkit: error: --batch-size: Input should be less than or equal to 65536"
+
+
+def test_the_server_refuses_an_out_of_range_length_naming_the_field(tiny_bart: Path) -> None:
+    # Issue #27: max_length=10**30 on /summarize was a 500 whose message named `--max-length`.
+    from fastapi.testclient import TestClient
+
+    from toolkit.serve.app import create_app
+    from toolkit.serve.settings import ServeSettings
+
+    settings = ServeSettings(translators={}, summarizers={"en": str(tiny_bart)})
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/summarize", json={"q": "A text.", "lang": "en", "max_length": 10**30})
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert "max_length" in error and "--" not in error, error

@@ -274,6 +274,10 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
             raise ApiError(400, "Invalid request: max_length must be at least 1")
         if low is not None and high is not None and low > high:
             raise ApiError(400, f"Invalid request: min_length {low} is larger than max_length {high}")
+        try:  # the limits every caller has (toolkit/limits.py), checked before a model is loaded for them
+            settings.generation.replace(**lengths)
+        except ToolkitError as exc:  # names the field (max_length), never a CLI flag
+            raise ApiError(400, f"Invalid request: {exc}") from None
         request.scope.setdefault("toolkit.log", {}).update(request_log, source=requested, target=lang)
         options = tuple((k, v) for k, v in sorted(lengths.items()) if v is not None)
         summaries = await run(request, ModelKey("summarization", lang, options), texts)
