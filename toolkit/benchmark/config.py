@@ -76,7 +76,7 @@ class Neural(Strict):
     comet_model: str | None = None
     bertscore_model: str | None = None
     bertscore_layers: int | None = Field(None, ge=1)
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    device: Device = "auto"
 
     def options(self) -> Any:
         from toolkit.evaluation.neural import NeuralOptions
