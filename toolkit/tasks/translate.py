@@ -44,8 +44,8 @@ class Translator:
     Long sentences are split to the model's input limit and their pieces translated separately;
     every split and every output that reached the length limit is reported as a warning.
 
-    >>> tr = Translator.from_pretrained("Helsinki-NLP/opus-mt-fr-en", backend="ct2")  # or a folder
-    >>> tr.translate(["Bonjour le monde."])
+        >>> tr = Translator.from_pretrained("Helsinki-NLP/opus-mt-fr-en", backend="ct2")  # or a folder
+        >>> tr.translate(["Bonjour le monde."])
     """
 
     glossary: Glossary | None = None  # terms forced to their target (toolkit.text.glossary)
