@@ -47,7 +47,8 @@ def test_folder_is_read_recursively_in_order(tmp_path: Path) -> None:
 
 def test_folder_without_text_files(tmp_path: Path) -> None:
     (tmp_path / "x.csv").write_text("1")
-    with pytest.raises(InputError, match="no .txt, .md or .jsonl"):
+    # Issue #28.10: the message omitted .html (and .htm), which folders are read for.
+    with pytest.raises(InputError, match=r"no \.txt, \.md, \.html, \.htm or \.jsonl"):
         read_inputs([str(tmp_path)])
 
 
@@ -75,10 +76,15 @@ def test_bad_jsonl(tmp_path: Path, content: str, message: str) -> None:
 
 
 def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
+    # Issue #28.12: a.txt and a.md used to be refused here; their paths now tell them apart (ids
+    # "a.txt" and "a.md", tests/test_new_user.py). What no path tells apart is still refused: a
+    # file and a JSONL record with the same id.
     (tmp_path / "a.txt").write_text("x")
     (tmp_path / "a.md").write_text("y")
-    with pytest.raises(InputError, match="same document id|document id 'a'"):
-        read_inputs([str(tmp_path / "a.txt"), str(tmp_path / "a.md")])
+    assert [d.id for d in read_inputs([str(tmp_path / "a.txt"), str(tmp_path / "a.md")])] == ["a.txt", "a.md"]
+    (tmp_path / "records.jsonl").write_text(json.dumps({"id": "a.txt", "text": "z"}) + "\n")
+    with pytest.raises(InputError, match="same document id|document id 'a.txt'"):
+        read_inputs([str(tmp_path / "a.txt"), str(tmp_path / "a.md"), str(tmp_path / "records.jsonl")])
 
 
 def test_stdin() -> None:
