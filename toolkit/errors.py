@@ -24,3 +24,7 @@ class OptionError(ConfigError):
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(f"{field}: {reason}")
         self.field, self.reason = field, reason
+
+
+class RouteError(ToolkitError):
+    """No model translates a language pair (no route in the registry, or ``--model`` does not cover it)."""

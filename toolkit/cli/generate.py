@@ -81,8 +81,7 @@ def translate(
             for doc in docs if fmt == Format.html else []:  # --format html: every input is HTML (e.g. stdin)
                 doc.format = "html"
             translator = document_translator(docs, model, src, tgt, allow_pivot=not no_pivot, registry_path=registry,
-                                             engine=engine, generation=generation)
-            translator.glossary = terms
+                                             engine=engine, generation=generation, glossary=terms)
             docs, unroutable = routable(docs, translator)
             skipped += unroutable
             results = run_batched(docs, translator.translate_batch, translator.count_sentences,
@@ -208,8 +207,8 @@ def pipeline(
             from toolkit.tasks.translate import document_translator
 
             translator = document_translator(docs, translator_model, src, tgt, allow_pivot=not no_pivot,
-                                             registry_path=registry, engine=engine, generation=translation_generation)
-            translator.glossary = terms
+                                             registry_path=registry, engine=engine, generation=translation_generation,
+                                             glossary=terms)
             docs, unroutable = routable(docs, translator)
             skipped += unroutable
             warnings += [f"{s['id']}: skipped: {s['reason']}" for s in unroutable]

@@ -22,6 +22,9 @@ class ServeSettings:
     # configured defaults (toolkit.config.resolve_engine); batch sizes come from the batcher's.
     engine: EngineOptions = field(default_factory=EngineOptions)
     generation: GenerationOptions = field(default_factory=GenerationOptions)
+    # Glossary and kept terms for every translation (as `toolkit translate --glossary/--keep`).
+    glossary: Path | None = None
+    keep: list[str] = field(default_factory=list)
     # Dynamic batching and the model pool.
     max_batch_size: int = 32
     max_batch_tokens: int = 8192
