@@ -77,7 +77,7 @@ def test_help_names_html_inputs_and_the_ray_extra(command: str) -> None:
 
 def test_an_empty_folder_names_every_readable_extension(tmp_path: Path) -> None:
     (tmp_path / "notes.csv").write_text("a,b\n")
-    with pytest.raises(InputError, match=r"folder holds no \.txt, \.md, \.html, \.htm or \.jsonl files"):
+    with pytest.raises(InputError, match=r"folder holds no \.txt, \.md, \.html, \.htm, \.jsonl or document "):
         read_inputs([str(tmp_path)])
 
 

@@ -25,7 +25,7 @@ class Format(str, Enum):
     jsonl = "jsonl"
 
 
-Inputs = Annotated[list[str], typer.Argument(help="Files, folders (*.txt, *.md, *.html, *.htm, *.jsonl, recursively), or - for stdin.")]
+Inputs = Annotated[list[str], typer.Argument(help="Files, folders (*.txt, *.md, *.html, *.htm, *.jsonl and documents: *.docx, *.pptx, *.srt, *.vtt, *.po, *.xlf, …; recursively), or - for stdin.")]
 OutOption = Annotated[str | None, typer.Option("--out", "-o", help="Run folder to create (default: outputs/<command>-<time>), or - for stdout.")]
 FormatOption = Annotated[Format, typer.Option("--format", help="Output file format (auto: .md / .html for Markdown / HTML inputs, else .txt; html also reads every input as HTML).")]
 BeamsOption = Annotated[int | None, typer.Option("--beams", **bounds("num_beams"), help="Beam size (default: the model's generation config).")]

@@ -75,6 +75,7 @@ def translate(
 
         def plain(docs: list[Any], warnings: list[str], skipped: list[dict[str, str]], run: Any) -> None:
             from toolkit.io.runs import base_manifest
+            from toolkit.tasks.documents import with_structured_files
             from toolkit.tasks.runner import run_batched
             from toolkit.tasks.translate import document_translator
 
@@ -84,7 +85,7 @@ def translate(
                                              engine=engine, generation=generation, glossary=terms)
             docs, unroutable = routable(docs, translator)
             skipped += unroutable
-            results = run_batched(docs, translator.translate_batch, translator.count_sentences,
+            results = run_batched(docs, with_structured_files(translator), translator.count_sentences,
                                   "translating", show_progress=not options.quiet)
             head = {**base_manifest("translate"), "task": "translation", **translator.describe(),
                     "timing": TIMING_NOTE, "skipped": skipped}
