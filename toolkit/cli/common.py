@@ -91,13 +91,14 @@ def summary_table(title: str, rows: list[dict[str, Any]]) -> Table:
 
 
 def read_documents(inputs: list[str], encoding: str) -> tuple[list[Any], list[str], list[dict[str, str]]]:
-    """The documents to process, the warnings of reading them, and the blank documents as
-    skipped entries (listed in the manifest; they make the exit code 3, as any skipped one)."""
+    """The documents to process, the warnings of reading them, and the blank documents (empty, or
+    a file in a folder that cannot be read) as skipped entries: listed in the manifest with their
+    reason, they make the exit code 3, as any skipped document does."""
     from toolkit.io.documents import drop_blank, read_inputs
 
     docs = read_inputs(inputs, encoding)
     kept, warnings = drop_blank(docs)
-    skipped = [{"id": d.id, "source": d.source, "reason": "empty or whitespace-only document"}
+    skipped = [{"id": d.id, "source": d.source, "reason": d.meta.get("unreadable") or "empty or whitespace-only document"}
                for d in docs if d.is_blank]
     return kept, warnings, skipped
 
