@@ -425,7 +425,7 @@ def test_python_api_checks_inputs_and_returns_a_finished_run(tiny_marian: Path, 
                             ([], "no JSONL input"), ([tmp_path / "empty.jsonl"], "no records")):
         with pytest.raises(ToolkitError, match=message):
             process_corpus(job, inputs, tmp_path / "other")
-    with pytest.raises(ToolkitError, match="--shard-size"):
+    with pytest.raises(ToolkitError, match="^shard_size: "):
         CorpusOptions(shard_size=0)
     assert not (tmp_path / "other").exists()
 

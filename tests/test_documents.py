@@ -623,13 +623,16 @@ def test_cli_translates_a_folder_of_documents_in_their_formats_and_a_bad_one_doe
     out = tmp_path / "run"
     result = CliRunner().invoke(app, ["translate", str(inputs), "-m", str(tiny_marian), "--backend", "torch",
                                       "--out", str(out), "--json", "--quiet", "--max-new-tokens", "12"])
-    assert result.exit_code == 0, result.output
+    # A skipped document makes the exit code 3 (README's exit codes; #28.10 on branch core), and is
+    # listed under `skipped` with its reason.
+    assert result.exit_code == 3, result.output
     assert sorted(p.name for p in out.iterdir()) == ["app.po", "manifest.json", "note.txt", "talk.srt"]
     manifest = json.loads((out / "manifest.json").read_text())
     entries = {e["id"]: e for e in manifest["documents"]}
     assert entries["talk"]["document"]["counts_after"] == {"cues": 2, "timing_lines": 2}
     assert entries["app"]["document"]["structure_kept"] and entries["app"]["segments"]
     assert any("broken.docx: this is a PDF file" in w for w in manifest["warnings"])
+    assert [(s["id"], "this is a PDF file" in s["reason"]) for s in manifest["skipped"]] == [("broken", True)]
     assert _timing_lines((out / "talk.srt").read_bytes()) == _timing_lines((inputs / "talk.srt").read_bytes())
 
 

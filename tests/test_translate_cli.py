@@ -111,7 +111,8 @@ def test_blank_documents_are_skipped_with_a_warning(tiny_marian: Path, tmp_path:
     (tmp_path / "in" / "empty.txt").write_text("  \n\n")
     (tmp_path / "in" / "ok.txt").write_text("Bonjour.")
     result = translate(str(tmp_path / "in"), "-m", str(tiny_marian), "--out", str(tmp_path / "o"), "--quiet")
-    assert result.exit_code == 0, result.output
+    # Issue #28.10: a skipped document makes the exit code 3, as the README's exit-code table says (was 0).
+    assert result.exit_code == 3, result.output
     assert "empty.txt: empty or whitespace-only document, skipped" in result.stderr
     assert os.listdir(tmp_path / "o") == ["manifest.json", "ok.txt"] or sorted(os.listdir(tmp_path / "o")) == ["manifest.json", "ok.txt"]
 

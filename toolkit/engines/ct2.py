@@ -220,7 +220,11 @@ class CT2Engine(Engine):
         return cls(tokenizer, ref, device, settings, options, quantization, prefix, config, generation)
 
     def output_limit(self, source_tokens: int) -> int:
-        return int(self.decoding["max_decoding_length"])
+        # The limit as the user set it (--max-new-tokens 6 is "6"), not CTranslate2's decoding
+        # length, which leaves out a forced end token.
+        if "max_new_tokens" in self.settings:
+            return int(self.settings["max_new_tokens"])
+        return int(self.settings.get("max_length", 512)) - 1
 
     def describe(self) -> dict[str, Any]:
         return {"quantization": self.quantization, "converted_model": str(self.model_path),

@@ -85,7 +85,7 @@ def _bert_scorer(path: str, layers: int, device: str, batch_size: int) -> Any:
     """One BERTScorer per (model, layer, device, batch size) and process: loading costs seconds."""
     from bert_score import BERTScorer
 
-    from toolkit.console import quiet_libraries
+    from toolkit.runtime import quiet_libraries
 
     quiet_libraries()
     try:
@@ -214,11 +214,11 @@ class CometMetric(SegmentAveraged):
             scorer = _comet_scorer(self.reference, str(self.model.path), self.model.identity, self.device)
             if len(_COMET_SCORED) >= 4:
                 _COMET_SCORED.pop(next(iter(_COMET_SCORED)))
-            from toolkit.console import progress, stderr
+            import sys
 
-            with progress(stderr.is_terminal) as bar:
-                task = bar.add_task("COMET", total=len(hypotheses))
-                scores = scorer.score(self.sources, list(hypotheses), refs, self.batch_size, self.device,
-                                      lambda n: bar.advance(task, n))
+            from toolkit.runtime import progress
+
+            with progress("COMET", len(hypotheses), sys.stderr.isatty()) as bar:
+                scores = scorer.score(self.sources, list(hypotheses), refs, self.batch_size, self.device, bar.advance)
             _COMET_SCORED[key] = [s * 100 for s in scores]
         return list(_COMET_SCORED[key])

@@ -8,11 +8,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import toolkit
 from toolkit.execution.work import DocumentOutput
 from toolkit.io.documents import Document
 from toolkit.io.results import DocumentResult
 from toolkit.options import EngineOptions, GenerationOptions
+from toolkit.version import __version__ as toolkit_version
 
 if TYPE_CHECKING:
     from toolkit.tasks.summarize import Summarizer
@@ -54,7 +54,7 @@ class TranslateJob:
         return replace(self, engine=self.engine.replace(threads=threads))
 
     def fingerprint(self) -> dict[str, Any]:
-        return {"command": self.command, "toolkit_version": toolkit.__version__, "model": self.model,
+        return {"command": self.command, "toolkit_version": toolkit_version, "model": self.model,
                 "src": self.src, "tgt": self.tgt, "allow_pivot": self.allow_pivot,
                 "registry": str(self.registry_path) if self.registry_path else None,
                 "engine": _engine_fingerprint(self.engine), "generation": self.generation.model_dump(),
@@ -145,7 +145,7 @@ class SummarizeJob:
         return replace(self, engine=self.engine.replace(threads=threads), translation_engine=translation)
 
     def fingerprint(self) -> dict[str, Any]:
-        return {"command": self.command, "toolkit_version": toolkit.__version__, "model": self.model,
+        return {"command": self.command, "toolkit_version": toolkit_version, "model": self.model,
                 "lang": self.lang, "summary_lang": self.summary_lang, "engine": _engine_fingerprint(self.engine),
                 "generation": self.generation.model_dump(),
                 "translation_engine": _engine_fingerprint(self.translation_engine) if self.translation_engine else None}

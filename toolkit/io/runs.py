@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import toolkit
 from toolkit.errors import ToolkitError
 from toolkit.io.documents import atomic_write_bytes, atomic_write_text, write_json
 from toolkit.io.safe_paths import OutputNames, inside
+from toolkit.version import __version__ as toolkit_version
 
 log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
@@ -40,7 +40,7 @@ def default_run_dir(command: str, root: Path = Path("outputs")) -> Path:
 
 def git_commit() -> str | None:
     """The commit of the toolkit's own checkout, when it runs from one."""
-    repo = Path(toolkit.__file__).resolve().parent.parent
+    repo = Path(__file__).resolve().parents[2]  # toolkit/io/runs.py → the checkout
     if not (repo / ".git").exists():
         return None
     try:
@@ -86,7 +86,7 @@ SCHEMA_VERSION = 1  # of manifest.json; its JSON Schema ships as toolkit/data/ma
 def base_manifest(command: str) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
-        "toolkit_version": toolkit.__version__,
+        "toolkit_version": toolkit_version,
         "git_commit": git_commit(),
         "command": command,
         "argv": sys.argv,
@@ -339,7 +339,7 @@ class RunFolder:
 
     def _mark(self, state: str, folder: Path | None = None) -> None:
         atomic_write_text((folder or self.partial) / MARKER,
-                          json.dumps({"toolkit_version": toolkit.__version__, "state": state, "pid": os.getpid()}) + "\n")
+                          json.dumps({"toolkit_version": toolkit_version, "state": state, "pid": os.getpid()}) + "\n")
 
     def __enter__(self) -> RunFolder:
         return self
@@ -389,10 +389,10 @@ class RunFolder:
     def commit(self, manifest: dict[str, Any]) -> Path:
         """Write the manifest last, then move the finished folder into place — re-checking the
         target, which may have changed while the run was working."""
-        from toolkit.console import raise_if_terminated
+        from toolkit.runtime import raise_if_terminated
 
         raise_if_terminated()  # a signal swallowed somewhere (an import, a finaliser) still stops the run
-        manifest = {"toolkit_version": toolkit.__version__, **manifest, "files": sorted(self.files),
+        manifest = {"toolkit_version": toolkit_version, **manifest, "files": sorted(self.files),
                     "checksums": dict(sorted(self.checksums.items()))}
         try:
             write_json(self.partial / MANIFEST, manifest)

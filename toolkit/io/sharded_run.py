@@ -20,7 +20,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import toolkit
 from toolkit.io.documents import atomic_write_bytes, atomic_write_text
 from toolkit.io.runs import (
     MANIFEST,
@@ -36,6 +35,7 @@ from toolkit.io.runs import (
 )
 from toolkit.io.safe_paths import inside
 from toolkit.io.shards import details_name, shard_name
+from toolkit.version import __version__ as toolkit_version
 
 log = logging.getLogger(__name__)
 PROGRESS = "progress.jsonl"
@@ -139,7 +139,7 @@ class ShardedRun:
             raise self._fail(f"cannot write there ({exc.strerror})") from None
         self._created = not existed
         atomic_write_text(self.target / MARKER, json.dumps({
-            "toolkit_version": toolkit.__version__, "state": "running", "pid": os.getpid(),
+            "toolkit_version": toolkit_version, "state": "running", "pid": os.getpid(),
             "fingerprint": self.fingerprint}, ensure_ascii=False) + "\n")
         atomic_write_bytes(self.target / PROGRESS, b"")
 
@@ -233,7 +233,7 @@ class ShardedRun:
         """``--overwrite`` of a finished run: moved aside now, deleted once the new run has
         committed its first shard, put back if it stops before."""
         self._aside = self.target.parent / f".{self.target.name}.old-{os.getpid()}"
-        atomic_write_text(self.target / MARKER, json.dumps({"toolkit_version": toolkit.__version__, "state": "old",
+        atomic_write_text(self.target / MARKER, json.dumps({"toolkit_version": toolkit_version, "state": "old",
                                                             "pid": os.getpid()}) + "\n")
         os.rename(self.target, self._aside)
 
@@ -293,7 +293,7 @@ class ShardedRun:
 
     def finish(self, manifest: dict[str, Any]) -> Path:
         """Write ``failures.jsonl`` and the manifest; the folder is then a finished run."""
-        from toolkit.console import raise_if_terminated
+        from toolkit.runtime import raise_if_terminated
 
         raise_if_terminated()
         self._append({"writing": [FAILURES, MANIFEST]})
@@ -305,7 +305,7 @@ class ShardedRun:
         listed = [{k: v for k, v in e.items() if k not in ("failures", "description")} for e in shards]
         body = {**manifest, "fingerprint": self.fingerprint, "shards": listed, "failures_file": FAILURES,
                 "resumed": self.resumed, "files": sorted(checksums), "checksums": dict(sorted(checksums.items()))}
-        self._write(MANIFEST, (json.dumps({"toolkit_version": toolkit.__version__, **body}, ensure_ascii=False,
+        self._write(MANIFEST, (json.dumps({"toolkit_version": toolkit_version, **body}, ensure_ascii=False,
                                           indent=2) + "\n").encode("utf-8"))
         self._tidy_finished()
         self._finished = True
