@@ -20,19 +20,20 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import toolkit
 from toolkit.io.documents import atomic_write_bytes, atomic_write_text
-from toolkit.io.runs import (
+from toolkit.io.run_core import (
     MANIFEST,
     MARKER,
     RunFolderError,
-    _foreign_files,
-    _is_toolkit_run,
-    _read_json,
-    _sha256,
+    check_replaceable,
+    finished_manifest,
+    is_toolkit_run,
     lock_target,
+    read_json,
     released_on_failure,
     remove_stale,
+    sha256_file,
+    write_marker,
 )
 from toolkit.io.safe_paths import inside
 from toolkit.io.shards import details_name, shard_name
@@ -91,9 +92,9 @@ class ShardedRun:
 
     def _open(self, overwrite: bool, resume: bool) -> None:
         target = self.target
-        marker = _read_json(target / MARKER)
+        marker = read_json(target / MARKER)
         running = isinstance(marker, dict) and marker.get("state") == "running"
-        if running and (target / MANIFEST).is_file() and _is_toolkit_run(target):
+        if running and (target / MANIFEST).is_file() and is_toolkit_run(target):
             self._tidy_finished()  # killed after the manifest was written: it is finished
             running = False
         if running:
@@ -108,9 +109,8 @@ class ShardedRun:
             self._check_own_files(edited_ok=False)
             self._remove_own_files()
         elif target.is_dir() and any(target.iterdir()):
-            finished = _is_toolkit_run(target)
-            if resume and finished:
-                manifest = _read_json(target / MANIFEST)
+            if resume and is_toolkit_run(target):
+                manifest = read_json(target / MANIFEST)
                 old = manifest.get("fingerprint") if isinstance(manifest, dict) else None
                 changed = _differences(old, self.fingerprint)
                 if not changed:
@@ -118,16 +118,7 @@ class ShardedRun:
                                           "resume")
                 raise self._fail(f"holds a finished run with other settings or inputs ({_first(changed)}); nothing "
                                  "to resume")
-            if not overwrite:
-                raise self._fail("folder exists and is not empty (pass --overwrite to replace an earlier toolkit run)")
-            if not finished:
-                raise self._fail("--overwrite replaces only an earlier toolkit run, and this folder is not one "
-                                 "(it has no manifest.json of the toolkit); nothing was touched")
-            foreign = _foreign_files(target)
-            if foreign:
-                more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
-                raise self._fail(f"holds files the toolkit did not write ({foreign[0]}{more}); move them away or "
-                                 "choose another folder; nothing was touched")
+            check_replaceable(target, overwrite, self._fail)
             self._set_aside()
         self._start()
 
@@ -138,9 +129,7 @@ class ShardedRun:
         except OSError as exc:
             raise self._fail(f"cannot write there ({exc.strerror})") from None
         self._created = not existed
-        atomic_write_text(self.target / MARKER, json.dumps({
-            "toolkit_version": toolkit.__version__, "state": "running", "pid": os.getpid(),
-            "fingerprint": self.fingerprint}, ensure_ascii=False) + "\n")
+        write_marker(self.target, "running", fingerprint=self.fingerprint)
         atomic_write_bytes(self.target / PROGRESS, b"")
 
     def _read_log(self) -> tuple[list[dict[str, Any]], set[str]]:
@@ -185,7 +174,7 @@ class ShardedRun:
             name = _temporary(relative) if path.is_file() and not path.is_symlink() else None
             if path.is_file() and not path.is_symlink() and (relative in own or name in own):
                 digest = own.get(relative)
-                if digest is not None and not edited_ok and _sha256(path) != digest:
+                if digest is not None and not edited_ok and sha256_file(path) != digest:
                     raise self._fail(f"{relative} changed since the run wrote it; move it away or choose another "
                                      "folder; nothing was touched")
                 continue
@@ -213,7 +202,7 @@ class ShardedRun:
             files = _entry_files(entry)
             if any(not (self.target / name).is_file() for name in files):
                 continue  # moved away or deleted: the shard is made again
-            edited = [name for name, digest in files.items() if _sha256(self.target / name) != digest]
+            edited = [name for name, digest in files.items() if sha256_file(self.target / name) != digest]
             if edited:
                 raise self._fail(f"cannot resume: {edited[0]} changed since it was written; move it away (its shard "
                                  "is then made again) or use another folder")
@@ -233,8 +222,7 @@ class ShardedRun:
         """``--overwrite`` of a finished run: moved aside now, deleted once the new run has
         committed its first shard, put back if it stops before."""
         self._aside = self.target.parent / f".{self.target.name}.old-{os.getpid()}"
-        atomic_write_text(self.target / MARKER, json.dumps({"toolkit_version": toolkit.__version__, "state": "old",
-                                                            "pid": os.getpid()}) + "\n")
+        write_marker(self.target, "old")
         os.rename(self.target, self._aside)
 
     def _tidy_finished(self) -> None:
@@ -303,10 +291,9 @@ class ShardedRun:
         for entry in shards:
             checksums.update(_entry_files(entry))
         listed = [{k: v for k, v in e.items() if k not in ("failures", "description")} for e in shards]
-        body = {**manifest, "fingerprint": self.fingerprint, "shards": listed, "failures_file": FAILURES,
-                "resumed": self.resumed, "files": sorted(checksums), "checksums": dict(sorted(checksums.items()))}
-        self._write(MANIFEST, (json.dumps({"toolkit_version": toolkit.__version__, **body}, ensure_ascii=False,
-                                          indent=2) + "\n").encode("utf-8"))
+        body = finished_manifest({**manifest, "fingerprint": self.fingerprint, "shards": listed,
+                                  "failures_file": FAILURES, "resumed": self.resumed}, checksums)
+        self._write(MANIFEST, (json.dumps(body, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
         self._tidy_finished()
         self._finished = True
         return self.target
