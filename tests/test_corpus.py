@@ -597,3 +597,35 @@ def test_resume_refuses_a_same_size_edit_with_the_time_restored(tiny_marian: Pat
     refused = runner.invoke(app, ["translate", str(corpus), "-m", str(tiny_marian), "--shard-size", "3", "--out",
                                   str(out), "-q", "--resume"])
     assert refused.exit_code == 2 and "inputs[0].sha256" in refused.output, refused.output
+
+
+def test_failures_stay_on_disk_and_come_out_in_shard_order(tmp_path: Path) -> None:
+    """Issue 30.7: memory keeps each shard's counts, not its failed records; failures.jsonl is
+    streamed from the log in shard order, also when a resumed run makes a shard again late."""
+    from toolkit.io.runs import base_manifest
+    from toolkit.io.sharded_run import ShardedRun
+
+    def failures(index: int) -> list[dict]:
+        return [{"input": f"c.jsonl:{index * 10 + k}", "id": f"{index}-{k}", "reason": "invalid JSON"} for k in range(3)]
+
+    def commit(run: ShardedRun, index: int) -> None:
+        run.commit(index, [json.dumps({"id": index})], [], {"records": 4, "outputs": 1, "failed": 3,
+                                                                       "failures": failures(index)})
+
+    out = tmp_path / "run"
+    with ShardedRun(out, {"x": 1}) as run:
+        for index in range(3):
+            commit(run, index)
+        assert all("failures" not in entry for entry in run.done.values())
+    (out / "part-00001.jsonl").rename(tmp_path / "moved.jsonl")
+    with ShardedRun(out, {"x": 1}, resume=True) as run:
+        assert sorted(run.done) == [0, 2] and all("failures" not in entry for entry in run.done.values())
+        commit(run, 1)
+        commit(run, 3)
+        run.finish({**base_manifest("translate"), "task": "translation", "layout": "shards", "format": "jsonl",
+                    "engine": "local", "cluster": None, "shard_size": 4,
+                    "totals": {"records": 16, "outputs": 4, "failed": 12, "shards": 4}})
+    written = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
+    assert written == [f for index in range(4) for f in failures(index)]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [s["failed"] for s in manifest["shards"]] == [3, 3, 3, 3] and "failures" not in manifest["shards"][0]

@@ -53,7 +53,8 @@ class StdoutSink:
             raise ReaderGone() from None
         for failure in summary.get("failures", []):
             warn(f"{failure['input']} (id {failure['id']!r}): {failure['reason']}")
-        entry = {"shard": index, **summary}
+        # Counts only: a corpus with many failing records must not grow the memory.
+        entry = {"shard": index, **{k: v for k, v in summary.items() if k != "failures"}}
         self.done[index] = entry
         self._description = description or self._description
         return entry

@@ -12,11 +12,12 @@ log go. An interrupted run keeps its folder: ``--resume`` continues it.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +150,7 @@ class ShardedRun:
             if not isinstance(entry, dict):
                 continue
             if isinstance(entry.get("shard"), int):
+                entry.pop("failures", None)  # on disk; kept in memory they would grow with the corpus
                 entries.append(entry)
             if isinstance(entry.get("writing"), list):
                 announced.update(str(name) for name in entry["writing"])
@@ -213,10 +215,20 @@ class ShardedRun:
                 path.unlink(missing_ok=True)
         # The log again, without a line a crash may have cut and without shards to redo, so that
         # appends start clean; names announced stay the run's own.
-        kept = [e for e in entries if e["shard"] in self.done]
-        atomic_write_text(self.target / PROGRESS, _line({"writing": sorted(announced)}) + "".join(_line(e) for e in kept))
+        self._write_lines(PROGRESS, itertools.chain([_line({"writing": sorted(announced)})], self._kept_log_lines()))
         atomic_write_text(self.target / MARKER, json.dumps({**marker, "pid": os.getpid()}, ensure_ascii=False) + "\n")
         self.resumed = True
+
+    def _kept_log_lines(self) -> Iterator[str]:
+        """The log lines of the shards kept, as written (with their failed records), one at a time."""
+        with open(self.target / PROGRESS, encoding="utf-8") as log_file:
+            for line in log_file:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(entry, dict) and isinstance(entry.get("shard"), int) and entry["shard"] in self.done:
+                    yield _line(entry)
 
     def _set_aside(self) -> None:
         """``--overwrite`` of a finished run: moved aside now, deleted once the new run has
@@ -246,6 +258,45 @@ class ShardedRun:
             raise self._fail(f"cannot write {relative} ({exc.strerror or exc})") from None
         return hashlib.sha256(data).hexdigest()
 
+    def _write_lines(self, relative: str, lines: Iterable[str]) -> str:
+        """Like ``_write``, streamed: the lines are never one string in memory."""
+        path = inside(self.target, relative)
+        tmp = path.parent / f".{path.name}.tmp"
+        digest = hashlib.sha256()
+        try:
+            with open(tmp, "wb") as handle:
+                for line in lines:
+                    data = line.encode("utf-8")
+                    digest.update(data)
+                    handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise self._fail(f"cannot write {relative} ({exc.strerror or exc})") from None
+        return digest.hexdigest()
+
+    def _logged_failures(self) -> Iterator[str]:
+        """The failed records of the committed shards, in shard order, read back from the log one
+        shard at a time (a shard made again on resume is logged after later ones)."""
+        where: dict[int, int] = {}
+        with open(self.target / PROGRESS, "rb") as log_file:
+            offset = 0
+            for raw in log_file:
+                if b'"failures":[{' in raw:
+                    try:
+                        shard = json.loads(raw).get("shard")
+                    except ValueError:
+                        shard = None
+                    if isinstance(shard, int) and shard in self.done:
+                        where[shard] = offset
+                offset += len(raw)
+            for shard in sorted(where):
+                log_file.seek(where[shard])
+                for failure in json.loads(log_file.readline()).get("failures", []):
+                    yield _line(failure)
+
     def commit(self, index: int, lines: list[str], details: list[str], summary: dict[str, Any],
                description: dict[str, Any] | None = None) -> dict[str, Any]:
         """Make shard ``index`` durable: its output and details files, then its log line."""
@@ -259,8 +310,8 @@ class ShardedRun:
         logged = dict(entry)
         if description is not None and description != self._description:
             logged["description"] = self._description = description
-        self._append(logged)
-        self.done[index] = entry
+        self._append(logged)  # the shard's failures are on disk from here on; memory keeps the counts
+        self.done[index] = {k: v for k, v in entry.items() if k != "failures"}
         if self._aside is not None:  # the new run works: the earlier one it replaces goes
             shutil.rmtree(self._aside, ignore_errors=True)
             self._aside = None
@@ -286,8 +337,7 @@ class ShardedRun:
         raise_if_terminated()
         self._append({"writing": [FAILURES, MANIFEST]})
         shards = [self.done[i] for i in sorted(self.done)]
-        failures = [f for entry in shards for f in entry.get("failures", [])]
-        checksums = {FAILURES: self._write(FAILURES, "".join(_line(f) for f in failures).encode("utf-8"))}
+        checksums = {FAILURES: self._write_lines(FAILURES, self._logged_failures())}
         for entry in shards:
             checksums.update(_entry_files(entry))
         listed = [{k: v for k, v in e.items() if k not in ("failures", "description")} for e in shards]
