@@ -14,6 +14,8 @@ to pySBD's boundaries, and both are checked against the French abbreviation list
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import logging
 import re
 import unicodedata
@@ -86,21 +88,25 @@ def _starts_sentence(char: str) -> bool:
     return char.isupper() or char.isdigit() or char in _OPENERS or unicodedata.category(char) == "Lo"
 
 
+_SPACES = re.compile(r"\s*")  # re's \s is str.isspace
+
+
 def _rule_accepts(text: str, punct_start: int, end: int, abbreviations: set[str]) -> bool:
     """The toolkit's rules for a sentence ending at ``end`` whose final punctuation starts at
     ``punct_start``: a space must follow, then something that can start a sentence, and the
-    word before a lone period must not be an abbreviation or an initial."""
-    rest = text[end:]
-    stripped = rest.lstrip()
-    if not stripped or len(stripped) == len(rest):
+    word before a lone period must not be an abbreviation or an initial. Only the text around
+    ``end`` is looked at (never the rest of the paragraph): segmentation stays linear."""
+    after = _SPACES.match(text, end).end()  # type: ignore[union-attr]
+    if after == len(text) or after == end:
         return False  # end of paragraph, or no space after the mark ("8.3", "www.x.fr")
-    if not _starts_sentence(stripped[0]):
+    first = text[after]
+    if not _starts_sentence(first):
         return False  # "Ensuite... il", "etc. et"
     punct = text[punct_start:end].rstrip("»”\"’')] \u00a0\u202f")
     if punct == ".":
         word = _word_before(text, punct_start).lower()
         if word in SENTENCE_FINAL_ABBREVIATIONS:
-            return stripped[0].isupper()
+            return first.isupper()
         if word in abbreviations or word.rstrip(".") in abbreviations:
             return False
         if len(word) == 1 and word.isalpha():
@@ -167,7 +173,8 @@ def _windowed_pysbd_ends(text: str, lang: str) -> set[int] | None:
         stop = len(text)
         if stop - start > PYSBD_WINDOW:
             limit = start + PYSBD_WINDOW
-            stop = next((e for e in reversed(rule_ends) if start < e <= limit), 0)
+            last = bisect.bisect_right(rule_ends, limit) - 1  # the last rule end <= limit
+            stop = rule_ends[last] if last >= 0 and rule_ends[last] > start else 0
             if not stop:
                 marks = [m for m in _WINDOW_CUT.finditer(text, start, limit) if m.end() > start]
                 terminal = [m.end() for m in marks if m.group()[-1] in ".!?。！？"]
@@ -200,8 +207,10 @@ def _accepts_library_end(text: str, end: int, abbreviations: set[str]) -> bool:
         # No final punctuation: pySBD's list items ("1. apples 2. pears"). Not before a number
         # that continues a running sentence ("le plan numéro 5. Le …"): a lowercase word, then
         # "5." — an inline item would lose its lead-in, and the sentence its end.
-        before = text[:end].rstrip()
-        return not (before[-1:].islower() and _INLINE_NUMBER.match(text, end))
+        last = end
+        while last > 0 and text[last - 1].isspace():
+            last -= 1
+        return not (text[last - 1:last].islower() and _INLINE_NUMBER.match(text, end))
     return _rule_accepts(text, start, end, abbreviations)
 
 
@@ -218,7 +227,9 @@ def sentence_spans(text: str, lang: str | None = "fr",
         ends = {e for e in ends if _accepts_library_end(text, e, abbreviations)} | _rule_ends(text, code)
     spans: list[tuple[int, int]] = []
     start = 0
-    ends = {e for e in ends if not _glued(text, e) and not any(a < e < b for a, b in keep_together)}
+    together = sorted(keep_together)
+    reach = list(itertools.accumulate((b for _, b in together), max))
+    ends = {e for e in ends if not _glued(text, e) and not _inside_any(e, together, reach)}
     for end in sorted(ends) + [len(text)]:
         piece = text[start:end]
         a = start + len(piece) - len(piece.lstrip())
@@ -227,6 +238,13 @@ def sentence_spans(text: str, lang: str | None = "fr",
             spans.append((a, b))
         start = max(start, end)
     return spans
+
+
+def _inside_any(position: int, spans: Sequence[tuple[int, int]], reach: Sequence[int]) -> bool:
+    """``a < position < b`` for some span; ``spans`` sorted, ``reach[i]`` the largest end among
+    ``spans[:i + 1]``: log time, so that many protected spans keep segmentation linear."""
+    index = bisect.bisect_left(spans, (position,)) - 1  # the last span starting before position
+    return index >= 0 and reach[index] > position
 
 
 def split_sentences(text: str, lang: str | None = "fr") -> list[str]:
@@ -329,14 +347,30 @@ def _paragraph(line: str, lang: str | None, markdown: bool, protect: bool, table
 _LINE_BREAKS = str.maketrans("\n\r\t\f\v", "     ")
 
 
+class _Within:
+    """The protected spans lying within [a, b), relative to a, in their given order; found by
+    bisection, so a paragraph with many URLs and sentences stays linear."""
+
+    def __init__(self, protected: Sequence[Span]) -> None:
+        self.protected = protected
+        self.order = sorted(range(len(protected)), key=lambda i: protected[i].start)
+        self.starts = [protected[i].start for i in self.order]
+
+    def __call__(self, a: int, b: int) -> list[tuple[int, int]]:
+        first, last = bisect.bisect_left(self.starts, a), bisect.bisect_right(self.starts, b)
+        found = sorted(i for i in self.order[first:last] if self.protected[i].end <= b)
+        return [(self.protected[i].start - a, self.protected[i].end - a) for i in found]
+
+
 def make_paragraph(prefix: str, body: str, lang: str | None, protected: Sequence[Span],
                    regions: Sequence[tuple[int, int]] | None = None, **flags: Any) -> Paragraph | None:
     """The sentences of ``body`` (within ``regions``, by default all of it), with their protected
     spans; None when there is nothing to translate. ``flags`` go to the Paragraph."""
     spans: list[tuple[int, int]] = []
+    within = _Within(protected)
     for a, b in regions if regions is not None else [(0, len(body))]:
         if _has_letters(body[a:b]):
-            inner = [(p.start - a, p.end - a) for p in protected if a <= p.start and p.end <= b]
+            inner = within(a, b)
             # Line breaks (in HTML text) become spaces of the same length: pySBD would split there.
             flat = body[a:b].translate(_LINE_BREAKS)
             spans += [(a + x, a + y) for x, y in sentence_spans(flat, lang, inner)]
@@ -344,7 +378,7 @@ def make_paragraph(prefix: str, body: str, lang: str | None, protected: Sequence
         return None
     sentences = [body[a:b] for a, b in spans]
     separators = [body[spans[i][1] : spans[i + 1][0]] for i in range(len(spans) - 1)]
-    inside = [[(p.start - a, p.end - a) for p in protected if a <= p.start and p.end <= b] for a, b in spans]
+    inside = [within(a, b) for a, b in spans]
     return Paragraph(prefix + body[: spans[0][0]], sentences, separators, body[spans[-1][1]:], inside, **flags)
 
 
