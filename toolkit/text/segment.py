@@ -42,6 +42,19 @@ ABBREVIATIONS: dict[str, set[str]] = {
         "jeu", "ven", "sam", "dim", "hr", "ch",
     },
 }
+# Words that start most sentences (capitalised pronouns, articles, conjunctions): after a dotted
+# acronym ("l'O.N.U.", "le F.M.I.", "J.-C.") the period ends the sentence when one follows, as
+# pySBD decides for English on the evidence of the next word. Proper names ("J.-C. Decaux") do not.
+SENTENCE_STARTERS: dict[str, frozenset[str]] = {
+    "fr": frozenset({
+        "il", "ils", "elle", "elles", "on", "je", "j'", "nous", "vous", "le", "la", "les", "l'", "un", "une", "des",
+        "ce", "cet", "cette", "ces", "c'", "cela", "ceci", "mais", "et", "or", "donc", "puis", "ensuite", "alors",
+        "selon", "depuis", "en", "dans", "pour", "après", "avant", "son", "sa", "ses", "leur", "leurs", "du", "au",
+        "aux", "d'", "qu'", "s'", "lors", "pourtant", "cependant", "toutefois", "ainsi", "aujourd'hui", "hier",
+    }),
+}
+_NEXT_WORD = re.compile(r"[^\W\d_]+['’]?")
+_ACRONYM = re.compile(r"(?:\w\.)+\w|\w+-\w|(?:\w\.)+-\w")
 # Abbreviations that may also end a sentence: a split is made only before a capital letter.
 SENTENCE_FINAL_ABBREVIATIONS = {"etc", "ecc", "usw", "inc", "ltd", "co", "corp"}
 # Languages whose pySBD boundaries are merged with, and checked by, the toolkit's own rules.
@@ -91,7 +104,8 @@ def _starts_sentence(char: str) -> bool:
 _SPACES = re.compile(r"\s*")  # re's \s is str.isspace
 
 
-def _rule_accepts(text: str, punct_start: int, end: int, abbreviations: set[str]) -> bool:
+def _rule_accepts(text: str, punct_start: int, end: int, abbreviations: set[str],
+                  starters: frozenset[str] = frozenset()) -> bool:
     """The toolkit's rules for a sentence ending at ``end`` whose final punctuation starts at
     ``punct_start``: a space must follow, then something that can start a sentence, and the
     word before a lone period must not be an abbreviation or an initial. Only the text around
@@ -111,15 +125,26 @@ def _rule_accepts(text: str, punct_start: int, end: int, abbreviations: set[str]
             return False
         if len(word) == 1 and word.isalpha():
             return False  # an initial: "J. Martin"
-        if re.fullmatch(r"(?:\w\.)+\w|\w+-\w|(?:\w\.)+-\w", word) and len(word) <= 5:
-            return False  # "U.S", "J.-C"
+        if _ACRONYM.fullmatch(word) and len(word) <= 5:
+            return first.isupper() and _next_word(text, after) in starters  # "F.M.I. Il", not "J.-C. Decaux"
     return True
+
+
+def _next_word(text: str, start: int) -> str:
+    """The word at ``start``, lower-case, with an elided article's apostrophe ("l'", "qu'")."""
+    match = _NEXT_WORD.match(text, start)
+    return match.group().lower().replace("’", "'") if match else ""
+
+
+def _starters(lang: str) -> frozenset[str]:
+    return SENTENCE_STARTERS.get(base_language(lang), frozenset())
 
 
 def _rule_ends(text: str, lang: str) -> set[int]:
     """Sentence ends found by the toolkit's hand-written rules (the fallback segmenter)."""
-    abbreviations = _abbreviations(lang)
-    return {m.end() for m in _TERMINAL.finditer(text) if _rule_accepts(text, m.start(), m.end(), abbreviations)}
+    abbreviations, starters = _abbreviations(lang), _starters(lang)
+    return {m.end() for m in _TERMINAL.finditer(text)
+            if _rule_accepts(text, m.start(), m.end(), abbreviations, starters)}
 
 
 @cache
@@ -195,7 +220,7 @@ def _glued(text: str, end: int) -> bool:
 _INLINE_NUMBER = re.compile(r"\s*\d{1,4}\.(?=\s|$)")
 
 
-def _accepts_library_end(text: str, end: int, abbreviations: set[str]) -> bool:
+def _accepts_library_end(text: str, end: int, abbreviations: set[str], starters: frozenset[str]) -> bool:
     """The toolkit's rules applied to a boundary pySBD found (refined languages only)."""
     stop = end
     while stop > 0 and text[stop - 1] in "»”\"’')] \u00a0\u202f":
@@ -211,7 +236,7 @@ def _accepts_library_end(text: str, end: int, abbreviations: set[str]) -> bool:
         while last > 0 and text[last - 1].isspace():
             last -= 1
         return not (text[last - 1:last].islower() and _INLINE_NUMBER.match(text, end))
-    return _rule_accepts(text, start, end, abbreviations)
+    return _rule_accepts(text, start, end, abbreviations, starters)
 
 
 def sentence_spans(text: str, lang: str | None = "fr",
@@ -224,7 +249,8 @@ def sentence_spans(text: str, lang: str | None = "fr",
         ends = _rule_ends(text, code)
     elif code in REFINED_LANGUAGES:
         abbreviations = _abbreviations(code)
-        ends = {e for e in ends if _accepts_library_end(text, e, abbreviations)} | _rule_ends(text, code)
+        starters = _starters(code)
+        ends = {e for e in ends if _accepts_library_end(text, e, abbreviations, starters)} | _rule_ends(text, code)
     spans: list[tuple[int, int]] = []
     start = 0
     together = sorted(keep_together)
