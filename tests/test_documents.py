@@ -96,3 +96,12 @@ def test_atomic_write_keeps_newline_style(tmp_path: Path) -> None:
     atomic_write_text(target, "a\nb", "\r\n")
     assert target.read_bytes() == b"a\r\nb"
     assert [p.name for p in target.parent.iterdir()] == ["x.txt"]
+
+
+def test_markdown_files_are_markdown_in_folders_too(tmp_path: Path) -> None:
+    """Issue 28.4: `.markdown` is Markdown, read directly or found by a folder scan."""
+    (tmp_path / "notes.markdown").write_text("# Titre\n\nUn texte.\n", encoding="utf-8")
+    (tmp_path / "other.txt").write_text("Texte.", encoding="utf-8")
+    found = read_inputs([str(tmp_path)])
+    assert [(d.id, d.format) for d in found] == [("notes", "md"), ("other", "txt")]
+    assert [d.format for d in read_inputs([str(tmp_path / "notes.markdown")])] == ["md"]

@@ -298,3 +298,23 @@ def test_ctrl_c_on_the_ct2_backend_stops_within_seconds(tmp_path: Path) -> None:
     assert waited < 5, f"{waited:.1f} s from Ctrl-C to exit"
     assert "interrupted; nothing was written" in "".join(lines)
     assert not (tmp_path / "out").exists()
+
+
+def test_markdown_task_boxes_and_footnotes(tiny_marian: Path, tmp_path: Path) -> None:
+    """Issue 28.4: a GFM task box is kept verbatim, a footnote definition's text is translated
+    (its label kept), and a `.markdown` file is Markdown (its heading keeps its `#`)."""
+    source = tmp_path / "notes.markdown"
+    lines = ["# Titre de la note", "", "- [ ] Faire la liste des courses.", "- [x] Appeler le maire.",
+             "", "Une phrase avec une note[^1].", "", "[^1]: La note de bas de page est ici."]
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["translate", str(source), "-m", str(tiny_marian), "--src", "fr", "--tgt", "en",
+                                 "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    written = (out / "notes.md").read_text(encoding="utf-8").split("\n")
+    assert written[0].startswith("# ") and written[1] == "" and written[4] == ""
+    assert written[2].startswith("- [ ] ") and written[3].startswith("- [x] ")
+    assert written[7].startswith("[^1]: ") and written[7] != lines[7]  # translated, not passed through
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    sources = [seg["source"] for doc in manifest["documents"] for seg in doc.get("segments", [])]
+    assert "La note de bas de page est ici." in sources and not any(s.startswith("[") for s in sources)

@@ -13,7 +13,7 @@ from typing import Any, BinaryIO, TypeVar
 
 from toolkit.errors import InputError
 
-TEXT_SUFFIXES = (".txt", ".md", ".html", ".htm")
+TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 JSONL_SUFFIXES = (".jsonl",)
 _BINARY_SNIFF_BYTES = 8192
 T = TypeVar("T")
@@ -172,7 +172,7 @@ def read_text_file(path: Path, encoding: str = "utf-8") -> str:
 
 def _document_from_file(path: Path, doc_id: str, encoding: str) -> Document:
     text, newline = decode_bytes(_read_file(path), str(path), encoding)
-    fmt = {".md": "md", ".html": "html", ".htm": "html"}.get(path.suffix.lower(), "txt")
+    fmt = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html"}.get(path.suffix.lower(), "txt")
     return Document(id=doc_id, text=text, source=str(path), format=fmt, newline=newline)
 
 

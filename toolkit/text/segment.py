@@ -62,7 +62,9 @@ REFINED_LANGUAGES = frozenset({"fr"})
 
 _TERMINAL = re.compile(r"(?:\.{2,}|…|[.!?‼⁇⁈⁉]+)(?:[\s\u00a0\u202f]*[»”\"’')\]])*")
 _OPENERS = "«“\"‘'([¿¡—–-"
-_MD_PREFIX = re.compile(r"^(\s*(?:#{1,6}\s+|[-*+]\s+|\d{1,3}[.)]\s+|>\s?)*)")
+# Kept verbatim before a Markdown line's text: headings, quotes, list markers with a GFM task box
+# ("- [ ] "), a footnote definition's label ("[^1]: ").
+_MD_PREFIX = re.compile(r"^(\s*(?:#{1,6}\s+|(?:[-*+]|\d{1,3}[.)])\s+(?:\[[ xX]\]\s+)?|>\s?|\[\^[^\]\s]+\]:\s+)*)")
 
 
 def base_language(lang: str | None) -> str:
