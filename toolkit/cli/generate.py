@@ -128,8 +128,7 @@ def translate(
         run = _out_target(out, "translate", as_json, overwrite, inputs)
         with run if run is not None else nullcontext():
             translator = document_translator(docs, model, src, tgt, allow_pivot=not no_pivot, registry_path=registry,
-                                             engine=engine, generation=generation)
-            translator.glossary = terms
+                                             engine=engine, generation=generation, glossary=terms)
             docs, skipped = _routable(docs, translator)
             results = run_batched(docs, translator.translate_batch, translator.count_sentences,
                                   "translating", show_progress=not quiet)
@@ -290,8 +289,7 @@ def pipeline(
         with run:
             translator = document_translator(docs, translator_model, src, tgt, allow_pivot=not no_pivot,
                                              registry_path=registry, engine=engine,
-                                             generation=build(GenerationOptions, {"num_beams": beams}))
-            translator.glossary = terms
+                                             generation=build(GenerationOptions, {"num_beams": beams}), glossary=terms)
             docs, skipped = _routable(docs, translator)
             warnings += [f"{s['id']}: skipped: {s['reason']}" for s in skipped]
             src, tgt = translator.source_lang, translator.target_lang

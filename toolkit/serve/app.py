@@ -1,13 +1,18 @@
 """The FastAPI app: LibreTranslate's API (``/translate``, ``/detect``, ``/languages``) plus
 ``/summarize``, ``/health``, ``/metrics``, the web page at ``/`` and OpenAPI docs at ``/docs``.
 
-Handlers only parse, check and route: sentences go to the model pool's dynamic batchers, which
-run the models in a worker thread. Every error is ``{"error": "..."}`` with its status code; a
-server-side failure is logged with its traceback and answered without one (and without paths)."""
+Handlers only parse, check and route. ``/translate`` takes the library's document path
+(toolkit.tasks.translate): the texts are planned as `toolkit translate` plans a file (``text``: a
+.txt file, ``html``: an .html file, ``markdown``: an .md file, an extension of LibreTranslate's
+API), the plan's units go to the model pool's dynamic batchers, which run the models in a worker
+thread, and the outputs are restored, so the server's answer is the CLI's output byte for byte.
+Every error is ``{"error": "..."}`` with its status code; a server-side failure is logged with
+its traceback and answered without one (and without paths)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,13 +32,21 @@ from toolkit.serve.batcher import BatchLimits, Overloaded
 from toolkit.serve.catalog import Catalog, build_catalog
 from toolkit.serve.http import ApiError, Guard, bearer, error_response, optional_int, read_params
 from toolkit.serve.limits import ApiKeys, RateLimiter, key_id
-from toolkit.serve.markup import html_units, text_unit
 from toolkit.serve.metrics import Metrics
 from toolkit.serve.models import ModelKey, ModelPool, estimate_tokens
 from toolkit.serve.settings import ServeSettings
+from toolkit.tasks.translate import UnitResults, document_from_text, plan, restore
+from toolkit.text.glossary import Glossary, extend_glossary, load_glossary
 from toolkit.text.languages import ISO_639_1, normalize_language
 
 log = logging.getLogger("toolkit.serve")
+
+# format → the kind of file `toolkit translate` would read ("markdown" is this server's extension).
+FORMATS = {"text": "txt", "html": "html", "markdown": "md"}
+# A request's own glossary (the "glossary" and "keep" extension fields): bounded, as every input is.
+MAX_REQUEST_TERMS = 1000
+MAX_TERM_CHARS = 200
+
 
 def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastAPI:
     """The app for ``settings`` (the catalog of models is found now; nothing is loaded until used)."""
@@ -44,6 +57,7 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
     limiter = RateLimiter()
     limits = BatchLimits(settings.max_batch_size, settings.max_batch_tokens, settings.max_wait_ms, settings.max_queue)
     detect_candidates = catalog.codes() or None
+    server_terms = load_glossary(settings.glossary, settings.keep)  # a bad file stops the start (exit 2)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -154,7 +168,7 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
         lang, probability = identify(text, candidates)
         return {"language": lang, "confidence": round(probability * 100, 1)}
 
-    async def run(request: Request, key: ModelKey, payloads: list[str]) -> list[str]:
+    async def run(request: Request, key: ModelKey, payloads: list[str]) -> list[Any]:
         pool: ModelPool = request.app.state.pool
         try:
             async with pool.use(key) as entry:
@@ -166,27 +180,42 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
             log.error("cannot load %s: %s", key.label, exc)
             raise ApiError(500, f"the model for {key.name} could not be loaded: {exc}") from None
 
-    async def translate_group(request: Request, pair: str, texts: list[str], fmt: str) -> list[str]:
-        lang = pair.split("-")[0]
-        if fmt == "html":
-            docs = [html_units(text, lang) for text in texts]
-            units = [unit for doc in docs for unit in doc.units.values()]
-        else:
-            units = [text_unit(text, lang) for text in texts]
-        sentences = [sentence for unit in units for _, _, sentence in unit.sentences]
-        outputs = await run(request, ModelKey("translation", pair), sentences) if sentences else []
-        rebuilt, offset = [], 0
-        for unit in units:
-            rebuilt.append(unit.rebuild(outputs[offset: offset + len(unit.sentences)]))
-            offset += len(unit.sentences)
-        if fmt != "html":
-            return rebuilt
-        results, position = [], 0
-        for doc in docs:
-            translated = dict(zip(doc.units, rebuilt[position: position + len(doc.units)]))
-            position += len(doc.units)
-            results.append(doc.rebuild(translated))
-        return results
+    def request_terms(params: dict[str, Any]) -> Glossary | None:
+        """The server's glossary extended by the request's ``glossary`` ({source: target}; in a
+        form, that object as JSON) and ``keep`` (a term or a list of terms)."""
+        entries, keep = params.get("glossary"), params.get("keep")
+        if entries is None and keep is None:
+            return server_terms
+        if isinstance(entries, str):
+            try:
+                entries = json.loads(entries)
+            except ValueError:
+                raise ApiError(400, "Invalid request: glossary must be an object of source term: target term") from None
+        if entries is not None and (not isinstance(entries, dict)
+                                    or not all(isinstance(k, str) and isinstance(v, str) for k, v in entries.items())):
+            raise ApiError(400, "Invalid request: glossary must be an object of source term: target term")
+        keep = [keep] if isinstance(keep, str) else keep
+        if keep is not None and (not isinstance(keep, list) or not all(isinstance(t, str) for t in keep)):
+            raise ApiError(400, "Invalid request: keep must be a term or a list of terms")
+        terms = [*(entries or {}).items(), *((t, t) for t in keep or [])]
+        if len(terms) > MAX_REQUEST_TERMS:
+            raise ApiError(400, f"Invalid request: {len(terms)} glossary and keep terms, at most {MAX_REQUEST_TERMS}")
+        if any(len(term) > MAX_TERM_CHARS or len(target) > MAX_TERM_CHARS for term, target in terms):
+            raise ApiError(400, f"Invalid request: a glossary or keep term is longer than {MAX_TERM_CHARS} characters")
+        try:
+            return extend_glossary(server_terms, entries, keep or [])
+        except ToolkitError as exc:
+            raise ApiError(400, f"Invalid request: {exc}") from None
+
+    async def translate_group(request: Request, pair: str, texts: list[str], fmt: str,
+                              glossary: Glossary | None) -> list[str]:
+        """The library's plan and restore around the batcher: the same output as `toolkit translate`."""
+        src, tgt = pair.split("-")
+        docs = [document_from_text(text, str(i), FORMATS[fmt], "http") for i, text in enumerate(texts)]
+        planned = plan(docs, src, tgt, glossary)
+        per_unit = await run(request, ModelKey("translation", pair), planned.texts) if planned.units else []
+        results = restore(planned, UnitResults.join(per_unit))
+        return [result.output.replace("\n", doc.newline) for result, doc in zip(results, docs)]
 
     # -- endpoints ------------------------------------------------------------------------------
 
@@ -204,8 +233,9 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
         target = language(params.get("target"), "target")
         source = params.get("source")
         fmt = params.get("format") or "text"
-        if fmt not in ("text", "html"):
+        if not isinstance(fmt, str) or fmt not in FORMATS:
             raise ApiError(400, f"{fmt} format is not supported")
+        glossary = request_terms(params)
         detections = None
         if source == "auto":
             detections = [detect_one(text, detect_candidates) for text in texts]
@@ -224,8 +254,8 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
                                     f"language from {ISO_639_1.get(src, src)} ({src})")
         outputs = list(texts)
         pairs = list(groups)
-        translated = await asyncio.gather(*(translate_group(request, pair, [texts[i] for i in groups[pair]], fmt)
-                                            for pair in pairs))
+        translated = await asyncio.gather(*(translate_group(request, pair, [texts[i] for i in groups[pair]], fmt,
+                                                            glossary) for pair in pairs))
         for pair, results in zip(pairs, translated):
             for index, text in zip(groups[pair], results):
                 outputs[index] = text

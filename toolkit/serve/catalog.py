@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from toolkit.errors import ToolkitError
 from toolkit.serve.models import Decoded, ModelKey, ServedModel
 from toolkit.serve.settings import ServeSettings
 from toolkit.text.languages import ISO_639_1
+
+if TYPE_CHECKING:
+    from toolkit.tasks.translate import Translator
 
 
 @dataclass
@@ -60,7 +63,7 @@ class Catalog:
         generation = build(GenerationOptions, {"num_beams": settings.beams or None})
         translator = load_translator(self.pairs[pair], src, tgt, self.registry, settings.allow_pivot, self.pinned,
                                      engine, generation)
-        return ServedModel(translator, _translate)
+        return ServedModel(translator, _generate)
 
     def _load_summarizer(self, lang: str, lengths: dict[str, Any]) -> ServedModel:
         from toolkit.config import load_defaults
@@ -93,14 +96,14 @@ class Catalog:
         return bool(EXTRACTIVE.match(model.lower())) and not Path(model).exists()
 
 
-def _translate(model: Any, sentences: list[str]) -> Decoded:
-    """Sentences in, one translation each, with the engine's own token counts (``translate``,
-    which gives only the texts, where a translator has no ``translate_sentences``)."""
-    if hasattr(model, "translate_sentences"):
-        records, _ = model.translate_sentences(sentences)
-        return Decoded([r.output for r in records], sum(r.source_tokens for r in records),
-                       sum(r.output_tokens for r in records))
-    return Decoded(model.translate(sentences), 0, 0)
+def _generate(model: Translator, units: list[str]) -> Decoded:
+    """The generate step of the library's document path for one batch of units (the texts of
+    planned sentences, from any number of requests): one (record, warnings) per unit."""
+    from toolkit.tasks.translate import UnitResults
+
+    records, warnings = model.sentences.translate_sentences(units)
+    return Decoded(UnitResults(records, warnings).split(), sum(r.source_tokens for r in records),
+                   sum(r.output_tokens for r in records))
 
 
 def build_catalog(settings: ServeSettings) -> Catalog:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from toolkit.cli.common import Backend, Device
+from toolkit.cli.common import Backend, Device, GlossaryOption, KeepOption
 
 
 def serve(
@@ -37,6 +37,8 @@ def serve(
     quantization: Annotated[str | None, typer.Option("--quantization", help="ct2 weights: int8 (CPU default), int8_float16, float16, …")] = None,
     threads: Annotated[int, typer.Option("--threads", min=0, help="CPU threads for inference (0: the library's default).")] = 0,
     beams: Annotated[int | None, typer.Option("--beams", min=1, help="Beam size (default: the model's generation config).")] = None,
+    glossary: GlossaryOption = None,
+    keep: KeepOption = None,
     graceful_timeout: Annotated[float, typer.Option("--graceful-timeout", min=0, help="Seconds to let requests in flight finish on SIGTERM.")] = 30.0,
     log_texts: Annotated[bool, typer.Option("--log-texts/--no-log-texts", help="Put request texts in the access log (off: only sizes).")] = False,
 ) -> None:
@@ -50,6 +52,7 @@ def serve(
             host=host, port=port, translators=parse_translators(translator or []),
             summarizers=parse_summarizers(summarizer or []), registry=registry, allow_pivot=not no_pivot,
             device=device.value, backend=backend.value if backend else None, quantization=quantization,
+            glossary=glossary, keep=list(keep or []),
             threads=threads, beams=beams, max_batch_size=max_batch_size, max_batch_tokens=max_batch_tokens,
             max_wait_ms=max_wait_ms, max_queue=max_queue, max_loaded_models=max_loaded_models, preload=preload,
             api_keys=api_keys, require_key=require_key, rate_limit=rate_limit, char_limit=char_limit,

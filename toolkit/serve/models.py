@@ -45,9 +45,10 @@ class ModelKey:
 
 @dataclass
 class Decoded:
-    """A batch's outputs (one per payload) and its token counts, as the library reports them."""
+    """A batch's outputs (one per payload: a text, or a translation unit's record) and its token
+    counts, as the library reports them."""
 
-    outputs: list[str]
+    outputs: list[Any]
     source_tokens: int
     output_tokens: int
 
@@ -62,7 +63,7 @@ class ServedModel:
         self.last_source_tokens = 0
         self.last_output_tokens = 0
 
-    def __call__(self, payloads: list[Any]) -> list[str]:
+    def __call__(self, payloads: list[Any]) -> list[Any]:
         decoded = self._run(self.model, payloads)
         self.last_source_tokens = decoded.source_tokens
         self.last_output_tokens = decoded.output_tokens

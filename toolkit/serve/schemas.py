@@ -15,8 +15,14 @@ class TranslateBody(BaseModel):
     q: str | list[str] = Field(description="Text to translate, or a list of texts", examples=["Bonjour le monde."])
     source: str = Field(description="Source language code, or auto to detect it", examples=["fr"])
     target: str = Field(description="Target language code", examples=["en"])
-    format: Literal["text", "html"] = Field("text",
-                                            description="text, or html (only the text between tags is translated)")
+    format: Literal["text", "html", "markdown"] = Field(
+        "text", description="text (as a .txt file), html (only the text between tags is translated) or markdown "
+                            "(an extension: as a .md file)")
+    glossary: dict[str, str] | None = Field(
+        None, description="Extension: source term → target term, on top of the server's --glossary (at most 1000 "
+                          "terms of 200 characters; in a form, this object as JSON)",
+        examples=[{"Kremlin": "Kremlin"}])
+    keep: str | list[str] | None = Field(None, description="Extension: terms kept as they are (as --keep)")
     api_key: str | None = Field(None, description="API key (needed when the server runs with --require-key)")
 
 

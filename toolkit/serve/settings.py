@@ -24,6 +24,9 @@ class ServeSettings:
     quantization: str | None = None
     threads: int = 0
     beams: int | None = None
+    # Glossary and kept terms for every translation (as `toolkit translate --glossary/--keep`).
+    glossary: Path | None = None
+    keep: list[str] = field(default_factory=list)
     # Dynamic batching and the model pool.
     max_batch_size: int = 32
     max_batch_tokens: int = 8192

@@ -113,8 +113,8 @@ def translate_summaries(docs: Sequence[Document], results: list[DocumentResult],
 class Pipeline:
     """Translation and summary of the same documents, as `toolkit pipeline` makes them.
 
-    >>> pipe = Pipeline(Translator.from_pretrained(...), Summarizer.from_pretrained("lead-3"))
-    >>> pipe.process(["Un article ..."])   # [{"translation": "...", "summary": "..."}]
+        >>> pipe = Pipeline(Translator.from_pretrained(...), Summarizer.from_pretrained("lead-3"))
+        >>> pipe.process(["Un article ..."])   # [{"translation": "...", "summary": "..."}]
     """
 
     def __init__(self, translator: Translator, summarizer: Summarizer, order: str = "translate-first",
