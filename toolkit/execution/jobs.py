@@ -73,9 +73,12 @@ def _routing_identity(model: str | None, src: str, tgt: str, allow_pivot: bool, 
 
 
 def _glossary_fingerprint(glossary: Glossary | None) -> dict[str, Any] | None:
-    # The terms themselves: --keep terms have no file, and a file's digest would miss nothing
-    # the entries do not show.
-    return {"entries": sorted(glossary.entries.items())} if glossary else None
+    # The terms themselves, --keep ones included (they have no file), as a digest: a glossary of
+    # thousands of terms must not make the marker and the manifest large.
+    if not glossary:
+        return None
+    terms = json.dumps(sorted(glossary.entries.items()))  # ASCII: a term from argv may hold a surrogate
+    return {"terms": len(glossary.entries), "sha256": hashlib.sha256(terms.encode("utf-8")).hexdigest()}
 
 
 def _details(result: DocumentResult) -> dict[str, Any]:
