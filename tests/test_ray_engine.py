@@ -17,7 +17,7 @@ import pytest
 from conftest import seed_texts
 
 from toolkit.errors import ToolkitError
-from toolkit.execution.corpus import CorpusResult, run_corpus
+from toolkit.execution.corpus import CorpusResult, corpus_manifest, run_corpus
 from toolkit.execution.jobs import TranslateJob
 from toolkit.execution.ray_engine import plan_layout, requested_threads
 from toolkit.execution.work import DocumentOutput, ShardOutput
@@ -133,7 +133,7 @@ def _run(job: Any, corpus: Path, out: Path, options: CorpusOptions, resume: bool
 
         run.commit = recorded  # type: ignore[method-assign]
         result = run_corpus(job, [corpus], run, options)
-        run.finish({"cluster": result.cluster, "totals": result.totals()})
+        run.finish(corpus_manifest(job, [corpus], run, options, result))  # a whole manifest: the schema is checked
         if described is not None:
             described.append(run.description)
     return result

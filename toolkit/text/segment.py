@@ -338,6 +338,49 @@ class SegmentedDocument:
         return self.joiner.join(rendered)
 
 
+# How far past a cut the segmentation of a prefix may differ from the whole text's: a pySBD
+# window (cut at the rules' last end before its limit), another, and the few characters the rules
+# look ahead.
+_PREFIX_MARGIN = 2 * PYSBD_WINDOW + 256
+
+
+def leading_sentences(text: str, lang: str | None, wanted: int, read: int = 16 * PYSBD_WINDOW) -> tuple[list[str], int]:
+    """The first sentences of a plain-text document, exactly as ``segment_document(text, lang)``
+    has them — at least ``wanted`` when there are that many — reading only as far as needed (a
+    prefix of ``read`` characters, doubled until enough of its sentences are final); and how many
+    characters were read (``len(text)``: all of it). Sentences of the prefix's last, cut line are
+    final only well before the cut and when the whole line is windowed for pySBD, as the text
+    before a window's cut never depends on what follows it."""
+    while read < len(text):
+        final = _final_sentences(text, lang, read)
+        if len(final) >= wanted:
+            return final, read
+        read *= 2
+    return [sentence for _, _, sentence in segment_document(text, lang).sentences], len(text)
+
+
+def _final_sentences(text: str, lang: str | None, cut: int) -> list[str]:
+    prefix = text[:cut]
+    lines = prefix.split("\n")
+    cut_line_start = cut - len(lines[-1])
+    line_end = text.find("\n", cut_line_start)
+    cut_line_length = (len(text) if line_end < 0 else line_end) - cut_line_start
+    trusted_end = cut - _PREFIX_MARGIN if cut_line_length > PYSBD_WINDOW else cut_line_start
+    found: list[str] = []
+    start = 0
+    for line, segmented in zip(lines, segment_document(prefix, lang).lines):
+        if isinstance(segmented, Paragraph):
+            position = start + len(segmented.prefix)
+            for i, sentence in enumerate(segmented.sentences):
+                end = position + len(sentence)
+                if start == cut_line_start and end > trusted_end:
+                    return found
+                found.append(sentence)
+                position = end + (len(segmented.separators[i]) if i < len(segmented.separators) else 0)
+        start += len(line) + 1
+    return found
+
+
 def _has_letters(text: str) -> bool:
     return any(ch.isalpha() for ch in text)
 
