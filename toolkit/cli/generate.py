@@ -104,6 +104,7 @@ def translate(
     with user_errors():
         from toolkit.io.runs import base_manifest
         from toolkit.options import GenerationOptions, build
+        from toolkit.tasks.documents import with_structured_files
         from toolkit.tasks.runner import run_batched
         from toolkit.tasks.translate import document_translator
         from toolkit.text.glossary import load_glossary
@@ -130,7 +131,7 @@ def translate(
             translator = document_translator(docs, model, src, tgt, allow_pivot=not no_pivot, registry_path=registry,
                                              engine=engine, generation=generation, glossary=terms)
             docs, skipped = _routable(docs, translator)
-            results = run_batched(docs, translator.translate_batch, translator.count_sentences,
+            results = run_batched(docs, with_structured_files(translator), translator.count_sentences,
                                   "translating", show_progress=not quiet)
             head = {**base_manifest("translate"), "task": "translation", **translator.describe(),
                     "timing": TIMING_NOTE, "skipped": skipped}
