@@ -760,3 +760,14 @@ def test_xliff_round_trip_keeps_every_inline_tag_in_order(sources: list[str]) ->
         source, target = unit.find("x:source", ns), unit.find("x:target", ns)
         assert [(e.tag, e.get("id")) for e in target.iter()][1:] == [(e.tag, e.get("id")) for e in source.iter()][1:]
         assert "".join(target.itertext()) == "".join(source.itertext())
+
+
+def test_markdown_files_are_markdown_in_folders_too(tmp_path: Path) -> None:
+    """Issue 28.4: `.markdown` is Markdown, read directly or found by a folder scan."""
+    from toolkit.io.documents import read_inputs
+
+    (tmp_path / "notes.markdown").write_text("# Titre\n\nUn texte.\n", encoding="utf-8")
+    (tmp_path / "other.txt").write_text("Texte.", encoding="utf-8")
+    found = read_inputs([str(tmp_path)])
+    assert [(d.id, d.format) for d in found] == [("notes", "md"), ("other", "txt")]
+    assert [d.format for d in read_inputs([str(tmp_path / "notes.markdown")])] == ["md"]

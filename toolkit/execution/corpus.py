@@ -39,19 +39,22 @@ class StdoutSink:
     def __init__(self) -> None:
         self.done: dict[int, dict[str, Any]] = {}
         self._description: dict[str, Any] | None = None
+        # The stdout of now: Ray, while it runs, points sys.stdout away from the data stream.
+        self.stream = sys.stdout
 
     def commit(self, index: int, lines: list[str], details: list[str], summary: dict[str, Any],
                description: dict[str, Any] | None = None) -> dict[str, Any]:
         from toolkit.runtime import warn
 
         try:
-            sys.stdout.write("".join(line + "\n" for line in lines))
-            sys.stdout.flush()
+            self.stream.write("".join(line + "\n" for line in lines))
+            self.stream.flush()
         except BrokenPipeError:  # `| head`: the reader has what it wants
             raise ReaderGone() from None
         for failure in summary.get("failures", []):
             warn(f"{failure['input']} (id {failure['id']!r}): {failure['reason']}")
-        entry = {"shard": index, **summary}
+        # Counts only: a corpus with many failing records must not grow the memory.
+        entry = {"shard": index, **{k: v for k, v in summary.items() if k != "failures"}}
         self.done[index] = entry
         self._description = description or self._description
         return entry

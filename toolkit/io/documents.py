@@ -13,7 +13,7 @@ from typing import Any, BinaryIO, TypeVar
 
 from toolkit.errors import InputError
 
-TEXT_SUFFIXES = (".txt", ".md", ".html", ".htm")
+TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 JSONL_SUFFIXES = (".jsonl",)
 READABLE = ".txt, .md, .html, .htm, .jsonl or document (.docx, .pptx, .srt, .vtt, .po, .xlf, …)"  # for messages
 _BINARY_SNIFF_BYTES = 8192
@@ -195,7 +195,7 @@ def _document_from_file(path: Path, doc_id: str, encoding: str, in_folder: bool 
     if is_structured(path):
         return _structured_document(path, doc_id, in_folder)
     text, newline = decode_bytes(_read_file(path), str(path), encoding)
-    fmt = {".md": "md", ".html": "html", ".htm": "html"}.get(path.suffix.lower(), "txt")
+    fmt = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html"}.get(path.suffix.lower(), "txt")
     return Document(id=doc_id, text=text, source=str(path), format=fmt, newline=newline)
 
 

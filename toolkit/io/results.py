@@ -68,7 +68,7 @@ def document_format(result: DocumentResult, fmt: str) -> str:
         return fmt
     if source.endswith((".html", ".htm")) and result.segments:
         return "html"
-    return "md" if source.endswith(".md") else "txt"
+    return "md" if source.endswith((".md", ".markdown")) else "txt"
 
 
 def render(result: DocumentResult, fmt: str, output_key: str = "output") -> str:
