@@ -17,7 +17,7 @@ from toolkit.errors import ToolkitError
 from toolkit.io.documents import Document
 from toolkit.io.memory import MemoryFile
 from toolkit.options import EngineOptions
-from toolkit.tasks.memory import Deduplicator, TranslationMemory, unwrap
+from toolkit.tasks.memory import Deduplicator, TranslationMemory
 from toolkit.tasks.translate import Translator
 
 runner = CliRunner()
@@ -48,7 +48,7 @@ def test_dedupe_gives_the_same_bytes_as_decoding_every_copy(tiny_marian: Path, b
     docs = repetitive_docs()
     plain = Translator.from_pretrained(str(tiny_marian), engine=options(backend, dedupe=False), num_beams=2)
     deduped = Translator.from_pretrained(str(tiny_marian), engine=options(backend), num_beams=2)
-    assert isinstance(deduped.sentences, Deduplicator) and deduped.sentences.enabled and not plain.sentences.enabled
+    assert isinstance(deduped.generator, Deduplicator) and deduped.generator.enabled and not plain.generator.enabled
     expected = plain.translate_batch(docs)
     got = deduped.translate_batch(docs)
     assert [r.output for r in got] == [r.output for r in expected]
@@ -67,10 +67,10 @@ def test_dedupe_gives_the_same_bytes_as_decoding_every_copy(tiny_marian: Path, b
 def test_dedupe_keeps_warnings_of_every_copy(tiny_marian_short: Path) -> None:
     long = " ".join(seed_texts()[0].split()[:80]) + "."
     tr = Translator.from_pretrained(str(tiny_marian_short), engine=options("torch"))
-    records, warnings = tr.sentences.translate_sentences([long, "Bonjour.", long])
+    records, warnings = tr.generator.translate_sentences([long, "Bonjour.", long])
     assert records[0].output == records[2].output and records[0].pieces == records[2].pieces > 1
     assert {i for i, _ in warnings} >= {0, 2}
-    plain = unwrap(tr.sentences).translate_sentences([long, "Bonjour.", long])
+    plain = tr.sentences.translate_sentences([long, "Bonjour.", long])
     assert [(r.output, r.pieces, r.source_tokens, r.output_tokens) for r in records] == \
         [(r.output, r.pieces, r.source_tokens, r.output_tokens) for r in plain[0]]
     assert sorted(warnings, key=lambda w: w[0]) == sorted(plain[1], key=lambda w: w[0])

@@ -44,14 +44,12 @@ def free_port() -> int:
 @contextmanager
 def running(settings: ServeSettings) -> Iterator[str]:
     """uvicorn in a thread on a free port; yields the base URL, stops (gracefully) afterwards."""
-    import uvicorn
-
     from toolkit.serve.app import create_app
+    from toolkit.serve.server import make_server, uvicorn_config
 
     settings.port = free_port()
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning",
-                                           access_log=False, lifespan="on"))
+    server = make_server(uvicorn_config(app, settings, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60

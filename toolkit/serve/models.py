@@ -31,16 +31,15 @@ def estimate_tokens(text: str) -> int:
 @dataclass(frozen=True)
 class ModelKey:
     """What a loaded model serves: ``task`` translation (``name`` = "fr-en") or summarization
-    (``name`` = the language), with the per-request options that change how it is loaded."""
+    (``name`` = the language). Per-request options (summary lengths) are not part of it: they go
+    with each item to the batcher, so one loaded model serves them all and labels stay bounded."""
 
     task: str
     name: str
-    options: tuple[tuple[str, Any], ...] = ()
 
     @property
     def label(self) -> str:
-        extra = ",".join(f"{k}={v}" for k, v in self.options)
-        return f"{self.task}:{self.name}" + (f"[{extra}]" if extra else "")
+        return f"{self.task}:{self.name}"
 
 
 @dataclass

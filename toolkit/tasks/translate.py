@@ -30,8 +30,8 @@ from toolkit.errors import ModelError, RouteError, ToolkitError
 from toolkit.io.documents import Document, as_documents, chunked
 from toolkit.io.results import DocumentResult, SegmentRecord
 from toolkit.models.registry import Hop, Registry, Route, hop_for_model, load_registry, resolve_route
-from toolkit.options import EngineOptions, GenerationOptions, LanguageCodes, split_options
-from toolkit.tasks.memory import UnitCounts, compose, counts_of, unwrap
+from toolkit.options import EngineOptions, GenerationOptions, LanguageCodes, build, split_options
+from toolkit.tasks.memory import UnitCounts, compose, counts_of
 from toolkit.text.glossary import Glossary
 from toolkit.text.protect import Piece, forbidden_strings, pieces
 from toolkit.text.protect import restore as restore_pieces
@@ -299,9 +299,13 @@ class Translator:
         >>> tr.translate(["Bonjour le monde."])
     """
 
-    def __init__(self, sentences: SentenceTranslator, glossary: Glossary | None = None) -> None:
+    def __init__(self, sentences: SentenceTranslator, glossary: Glossary | None = None,
+                 generator: SentenceTranslator | None = None) -> None:
         self.sentences = sentences
         self.glossary = glossary
+        # What the generate step calls: ``sentences`` itself, or it behind deduplication and a
+        # translation memory (toolkit.tasks.memory; from_pretrained sets it from EngineOptions).
+        self.generator = generator if generator is not None else sentences
 
     @classmethod
     def from_engine(cls, engine: Engine, source_lang: str, target_lang: str, hop: Hop | None = None,
@@ -319,11 +323,12 @@ class Translator:
         codes = LanguageCodes(source_prefix=hop.source_prefix, src_code=hop.src_code,
                               tgt_code=hop.tgt_code) if hop else None
         loaded = load_engine(reference, "translation", engine_options, generation_options, codes)
-        return cls(with_memory(EngineTranslator(loaded, source_lang, target_lang, hop), engine_options), glossary)
+        sentences = EngineTranslator(loaded, source_lang, target_lang, hop)
+        return cls(sentences, glossary, with_memory(sentences, engine_options))
 
     def with_glossary(self, glossary: Glossary | None) -> Translator:
         """The same model with other glossary terms (nothing is loaded again)."""
-        return Translator(self.sentences, glossary)
+        return Translator(self.sentences, glossary, self.generator)
 
     @property
     def source_lang(self) -> str:
@@ -336,22 +341,20 @@ class Translator:
     @property
     def engine(self) -> Engine:
         """The engine of a one-model translator (a pivot has one per hop: ``sentences.hops``)."""
-        base = unwrap(self.sentences)
-        if not isinstance(base, EngineTranslator):
-            raise AttributeError(f"{type(base).__name__} has no single engine")
-        return base.engine
+        if not isinstance(self.sentences, EngineTranslator):
+            raise AttributeError(f"{type(self.sentences).__name__} has no single engine")
+        return self.sentences.engine
 
     @property
     def hop(self) -> Hop:
-        base = unwrap(self.sentences)
-        if not isinstance(base, EngineTranslator):
-            raise AttributeError(f"{type(base).__name__} has no single hop")
-        return base.hop
+        if not isinstance(self.sentences, EngineTranslator):
+            raise AttributeError(f"{type(self.sentences).__name__} has no single hop")
+        return self.sentences.hop
 
     @property
     def counts(self) -> UnitCounts:
         """How this translator's units were served so far: decoded, deduplicated, from the memory."""
-        return counts_of(self.sentences) or UnitCounts()
+        return counts_of(self.generator) or UnitCounts()
 
     def describe(self) -> dict[str, Any]:
         """The manifest's account of the model(s) and the settings actually used."""
@@ -389,7 +392,7 @@ class Translator:
         time apportioned by its share of the source tokens (exact for a single document)."""
         start = time.perf_counter()
         planned = self.plan(docs)
-        records, warnings = self.sentences.translate_sentences(planned.texts, on_batch)
+        records, warnings = self.generator.translate_sentences(planned.texts, on_batch)
         return restore(planned, UnitResults(records, warnings), time.perf_counter() - start)
 
     def count_sentences(self, doc: Document) -> int:
@@ -424,11 +427,11 @@ def load_translator(model: str | None, src: str, tgt: str, registry: Registry | 
     route = resolve_route(src, tgt, registry, allow_pivot, pinned)
     engine = engine or EngineOptions()
     # Deduplication and the memory wrap the whole route once, not each hop.
-    bare = engine.model_copy(update={"dedupe": False, "memory": None})
-    hops = [unwrap(Translator.from_pretrained(None, hop.src, hop.tgt, hop=hop, engine=bare,
-                                              generation=generation).sentences)
+    bare = build(EngineOptions, {**engine.given(), "dedupe": False, "memory": None, "memory_max_entries": None})
+    hops = [Translator.from_pretrained(None, hop.src, hop.tgt, hop=hop, engine=bare, generation=generation).sentences
             for hop in route.hops]
-    return Translator(with_memory(hops[0] if len(hops) == 1 else PivotTranslator(hops, route), engine), glossary)
+    sentences = hops[0] if len(hops) == 1 else PivotTranslator(hops, route)
+    return Translator(sentences, glossary, with_memory(sentences, engine))
 
 
 def with_memory(sentences: SentenceTranslator, engine: EngineOptions) -> SentenceTranslator:
