@@ -246,7 +246,8 @@ def test_server_serves_repeats_from_the_memory_and_counts_them(tiny_marian: Path
     texts = ["PARIS (AFP) - Le président a parlé.", "Bonjour le monde."]
     answers = []
     for _ in range(2):  # the second server starts with the memory the first one filled
-        settings = ServeSettings(translators={"fr-en": str(tiny_marian)}, tm=tm, max_wait_ms=20)
+        settings = ServeSettings(translators={"fr-en": str(tiny_marian)}, engine=EngineOptions(memory=str(tm)),
+                                 max_wait_ms=20)
         with running(settings) as url, httpx.Client(base_url=url, timeout=120) as client:
             answer = client.post("/translate", json={"q": texts, "source": "fr", "target": "en"})
             assert answer.status_code == 200, answer.text

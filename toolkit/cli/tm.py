@@ -10,7 +10,7 @@ from rich.table import Table
 
 from toolkit.cli.app import app
 from toolkit.cli.common import JsonOption
-from toolkit.console import print_json, printable, stderr, user_errors
+from toolkit.cli.output import print_json, printable, stderr, user_errors
 from toolkit.errors import ToolkitError
 
 tm_app = typer.Typer(help="Inspect, prune and export a translation memory (translate --tm PATH).",
