@@ -28,7 +28,7 @@ log = logging.getLogger("toolkit.serve")
 T = TypeVar("T")
 
 ROUTES = ("/", "/translate", "/detect", "/languages", "/summarize", "/health", "/metrics", "/docs", "/openapi.json",
-          "/frontend/settings", "/spec", "/suggest")
+          "/frontend/settings", "/spec", "/suggest", "/translate_file")
 # Absolute paths (two or more components) in a message: the server's layout is nobody's business.
 _PATH = re.compile(r"(?:[A-Za-z]:)?(?:[/\\][\w.@+~-]+){2,}[/\\]?")
 
@@ -216,11 +216,12 @@ class Guard:
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
-        endpoint = path if path in ROUTES else "other"
+        # One metrics label for every download name: the labels stay bounded.
+        endpoint = path if path in ROUTES else "/download_file" if path.startswith("/download_file/") else "other"
         start = time.perf_counter()
         status = {"code": 500, "started": False}
         scope["toolkit.log"] = {}
-        limit = self.settings.max_body_bytes
+        limit = self.settings.body_limit(path)
         timeout = self.settings.body_timeout
         headers = dict(scope.get("headers") or [])
         peer = scope.get("client")
