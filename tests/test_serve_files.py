@@ -207,11 +207,11 @@ def test_bad_requests(client: httpx.Client) -> None:
 
 
 def test_files_can_be_turned_off(tiny_marian: Path) -> None:
-    with running(ServeSettings(translators={"fr-en": str(tiny_marian)}, files=False)) as url:
-        with httpx.Client(base_url=url, timeout=60) as session:
-            assert_clean_error(upload(session, "talk.srt", SRT), 403, "disabled")
-            settings = session.get("/frontend/settings").json()
-            assert settings["filesTranslation"] is False and settings["supportedFilesFormat"] == []
+    off = ServeSettings(translators={"fr-en": str(tiny_marian)}, files=False)
+    with running(off) as url, httpx.Client(base_url=url, timeout=60) as session:
+        assert_clean_error(upload(session, "talk.srt", SRT), 403, "disabled")
+        settings = session.get("/frontend/settings").json()
+        assert settings["filesTranslation"] is False and settings["supportedFilesFormat"] == []
 
 
 # -- the web page ------------------------------------------------------------------------------------
