@@ -38,6 +38,30 @@ class Device(str, Enum):
 Inputs = Annotated[list[str], typer.Argument(help="Files, folders (*.txt, *.md, *.jsonl, recursively), or - for stdin.")]
 OutOption = Annotated[str | None, typer.Option("--out", "-o", help="Run folder to create (default: outputs/<command>-<time>), or - for stdout.")]
 FormatOption = Annotated[Format, typer.Option("--format", help="Output file format (auto: .md / .html for Markdown / HTML inputs, else .txt; html also reads every input as HTML).")]
+
+
+class TranslateFormat(str, Enum):
+    """``translate --format``: the output formats, and the document formats (toolkit.io.formats),
+    which force how every input is read (and written back)."""
+
+    auto = "auto"
+    txt = "txt"
+    md = "md"
+    html = "html"
+    jsonl = "jsonl"
+    srt = "srt"
+    vtt = "vtt"
+    po = "po"
+    docx = "docx"
+    pptx = "pptx"
+    xliff = "xliff"
+    pdf = "pdf"
+    epub = "epub"
+    odt = "odt"
+    odp = "odp"
+
+
+TranslateFormatOption = Annotated[TranslateFormat, typer.Option("--format", help="Output file format (auto: .md / .html for Markdown / HTML inputs, else .txt; html also reads every input as HTML); a document format (docx, pptx, odt, odp, epub, srt, vtt, po, xliff, pdf) reads every input as that format, whatever its extension, and writes it back in it.")]
 BeamsOption = Annotated[int | None, typer.Option("--beams", min=1, max=256, help="Beam size (default: the model's generation config).")]
 MaxNewOption = Annotated[int | None, typer.Option("--max-new-tokens", min=1, max=65536, help="Most tokens generated per segment (default: the model's).")]
 BatchOption = Annotated[int | None, typer.Option("--batch-size", min=1, max=65536, help="Most segments per batch (default: toolkit/data/defaults.yaml).")]
@@ -117,6 +141,18 @@ def _read_documents(inputs: list[str], encoding: str) -> tuple[list[Any], list[s
     from toolkit.io.documents import drop_blank, read_inputs
 
     return drop_blank(read_inputs(inputs, encoding))
+
+
+def _read_inputs(inputs: list[str], encoding: str) -> tuple[list[Any], list[str], list[dict[str, str]]]:
+    """``_read_documents``, plus the files of a folder that could not be read (a corrupt .docx, a
+    broken .srt): skipped, listed under ``skipped`` in the manifest, and the exit code is 3."""
+    from toolkit.io.documents import drop_blank, read_inputs
+
+    docs = read_inputs(inputs, encoding)
+    unreadable = [{"id": d.id, "source": d.source, "reason": d.meta["unreadable"]} for d in docs
+                  if "unreadable" in d.meta]
+    kept, warnings = drop_blank(docs)
+    return kept, warnings, unreadable
 
 
 def _emit(run: Any, results: list[Any], warnings: list[str], fmt: str, output_key: str, head: dict[str, Any],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import typer.core
@@ -39,11 +39,13 @@ from toolkit.cli.common import (
     RevisionOption,
     SummarizerOption,
     ThreadsOption,
+    TranslateFormat,
+    TranslateFormatOption,
     _emit,
     _engine_options,
     _out_target,
     _partial_exit,
-    _read_documents,
+    _read_inputs,
     _report,
     _routable,
     _summary_generation,
@@ -68,6 +70,20 @@ from toolkit.errors import ToolkitError
 DEFAULT_SHARD_SIZE = 1000
 
 
+def _forced_document_format(docs: list[Any], fmt: TranslateFormat) -> TranslateFormat:
+    """``--format docx`` (any document format): every input is read, translated and written back
+    as that format (a subtitle file named .txt); the output format is then the documents' own."""
+    from toolkit.io.formats import FORMATS
+
+    if fmt.value not in FORMATS:
+        return fmt
+    for doc in docs:
+        if doc.source == "<stdin>":
+            raise ToolkitError(f"--format {fmt.value} reads files: give the file's path, not stdin")
+        doc.format = fmt.value
+    return TranslateFormat.auto
+
+
 @app.command()
 def translate(
     inputs: Inputs,
@@ -77,7 +93,7 @@ def translate(
     no_pivot: NoPivotOption = False,
     registry: RegistryOption = None,
     out: OutOption = None,
-    fmt: FormatOption = Format.auto,
+    fmt: TranslateFormatOption = TranslateFormat.auto,
     beams: BeamsOption = None,
     max_new_tokens: MaxNewOption = None,
     batch_size: BatchOption = None,
@@ -112,6 +128,9 @@ def translate(
         engine = _engine_options("translation", device, backend, quantization, threads, batch_size, revision, dtype=dtype)
         generation = build(GenerationOptions, {"num_beams": beams, "max_new_tokens": max_new_tokens})
         paths = corpus_paths(inputs)
+        if paths is not None and fmt.value not in {f.value for f in Format}:
+            raise ToolkitError(f"--format {fmt.value} reads document files; a JSONL corpus is written as txt, md, "
+                               "html or jsonl")
         corpus = corpus_options(shard_size, engine_name, ray_address, actors, encoding if paths else "utf-8")
         if paths is not None:
             from toolkit.execution.jobs import translate_job
@@ -122,9 +141,10 @@ def translate(
                                "translating")
             return
         check_plain_flags(resume, engine_name, shard_size, DEFAULT_SHARD_SIZE)
-        docs, warnings = _read_documents(inputs, encoding)
-        for doc in docs if fmt == Format.html else []:  # --format html: every input is HTML (e.g. stdin)
+        docs, warnings, unreadable = _read_inputs(inputs, encoding)
+        for doc in docs if fmt == TranslateFormat.html else []:  # --format html: every input is HTML (e.g. stdin)
             doc.format = "html"
+        fmt = _forced_document_format(docs, fmt)
         terms = load_glossary(glossary, keep or [])
         run = _out_target(out, "translate", as_json, overwrite, inputs)
         with run if run is not None else nullcontext():
@@ -134,10 +154,10 @@ def translate(
             results = run_batched(docs, with_structured_files(translator), translator.count_sentences,
                                   "translating", show_progress=not quiet)
             head = {**base_manifest("translate"), "task": "translation", **translator.describe(),
-                    "timing": TIMING_NOTE, "skipped": skipped}
+                    "timing": TIMING_NOTE, "skipped": unreadable + skipped}
             _emit(run, results, warnings + [f"{s['id']}: skipped: {s['reason']}" for s in skipped], fmt.value,
                   "translation", head, as_json, quiet, f"Translated {len(results)} document(s) to {translator.target_lang}")
-        _partial_exit(skipped)
+        _partial_exit(unreadable + skipped)
 
 
 @app.command()
@@ -196,19 +216,21 @@ def summarize(
                                "summarising")
             return
         check_plain_flags(resume, engine_name, shard_size, DEFAULT_SHARD_SIZE)
-        docs, warnings = _read_documents(inputs, encoding)
+        docs, warnings, unreadable = _read_inputs(inputs, encoding)
         run = _out_target(out, "summarize", as_json, overwrite, inputs)
         with run if run is not None else nullcontext():
             summarizer = load_summarizer(model, lang, engine, generation)
             results = run_batched(docs, summarizer.summarize_documents, summarizer.count_units, "summarising",
                                   show_progress=not quiet)
-            head = {**base_manifest("summarize"), "task": "summarization", **summarizer.describe()}
+            head = {**base_manifest("summarize"), "task": "summarization", **summarizer.describe(),
+                    "skipped": unreadable}
             if wanted != lang:
                 translation_engine = _engine_options("translation", device, backend, quantization, threads, dtype=dtype)
                 described = translate_summaries(docs, results, lang, wanted, translation_engine, not quiet)
                 head = {**head, "summary_lang": wanted, "summary_translation": described}
             _emit(run, results, warnings, fmt.value, "summary", head, as_json, quiet,
                   f"Summarised {len(results)} document(s) with {summarizer.describe()['model']['reference']}")
+        _partial_exit(unreadable)
 
 
 @app.command()
@@ -285,7 +307,7 @@ def pipeline(
         check_plain_flags(resume, engine_name, shard_size, DEFAULT_SHARD_SIZE)
         if out == "-":
             raise ToolkitError("pipeline writes two outputs per document: --out must be a folder")
-        docs, warnings = _read_documents(inputs, encoding)
+        docs, warnings, unreadable = _read_inputs(inputs, encoding)
         run = _out_target(out, "pipeline", as_json, overwrite, inputs)
         with run:
             translator = document_translator(docs, translator_model, src, tgt, allow_pivot=not no_pivot,
@@ -293,6 +315,7 @@ def pipeline(
                                              generation=build(GenerationOptions, {"num_beams": beams}), glossary=terms)
             docs, skipped = _routable(docs, translator)
             warnings += [f"{s['id']}: skipped: {s['reason']}" for s in skipped]
+            skipped = unreadable + skipped
             src, tgt = translator.source_lang, translator.target_lang
             wanted = check_language(summary_lang, "--summary-lang") if summary_lang else tgt
             summary_translator = None
