@@ -179,6 +179,29 @@ def test_size_and_character_limits(tiny_marian: Path) -> None:
         assert download(session, upload(session, "small.srt", small)).status_code == 200
 
 
+def test_limits_per_key(tiny_marian: Path, tmp_path: Path) -> None:
+    keys = tmp_path / "keys.txt"
+    keys.write_text("free-key file-bytes=500 file-chars=40\nbig-key 100 file-bytes=9000 file-chars=0\n", encoding="utf-8")
+    settings = ServeSettings(translators={"fr-en": str(tiny_marian)}, api_keys=keys, file_size_limit=2000,
+                             file_char_limit=60)
+    with running(settings) as url, httpx.Client(base_url=url, timeout=120) as session:
+        assert_clean_error(upload(session, "talk.srt", SRT, api_key="free-key"), 400, "exceeds text limit (40)")
+        assert_clean_error(upload(session, "pad.srt", SRT + b"\n" * 600, api_key="free-key"), 413, "limit: 500 bytes")
+        assert_clean_error(upload(session, "talk.srt", SRT), 400, "exceeds text limit (60)")  # the server's
+        big = SRT + b"\n" * 5000  # over the server's 2,000 bytes, within the key's 9,000; no character limit
+        assert download(session, upload(session, "big.srt", big, api_key="big-key"), api_key="big-key").status_code == 200
+
+
+def test_a_bad_keys_line_is_one_line(tmp_path: Path) -> None:
+    from toolkit.errors import ToolkitError
+    from toolkit.serve.limits import ApiKeys
+
+    keys = tmp_path / "keys.txt"
+    keys.write_text("k 10 file-size=3\n", encoding="utf-8")
+    with pytest.raises(ToolkitError, match="line 1: expected KEY \\[REQUESTS_PER_MINUTE\\] \\[file-bytes=N\\]"):
+        ApiKeys.load(keys)
+
+
 BAD = [
     ("cut.docx", _docx()[:3000], "cut.docx: not a valid Word document (.docx) (corrupt or truncated zip container)"),
     ("report.docx", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "report.docx: this is a PDF file"),

@@ -118,8 +118,9 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
     app = FastAPI(title="toolkit serve", version=toolkit.__version__, lifespan=lifespan,
                   description="LibreTranslate-compatible translation, plus summarisation, with dynamic batching.")
     app.state.shutdown = Shutdown()
+    largest_file = max([settings.file_size_limit, *(n for n in (keys.file_bytes if keys else {}).values() if n)])
     app.add_middleware(Guard, settings=settings, metrics=metrics, proxies=TrustedProxies(settings.forwarded_allow_ips),
-                       shutdown=app.state.shutdown)
+                       shutdown=app.state.shutdown, largest_file=largest_file)
     if settings.cors_origins:
         app.add_middleware(_JsonCORS, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["Content-Type", "Authorization"])
@@ -149,7 +150,7 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
 
     def authorize(request: Request, params: dict[str, Any]) -> str | None:
         """403 for a bad or (with --require-key) missing key, or a client banned for flooding;
-        429 over the rate limit. Returns the key's id (None without a key)."""
+        429 over the rate limit. Returns the valid key (None without one)."""
         client = request.client.host if request.client else "unknown"
         if flood.banned(client):
             metrics.rejected.labels("banned").inc()
@@ -175,7 +176,7 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
             flood.report(client)
             raise ApiError(429, f"Slowdown: too many requests (limit: {per_minute} per minute)",
                            {"Retry-After": str(max(1, round(wait)))})
-        return key_id(found) if found else None
+        return found
 
     def texts_of(params: dict[str, Any]) -> tuple[list[str], bool, dict[str, Any]]:
         q = params.get("q")
@@ -477,7 +478,11 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
         if ctype != "multipart/form-data":
             raise ApiError(400, "Invalid request: send the file as multipart/form-data (a file field named file)")
         params = await read_params(request)
-        owner = authorize(request, params)
+        key = authorize(request, params)
+        owner = key_id(key) if key else None
+        size_limit = (keys.file_bytes.get(key) if keys is not None and key else None) or settings.file_size_limit
+        char_limit = keys.file_chars.get(key) if keys is not None and key else None
+        char_limit = settings.file_char_limit if char_limit is None else char_limit
         upload = (await request.form()).get("file")
         if upload is None or isinstance(upload, str):
             raise ApiError(400, "Invalid request: missing file parameter")
@@ -494,17 +499,16 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
             raise ApiError(400, "Invalid request: missing source parameter")
         source = source if source == "auto" else language(source, "source")
         glossary = request_terms(params)
-        data = await upload.read(settings.file_size_limit + 1)
-        if len(data) > settings.file_size_limit:
+        data = await upload.read(size_limit + 1)
+        if len(data) > size_limit:
             metrics.rejected.labels("size").inc()
-            raise ApiError(413, f"File too large (limit: {settings.file_size_limit} bytes)")
+            raise ApiError(413, f"File too large (limit: {size_limit} bytes)")
         if not data:
             raise ApiError(400, "Invalid request: empty file")
         job = await asyncio.to_thread(open_file, data, name)  # a bad file: its one line, 400 (ToolkitError)
-        if settings.file_char_limit and job.chars > settings.file_char_limit:
+        if char_limit and job.chars > char_limit:
             metrics.rejected.labels("limit").inc()
-            raise ApiError(400, f"Invalid request: file ({job.chars} characters) exceeds text limit "
-                                f"({settings.file_char_limit})")
+            raise ApiError(400, f"Invalid request: file ({job.chars} characters) exceeds text limit ({char_limit})")
         log_entry = request.scope.setdefault("toolkit.log", {})
         log_entry.update(source=source, target=target, format=job.fmt.name, bytes=len(data), chars=job.chars)
         lang = source

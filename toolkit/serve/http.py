@@ -204,8 +204,9 @@ class Guard:
     carry CORS headers."""
 
     def __init__(self, app: Any, settings: ServeSettings, metrics: Metrics, proxies: TrustedProxies,
-                 shutdown: Shutdown) -> None:
+                 shutdown: Shutdown, largest_file: int | None = None) -> None:
         self.app = app
+        self.largest_file = largest_file
         self.settings = settings
         self.metrics = metrics
         self.proxies = proxies
@@ -221,7 +222,7 @@ class Guard:
         start = time.perf_counter()
         status = {"code": 500, "started": False}
         scope["toolkit.log"] = {}
-        limit = self.settings.body_limit(path)
+        limit = self.settings.body_limit(path, self.largest_file)
         timeout = self.settings.body_timeout
         headers = dict(scope.get("headers") or [])
         peer = scope.get("client")

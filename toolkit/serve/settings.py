@@ -67,11 +67,12 @@ class ServeSettings:
     file_ttl: float = 600.0  # seconds a translated file waits for its download before it is deleted
     max_stored_files: int = 1000  # translated files waiting for download, all clients together (503 beyond)
 
-    def body_limit(self, path: str) -> int:
+    def body_limit(self, path: str, largest_file: int | None = None) -> int:
         """The largest request body for ``path``: an upload may be larger than a JSON request
-        (its multipart framing and form fields get 64 KiB on top of the file)."""
+        (its multipart framing and form fields get 64 KiB on top of the largest file a key may
+        send, ``largest_file``; the handler then holds each key to its own limit)."""
         if path == "/translate_file" and self.files:
-            return max(self.max_body_bytes, self.file_size_limit + 65_536)
+            return max(self.max_body_bytes, (largest_file or self.file_size_limit) + 65_536)
         return self.max_body_bytes
 
     def check(self) -> None:
