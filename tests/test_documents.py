@@ -623,8 +623,8 @@ def test_cli_translates_a_folder_of_documents_in_their_formats_and_a_bad_one_doe
     out = tmp_path / "run"
     result = CliRunner().invoke(app, ["translate", str(inputs), "-m", str(tiny_marian), "--backend", "torch",
                                       "--out", str(out), "--json", "--quiet", "--max-new-tokens", "12"])
-    # A run that skipped an input is partial: exit 3 (docs/translate.md's exit-code table), with
-    # the file listed under "skipped"; it was 0 with only a warning.
+    # A skipped document makes the exit code 3 (README's exit codes; #28.10 on branch core), and is
+    # listed under `skipped` with its reason.
     assert result.exit_code == 3, result.output
     assert sorted(p.name for p in out.iterdir()) == ["app.po", "manifest.json", "note.txt", "talk.srt"]
     manifest = json.loads((out / "manifest.json").read_text())
@@ -634,6 +634,7 @@ def test_cli_translates_a_folder_of_documents_in_their_formats_and_a_bad_one_doe
     assert entries["talk"]["document"]["counts_after"] == {"cues": 2, "timing_lines": 2}
     assert entries["app"]["document"]["structure_kept"] and entries["app"]["segments"]
     assert any("broken.docx: this is a PDF file" in w for w in manifest["warnings"])
+    assert [(s["id"], "this is a PDF file" in s["reason"]) for s in manifest["skipped"]] == [("broken", True)]
     assert _timing_lines((out / "talk.srt").read_bytes()) == _timing_lines((inputs / "talk.srt").read_bytes())
 
 
@@ -807,3 +808,14 @@ def test_summarize_of_a_folder_with_an_unreadable_file_is_partial(tmp_path: Path
     assert result.exit_code == 3, result.output
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert [s["id"] for s in manifest["skipped"]] == ["cut"]
+
+
+def test_markdown_files_are_markdown_in_folders_too(tmp_path: Path) -> None:
+    """Issue 28.4: `.markdown` is Markdown, read directly or found by a folder scan."""
+    from toolkit.io.documents import read_inputs
+
+    (tmp_path / "notes.markdown").write_text("# Titre\n\nUn texte.\n", encoding="utf-8")
+    (tmp_path / "other.txt").write_text("Texte.", encoding="utf-8")
+    found = read_inputs([str(tmp_path)])
+    assert [(d.id, d.format) for d in found] == [("notes", "md"), ("other", "txt")]
+    assert [d.format for d in read_inputs([str(tmp_path / "notes.markdown")])] == ["md"]
