@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from toolkit.errors import ConfigError
+from toolkit.options import QualityOptions
 
 
 def packaged(name: str) -> Path:
@@ -64,6 +65,7 @@ class Defaults(Strict):
     translation: TranslationDefaults = Field(default_factory=TranslationDefaults)
     summarization: SummarizationDefaults = Field(default_factory=SummarizationDefaults)
     pipeline: PipelineDefaults = Field(default_factory=PipelineDefaults)
+    quality: QualityOptions = Field(default_factory=QualityOptions)
 
 
 M = TypeVar("M", bound=BaseModel)
