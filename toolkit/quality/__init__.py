@@ -6,7 +6,7 @@
     assessment.risk, assessment.flags   # 'review', (Flag('numbers', 'changed: 7.4 → 4.7'),)
 """
 
-from toolkit.quality.assess import CHECKS, assess, summarize, worst_first
+from toolkit.quality.checks import CHECKS, assess, summarize, worst_first
 from toolkit.quality.types import RISKS, Assessment, Flag, Languages, Pair, Skipped
 
 __all__ = ["CHECKS", "RISKS", "Assessment", "Flag", "Languages", "Pair", "Skipped", "assess", "summarize",

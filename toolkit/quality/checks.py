@@ -1,4 +1,4 @@
-"""``assess``: every check on every aligned pair of a run, and the run's summary."""
+"""The checks by name, ``assess``: every check on every aligned pair of a run, and the run's summary."""
 
 from __future__ import annotations
 
