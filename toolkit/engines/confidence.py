@@ -10,7 +10,7 @@ backend records the same during ``generate``. It is ≤ 0; 0 means certain.
 
 The torch backend's recorder is the last logits processor: per step it keeps the ``2 × beams``
 best candidates of each row and their log-probabilities — never the ``rows × vocabulary`` scores
-that ``output_scores`` would keep.
+that ``output_scores`` would keep (benchmarks/confidence_cost.py measures what it costs).
 """
 
 from __future__ import annotations
@@ -50,12 +50,13 @@ class ChosenTokenScores:
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         import torch
 
-        # Greedy search hands processors logits, beam search log-probabilities: a log-softmax of
-        # either, the forbidden tokens at -inf, is the renormalised distribution CTranslate2 scores.
-        finite = torch.isfinite(scores)
-        forced = finite.sum(dim=-1) == 1
-        ids = scores.topk(self.k, dim=-1).indices
-        self.steps.append((ids, torch.log_softmax(scores.float(), dim=-1).gather(-1, ids), forced))
+        # Greedy search hands processors logits, beam search log-probabilities, the forbidden
+        # tokens at -inf in both: x - logsumexp(x) is the renormalised distribution CTranslate2
+        # scores. Two passes over the row (top-k, logsumexp), nothing of the vocabulary's size kept.
+        top = scores.topk(max(self.k, 2), dim=-1)
+        forced = ~torch.isfinite(top.values[:, 1])  # a single allowed token: forced by a rule
+        values = top.values[:, :self.k] - torch.logsumexp(scores, dim=-1, keepdim=True)
+        self.steps.append((top.indices[:, :self.k], values, forced))
         return scores
 
     def means(self, sequences: Any, prompt_length: int, beam_indices: Any, eos_id: int | None,
