@@ -61,30 +61,41 @@ class ChosenTokenScores:
 
     def means(self, sequences: Any, prompt_length: int, beam_indices: Any, eos_id: int | None,
               pad_id: int | None) -> list[float | None]:
+        """One confidence per row of ``sequences`` (None where a chosen token was not recorded,
+        which only ties at the top-k boundary could cause). ``beam_indices`` (beam search): the
+        row of each step's candidates that each output token came from; None for greedy search."""
+        import torch
+
+        rows = sequences.shape[0]
+        steps = min(len(self.steps), sequences.shape[1] - prompt_length)
+        if beam_indices is not None:
+            steps = min(steps, beam_indices.shape[1])
+        if steps <= 0:
+            return [None] * rows
+        ids = torch.stack([s[0] for s in self.steps[:steps]]).cpu()  # (steps, candidate rows, k)
+        values = torch.stack([s[1] for s in self.steps[:steps]]).cpu()
+        forced = torch.stack([s[2] for s in self.steps[:steps]]).cpu()  # (steps, candidate rows)
+        tokens = sequences[:, prompt_length:prompt_length + steps]  # (rows, steps)
+        if beam_indices is not None:
+            origin = beam_indices[:, :steps].long()
+            valid = origin >= 0
+            origin = origin.clamp(min=0)
+        else:
+            origin = torch.arange(rows)[:, None].expand(rows, steps)
+            ends = tokens == eos_id if eos_id is not None else torch.zeros_like(tokens, dtype=torch.bool)
+            valid = (torch.cumsum(ends.long(), dim=1) - ends.long()) == 0  # up to and with the end token
+            if pad_id is not None and pad_id != eos_id:
+                valid &= tokens != pad_id
+        step = torch.arange(steps)[None, :].expand(rows, steps)
+        match = ids[step, origin] == tokens[..., None]  # (rows, steps, k)
+        found = match.any(dim=-1)
+        chosen = torch.where(match, values[step, origin], torch.zeros_like(values[step, origin])).sum(dim=-1)
+        counted = valid & ~forced[step, origin]
         results: list[float | None] = []
-        for row in range(sequences.shape[0]):
-            total, count, complete = 0.0, 0, True
-            for step, (ids, values, forced) in enumerate(self.steps):
-                position = prompt_length + step
-                if position >= sequences.shape[1]:
-                    break
-                if beam_indices is not None:
-                    source = int(beam_indices[row, step]) if step < beam_indices.shape[1] else -1
-                    if source < 0:
-                        break
-                else:
-                    source = row
-                token = int(sequences[row, position])
-                if beam_indices is None and token == pad_id and pad_id != eos_id:
-                    break  # greedy rows are padded once they have ended
-                if not bool(forced[source]):
-                    found = (ids[source] == token).nonzero()
-                    if len(found) == 0:
-                        complete = False
-                        break
-                    total += float(values[source, int(found[0])])
-                    count += 1
-                if token == eos_id:
-                    break
-            results.append(min(0.0, total / count) if complete and count else None)
+        for row in range(rows):
+            count = int(counted[row].sum())
+            if count == 0 or bool((counted[row] & ~found[row]).any()):
+                results.append(None)
+            else:
+                results.append(min(0.0, float(chosen[row][counted[row]].sum()) / count))
         return results
