@@ -131,7 +131,7 @@ def _run_toolkit(model_dir: Path, docs: list[list[str]], tokens: int, beams: int
         from toolkit.io.documents import Document
         from toolkit.tasks.translate import Translator
 
-        translator = Translator(engine, "fr", "en")
+        translator = Translator.from_engine(engine, "fr", "en")
 
         def run(batch: list[list[str]]) -> list[tuple[float, int, list[str]]]:
             results = translator.translate_batch([Document(id=f"d{i}", text="\n".join(doc), source="bench")

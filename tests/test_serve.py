@@ -44,14 +44,12 @@ def free_port() -> int:
 @contextmanager
 def running(settings: ServeSettings) -> Iterator[str]:
     """uvicorn in a thread on a free port; yields the base URL, stops (gracefully) afterwards."""
-    import uvicorn
-
     from toolkit.serve.app import create_app
+    from toolkit.serve.server import make_server, uvicorn_config
 
     settings.port = free_port()
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning",
-                                           access_log=False, lifespan="on"))
+    server = make_server(uvicorn_config(app, settings, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
@@ -580,14 +578,18 @@ def test_nothing_to_serve_is_one_line(tmp_path: Path) -> None:
     "<p>Fish &amp; chips &lt;3</p><!-- commentaire -->",
 ])
 def test_html_comes_back_unchanged_when_every_sentence_maps_to_itself(markup: str) -> None:
-    from toolkit.serve.markup import html_units
+    """The server's HTML path is the library's (serve/markup.py is gone): plan, then restore."""
+    from toolkit.io.results import SegmentRecord
+    from toolkit.tasks.translate import UnitResults, document_from_text, plan, restore
 
-    doc = html_units(markup, "fr")
-    rebuilt = doc.rebuild({i: unit.rebuild([s for _, _, s in unit.sentences]) for i, unit in doc.units.items()})
-    assert rebuilt == markup
-    sentences = " | ".join(s for unit in doc.units.values() for _, _, s in unit.sentences)
-    for kept in ("<p", "</", "<!--", "color: red", "x();", "gardé", "Une image", "x.png"):
+    planned = plan([document_from_text(markup, "page", "html")], "fr", "en")
+    rebuilt = restore(planned, UnitResults([SegmentRecord(0, i, t, t) for i, t in enumerate(planned.texts)]))
+    assert rebuilt[0].output == markup
+    sentences = " | ".join(planned.texts)
+    for kept in ("<p", "</", "<!--", "color: red", "x();", "gardé", "x.png"):
         assert kept not in sentences  # tags, attributes, comments, script, style and pre are not translated
+    # As `toolkit translate` does with a page, an image's alt text is translated.
+    assert ("Une image" in sentences) == ("Une image" in markup)
 
 
 def test_a_full_queue_is_a_clean_503(tiny_marian: Path) -> None:

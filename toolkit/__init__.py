@@ -7,6 +7,7 @@ The public API, the same code the CLI runs::
     tr.translate(["Bonjour le monde."])                 # -> list[str]
     for result in tr.translate_documents(docs): ...     # DocumentResult: output, segments, timing
     Summarizer.from_pretrained("textrank-3", lang="fr").summarize(["Un long article ..."])
+    data, report = translate_file("talk.docx", tr)      # same format back; report: structure counts
     evaluate(hypotheses, [[reference] for reference in references], task="translation")
     job = TranslateJob("Helsinki-NLP/opus-mt-fr-en", "fr", "en", EngineOptions(backend="ct2"), GenerationOptions())
     process_corpus(job, [Path("news.jsonl")], Path("runs/news"), CorpusOptions(engine="ray"), resume=True)
@@ -37,10 +38,12 @@ _EXPORTS = {
     "process_corpus": "toolkit.execution.corpus",
     "evaluate": "toolkit.evaluation",
     "evaluate_paths": "toolkit.evaluation",
+    "translate_file": "toolkit.tasks.documents",
+    "DocumentOptions": "toolkit.options",
 }
-__all__ = ["CorpusOptions", "Document", "DocumentResult", "EngineOptions", "GenerationOptions", "Pipeline",
+__all__ = ["CorpusOptions", "Document", "DocumentOptions", "DocumentResult", "EngineOptions", "GenerationOptions", "Pipeline",
            "PipelineJob", "SummarizeJob", "Summarizer", "ToolkitError", "TranslateJob", "Translator", "evaluate",
-           "evaluate_paths", "process_corpus"]
+           "evaluate_paths", "process_corpus", "translate_file"]
 
 if TYPE_CHECKING:
     from toolkit.errors import ToolkitError
@@ -49,7 +52,8 @@ if TYPE_CHECKING:
     from toolkit.execution.jobs import PipelineJob, SummarizeJob, TranslateJob
     from toolkit.io.documents import Document
     from toolkit.io.results import DocumentResult
-    from toolkit.options import CorpusOptions, EngineOptions, GenerationOptions
+    from toolkit.options import CorpusOptions, DocumentOptions, EngineOptions, GenerationOptions
+    from toolkit.tasks.documents import translate_file
     from toolkit.tasks.pipeline import Pipeline
     from toolkit.tasks.summarize import Summarizer
     from toolkit.tasks.translate import Translator

@@ -15,3 +15,7 @@ class ModelError(ToolkitError):
 
 class ConfigError(ToolkitError):
     """A configuration file or option that does not validate."""
+
+
+class RouteError(ToolkitError):
+    """No model translates a language pair (no route in the registry, or ``--model`` does not cover it)."""

@@ -125,6 +125,15 @@ def split_options(values: dict[str, Any], base_engine: EngineOptions | None = No
     return engine, generation
 
 
+class DocumentOptions(Options):
+    """How a structured file (docx, pptx, srt, po, xliff, …) is read and written back."""
+
+    format: str | None = None  # forced format name (``--format``); None: by the file's extension
+    line_chars: int = Field(42, ge=8, le=1000)  # subtitles: characters a line
+    max_lines: int = Field(2, ge=1, le=20)  # subtitles: lines a cue before a warning
+    blocks_per_batch: int = Field(64, ge=1, le=100_000)  # blocks translated together (memory bound)
+
+
 class QualityOptions(Options):
     """Thresholds of the translation checks and of the risk they add up to (toolkit/quality/;
     packaged defaults in toolkit/data/defaults.yaml, section ``quality``)."""

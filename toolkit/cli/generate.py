@@ -104,6 +104,7 @@ def translate(
     with user_errors():
         from toolkit.io.runs import base_manifest
         from toolkit.options import GenerationOptions, build
+        from toolkit.tasks.documents import with_structured_files
         from toolkit.tasks.runner import run_batched
         from toolkit.tasks.translate import document_translator
         from toolkit.text.glossary import load_glossary
@@ -128,10 +129,9 @@ def translate(
         run = _out_target(out, "translate", as_json, overwrite, inputs)
         with run if run is not None else nullcontext():
             translator = document_translator(docs, model, src, tgt, allow_pivot=not no_pivot, registry_path=registry,
-                                             engine=engine, generation=generation)
-            translator.glossary = terms
+                                             engine=engine, generation=generation, glossary=terms)
             docs, skipped = _routable(docs, translator)
-            results = run_batched(docs, translator.translate_batch, translator.count_sentences,
+            results = run_batched(docs, with_structured_files(translator), translator.count_sentences,
                                   "translating", show_progress=not quiet)
             head = {**base_manifest("translate"), "task": "translation", **translator.describe(),
                     "timing": TIMING_NOTE, "skipped": skipped}
@@ -290,8 +290,7 @@ def pipeline(
         with run:
             translator = document_translator(docs, translator_model, src, tgt, allow_pivot=not no_pivot,
                                              registry_path=registry, engine=engine,
-                                             generation=build(GenerationOptions, {"num_beams": beams}))
-            translator.glossary = terms
+                                             generation=build(GenerationOptions, {"num_beams": beams}), glossary=terms)
             docs, skipped = _routable(docs, translator)
             warnings += [f"{s['id']}: skipped: {s['reason']}" for s in skipped]
             src, tgt = translator.source_lang, translator.target_lang

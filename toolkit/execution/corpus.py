@@ -199,8 +199,8 @@ def process_corpus(job: CorpusJob, inputs: Sequence[Path], out: Path, options: C
     pipeline` does with JSONL inputs: shards in input order, ``failures.jsonl``, a small manifest.
     ``resume=True`` continues an interrupted run of the same job and inputs.
 
-    >>> job = TranslateJob("Helsinki-NLP/opus-mt-fr-en", "fr", "en", EngineOptions(backend="ct2"), GenerationOptions())
-    >>> process_corpus(job, [Path("news.jsonl")], Path("runs/news"), CorpusOptions(shard_size=1000))
+        >>> job = TranslateJob("Helsinki-NLP/opus-mt-fr-en", "fr", "en", EngineOptions(backend="ct2"), GenerationOptions())
+        >>> process_corpus(job, [Path("news.jsonl")], Path("runs/news"), CorpusOptions(shard_size=1000))
     """
     from toolkit.io.sharded_run import AlreadyFinished
 

@@ -86,8 +86,8 @@ def _router(job: TranslateJob) -> DocumentTranslator:
     from toolkit.tasks.translate import document_translator
 
     router = document_translator([], job.model, job.src, job.tgt, allow_pivot=job.allow_pivot,
-                                 registry_path=job.registry_path, engine=job.engine, generation=job.generation)
-    router.glossary = job.glossary
+                                 registry_path=job.registry_path, engine=job.engine, generation=job.generation,
+                                 glossary=job.glossary)
     if job.src != "auto":  # a model that cannot be loaded stops the run, before any shard
         router.prepare([Document(id="", text="", source="", lang=job.src)])
     return router

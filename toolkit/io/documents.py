@@ -170,7 +170,27 @@ def read_text_file(path: Path, encoding: str = "utf-8") -> str:
     return decode_bytes(_read_file(path), str(path), encoding)[0]
 
 
-def _document_from_file(path: Path, doc_id: str, encoding: str) -> Document:
+def _structured_document(path: Path, doc_id: str, in_folder: bool) -> Document:
+    """A docx, pptx, srt, po, xliff… file as a Document of its translatable text (format: the
+    format's name); translate_file writes it back. In a folder, an unreadable one is kept, blank,
+    with its one-line reason in ``meta["unreadable"]`` (skipped with a warning: the rest runs)."""
+    from toolkit.io.formats import format_for, structured_text
+
+    fmt = format_for(str(path)).name
+    try:
+        text = structured_text(path)
+    except InputError as exc:
+        if not in_folder:
+            raise
+        return Document(id=doc_id, text="", source=str(path), format=fmt, meta={"unreadable": str(exc)})
+    return Document(id=doc_id, text=text, source=str(path), format=fmt)
+
+
+def _document_from_file(path: Path, doc_id: str, encoding: str, in_folder: bool = False) -> Document:
+    from toolkit.io.formats import is_structured
+
+    if is_structured(path):
+        return _structured_document(path, doc_id, in_folder)
     text, newline = decode_bytes(_read_file(path), str(path), encoding)
     fmt = {".md": "md", ".html": "html", ".htm": "html"}.get(path.suffix.lower(), "txt")
     return Document(id=doc_id, text=text, source=str(path), format=fmt, newline=newline)
@@ -189,9 +209,12 @@ def _toolkit_output(folder: Path, root: Path) -> bool:
 
 
 def files_under(folder: Path) -> list[Path]:
+    from toolkit.io.formats import is_structured
+
     return sorted(
         p for p in folder.rglob("*")
-        if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES + JSONL_SUFFIXES and not _toolkit_output(p.parent, folder)
+        if p.is_file() and (p.suffix.lower() in TEXT_SUFFIXES + JSONL_SUFFIXES or is_structured(p))
+        and not _toolkit_output(p.parent, folder)
     )
 
 
@@ -216,12 +239,14 @@ def read_inputs(
         if path.is_dir():
             files = files_under(path)
             if not files:
-                raise InputError(f"{item}: folder holds no .txt, .md or .jsonl files")
+                raise InputError(f"{item}: folder holds no .txt, .md, .html, .jsonl or document (.docx, .pptx, "
+                                 ".srt, .vtt, .po, .xlf, …) files")
             for file in files:
                 if file.suffix.lower() in JSONL_SUFFIXES:
                     docs.extend(documents_from_jsonl(file, encoding))
                 else:
-                    docs.append(_document_from_file(file, file.relative_to(path).with_suffix("").as_posix(), encoding))
+                    docs.append(_document_from_file(file, file.relative_to(path).with_suffix("").as_posix(), encoding,
+                                                    in_folder=True))
         elif path.suffix.lower() in JSONL_SUFFIXES:
             docs.extend(documents_from_jsonl(path, encoding))
         else:
@@ -267,7 +292,8 @@ def write_json(path: Path, obj: Any) -> None:
 def drop_blank(docs: Sequence[Document]) -> tuple[list[Document], list[str]]:
     """Blank documents are skipped with a warning; a run with nothing left to do is an error."""
     kept = [d for d in docs if not d.is_blank]
-    warnings = [f"{d.source}: empty or whitespace-only document, skipped" for d in docs if d.is_blank]
+    warnings = [f"{d.meta['unreadable']}: skipped" if "unreadable" in d.meta
+                else f"{d.source}: empty or whitespace-only document, skipped" for d in docs if d.is_blank]
     if not kept:
         names = ", ".join(d.source for d in docs[:3])
         raise InputError(f"nothing to process: every input is empty or whitespace-only ({names})")

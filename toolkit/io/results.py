@@ -56,6 +56,9 @@ class DocumentResult:
     warnings: list[str] = field(default_factory=list)
     newline: str = "\n"
     extra: dict[str, Any] = field(default_factory=dict)
+    # A structured file's translation (docx, srt, po, …): written as these bytes with this suffix.
+    file: bytes | None = None
+    file_suffix: str = ""
 
     def to_manifest(self, output_file: str | None) -> dict[str, Any]:
         return {
@@ -103,6 +106,11 @@ def write_results(run: RunFolder, results: Sequence[DocumentResult], fmt: str, s
     """Write each document's output file; return their manifest entries."""
     entries = []
     for result in results:
+        if result.file is not None:
+            relative = run.path_for(result.id, result.file_suffix, subdir)
+            run.write_bytes(relative, result.file)
+            entries.append(result.to_manifest(relative))
+            continue
         doc_fmt = document_format(result, fmt)
         relative = run.path_for(result.id, f".{doc_fmt}", subdir)
         run.write_text(relative, render(result, doc_fmt, output_key), result.newline if doc_fmt != "jsonl" else "\n")
@@ -113,6 +121,11 @@ def write_results(run: RunFolder, results: Sequence[DocumentResult], fmt: str, s
 def stream_results(results: Sequence[DocumentResult], fmt: str, output_key: str = "output") -> None:
     """``--out -``: outputs to stdout, documents in input order."""
     for result in results:
+        if result.file is not None:
+            from toolkit.errors import ToolkitError
+
+            raise ToolkitError(f"{result.source}: a {result.file_suffix} file cannot be written to stdout: "
+                               "give --out DIR")
         text = render(result, fmt, output_key)
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     sys.stdout.flush()

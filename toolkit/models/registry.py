@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from toolkit.config import Strict, load_yaml_model, packaged
-from toolkit.errors import ToolkitError
+from toolkit.errors import RouteError, ToolkitError
 from toolkit.text.languages import ISO_639_1, check_language, iso3, nllb
 
 Kind = Literal["direct", "multi-target", "many-to-many"]
@@ -111,9 +111,12 @@ def resolve_route(src: str, tgt: str, registry: Registry | None = None, allow_pi
                   pinned: dict[str, str] | None = None) -> Route:
     """The route for ``src`` → ``tgt`` (any ISO 639-1/3 or NLLB code). Raises ToolkitError when
     the codes are unknown, equal, or no route exists."""
-    src, tgt = check_language(src, "--src"), check_language(tgt, "--tgt")
+    try:
+        src, tgt = check_language(src, "--src"), check_language(tgt, "--tgt")
+    except ToolkitError as exc:
+        raise RouteError(str(exc)) from None
     if src == tgt:
-        raise ToolkitError(f"--src and --tgt are the same language ({src}): nothing to translate")
+        raise RouteError(f"--src and --tgt are the same language ({src}): nothing to translate")
     registry = registry or load_registry()
     pinned = pinned or {}
     if f"{src}-{tgt}" in pinned:
@@ -137,9 +140,9 @@ def resolve_route(src: str, tgt: str, registry: Registry | None = None, allow_pi
                 return Route(src, tgt, "pivot", [first, second])
             refused = (first, second)
     if refused:
-        raise ToolkitError(f"no single model for {src}→{tgt} (a pivot through {pivot} exists: {refused[0].model} "
+        raise RouteError(f"no single model for {src}→{tgt} (a pivot through {pivot} exists: {refused[0].model} "
                            f"then {refused[1].model}; drop --no-pivot to use it)")
-    raise ToolkitError(f"no translation model for {src}→{tgt} in the registry, directly or through {pivot}; "
+    raise RouteError(f"no translation model for {src}→{tgt} in the registry, directly or through {pivot}; "
                        "pass --model or a registry of your own (--registry)")
 
 

@@ -1,22 +1,31 @@
-"""The FastAPI app: LibreTranslate's API (``/translate``, ``/detect``, ``/languages``) plus
-``/summarize``, ``/health``, ``/metrics``, the web page at ``/`` and OpenAPI docs at ``/docs``.
+"""The FastAPI app: LibreTranslate's API (``/translate``, ``/detect``, ``/languages``,
+``/frontend/settings``, ``/suggest``, ``/spec``) plus ``/summarize``, ``/health``, ``/metrics``,
+the web page at ``/`` and OpenAPI docs at ``/docs``.
 
-Handlers only parse, check and route: sentences go to the model pool's dynamic batchers, which
-run the models in a worker thread. Every error is ``{"error": "..."}`` with its status code; a
-server-side failure is logged with its traceback and answered without one (and without paths)."""
+Handlers only parse, check and route. ``/translate`` takes the library's document path
+(toolkit.tasks.translate): the texts are planned as `toolkit translate` plans a file (``text``: a
+.txt file, ``html``: an .html file, ``markdown``: an .md file, an extension of LibreTranslate's
+API), the plan's units go to the model pool's dynamic batchers, which run the models in a worker
+thread, and the outputs are restored, so the server's answer is the CLI's output byte for byte.
+Every error is ``{"error": "..."}`` with its status code; a server-side failure is logged with
+its traceback and answered without one (and without paths)."""
 
 from __future__ import annotations
 
 import asyncio
+import hmac
+import json
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from datetime import datetime, timezone
 from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -25,25 +34,49 @@ from toolkit.errors import ToolkitError
 from toolkit.serve import schemas
 from toolkit.serve.batcher import BatchLimits, Overloaded
 from toolkit.serve.catalog import Catalog, build_catalog
-from toolkit.serve.http import ApiError, Guard, bearer, error_response, optional_int, read_params
-from toolkit.serve.limits import ApiKeys, RateLimiter, key_id
-from toolkit.serve.markup import html_units, text_unit
+from toolkit.serve.http import (
+    ApiError,
+    ClientGone,
+    Guard,
+    Shutdown,
+    bearer,
+    error_response,
+    optional_int,
+    read_params,
+    unless_disconnected,
+)
+from toolkit.serve.limits import ApiKeys, FloodGuard, RateLimiter, TrustedProxies, key_id
 from toolkit.serve.metrics import Metrics
 from toolkit.serve.models import ModelKey, ModelPool, estimate_tokens
 from toolkit.serve.settings import ServeSettings
+from toolkit.serve.suggestions import Suggestions, SuggestionStoreFull
+from toolkit.tasks.translate import UnitResults, document_from_text, plan, restore
+from toolkit.text.glossary import Glossary, extend_glossary, load_glossary
 from toolkit.text.languages import ISO_639_1, normalize_language
 
 log = logging.getLogger("toolkit.serve")
 
+# format → the kind of file `toolkit translate` would read ("markdown" is this server's extension).
+FORMATS = {"text": "txt", "html": "html", "markdown": "md"}
+# A request's own glossary (the "glossary" and "keep" extension fields): bounded, as every input is.
+MAX_REQUEST_TERMS = 1000
+MAX_TERM_CHARS = 200
+
+
 def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastAPI:
     """The app for ``settings`` (the catalog of models is found now; nothing is loaded until used)."""
     settings.check()
-    catalog = catalog or build_catalog(settings)
     keys = ApiKeys.load(settings.api_keys) if settings.api_keys else None
+    catalog = catalog or build_catalog(settings)
     metrics = Metrics()
     limiter = RateLimiter()
+    flood = FloodGuard(settings.flood_threshold, settings.flood_forgive_seconds)
+    suggestions = Suggestions(settings.suggestions_dir) if settings.suggestions_dir is not None else None
     limits = BatchLimits(settings.max_batch_size, settings.max_batch_tokens, settings.max_wait_ms, settings.max_queue)
-    detect_candidates = catalog.codes() or None
+    # Detection looks at every language the identifier knows, not only the served ones: German
+    # must be reported as German (and refused by name), not as the served language it is nearest.
+    detect_candidates = None
+    server_terms = load_glossary(settings.glossary, settings.keep)  # a bad file stops the start (exit 2)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -66,11 +99,11 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
 
     app = FastAPI(title="toolkit serve", version=toolkit.__version__, lifespan=lifespan,
                   description="LibreTranslate-compatible translation, plus summarisation, with dynamic batching.")
-    app.add_middleware(Guard, settings=settings, metrics=metrics)
+    app.state.shutdown = Shutdown()
+    app.add_middleware(Guard, settings=settings, metrics=metrics, proxies=TrustedProxies(settings.forwarded_allow_ips),
+                       shutdown=app.state.shutdown)
     if settings.cors_origins:
-        from fastapi.middleware.cors import CORSMiddleware
-
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+        app.add_middleware(_JsonCORS, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["Content-Type", "Authorization"])
 
     @app.exception_handler(ApiError)
@@ -97,7 +130,12 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
     # -- helpers shared by the endpoints --------------------------------------------------------
 
     def authorize(request: Request, params: dict[str, Any]) -> None:
-        """403 for a bad or (with --require-key) missing key; 429 over the rate limit."""
+        """403 for a bad or (with --require-key) missing key, or a client banned for flooding;
+        429 over the rate limit."""
+        client = request.client.host if request.client else "unknown"
+        if flood.banned(client):
+            metrics.rejected.labels("banned").inc()
+            raise ApiError(403, "Too many request limits violations")
         key = params.get("api_key") or bearer(request)
         found = None
         if key and keys is not None:
@@ -108,7 +146,6 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
         elif settings.require_key:
             metrics.rejected.labels("key").inc()
             raise ApiError(403, "An API key is required: pass api_key (ask the server's operator for one)")
-        client = request.client.host if request.client else "unknown"
         identity = key_id(found) if found else f"addr:{client}"
         per_minute = settings.rate_limit
         if found is not None and keys is not None and keys.limits[found] is not None:
@@ -117,6 +154,7 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
         wait = limiter.check(identity, per_minute)
         if wait > 0:
             metrics.rejected.labels("rate").inc()
+            flood.report(client)
             raise ApiError(429, f"Slowdown: too many requests (limit: {per_minute} per minute)",
                            {"Retry-After": str(max(1, round(wait)))})
 
@@ -132,6 +170,10 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
             metrics.rejected.labels("limit").inc()
             raise ApiError(400, f"Invalid request: request ({len(texts)}) exceeds text limit ({settings.batch_limit})")
         chars = sum(len(t) for t in texts)
+        longest = max(len(t) for t in texts)
+        if settings.text_char_limit and longest > settings.text_char_limit:
+            metrics.rejected.labels("limit").inc()
+            raise ApiError(400, f"Invalid request: request ({longest}) exceeds text limit ({settings.text_char_limit})")
         if settings.char_limit and chars > settings.char_limit:
             metrics.rejected.labels("limit").inc()
             raise ApiError(400, f"Invalid request: request ({chars}) exceeds text limit ({settings.char_limit})")
@@ -154,11 +196,36 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
         lang, probability = identify(text, candidates)
         return {"language": lang, "confidence": round(probability * 100, 1)}
 
-    async def run(request: Request, key: ModelKey, payloads: list[str]) -> list[str]:
+    def bound_work(request: Request, sizes: list[int]) -> None:
+        """413 when one request would queue more than its share: sentences and estimated tokens,
+        all its texts and pairs together (one client must not fill the queue for everyone)."""
+        work = request.scope.setdefault("toolkit.work", [0, 0])
+        work[0] += len(sizes)
+        work[1] += sum(sizes)
+        unit = "documents" if request.url.path == "/summarize" else "sentences"
+        if work[0] > settings.max_request_sentences:
+            metrics.rejected.labels("work").inc()
+            raise ApiError(413, f"Request too large: {work[0]} {unit}, at most {settings.max_request_sentences} "
+                                "per request; split it over several requests")
+        if work[1] > settings.max_request_tokens:
+            metrics.rejected.labels("work").inc()
+            raise ApiError(413, f"Request too large: about {work[1]} tokens, at most {settings.max_request_tokens} "
+                                "per request; split it over several requests")
+
+    async def run(request: Request, key: ModelKey, payloads: list[Any], group: tuple[Any, ...] = ()) -> list[Any]:
         pool: ModelPool = request.app.state.pool
-        try:
+        tokens = [estimate_tokens(p if isinstance(p, str) else p[0]) for p in payloads]
+        bound_work(request, tokens)
+
+        async def submit() -> list[Any]:
             async with pool.use(key) as entry:
-                return await entry.batcher.submit(payloads, [estimate_tokens(p) for p in payloads])
+                return await entry.batcher.submit(payloads, tokens, group)
+
+        try:
+            return await unless_disconnected(request, submit())
+        except ClientGone:
+            metrics.rejected.labels("gone").inc()
+            raise ApiError(499, "Client closed the request") from None
         except Overloaded as exc:
             metrics.rejected.labels("overloaded").inc()
             raise ApiError(503, str(exc), {"Retry-After": "1"}) from None
@@ -166,27 +233,42 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
             log.error("cannot load %s: %s", key.label, exc)
             raise ApiError(500, f"the model for {key.name} could not be loaded: {exc}") from None
 
-    async def translate_group(request: Request, pair: str, texts: list[str], fmt: str) -> list[str]:
-        lang = pair.split("-")[0]
-        if fmt == "html":
-            docs = [html_units(text, lang) for text in texts]
-            units = [unit for doc in docs for unit in doc.units.values()]
-        else:
-            units = [text_unit(text, lang) for text in texts]
-        sentences = [sentence for unit in units for _, _, sentence in unit.sentences]
-        outputs = await run(request, ModelKey("translation", pair), sentences) if sentences else []
-        rebuilt, offset = [], 0
-        for unit in units:
-            rebuilt.append(unit.rebuild(outputs[offset: offset + len(unit.sentences)]))
-            offset += len(unit.sentences)
-        if fmt != "html":
-            return rebuilt
-        results, position = [], 0
-        for doc in docs:
-            translated = dict(zip(doc.units, rebuilt[position: position + len(doc.units)]))
-            position += len(doc.units)
-            results.append(doc.rebuild(translated))
-        return results
+    def request_terms(params: dict[str, Any]) -> Glossary | None:
+        """The server's glossary extended by the request's ``glossary`` ({source: target}; in a
+        form, that object as JSON) and ``keep`` (a term or a list of terms)."""
+        entries, keep = params.get("glossary"), params.get("keep")
+        if entries is None and keep is None:
+            return server_terms
+        if isinstance(entries, str):
+            try:
+                entries = json.loads(entries)
+            except ValueError:
+                raise ApiError(400, "Invalid request: glossary must be an object of source term: target term") from None
+        if entries is not None and (not isinstance(entries, dict)
+                                    or not all(isinstance(k, str) and isinstance(v, str) for k, v in entries.items())):
+            raise ApiError(400, "Invalid request: glossary must be an object of source term: target term")
+        keep = [keep] if isinstance(keep, str) else keep
+        if keep is not None and (not isinstance(keep, list) or not all(isinstance(t, str) for t in keep)):
+            raise ApiError(400, "Invalid request: keep must be a term or a list of terms")
+        terms = [*(entries or {}).items(), *((t, t) for t in keep or [])]
+        if len(terms) > MAX_REQUEST_TERMS:
+            raise ApiError(400, f"Invalid request: {len(terms)} glossary and keep terms, at most {MAX_REQUEST_TERMS}")
+        if any(len(term) > MAX_TERM_CHARS or len(target) > MAX_TERM_CHARS for term, target in terms):
+            raise ApiError(400, f"Invalid request: a glossary or keep term is longer than {MAX_TERM_CHARS} characters")
+        try:
+            return extend_glossary(server_terms, entries, keep or [])
+        except ToolkitError as exc:
+            raise ApiError(400, f"Invalid request: {exc}") from None
+
+    async def translate_group(request: Request, pair: str, texts: list[str], fmt: str,
+                              glossary: Glossary | None) -> list[str]:
+        """The library's plan and restore around the batcher: the same output as `toolkit translate`."""
+        src, tgt = pair.split("-")
+        docs = [document_from_text(text, str(i), FORMATS[fmt], "http") for i, text in enumerate(texts)]
+        planned = plan(docs, src, tgt, glossary)
+        per_unit = await run(request, ModelKey("translation", pair), planned.texts) if planned.units else []
+        results = restore(planned, UnitResults.join(per_unit))
+        return [result.output.replace("\n", doc.newline) for result, doc in zip(results, docs)]
 
     # -- endpoints ------------------------------------------------------------------------------
 
@@ -204,8 +286,12 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
         target = language(params.get("target"), "target")
         source = params.get("source")
         fmt = params.get("format") or "text"
-        if fmt not in ("text", "html"):
+        if not isinstance(fmt, str) or fmt not in FORMATS:
             raise ApiError(400, f"{fmt} format is not supported")
+        glossary = request_terms(params)
+        alternatives = optional_int(params.get("alternatives"), "alternatives") or 0
+        if alternatives > settings.alternatives_limit:
+            raise ApiError(400, f"Invalid request: alternatives parameter must be <= {settings.alternatives_limit}")
         detections = None
         if source == "auto":
             detections = [detect_one(text, detect_candidates) for text in texts]
@@ -220,16 +306,19 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
         for pair in groups:
             if pair not in catalog.pairs:
                 src = pair.split("-")[0]
+                detected = " (detected)" if source == "auto" else ""
                 raise ApiError(400, f"{ISO_639_1.get(target, target)} ({target}) is not available as a target "
-                                    f"language from {ISO_639_1.get(src, src)} ({src})")
+                                    f"language from {ISO_639_1.get(src, src)} ({src}){detected}")
         outputs = list(texts)
         pairs = list(groups)
-        translated = await asyncio.gather(*(translate_group(request, pair, [texts[i] for i in groups[pair]], fmt)
-                                            for pair in pairs))
+        translated = await asyncio.gather(*(translate_group(request, pair, [texts[i] for i in groups[pair]], fmt,
+                                                            glossary) for pair in pairs))
         for pair, results in zip(pairs, translated):
             for index, text in zip(groups[pair], results):
                 outputs[index] = text
         result: dict[str, Any] = {"translatedText": outputs if batch else outputs[0]}
+        if alternatives:  # n-best lists are not decoded yet: LibreTranslate's shape, with none offered
+            result["alternatives"] = [[] for _ in outputs] if batch else []
         if detections is not None:
             result["detectedLanguage"] = detections if batch else detections[0]
         return result
@@ -241,7 +330,12 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
         authorize(request, params)
         texts, _, request_log = texts_of(params)
         request.scope.setdefault("toolkit.log", {}).update(request_log)
-        return [detect_one("\n".join(texts), detect_candidates)]
+        from toolkit.text.detect import ranked
+
+        candidates = ranked("\n".join(texts), detect_candidates)
+        # Best first, as LibreTranslate lists them; the unlikely tail (under 0.1%) says nothing.
+        return [{"language": lang, "confidence": round(p * 100, 1)} for i, (lang, p) in enumerate(candidates)
+                if i == 0 or p >= 0.001]
 
     @app.get("/languages", response_model=list[schemas.Language], summary="Languages and their targets")
     async def languages() -> Any:
@@ -265,7 +359,8 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
         if catalog.summarizer_for(lang) is None:
             served_text = ", ".join(sorted(catalog.summarizers)) or "none"
             raise ApiError(400, f"no summariser for {lang} on this server (served: {served_text})")
-        lengths = {name: optional_int(params.get(name), name) for name in ("min_length", "max_length")}
+        lengths = {name: optional_int(params.get(name), name, settings.max_summary_length)
+                   for name in ("min_length", "max_length")}
         if any(v is not None for v in lengths.values()) and catalog.is_extractive(lang):
             raise ApiError(400, "min_length and max_length apply to seq2seq summarisers; this language is served by "
                                 f"{catalog.summarizer_for(lang)}, which picks whole sentences")
@@ -275,8 +370,10 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
         if low is not None and high is not None and low > high:
             raise ApiError(400, f"Invalid request: min_length {low} is larger than max_length {high}")
         request.scope.setdefault("toolkit.log", {}).update(request_log, source=requested, target=lang)
+        # Generation options go with each document: one loaded model serves every length asked for,
+        # and a batch only holds documents asking for the same lengths.
         options = tuple((k, v) for k, v in sorted(lengths.items()) if v is not None)
-        summaries = await run(request, ModelKey("summarization", lang, options), texts)
+        summaries = await run(request, ModelKey("summarization", lang), [(text, options) for text in texts], options)
         result: dict[str, Any] = {"summary": summaries if batch else summaries[0], "lang": lang}
         if detected is not None:
             result["detectedLanguage"] = detected
@@ -291,9 +388,67 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
 
     @app.get("/metrics", summary="Prometheus metrics")
     async def prometheus(request: Request) -> Response:
+        if settings.metrics_token is not None:
+            given = (bearer(request) or "").encode("utf-8", "replace")
+            if not hmac.compare_digest(given, settings.metrics_token.encode("utf-8")):
+                raise ApiError(401, "Unauthorized", {"WWW-Authenticate": "Bearer"})
         pool: ModelPool = request.app.state.pool
         return Response(metrics.render(pool.queued()), media_type=metrics.content_type)
 
+    @app.get("/frontend/settings", summary="Settings for a LibreTranslate front end")
+    async def frontend_settings() -> Any:
+        codes = sorted(catalog.codes())
+        source = "fr" if "fr" in codes else (codes[0] if codes else "auto")
+        target = "en" if "en" in codes else (codes[-1] if codes else "en")
+        return {"charLimit": settings.text_char_limit or settings.char_limit or -1,
+                "frontendTimeout": 500, "apiKeys": settings.api_keys is not None, "keyRequired": settings.require_key,
+                "suggestions": settings.suggestions_dir is not None, "filesTranslation": False,
+                "supportedFilesFormat": [],
+                "language": {"source": {"code": source, "name": ISO_639_1.get(source, "Auto Detect")},
+                             "target": {"code": target, "name": ISO_639_1.get(target, target)}}}
+
+    @app.get("/spec", summary="The API's OpenAPI document (LibreTranslate serves its spec here)")
+    async def spec(request: Request) -> Any:
+        return request.app.openapi()
+
+    @app.post("/suggest", responses=schemas.ERRORS, openapi_extra=schemas.body(schemas.SuggestBody),
+              summary="Suggest a better translation (stored for the operator; off unless --suggestions-dir)")
+    async def suggest(request: Request) -> Any:
+        if suggestions is None:
+            raise ApiError(403, "Suggestions are disabled on this server.")
+        params = await read_params(request)
+        authorize(request, params)
+        values = {}
+        for name in ("q", "s", "source", "target"):
+            value = params.get(name)
+            if not value or not isinstance(value, str):
+                raise ApiError(400, f"Invalid request: missing {name} parameter")
+            values[name] = value
+        for name in ("source", "target"):
+            values[name] = language(values[name], name)
+        if settings.char_limit and len(values["q"]) + len(values["s"]) > settings.char_limit:
+            raise ApiError(400, f"Invalid request: request ({len(values['q']) + len(values['s'])}) exceeds text "
+                                f"limit ({settings.char_limit})")
+        client = request.client.host if request.client else None
+        record = {"ts": datetime.now(timezone.utc).isoformat(timespec="seconds"), **values, "client": client}
+        try:
+            await asyncio.to_thread(suggestions.add, record)
+        except SuggestionStoreFull as exc:
+            raise ApiError(503, str(exc)) from None
+        return {"success": True}
+
     return app
+
+
+class _JsonCORS(CORSMiddleware):
+    """Starlette's CORS middleware, with its refused preflight (plain text) as a JSON error."""
+
+    def preflight_response(self, request_headers: Any) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        body = bytes(response.body).decode("utf-8", "replace")
+        headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")}
+        return error_response(response.status_code, body, headers)
 
 

@@ -1,16 +1,16 @@
 """Dynamic batching: items (sentences, documents) from concurrent requests are decoded together.
 
-Each request puts its items on the model's queue and awaits their futures. A collector task
-takes the oldest waiting item, keeps collecting until the batch is full (``max_batch_size`` items
+Each request puts its items on the model's queue (one queue per request) and awaits their
+futures. A collector task takes items round-robin from the waiting requests, keeps collecting until the batch is full (``max_batch_size`` items
 or ``max_batch_tokens`` estimated tokens) or the oldest item has waited ``max_wait_ms``, and runs
 the model on the whole batch in a worker thread, so the event loop keeps serving requests. While
 a batch decodes, new items queue up: under load the next batch is full at once and nobody waits
 for the timer. Each output goes back to its own item's future, so every request gets its own
 results in its own order, whatever else shared the batch.
 
-A request that goes away (its client disconnected, its task was cancelled) cancels its futures:
-items not yet taken are skipped, items already in a batch are decoded with it and their results
-dropped. A batch that fails is retried item by item, so one bad input fails only its request.
+A request that goes away (its client disconnected, its task was cancelled) cancels its futures
+and its waiting items leave the queue at once; items already in a batch are decoded with it and
+their results dropped. A batch that fails is retried item by item, so one bad input fails only its request.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,11 +43,15 @@ class Overloaded(Exception):
     """The model's queue is full: the request is refused rather than queued without bound."""
 
 
+_NO_GROUP = object()
+
+
 @dataclass
 class _Item:
     payload: Any
     tokens: int
     future: asyncio.Future
+    group: Hashable = ()
     enqueued: float = field(default_factory=time.monotonic)
 
 
@@ -64,7 +68,12 @@ class BatchReport:
 class DynamicBatcher:
     """One per loaded model. ``run`` maps a list of payloads to a list of outputs, one each, and
     is only ever called from ``executor`` (so a model is never used by two threads at once when
-    the executor has one worker)."""
+    the executor has one worker).
+
+    Each request's items wait in a queue of their own; a batch takes one item from each waiting
+    request in turn (oldest request first), so a large request shares every batch with the small
+    ones that arrived after it instead of making them wait until it is done. Items of one batch
+    share a ``group`` (e.g. equal generation options): a batch never mixes groups."""
 
     def __init__(self, run: Callable[[list[Any]], list[Any]], limits: BatchLimits, executor: Executor,
                  on_batch: Callable[[BatchReport], None] | None = None) -> None:
@@ -72,35 +81,54 @@ class DynamicBatcher:
         self.limits = limits
         self._executor = executor
         self._on_batch = on_batch
-        self._queue: deque[_Item] = deque()
+        self._requests: deque[deque[_Item]] = deque()  # one queue per waiting request, oldest first
+        self._count = 0  # items waiting, all requests together
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._closing = False
 
     @property
     def queued(self) -> int:
-        return len(self._queue)
+        return self._count
+
+    @property
+    def waiting_requests(self) -> int:
+        return len(self._requests)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._collect(), name="toolkit-batcher")
 
-    async def submit(self, payloads: Sequence[Any], tokens: Sequence[int]) -> list[Any]:
-        """The outputs for ``payloads``, in their order (``tokens``: each payload's estimated size)."""
+    async def submit(self, payloads: Sequence[Any], tokens: Sequence[int], group: Hashable = ()) -> list[Any]:
+        """The outputs for ``payloads``, in their order (``tokens``: each payload's estimated size;
+        ``group``: only items of equal groups are decoded together)."""
         if self._closing or self._task is None:
             raise Overloaded("the server is shutting down")
-        if len(self._queue) + len(payloads) > self.limits.max_queue:
-            raise Overloaded(f"too many sentences are waiting: {len(self._queue)} queued, {len(payloads)} more asked "
+        if self._count + len(payloads) > self.limits.max_queue:
+            raise Overloaded(f"too many sentences are waiting: {self._count} queued, {len(payloads)} more asked "
                              f"for, at most {self.limits.max_queue}; retry later")
+        if not payloads:
+            return []
         loop = asyncio.get_running_loop()
-        items = [_Item(p, t, loop.create_future()) for p, t in zip(payloads, tokens)]
-        self._queue.extend(items)
+        items = deque(_Item(p, t, loop.create_future(), group) for p, t in zip(payloads, tokens))
+        futures = [item.future for item in items]
+        self._requests.append(items)
+        self._count += len(items)
         self._wakeup.set()
         try:
-            return list(await asyncio.gather(*(item.future for item in items)))
+            return list(await asyncio.gather(*futures))
         except BaseException:
-            for item in items:  # the request is gone (or failed): free its places in the queue
-                item.future.cancel()
+            for future in futures:  # the request is gone (or failed): its items are not decoded
+                future.cancel()
+            self._forget(items)
             raise
+
+    def _forget(self, items: deque[_Item]) -> None:
+        """Take a request's waiting items off the queue at once (they hold places in --max-queue)."""
+        for index, waiting in enumerate(self._requests):
+            if waiting is items:
+                del self._requests[index]
+                self._count -= len(waiting)
+                return
 
     async def close(self) -> None:
         """Decode what is queued, then stop (graceful shutdown, or the model being unloaded)."""
@@ -109,47 +137,75 @@ class DynamicBatcher:
         if self._task is not None:
             await self._task
 
+    def _drop_done(self, waiting: deque[_Item]) -> None:
+        while waiting and waiting[0].future.done():
+            waiting.popleft()
+            self._count -= 1
+
     def _drop_cancelled(self) -> None:
-        while self._queue and self._queue[0].future.done():
-            self._queue.popleft()
+        while self._requests:
+            self._drop_done(self._requests[0])
+            if self._requests[0]:
+                return
+            self._requests.popleft()
 
     def _full(self) -> bool:
         size = tokens = 0
-        for item in self._queue:
-            if item.future.done():
-                continue
-            size += 1
-            tokens += item.tokens
-            if size >= self.limits.max_batch_size or tokens >= self.limits.max_batch_tokens:
-                return True
+        group: Any = _NO_GROUP
+        for waiting in self._requests:
+            for item in waiting:
+                if item.future.done():
+                    continue
+                if group is _NO_GROUP:
+                    group = item.group
+                elif item.group != group:
+                    continue
+                size += 1
+                tokens += item.tokens
+                if size >= self.limits.max_batch_size or tokens >= self.limits.max_batch_tokens:
+                    return True
         return False
 
     def _take(self) -> list[_Item]:
         batch: list[_Item] = []
         tokens = 0
-        while self._queue and len(batch) < self.limits.max_batch_size:
-            item = self._queue[0]
-            if item.future.done():
-                self._queue.popleft()
-                continue
-            if batch and tokens + item.tokens > self.limits.max_batch_tokens:
-                break  # a single item over the budget still goes, alone
-            batch.append(self._queue.popleft())
-            tokens += item.tokens
+        group: Any = _NO_GROUP
+        taking = over_budget = False
+        while not over_budget and len(batch) < self.limits.max_batch_size:
+            taking = False
+            for waiting in self._requests:  # one item from each request per round
+                self._drop_done(waiting)
+                if not waiting or len(batch) >= self.limits.max_batch_size:
+                    continue
+                item = waiting[0]
+                if group is _NO_GROUP:
+                    group = item.group
+                elif item.group != group:
+                    continue
+                if batch and tokens + item.tokens > self.limits.max_batch_tokens:
+                    over_budget = True  # a single item over the budget still goes, alone
+                    break
+                batch.append(waiting.popleft())
+                self._count -= 1
+                tokens += item.tokens
+                taking = True
+            if not taking:
+                break
+        self._requests = deque(waiting for waiting in self._requests if waiting)
         return batch
 
     async def _collect(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             self._drop_cancelled()
-            if not self._queue:
+            if not self._requests:
                 if self._closing:
                     return
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
             # Wait for company until the batch is full or the oldest item's time is up.
-            deadline = self._queue[0].enqueued + self.limits.max_wait_ms / 1000
+            deadline = min(waiting[0].enqueued for waiting in self._requests if waiting) + self.limits.max_wait_ms / 1000
             while not self._closing and not self._full():
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:

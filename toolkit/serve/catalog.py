@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from toolkit.errors import ToolkitError
 from toolkit.serve.models import Decoded, ModelKey, ServedModel
 from toolkit.serve.settings import ServeSettings
 from toolkit.text.languages import ISO_639_1
+
+if TYPE_CHECKING:
+    from toolkit.tasks.translate import Translator
 
 
 @dataclass
@@ -44,7 +47,7 @@ class Catalog:
         """Load the model behind ``key`` (called in a thread by the pool)."""
         if key.task == "translation":
             return self._load_translator(key.name)
-        return self._load_summarizer(key.name, dict(key.options))
+        return self._load_summarizer(key.name)
 
     def _load_translator(self, pair: str) -> ServedModel:
         from toolkit.config import load_defaults
@@ -60,31 +63,91 @@ class Catalog:
         generation = build(GenerationOptions, {"num_beams": settings.beams or None})
         translator = load_translator(self.pairs[pair], src, tgt, self.registry, settings.allow_pivot, self.pinned,
                                      engine, generation)
-        return ServedModel(translator, _translate)
+        return ServedModel(translator, _generate)
 
-    def _load_summarizer(self, lang: str, lengths: dict[str, Any]) -> ServedModel:
+    def _load_summarizer(self, lang: str) -> ServedModel:
         from toolkit.config import load_defaults
-        from toolkit.io.documents import Document
         from toolkit.options import EngineOptions, GenerationOptions, build
         from toolkit.tasks.summarize import load_summarizer
 
         settings = self.settings
         defaults = load_defaults().summarization
         model = self.summarizer_for(lang)
-        generation = build(GenerationOptions, {**{k: v for k, v in lengths.items() if v is not None},
-                                               "num_beams": settings.beams or None})
+        generation = build(GenerationOptions, {"num_beams": settings.beams or None})
         engine = build(EngineOptions, {"device": settings.device, "backend": settings.backend or defaults.backend,
                                        "quantization": settings.quantization, "threads": settings.threads,
                                        "batch_size": defaults.batch_size, "max_batch_tokens": defaults.max_batch_tokens})
-        summarizer = load_summarizer(model, lang, engine, generation)
+        return ServedModel(load_summarizer(model, lang, engine, generation), _summarize)
 
-        def run(model: Any, texts: list[str]) -> Decoded:
-            docs = [Document(id=f"request-{i}", text=text, source="http") for i, text in enumerate(texts)]
+    def is_extractive(self, lang: str) -> bool:
+        from toolkit.tasks.summarize import EXTRACTIVE
+
+        model = self.summarizer_for(lang) or ""
+        return bool(EXTRACTIVE.match(model.lower())) and not Path(model).exists()
+
+    def check_references(self) -> None:
+        """Every model named with --translator/--summarizer exists (a folder with a config.json)
+        or, offline, is in the local cache: one line at start, not a 500 on every request.
+        Nothing is loaded; a hub id not cached is fetched on first use when the hub is reachable."""
+        named = [(f"--translator {pair}={model}", model) for pair, model in self.settings.translators.items()]
+        named += [(f"--summarizer {'' if lang == '*' else lang + '='}{model}", model)
+                  for lang, model in self.settings.summarizers.items()]
+        for option, model in named:
+            check_reference(option, model)
+
+
+def check_reference(option: str, model: str) -> None:
+    from toolkit.models.hub import hub_offline, looks_like_path, resolve_model
+    from toolkit.tasks.summarize import EXTRACTIVE
+
+    path = Path(model).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ToolkitError(f"{option}: not a model directory (no config.json)")
+        return
+    if EXTRACTIVE.match(model.lower()) and option.startswith("--summarizer"):
+        return
+    if not path.exists() and not looks_like_path(model) and not hub_offline():
+        return  # a hub id: downloaded into the cache on first use
+    try:
+        resolve_model(model, allow_download=False)
+    except ToolkitError as exc:
+        raise ToolkitError(f"{option}: {exc}") from None
+
+
+def _summarize(model: Any, payloads: list[tuple[str, tuple[tuple[str, Any], ...]]]) -> Decoded:
+    """Documents in (text, generation options: equal within a batch), one summary each. The
+    options apply to this call only: the engine's settings are put back afterwards (this runs in
+    the one worker thread that touches the model)."""
+    from toolkit.io.documents import Document
+
+    docs = [Document(id=f"request-{i}", text=text, source="http") for i, (text, _) in enumerate(payloads)]
+    options = dict(payloads[0][1]) if payloads else {}
+    engine = getattr(model, "engine", None)
+    if not options or engine is None:
+        results = model.summarize_documents(docs)
+    else:
+        from types import SimpleNamespace
+
+        from toolkit.engines.base import generation_settings
+
+        saved = engine.settings, getattr(engine, "decoding", None)
+        # The loaded settings stand in for the model's config: the request's options are applied
+        # on top by the same rule as at load time (max_length clips min_length, and so on).
+        engine.settings, _ = generation_settings(SimpleNamespace(**saved[0]), options)
+        if saved[1] is not None:  # CTranslate2 keeps the settings translated to its own options
+            from toolkit.engines.ct2 import decoding_options
+
+            engine.decoding = decoding_options(engine.settings, engine.forced_eos)
+        try:
             results = model.summarize_documents(docs)
-            return Decoded([r.output for r in results], sum(r.source_tokens for r in results),
-                           sum(r.output_tokens for r in results))
+        finally:
+            engine.settings = saved[0]
+            if saved[1] is not None:
+                engine.decoding = saved[1]
+    return Decoded([r.output for r in results], sum(r.source_tokens for r in results),
+                   sum(r.output_tokens for r in results))
 
-        return ServedModel(summarizer, run)
 
     def is_extractive(self, lang: str) -> bool:
         from toolkit.tasks.summarize import EXTRACTIVE
@@ -93,14 +156,14 @@ class Catalog:
         return bool(EXTRACTIVE.match(model.lower())) and not Path(model).exists()
 
 
-def _translate(model: Any, sentences: list[str]) -> Decoded:
-    """Sentences in, one translation each, with the engine's own token counts (``translate``,
-    which gives only the texts, where a translator has no ``translate_sentences``)."""
-    if hasattr(model, "translate_sentences"):
-        records, _ = model.translate_sentences(sentences)
-        return Decoded([r.output for r in records], sum(r.source_tokens for r in records),
-                       sum(r.output_tokens for r in records))
-    return Decoded(model.translate(sentences), 0, 0)
+def _generate(model: Translator, units: list[str]) -> Decoded:
+    """The generate step of the library's document path for one batch of units (the texts of
+    planned sentences, from any number of requests): one (record, warnings) per unit."""
+    from toolkit.tasks.translate import UnitResults
+
+    records, warnings = model.sentences.translate_sentences(units)
+    return Decoded(UnitResults(records, warnings).split(), sum(r.source_tokens for r in records),
+                   sum(r.output_tokens for r in records))
 
 
 def build_catalog(settings: ServeSettings) -> Catalog:
@@ -117,6 +180,7 @@ def build_catalog(settings: ServeSettings) -> Catalog:
         catalog.registry, catalog.pinned = cached_routes(catalog.registry, catalog.pinned)
         catalog.pairs = {pair: None for pair in routable_pairs(catalog.registry, catalog.pinned, settings.allow_pivot)}
     catalog.summarizers = dict(settings.summarizers) if settings.summarizers else cached_summarizers()
+    catalog.check_references()
     if not catalog.pairs and not catalog.summarizers:
         raise ToolkitError("no model to serve: nothing in the local Hugging Face cache is in the registry; pass "
                            "--translator SRC-TGT=MODEL (a hub id or a local folder), or run `toolkit models download "

@@ -3,13 +3,12 @@ toolkit/cli.py; imports only typer until it runs, so `toolkit --help` needs no s
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from toolkit.cli.common import Backend, Device
+from toolkit.cli.common import Backend, Device, GlossaryOption, KeepOption
 
 
 def serve(
@@ -37,8 +36,25 @@ def serve(
     quantization: Annotated[str | None, typer.Option("--quantization", help="ct2 weights: int8 (CPU default), int8_float16, float16, …")] = None,
     threads: Annotated[int, typer.Option("--threads", min=0, help="CPU threads for inference (0: the library's default).")] = 0,
     beams: Annotated[int | None, typer.Option("--beams", min=1, help="Beam size (default: the model's generation config).")] = None,
-    graceful_timeout: Annotated[float, typer.Option("--graceful-timeout", min=0, help="Seconds to let requests in flight finish on SIGTERM.")] = 30.0,
+    glossary: GlossaryOption = None,
+    keep: KeepOption = None,
+    graceful_timeout: Annotated[float, typer.Option("--graceful-timeout", min=0, help="Seconds to let requests in flight finish on SIGTERM (then they are answered 503).")] = 60.0,
     log_texts: Annotated[bool, typer.Option("--log-texts/--no-log-texts", help="Put request texts in the access log (off: only sizes).")] = False,
+    max_request_sentences: Annotated[int, typer.Option("--max-request-sentences", min=1, help="Most sentences (documents for /summarize) one request may queue (413 beyond).")] = 1000,
+    max_request_tokens: Annotated[int, typer.Option("--max-request-tokens", min=1, help="Most estimated tokens one request may queue (413 beyond).")] = 16_384,
+    text_char_limit: Annotated[int, typer.Option("--text-char-limit", min=0, help="Characters per text, as LibreTranslate's --char-limit (0: no limit).")] = 0,
+    max_summary_length: Annotated[int, typer.Option("--max-summary-length", min=1, help="Largest min_length/max_length a /summarize request may ask for.")] = 1024,
+    alternatives_limit: Annotated[int, typer.Option("--alternatives-limit", min=0, help="Most alternatives a /translate request may ask for.")] = 3,
+    max_connections: Annotated[int, typer.Option("--max-connections", min=1, help="Open connections; beyond, the oldest idle one is closed (503 when none is idle).")] = 1000,
+    header_timeout: Annotated[float, typer.Option("--header-timeout", min=0.001, help="Seconds for a request's headers to arrive (408 and close beyond).")] = 10.0,
+    body_timeout: Annotated[float, typer.Option("--body-timeout", min=0, help="Seconds for a request's body to arrive (408 beyond; 0: no limit).")] = 30.0,
+    keep_alive_timeout: Annotated[float, typer.Option("--keep-alive-timeout", min=0.001, help="Seconds an idle keep-alive connection stays open.")] = 5.0,
+    max_header_bytes: Annotated[int, typer.Option("--max-header-bytes", min=1024, help="Request line and headers together (400 beyond).")] = 16_384,
+    forwarded_allow_ips: Annotated[list[str] | None, typer.Option("--forwarded-allow-ips", help="Proxy address or network whose X-Forwarded-For names the client (repeatable; * for any). Default: none, the header is ignored.")] = None,
+    flood_threshold: Annotated[int, typer.Option("--flood-threshold", min=0, help="Rate-limit violations before a client is banned (403) until forgiven (0: no ban).")] = 0,
+    flood_forgive_seconds: Annotated[float, typer.Option("--flood-forgive-seconds", min=1, help="One violation is forgiven per this many seconds.")] = 600.0,
+    metrics_token: Annotated[str | None, typer.Option("--metrics-token", envvar="TOOLKIT_METRICS_TOKEN", help="Bearer token /metrics requires (or set TOOLKIT_METRICS_TOKEN). Default: /metrics is open.")] = None,
+    suggestions_dir: Annotated[Path | None, typer.Option("--suggestions-dir", help="Folder where /suggest stores users' suggestions (suggestions.jsonl). Default: /suggest is off (403).")] = None,
 ) -> None:
     """Serve translation (LibreTranslate's API) and summarisation over HTTP, with a web page at /."""
     from toolkit.console import quiet_libraries, user_errors
@@ -50,20 +66,42 @@ def serve(
             host=host, port=port, translators=parse_translators(translator or []),
             summarizers=parse_summarizers(summarizer or []), registry=registry, allow_pivot=not no_pivot,
             device=device.value, backend=backend.value if backend else None, quantization=quantization,
+            glossary=glossary, keep=list(keep or []),
             threads=threads, beams=beams, max_batch_size=max_batch_size, max_batch_tokens=max_batch_tokens,
             max_wait_ms=max_wait_ms, max_queue=max_queue, max_loaded_models=max_loaded_models, preload=preload,
             api_keys=api_keys, require_key=require_key, rate_limit=rate_limit, char_limit=char_limit,
             batch_limit=batch_limit, max_body_bytes=max_body_bytes, cors_origins=list(cors or []),
-            log_texts=log_texts, graceful_timeout=graceful_timeout)
-        from toolkit.console import EXIT_SIGINT, EXIT_SIGTERM, Terminated
+            log_texts=log_texts, graceful_timeout=graceful_timeout, max_request_sentences=max_request_sentences,
+            max_request_tokens=max_request_tokens, text_char_limit=text_char_limit,
+            max_summary_length=max_summary_length, alternatives_limit=alternatives_limit,
+            max_connections=max_connections, header_timeout=header_timeout, body_timeout=body_timeout,
+            keep_alive_timeout=keep_alive_timeout, max_header_bytes=max_header_bytes,
+            forwarded_allow_ips=list(forwarded_allow_ips or []), flood_threshold=flood_threshold,
+            flood_forgive_seconds=flood_forgive_seconds, metrics_token=metrics_token, suggestions_dir=suggestions_dir)
+        from toolkit.console import EXIT_SIGINT, EXIT_SIGTERM, Terminated, report_interrupt, set_interrupt_note
         from toolkit.serve.server import serve as run_server
 
-        # uvicorn drains the requests in flight, then re-raises the signal it caught.
+        # uvicorn drains the requests in flight, then re-raises the signal it caught: one line
+        # says what became of them (the CLI's own "interrupted" line is this one).
         try:
             run_server(settings)
-        except Terminated:
-            print("toolkit: server stopped on SIGTERM after finishing the requests in flight", file=sys.stderr)
+        except Terminated as exc:
+            set_interrupt_note(stopped("SIGTERM", getattr(exc, "shutdown", None), settings.graceful_timeout))
+            report_interrupt("terminated")
             raise typer.Exit(EXIT_SIGTERM) from None
-        except KeyboardInterrupt:
-            print("toolkit: server stopped on Ctrl-C after finishing the requests in flight", file=sys.stderr)
+        except KeyboardInterrupt as exc:
+            set_interrupt_note(stopped("Ctrl-C", getattr(exc, "shutdown", None), settings.graceful_timeout))
+            report_interrupt("interrupted")
             raise typer.Exit(EXIT_SIGINT) from None
+
+
+def stopped(signal: str, shutdown: Any, graceful_timeout: float) -> str:
+    """What became of the requests in flight, truthfully (counted by the app's middleware)."""
+    if shutdown is None or not shutdown.stopping:
+        return f"server stopped on {signal} before serving"
+    if not shutdown.cut_off:
+        if not shutdown.finished:
+            return f"server stopped on {signal}; no request was in flight"
+        return f"server stopped on {signal} after finishing the requests in flight ({shutdown.finished})"
+    return (f"server stopped on {signal}: {shutdown.finished} request(s) in flight finished, {shutdown.cut_off} "
+            f"cut off at --graceful-timeout {graceful_timeout:g} s and answered 503")

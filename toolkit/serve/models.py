@@ -31,23 +31,23 @@ def estimate_tokens(text: str) -> int:
 @dataclass(frozen=True)
 class ModelKey:
     """What a loaded model serves: ``task`` translation (``name`` = "fr-en") or summarization
-    (``name`` = the language), with the per-request options that change how it is loaded."""
+    (``name`` = the language). Per-request options (summary lengths) are not part of it: they go
+    with each item to the batcher, so one loaded model serves them all and labels stay bounded."""
 
     task: str
     name: str
-    options: tuple[tuple[str, Any], ...] = ()
 
     @property
     def label(self) -> str:
-        extra = ",".join(f"{k}={v}" for k, v in self.options)
-        return f"{self.task}:{self.name}" + (f"[{extra}]" if extra else "")
+        return f"{self.task}:{self.name}"
 
 
 @dataclass
 class Decoded:
-    """A batch's outputs (one per payload) and its token counts, as the library reports them."""
+    """A batch's outputs (one per payload: a text, or a translation unit's record) and its token
+    counts, as the library reports them."""
 
-    outputs: list[str]
+    outputs: list[Any]
     source_tokens: int
     output_tokens: int
 
@@ -62,7 +62,7 @@ class ServedModel:
         self.last_source_tokens = 0
         self.last_output_tokens = 0
 
-    def __call__(self, payloads: list[Any]) -> list[str]:
+    def __call__(self, payloads: list[Any]) -> list[Any]:
         decoded = self._run(self.model, payloads)
         self.last_source_tokens = decoded.source_tokens
         self.last_output_tokens = decoded.output_tokens

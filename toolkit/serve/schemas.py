@@ -15,9 +15,25 @@ class TranslateBody(BaseModel):
     q: str | list[str] = Field(description="Text to translate, or a list of texts", examples=["Bonjour le monde."])
     source: str = Field(description="Source language code, or auto to detect it", examples=["fr"])
     target: str = Field(description="Target language code", examples=["en"])
-    format: Literal["text", "html"] = Field("text",
-                                            description="text, or html (only the text between tags is translated)")
+    format: Literal["text", "html", "markdown"] = Field(
+        "text", description="text (as a .txt file), html (only the text between tags is translated) or markdown "
+                            "(an extension: as a .md file)")
+    glossary: dict[str, str] | None = Field(
+        None, description="Extension: source term → target term, on top of the server's --glossary (at most 1000 "
+                          "terms of 200 characters; in a form, this object as JSON)",
+        examples=[{"Kremlin": "Kremlin"}])
+    keep: str | list[str] | None = Field(None, description="Extension: terms kept as they are (as --keep)")
+    alternatives: int = Field(0, ge=0, description="Alternative translations wanted (at most --alternatives-limit); "
+                                                   "none are decoded yet, the list comes back empty")
     api_key: str | None = Field(None, description="API key (needed when the server runs with --require-key)")
+
+
+class SuggestBody(BaseModel):
+    q: str = Field(description="The original text")
+    s: str = Field(description="The suggested translation")
+    source: str = Field(description="Language of q")
+    target: str = Field(description="Language of s")
+    api_key: str | None = None
 
 
 class DetectedLanguage(BaseModel):
@@ -29,6 +45,7 @@ class TranslateResponse(BaseModel):
     translatedText: str | list[str]
     detectedLanguage: DetectedLanguage | list[DetectedLanguage] | None = Field(
         None, description="Only with source=auto")
+    alternatives: list[str] | list[list[str]] | None = Field(None, description="Only with alternatives > 0")
 
 
 class DetectBody(BaseModel):
@@ -63,8 +80,10 @@ class ErrorResponse(BaseModel):
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Invalid request (missing or bad parameter, unknown language, "
                                                  "over the character limit)"},
-    403: {"model": ErrorResponse, "description": "Missing or invalid API key"},
-    413: {"model": ErrorResponse, "description": "Request body too large"},
+    403: {"model": ErrorResponse, "description": "Missing or invalid API key, or banned for repeated rate-limit "
+                                                 "violations"},
+    408: {"model": ErrorResponse, "description": "Request body not received in time (--body-timeout)"},
+    413: {"model": ErrorResponse, "description": "Request body too large, or more work than one request may queue"},
     429: {"model": ErrorResponse, "description": "Rate limit exceeded (see Retry-After)"},
     500: {"model": ErrorResponse, "description": "Server error (details only in the server log)"},
     503: {"model": ErrorResponse, "description": "Overloaded or shutting down; retry later"},

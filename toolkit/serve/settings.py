@@ -24,6 +24,9 @@ class ServeSettings:
     quantization: str | None = None
     threads: int = 0
     beams: int | None = None
+    # Glossary and kept terms for every translation (as `toolkit translate --glossary/--keep`).
+    glossary: Path | None = None
+    keep: list[str] = field(default_factory=list)
     # Dynamic batching and the model pool.
     max_batch_size: int = 32
     max_batch_tokens: int = 8192
@@ -40,23 +43,57 @@ class ServeSettings:
     max_body_bytes: int = 1_000_000
     cors_origins: list[str] = field(default_factory=list)
     log_texts: bool = False
-    graceful_timeout: float = 30.0
+    graceful_timeout: float = 60.0  # p99 latency at 128 clients was 52.6 s (README, serve load benchmark)
+    # Abuse: work per request, connections, time, proxies, floods.
+    max_request_sentences: int = 1000  # sentences (documents, for /summarize) one request may queue
+    max_request_tokens: int = 16_384  # estimated tokens one request may queue
+    text_char_limit: int = 0  # characters per text (LibreTranslate's --char-limit is per text); 0: none
+    max_summary_length: int = 1024  # the largest max_length/min_length a /summarize request may ask for
+    alternatives_limit: int = 3  # most alternatives a /translate request may ask for (0: none offered)
+    max_connections: int = 1000  # open connections; beyond, the oldest idle one is closed (503 if none is idle)
+    header_timeout: float = 10.0  # seconds for a request's headers to arrive (slowloris)
+    body_timeout: float = 30.0  # seconds for a request's body to arrive
+    keep_alive_timeout: float = 5.0  # seconds an idle keep-alive connection stays open
+    max_header_bytes: int = 16_384  # request line and headers together (400 beyond)
+    forwarded_allow_ips: list[str] = field(default_factory=list)  # proxies trusted for X-Forwarded-For
+    flood_threshold: int = 0  # rate-limit violations before a temporary 403 ban; 0: no ban
+    flood_forgive_seconds: float = 600.0  # one violation forgiven per this many seconds
+    metrics_token: str | None = None  # Bearer token /metrics requires; None: open
+    suggestions_dir: Path | None = None  # where /suggest stores suggestions; None: /suggest is off
 
     def check(self) -> None:
         """One-line errors for values that cannot work (before any model or socket is touched)."""
         positive = {"--max-batch-size": self.max_batch_size, "--max-batch-tokens": self.max_batch_tokens,
                     "--max-loaded-models": self.max_loaded_models, "--batch-limit": self.batch_limit,
-                    "--max-body-bytes": self.max_body_bytes, "--max-queue": self.max_queue}
+                    "--max-body-bytes": self.max_body_bytes, "--max-queue": self.max_queue,
+                    "--max-request-sentences": self.max_request_sentences,
+                    "--max-request-tokens": self.max_request_tokens, "--max-connections": self.max_connections,
+                    "--max-header-bytes": self.max_header_bytes, "--max-summary-length": self.max_summary_length}
         for option, value in positive.items():
             if value < 1:
                 raise ToolkitError(f"{option} must be at least 1, got {value}")
         bounds: dict[str, float] = {"--max-wait-ms": self.max_wait_ms, "--rate-limit": self.rate_limit,
-                                    "--char-limit": self.char_limit, "--graceful-timeout": self.graceful_timeout}
+                                    "--char-limit": self.char_limit, "--graceful-timeout": self.graceful_timeout,
+                                    "--text-char-limit": self.text_char_limit,
+                                    "--alternatives-limit": self.alternatives_limit,
+                                    "--body-timeout": self.body_timeout, "--flood-threshold": self.flood_threshold,
+                                    "--flood-forgive-seconds": self.flood_forgive_seconds}
         for option, bound in bounds.items():
             if bound < 0:
                 raise ToolkitError(f"{option} must not be negative, got {bound}")
         if not 0 <= self.port <= 65535:
             raise ToolkitError(f"--port must be between 0 and 65535, got {self.port}")
+        for option, seconds in {"--header-timeout": self.header_timeout,
+                                "--keep-alive-timeout": self.keep_alive_timeout}.items():
+            if seconds <= 0:  # never timing out is what slowloris needs
+                raise ToolkitError(f"{option} must be more than 0 seconds, got {seconds}")
+        from toolkit.serve.limits import parse_network
+
+        for spec in self.forwarded_allow_ips:
+            if spec != "*":
+                parse_network(spec)
+        if self.metrics_token is not None and not self.metrics_token.strip():
+            raise ToolkitError("--metrics-token must not be empty")
         if self.require_key and self.api_keys is None:
             raise ToolkitError("--require-key needs --api-keys FILE (the keys that are accepted)")
 

@@ -63,7 +63,11 @@ def run_pipeline(docs: Sequence[Document], translator: Translator | DocumentTran
     result = PipelineResult(order)
 
     def translate(stage_docs: Sequence[Document], with_: Translator | DocumentTranslator, folder: str) -> list[DocumentResult]:
-        results = run_batched(stage_docs, with_.translate_batch, with_.count_sentences, "translating", show_progress)
+        from toolkit.tasks.documents import with_structured_files
+
+        # A structured input (docx, srt, …) is translated into its own format; its summary is text.
+        results = run_batched(stage_docs, with_structured_files(with_), with_.count_sentences, "translating",
+                              show_progress)
         result.stages.append(Stage("translate", with_.describe(), results, folder))
         return results
 
@@ -113,8 +117,8 @@ def translate_summaries(docs: Sequence[Document], results: list[DocumentResult],
 class Pipeline:
     """Translation and summary of the same documents, as `toolkit pipeline` makes them.
 
-    >>> pipe = Pipeline(Translator.from_pretrained(...), Summarizer.from_pretrained("lead-3"))
-    >>> pipe.process(["Un article ..."])   # [{"translation": "...", "summary": "..."}]
+        >>> pipe = Pipeline(Translator.from_pretrained(...), Summarizer.from_pretrained("lead-3"))
+        >>> pipe.process(["Un article ..."])   # [{"translation": "...", "summary": "..."}]
     """
 
     def __init__(self, translator: Translator, summarizer: Summarizer, order: str = "translate-first",

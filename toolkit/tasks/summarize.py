@@ -34,8 +34,8 @@ MAX_REDUCE_LEVELS = 8
 class Summarizer:
     """What every summariser offers; ``Summarizer.from_pretrained`` picks the right one.
 
-    >>> Summarizer.from_pretrained("sshleifer/distilbart-cnn-12-6").summarize(["long text ..."])
-    >>> Summarizer.from_pretrained("textrank-3", lang="fr").summarize(["Un long article ..."])
+        >>> Summarizer.from_pretrained("sshleifer/distilbart-cnn-12-6").summarize(["long text ..."])
+        >>> Summarizer.from_pretrained("textrank-3", lang="fr").summarize(["Un long article ..."])
     """
 
     lang: str

@@ -1,4 +1,16 @@
-"""Translator: sentence-aware, lossless document translation with one interface over backends."""
+"""Translation of documents in three steps, the same for every caller (CLI, Python API, server):
+
+- ``plan``: documents → a :class:`Plan` — their segmentation, and the translatable units (the text
+  pieces of each sentence, with protected spans and glossary terms taken out, HTML entities decoded);
+- generate: the units' texts → :class:`UnitResults`, one record per unit. This is the only step that
+  differs between callers: a :class:`SentenceTranslator` (an engine, or a pivot of several) for the
+  CLI and the API, the model's dynamic batcher for the server;
+- ``restore``: plan + unit results → one DocumentResult per document (spans and terms put back,
+  structure kept, warnings per sentence).
+
+Pivoting (:class:`PivotTranslator`) and routing by language (:class:`DocumentTranslator`) wrap
+sentence translators; a glossary is an input of the plan, given to a :class:`Translator` instance.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +18,22 @@ import html
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from toolkit.config import Defaults, default_translation_model
 from toolkit.engines.base import Engine
 from toolkit.engines.loader import load_engine
-from toolkit.errors import ToolkitError
+from toolkit.errors import ModelError, RouteError, ToolkitError
 from toolkit.io.documents import Document, as_documents, chunked
 from toolkit.io.results import DocumentResult, SegmentRecord
 from toolkit.models.registry import Hop, Registry, Route, hop_for_model, load_registry, resolve_route
 from toolkit.options import EngineOptions, GenerationOptions, LanguageCodes, split_options
 from toolkit.text.glossary import Glossary
-from toolkit.text.protect import Piece, forbidden_strings, pieces, restore
+from toolkit.text.protect import Piece, forbidden_strings, pieces
+from toolkit.text.protect import restore as restore_pieces
 from toolkit.text.segment import (
     Paragraph,
     SegmentedDocument,
@@ -30,6 +43,8 @@ from toolkit.text.segment import (
     word_separator,
 )
 
+FORMATS = ("txt", "md", "html")
+
 
 def segment(doc: Document, lang: str) -> SegmentedDocument:
     """A document's paragraphs and sentences, by its format (Markdown, HTML or plain text)."""
@@ -38,38 +53,174 @@ def segment(doc: Document, lang: str) -> SegmentedDocument:
     return segment_document(doc.text, lang, markdown=doc.format == "md")
 
 
-class Translator:
-    """Translate documents with a seq2seq model (MarianMT by default).
+def document_from_text(text: str, doc_id: str, format: str = "txt", source: str = "<text>") -> Document:
+    """A text as `toolkit translate` reads a file of that ``format``: CRLF or CR newlines become LF,
+    and the result's ``newline`` remembers CRLF, so the output can be written back in that style."""
+    newline = "\r\n" if "\r\n" in text else "\n"
+    return Document(id=doc_id, text=text.replace("\r\n", "\n").replace("\r", "\n"), source=source, format=format,
+                    newline=newline)
+
+
+# -- plan → generate → restore ---------------------------------------------------------------------
+
+@dataclass
+class PlannedSentence:
+    """One source sentence cut into pieces (text to translate, spans and terms to put back)."""
+
+    parts: list[Piece]
+    paragraph: Paragraph
+    forbidden: list[str]  # protected spans a model output must not copy (see toolkit.text.protect)
+
+
+@dataclass
+class Plan:
+    """What translating ``docs`` takes: the model reads ``texts``; ``restore`` needs the rest."""
+
+    docs: list[Document]
+    segmented: list[SegmentedDocument]
+    sentences: list[PlannedSentence]  # every sentence of every document, in document order
+    units: list[tuple[int, str]]  # (index in ``sentences``, the text the model reads)
+    glossary_counts: list[Counter[str]]  # per document: glossary terms applied
+    target_lang: str
+    glossary: bool = False  # a glossary was given (the results then count its terms)
+
+    @property
+    def texts(self) -> list[str]:
+        return [text for _, text in self.units]
+
+
+@dataclass
+class UnitResults:
+    """The generate step's answer: one record per unit of a plan (output, pieces, tokens, pivot
+    ``via``), and warnings as (unit index, message)."""
+
+    records: list[SegmentRecord]
+    warnings: list[tuple[int, str]] = field(default_factory=list)
+
+    def split(self) -> list[tuple[SegmentRecord, list[str]]]:
+        """Per unit: its record and its warnings (what a batcher hands back to each request)."""
+        messages: list[list[str]] = [[] for _ in self.records]
+        for index, message in self.warnings:
+            messages[index].append(message)
+        return list(zip(self.records, messages))
+
+    @classmethod
+    def join(cls, per_unit: Sequence[tuple[SegmentRecord, list[str]]]) -> UnitResults:
+        return cls([record for record, _ in per_unit],
+                   [(index, message) for index, (_, messages) in enumerate(per_unit) for message in messages])
+
+
+def plan(docs: Sequence[Document], source_lang: str, target_lang: str, glossary: Glossary | None = None) -> Plan:
+    """Segment ``docs`` and cut each sentence into text pieces and protected spans; with a glossary,
+    its terms become protected pieces too (restored as their targets). No model is involved."""
+    segmented = [segment(doc, source_lang) for doc in docs]
+    sentences: list[PlannedSentence] = []
+    applied: list[Counter[str]] = []
+    for seg in segmented:
+        doc_parts = [pieces(text, seg.paragraphs[p].protected[s] if seg.paragraphs[p].protected else [])
+                     for p, s, text in seg.sentences]
+        applied.append(Counter())
+        if glossary is not None:
+            for i, parts in enumerate(doc_parts):
+                doc_parts[i], counts = glossary.apply(parts)
+                applied[-1].update(counts)
+        forbidden = forbidden_strings(doc_parts)
+        sentences += [PlannedSentence(parts, seg.paragraphs[p], forbidden)
+                      for parts, (p, _, _) in zip(doc_parts, seg.sentences)]
+    # HTML: the model reads decoded text ("&eacute;" → "é"); its outputs are escaped again.
+    units = [(owner, html.unescape(part.core) if sentence.paragraph.markup else part.core)
+             for owner, sentence in enumerate(sentences) for part in sentence.parts if part.translatable]
+    return Plan(list(docs), segmented, sentences, units, applied, target_lang, glossary is not None)
+
+
+def restore(planned: Plan, generated: UnitResults, seconds: float = 0.0) -> list[DocumentResult]:
+    """One result per planned document: the units' outputs put back between the protected spans,
+    the sentences back in their paragraphs. ``seconds`` (the run's time) is apportioned by each
+    document's share of the source tokens."""
+    if len(generated.records) != len(planned.units):
+        raise ValueError(f"{len(generated.records)} unit results for a plan of {len(planned.units)} units")
+    per_sentence: list[list[SegmentRecord]] = [[] for _ in planned.sentences]
+    for (owner, _), record in zip(planned.units, generated.records):
+        per_sentence[owner].append(record)
+    raw_warnings = [(planned.units[i][0], message) for i, message in generated.warnings]
+    records = []
+    for index, (sentence, done) in enumerate(zip(planned.sentences, per_sentence)):
+        paragraph, parts, forbidden = sentence.paragraph, sentence.parts, sentence.forbidden
+        escape = None if not paragraph.markup else partial(html.escape, quote=paragraph.markup == "html-attribute")
+        output, cleaned = restore_pieces(parts, [r.output for r in done], forbidden, paragraph.table_row, escape)
+        hops = len(done[0].via) if done else 0
+        records.append(SegmentRecord(
+            0, 0, "".join(part.text for part in parts), output,
+            pieces=sum(r.pieces for r in done),
+            source_tokens=sum(r.source_tokens for r in done),
+            output_tokens=sum(r.output_tokens for r in done),
+            via=[restore_pieces(parts, [r.via[k] for r in done], forbidden, paragraph.table_row, escape)[0]
+                 for k in range(hops)],
+            protected=sum(part.protected and part.replacement is None for part in parts),
+            glossary=sum(part.replacement is not None for part in parts),
+        ))
+        if cleaned:
+            raw_warnings.append((index, (f"{cleaned} model output(s) held a line break, a table pipe or a copy "
+                                         "of a protected span: removed or escaped")))
+    total_tokens = sum(r.source_tokens for r in records) or 1
+    results = []
+    offset = 0
+    for doc, seg, counts in zip(planned.docs, planned.segmented, planned.glossary_counts):
+        located = seg.sentences
+        doc_records = records[offset: offset + len(located)]
+        outputs: list[list[str]] = [[] for _ in seg.paragraphs]
+        for (p, s, _), record in zip(located, doc_records):
+            record.paragraph, record.sentence = p, s
+            outputs[p].append(record.output)
+        warnings = [f"{doc.id}: paragraph {located[i - offset][0] + 1}, sentence {located[i - offset][1] + 1}: {message}"
+                    for i, message in raw_warnings if offset <= i < offset + len(located)]
+        source_tokens = sum(r.source_tokens for r in doc_records)
+        results.append(DocumentResult(
+            id=doc.id,
+            source=doc.source,
+            output=seg.reassemble(outputs, word_separator(planned.target_lang)),
+            seconds=seconds * source_tokens / total_tokens,
+            source_tokens=source_tokens,
+            output_tokens=sum(r.output_tokens for r in doc_records),
+            segments=doc_records,
+            warnings=warnings,
+            newline=doc.newline,
+        ))
+        if planned.glossary:
+            results[-1].extra["glossary"] = {"applied": sum(counts.values()), "per_term": dict(sorted(counts.items()))}
+        offset += len(located)
+    return results
+
+
+# -- sentence translators (the generate step) ------------------------------------------------------
+
+@runtime_checkable
+class SentenceTranslator(Protocol):
+    """Sentences in, one record each (and warnings as (sentence index, message)): what the
+    document path needs from a model. An engine (:class:`EngineTranslator`) or several in a row
+    (:class:`PivotTranslator`)."""
+
+    source_lang: str
+    target_lang: str
+
+    def translate_sentences(self, sentences: Sequence[str], on_batch: Callable[[int], None] | None = None
+                            ) -> tuple[list[SegmentRecord], list[tuple[int, str]]]: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+class EngineTranslator:
+    """One model (torch or CTranslate2 engine) for one language pair.
 
     Long sentences are split to the model's input limit and their pieces translated separately;
-    every split and every output that reached the length limit is reported as a warning.
-
-    >>> tr = Translator.from_pretrained("Helsinki-NLP/opus-mt-fr-en", backend="ct2")  # or a folder
-    >>> tr.translate(["Bonjour le monde."])
-    """
-
-    glossary: Glossary | None = None  # terms forced to their target (toolkit.text.glossary)
+    every split and every output that reached the length limit is reported as a warning."""
 
     def __init__(self, engine: Engine, source_lang: str, target_lang: str, hop: Hop | None = None) -> None:
         self.engine = engine
-        self.model_ref = engine.ref
         self.source_lang = source_lang
         self.target_lang = target_lang
         reference = engine.ref.reference if engine.ref else "?"
         self.hop = hop or Hop(reference, source_lang, target_lang, "explicit")
-
-    @classmethod
-    def from_pretrained(cls, reference: str | None = None, source_lang: str = "fr", target_lang: str = "en", *,
-                        engine: EngineOptions | None = None, generation: GenerationOptions | None = None,
-                        hop: Hop | None = None, **options: Any) -> Translator:
-        """A hub id or local folder (default: the configured model for the pair). Options come
-        as objects (``engine=EngineOptions(...)``) or by field name (``backend="ct2"``, ``num_beams=4``)."""
-        engine_options, generation_options = split_options(options, engine, generation)
-        reference = reference or (hop.model if hop else default_translation_model(source_lang, target_lang))
-        codes = LanguageCodes(source_prefix=hop.source_prefix, src_code=hop.src_code,
-                              tgt_code=hop.tgt_code) if hop else None
-        loaded = load_engine(reference, "translation", engine_options, generation_options, codes)
-        return cls(loaded, source_lang, target_lang, hop)
 
     def describe(self) -> dict[str, Any]:
         """The manifest's account of the model and the settings actually used."""
@@ -80,17 +231,17 @@ class Translator:
                             on_batch: Callable[[int], None] | None = None) -> tuple[list[SegmentRecord], list[tuple[int, str]]]:
         """Translate sentences one-to-one; returns alignment records and (sentence index, warning)."""
         budget = self.engine.input_limit
-        pieces: list[str] = []
+        parts: list[str] = []
         owners: list[int] = []
         warnings: list[tuple[int, str]] = []
         for index, sentence in enumerate(sentences):
-            parts = split_to_budget(sentence, self.engine.count_tokens, budget)
-            if len(parts) > 1:
+            split = split_to_budget(sentence, self.engine.count_tokens, budget)
+            if len(split) > 1:
                 warnings.append((index, (f"longer than the model's {budget}-token input limit: "
-                                          f"split into {len(parts)} pieces translated separately")))
-            pieces.extend(parts)
-            owners.extend([index] * len(parts))
-        generated = self.engine.generate(pieces, on_batch)
+                                          f"split into {len(split)} pieces translated separately")))
+            parts.extend(split)
+            owners.extend([index] * len(split))
+        generated = self.engine.generate(parts, on_batch)
         records = [SegmentRecord(0, i, s, "", 0) for i, s in enumerate(sentences)]
         for owner, gen in zip(owners, generated):
             record = records[owner]
@@ -103,132 +254,22 @@ class Translator:
                 warnings.append((owner, f"output reached the {limit}-token generation limit and may be cut"))
         return records, warnings
 
-    def translate(self, texts: Sequence[str]) -> list[str]:
-        """One translation per text, each segmented, translated and reassembled exactly as
-        `toolkit translate` does with a file (same sentences, same layout, same output)."""
-        return [result.output for result in self.translate_batch(list(as_documents(texts)))]
 
-    def translate_documents(self, docs: Iterable[Document | str], chunk_size: int = 256) -> Iterator[DocumentResult]:
-        """Results in input order, with per-sentence alignment, tokens, timing and warnings.
-        Documents are read lazily and translated ``chunk_size`` at a time (sentences of a chunk
-        share batches), so an iterator over a large corpus is never held in memory."""
-        for chunk in chunked(as_documents(docs), chunk_size):
-            yield from self.translate_batch(chunk)
+class PivotTranslator:
+    """Two (or more) sentence translators in a row, sentence by sentence: every source sentence
+    keeps its alignment to the final output, and the intermediate translations are recorded (``via``)."""
 
-    def translate_document(self, doc: Document, on_batch: Callable[[int], None] | None = None) -> DocumentResult:
-        return self.translate_batch([doc], on_batch)[0]
-
-    def translate_batch(self, docs: Sequence[Document],
-                        on_batch: Callable[[int], None] | None = None) -> list[DocumentResult]:
-        """Translate several documents with their sentences batched together.
-
-        Many short documents (a JSONL of headlines) then fill batches instead of running one
-        sentence at a time. The batches are shared, so each document's ``seconds`` is the run's
-        time apportioned by its share of the source tokens (exact for a single document)."""
-        start = time.perf_counter()
-        segmented = [segment(doc, self.source_lang) for doc in docs]
-        located = [seg.sentences for seg in segmented]
-        records, raw_warnings, glossary_counts = self._translate_protected(segmented, on_batch)
-        elapsed = time.perf_counter() - start
-        total_tokens = sum(r.source_tokens for r in records) or 1
-        results = []
-        offset = 0
-        for doc, seg, loc, counts in zip(docs, segmented, located, glossary_counts):
-            doc_records = records[offset: offset + len(loc)]
-            outputs: list[list[str]] = [[] for _ in seg.paragraphs]
-            for (p, s, _), record in zip(loc, doc_records):
-                record.paragraph, record.sentence = p, s
-                outputs[p].append(record.output)
-            warnings = [f"{doc.id}: paragraph {loc[i - offset][0] + 1}, sentence {loc[i - offset][1] + 1}: {message}"
-                        for i, message in raw_warnings if offset <= i < offset + len(loc)]
-            source_tokens = sum(r.source_tokens for r in doc_records)
-            results.append(DocumentResult(
-                id=doc.id,
-                source=doc.source,
-                output=seg.reassemble(outputs, word_separator(self.target_lang)),
-                seconds=elapsed * source_tokens / total_tokens,
-                source_tokens=source_tokens,
-                output_tokens=sum(r.output_tokens for r in doc_records),
-                segments=doc_records,
-                warnings=warnings,
-                newline=doc.newline,
-            ))
-            if self.glossary is not None:
-                results[-1].extra["glossary"] = {"applied": sum(counts.values()), "per_term": dict(sorted(counts.items()))}
-            offset += len(loc)
-        return results
-
-    def _translate_protected(self, segmented: Sequence[SegmentedDocument], on_batch: Callable[[int], None] | None
-                             ) -> tuple[list[SegmentRecord], list[tuple[int, str]], list[Counter[str]]]:
-        """Translate every sentence of ``segmented`` with its protected spans kept from the model.
-
-        Each sentence is cut into text pieces and protected spans (toolkit.text.protect); only the
-        text pieces are batched for the model, and the spans are put back verbatim. Records and
-        warnings are per sentence, in document order, as ``translate_sentences`` gives them; with a
-        glossary, its terms become placeholders too, and the third result counts them per document."""
-        plans: list[list[Piece]] = []
-        paragraphs: list[Paragraph] = []
-        forbidden: list[list[str]] = []
-        applied: list[Counter[str]] = []
-        for seg in segmented:
-            doc_plans = [pieces(text, seg.paragraphs[p].protected[s] if seg.paragraphs[p].protected else [])
-                         for p, s, text in seg.sentences]
-            applied.append(Counter())
-            if self.glossary is not None:
-                for i, plan in enumerate(doc_plans):
-                    doc_plans[i], counts = self.glossary.apply(plan)
-                    applied[-1].update(counts)
-            plans += doc_plans
-            paragraphs += [seg.paragraphs[p] for p, _, _ in seg.sentences]
-            forbidden += [forbidden_strings(doc_plans)] * len(doc_plans)
-        # HTML: the model reads decoded text ("&eacute;" → "é"); its outputs are escaped again.
-        units = [(owner, html.unescape(part.core) if paragraphs[owner].markup else part.core)
-                 for owner, plan in enumerate(plans) for part in plan if part.translatable]
-        unit_records, unit_warnings = self.translate_sentences([text for _, text in units], on_batch)
-        per_sentence: list[list[SegmentRecord]] = [[] for _ in plans]
-        for (owner, _), record in zip(units, unit_records):
-            per_sentence[owner].append(record)
-        warnings = [(units[i][0], message) for i, message in unit_warnings]
-        records = []
-        for index, (plan, done) in enumerate(zip(plans, per_sentence)):
-            paragraph = paragraphs[index]
-            escape = None if not paragraph.markup else partial(html.escape, quote=paragraph.markup == "html-attribute")
-            output, cleaned = restore(plan, [r.output for r in done], forbidden[index], paragraph.table_row, escape)
-            hops = len(done[0].via) if done else 0
-            records.append(SegmentRecord(
-                0, 0, "".join(part.text for part in plan), output,
-                pieces=sum(r.pieces for r in done),
-                source_tokens=sum(r.source_tokens for r in done),
-                output_tokens=sum(r.output_tokens for r in done),
-                via=[restore(plan, [r.via[k] for r in done], forbidden[index], paragraph.table_row, escape)[0]
-                     for k in range(hops)],
-                protected=sum(part.protected and part.replacement is None for part in plan),
-                glossary=sum(part.replacement is not None for part in plan),
-            ))
-            if cleaned:
-                warnings.append((index, (f"{cleaned} model output(s) held a line break, a table pipe or a copy "
-                                         "of a protected span: removed or escaped")))
-        return records, warnings, applied
-
-    def count_sentences(self, doc: Document) -> int:
-        return len(segment(doc, self.source_lang).sentences)
-
-
-class PivotTranslator(Translator):
-    """Two (or more) translators in a row, sentence by sentence: every source sentence keeps its
-    alignment to the final output, and the intermediate translations are recorded (``via``)."""
-
-    def __init__(self, hops: Sequence[Translator], route: Route) -> None:
+    def __init__(self, hops: Sequence[SentenceTranslator], route: Route) -> None:
+        if len(hops) < 2:
+            raise ValueError("a pivot needs at least two hops")
         self.hops = list(hops)
         self.route = route
-        first = self.hops[0]
-        self.engine, self.model_ref = first.engine, first.model_ref
         self.source_lang, self.target_lang = route.src, route.tgt
-        self.hop = first.hop
 
     def describe(self) -> dict[str, Any]:
+        first = self.hops[0].describe()
         return {"source_lang": self.source_lang, "target_lang": self.target_lang, "route": self.route.to_dict(),
-                "model": self.model_ref.to_dict() if self.model_ref else None, "backend": self.engine.backend,
+                "model": first.get("model"), "backend": first.get("backend"),
                 "hops": [hop.describe() for hop in self.hops]}
 
     def translate_sentences(self, sentences: Sequence[str],
@@ -244,18 +285,135 @@ class PivotTranslator(Translator):
         return records, warnings
 
 
+# -- documents -------------------------------------------------------------------------------------
+
+class Translator:
+    """Translate documents (txt, Markdown, HTML) with a sentence translator, MarianMT by default:
+    plan → generate → restore, with the glossary (and ``--keep`` terms) this instance was given.
+
+        >>> tr = Translator.from_pretrained("Helsinki-NLP/opus-mt-fr-en", backend="ct2")  # or a folder
+        >>> tr.translate(["Bonjour le monde."])
+    """
+
+    def __init__(self, sentences: SentenceTranslator, glossary: Glossary | None = None) -> None:
+        self.sentences = sentences
+        self.glossary = glossary
+
+    @classmethod
+    def from_engine(cls, engine: Engine, source_lang: str, target_lang: str, hop: Hop | None = None,
+                    glossary: Glossary | None = None) -> Translator:
+        return cls(EngineTranslator(engine, source_lang, target_lang, hop), glossary)
+
+    @classmethod
+    def from_pretrained(cls, reference: str | None = None, source_lang: str = "fr", target_lang: str = "en", *,
+                        engine: EngineOptions | None = None, generation: GenerationOptions | None = None,
+                        hop: Hop | None = None, glossary: Glossary | None = None, **options: Any) -> Translator:
+        """A hub id or local folder (default: the configured model for the pair). Options come
+        as objects (``engine=EngineOptions(...)``) or by field name (``backend="ct2"``, ``num_beams=4``)."""
+        engine_options, generation_options = split_options(options, engine, generation)
+        reference = reference or (hop.model if hop else default_translation_model(source_lang, target_lang))
+        codes = LanguageCodes(source_prefix=hop.source_prefix, src_code=hop.src_code,
+                              tgt_code=hop.tgt_code) if hop else None
+        loaded = load_engine(reference, "translation", engine_options, generation_options, codes)
+        return cls.from_engine(loaded, source_lang, target_lang, hop, glossary)
+
+    def with_glossary(self, glossary: Glossary | None) -> Translator:
+        """The same model with other glossary terms (nothing is loaded again)."""
+        return Translator(self.sentences, glossary)
+
+    @property
+    def source_lang(self) -> str:
+        return self.sentences.source_lang
+
+    @property
+    def target_lang(self) -> str:
+        return self.sentences.target_lang
+
+    @property
+    def engine(self) -> Engine:
+        """The engine of a one-model translator (a pivot has one per hop: ``sentences.hops``)."""
+        if not isinstance(self.sentences, EngineTranslator):
+            raise AttributeError(f"{type(self.sentences).__name__} has no single engine")
+        return self.sentences.engine
+
+    @property
+    def hop(self) -> Hop:
+        if not isinstance(self.sentences, EngineTranslator):
+            raise AttributeError(f"{type(self.sentences).__name__} has no single hop")
+        return self.sentences.hop
+
+    def describe(self) -> dict[str, Any]:
+        """The manifest's account of the model(s) and the settings actually used."""
+        return self.sentences.describe()
+
+    def translate(self, texts: Sequence[str], format: str = "txt") -> list[str]:
+        """One translation per text, each segmented, translated and reassembled exactly as
+        `toolkit translate` does with a file of that ``format`` (txt, md or html)."""
+        if format not in FORMATS:
+            raise ToolkitError(f"format {format!r}: expected one of {', '.join(FORMATS)}")
+        docs = list(as_documents(texts))
+        for doc in docs:
+            doc.format = format
+        return [result.output for result in self.translate_batch(docs)]
+
+    def translate_documents(self, docs: Iterable[Document | str], chunk_size: int = 256) -> Iterator[DocumentResult]:
+        """Results in input order, with per-sentence alignment, tokens, timing and warnings.
+        Documents are read lazily and translated ``chunk_size`` at a time (sentences of a chunk
+        share batches), so an iterator over a large corpus is never held in memory."""
+        for chunk in chunked(as_documents(docs), chunk_size):
+            yield from self.translate_batch(chunk)
+
+    def translate_document(self, doc: Document, on_batch: Callable[[int], None] | None = None) -> DocumentResult:
+        return self.translate_batch([doc], on_batch)[0]
+
+    def plan(self, docs: Sequence[Document]) -> Plan:
+        return plan(docs, self.source_lang, self.target_lang, self.glossary)
+
+    def translate_batch(self, docs: Sequence[Document],
+                        on_batch: Callable[[int], None] | None = None) -> list[DocumentResult]:
+        """Translate several documents with their sentences batched together.
+
+        Many short documents (a JSONL of headlines) then fill batches instead of running one
+        sentence at a time. The batches are shared, so each document's ``seconds`` is the run's
+        time apportioned by its share of the source tokens (exact for a single document)."""
+        start = time.perf_counter()
+        planned = self.plan(docs)
+        records, warnings = self.sentences.translate_sentences(planned.texts, on_batch)
+        return restore(planned, UnitResults(records, warnings), time.perf_counter() - start)
+
+    def count_sentences(self, doc: Document) -> int:
+        return len(segment(doc, self.source_lang).sentences)
+
+
+def model_source_language(model: str, revision: str | None = None) -> str | None:
+    """The one source language a model's own files declare (a Marian tokenizer's ``source_lang``),
+    or None when they declare none or a group (``ROMANCE``). No weights are loaded."""
+    import json
+
+    from toolkit.models.hub import resolve_model
+    from toolkit.text.languages import normalize_language
+
+    folder = Path(model).expanduser()
+    config = (folder if folder.is_dir() else resolve_model(model, revision).path) / "tokenizer_config.json"
+    try:
+        declared = json.loads(config.read_text(encoding="utf-8")).get("source_lang") if config.is_file() else None
+    except (OSError, ValueError):
+        return None
+    return normalize_language(declared) if isinstance(declared, str) else None
+
+
 def load_translator(model: str | None, src: str, tgt: str, registry: Registry | None = None, allow_pivot: bool = True,
                     pinned: dict[str, str] | None = None, engine: EngineOptions | None = None,
-                    generation: GenerationOptions | None = None) -> Translator:
+                    generation: GenerationOptions | None = None, glossary: Glossary | None = None) -> Translator:
     """``--model`` if given, else the registry's route for ``src`` → ``tgt`` (one or more hops)."""
     registry = registry or load_registry()
     if model:
         return Translator.from_pretrained(model, src, tgt, hop=hop_for_model(model, src, tgt, registry),
-                                          engine=engine, generation=generation)
+                                          engine=engine, generation=generation, glossary=glossary)
     route = resolve_route(src, tgt, registry, allow_pivot, pinned)
-    hops = [Translator.from_pretrained(None, hop.src, hop.tgt, hop=hop, engine=engine, generation=generation)
+    hops = [Translator.from_pretrained(None, hop.src, hop.tgt, hop=hop, engine=engine, generation=generation).sentences
             for hop in route.hops]
-    return hops[0] if len(hops) == 1 else PivotTranslator(hops, route)
+    return Translator(hops[0] if len(hops) == 1 else PivotTranslator(hops, route), glossary)
 
 
 OUTPUT_CHECK_CONFIDENCE = 0.5
@@ -268,22 +426,25 @@ class DocumentTranslator:
     """Routes each document to the translator of its source language — given, or detected per
     document with ``src="auto"`` — and checks that each output is in the target language.
 
-    With ``src="auto"`` a document whose language cannot be routed (no model, or already in the
-    target language) is skipped with its reason in ``skipped``; the others are translated."""
+    With ``src="auto"`` a document whose language cannot be routed (no route, a ``--model`` that
+    does not translate from it, its model not to be had, or already in the target language) is
+    skipped with its reason in ``skipped``; the others are translated. Engine errors (a bad option,
+    no GPU) are raised as they are: they are no document's fault. ``glossary`` goes to every
+    language's translator."""
 
     def __init__(self, src: str, tgt: str, factory: Callable[[str], Translator],
-                 candidates: frozenset[str] | None = None) -> None:
+                 candidates: frozenset[str] | None = None, glossary: Glossary | None = None) -> None:
         self.src = src
         self.target_lang = tgt
         self.factory = factory
         self.candidates = candidates | {tgt} if candidates is not None else None
         self.translators: dict[str, Translator] = {}
-        self._loaded: dict[str, Translator | ToolkitError] = {}  # by source language, across prepare() calls
+        self._loaded: dict[str, Translator | RouteError | ModelError] = {}  # by source language, across prepare() calls
         self.languages: dict[str, str] = {}
         self.detections: dict[str, Any] = {}
         self.fallbacks: dict[str, str] = {}
         self.skipped: dict[str, str] = {}
-        self.glossary: Glossary | None = None  # given to every language's translator
+        self.glossary = glossary
 
     def prepare(self, docs: Sequence[Document], require_any: bool = True) -> None:
         """Detect languages (if asked) and load one translator per source language, before any run.
@@ -330,31 +491,37 @@ class DocumentTranslator:
                                               f"to {self.target_lang} (p={confidence:.2f})")
                     self.languages[doc_id] = normalize_language(lang) or lang
         reasons: dict[str, str] = {}
+        unloadable: list[ModelError] = []
         for lang in dict.fromkeys(self.languages.values()):
             if lang == self.target_lang:
                 reasons[lang] = f"detected as {lang}, the target language: nothing to translate"
-            elif self.src == "auto":
-                loaded = self._load(lang)
-                if isinstance(loaded, ToolkitError):  # no route, or the model cannot be had: this language only
-                    reasons[lang] = f"detected as {lang}: {loaded}"
-                else:
-                    self.translators[lang] = loaded
+                continue
+            loaded = self._load(lang)
+            if isinstance(loaded, ToolkitError) and self.src != "auto":
+                raise loaded
+            if isinstance(loaded, ModelError):  # this language's model cannot be had: its documents only
+                unloadable.append(loaded)
+                reasons[lang] = f"detected as {lang}: {loaded}"
+            elif isinstance(loaded, ToolkitError):  # no route for this language
+                reasons[lang] = f"detected as {lang}: {loaded}"
             else:
-                loaded = self._load(lang)
-                if isinstance(loaded, ToolkitError):
-                    raise loaded
                 self.translators[lang] = loaded
         self.skipped = {doc_id: reasons[lang] for doc_id, lang in self.languages.items() if lang in reasons}
         if require_any and reasons and len(self.skipped) == len(self.languages):
+            if unloadable:  # a model that cannot be had is its own error, not a detection failure
+                raise unloadable[0]
             first = next(iter(reasons.values()))
             raise ToolkitError(f"no document can be translated: {first}"
                                + (" (pass --src to override detection)" if self.src == "auto" else ""))
 
-    def _load(self, lang: str) -> Translator | ToolkitError:
+    def _load(self, lang: str) -> Translator | RouteError | ModelError:
+        """The translator for ``lang``, or why there is none: no route (RouteError) or a model that
+        cannot be had (ModelError). Any other error (a bad engine option, no GPU) is raised: it
+        would fail for every language."""
         if lang not in self._loaded:
             try:
                 self._loaded[lang] = self.factory(lang)
-            except ToolkitError as exc:
+            except (RouteError, ModelError) as exc:
                 self._loaded[lang] = exc
         return self._loaded[lang]
 
@@ -385,7 +552,8 @@ class DocumentTranslator:
         results: dict[str, DocumentResult] = {}
         for lang, translator in self.translators.items():
             group = [doc for doc in docs if self.languages[doc.id] == lang]
-            translator.glossary = self.glossary
+            if self.glossary is not None:
+                translator = translator.with_glossary(self.glossary)
             if group:
                 for doc, result in zip(group, translator.translate_batch(group, on_batch)):
                     results[doc.id] = self._annotate(doc, result)
@@ -445,10 +613,15 @@ def translation_pair(src: str | None, tgt: str | None, defaults: Defaults | None
 def document_translator(docs: Sequence[Document], model: str | None = None, src: str | None = None,
                         tgt: str | None = None, *, allow_pivot: bool = True, registry_path: Path | None = None,
                         engine: EngineOptions | None = None, generation: GenerationOptions | None = None,
-                        defaults: Defaults | None = None) -> DocumentTranslator:
+                        defaults: Defaults | None = None, glossary: Glossary | None = None) -> DocumentTranslator:
     """The translator `toolkit translate` and `pipeline` use: languages from the arguments or the
     configured defaults (``auto``: detected per document), models from ``model`` or the registry,
-    loaded (and documents routed) before any work starts."""
+    loaded (and documents routed) before any work starts.
+
+    With ``src="auto"`` and a ``model``, a document is given to the model only in a language the
+    model translates from (as its registry entry or its tokenizer's ``source_lang`` says); a
+    Spanish document and a French-English model are skipped with the reason. A model that declares
+    nothing takes every detected language."""
     from toolkit.config import load_defaults
     from toolkit.models.registry import routable_sources
 
@@ -459,9 +632,21 @@ def document_translator(docs: Sequence[Document], model: str | None = None, src:
     pinned = {} if registry_path else defaults.translation.models
 
     def factory(lang: str) -> Translator:
+        if model and source == "auto":
+            _check_model_source(model, lang, target, routes, engine.revision if engine else None)
         return load_translator(model, lang, target, routes, allow_pivot, pinned, engine, generation)
 
     candidates = routable_sources(target, routes, allow_pivot, pinned) if source == "auto" and not model else None
-    translator = DocumentTranslator(source, target, factory, candidates)
+    translator = DocumentTranslator(source, target, factory, candidates, glossary)
     translator.prepare(docs)
     return translator
+
+
+def _check_model_source(model: str, lang: str, target: str, registry: Registry, revision: str | None) -> None:
+    """RouteError when ``model`` is known not to translate from ``lang`` (``--src auto``)."""
+    entries = [entry for entry in registry.models if entry.id == model]
+    if entries and not any(entry.covers(lang, target) for entry in entries):
+        raise RouteError(f"--model {model} does not translate {lang}→{target} (its registry entry says so)")
+    declared = None if entries else model_source_language(model, revision)
+    if declared is not None and declared != lang:
+        raise RouteError(f"--model {model} translates from {declared} (its tokenizer says so), not from {lang}")

@@ -67,3 +67,8 @@ def detect(text: str, candidates: frozenset[str] | None = None) -> Detection:
     fractions = {k: round(v / total, 4) for k, v in sorted(shares.items(), key=lambda kv: -kv[1])}
     mixed = len([f for f in fractions.values() if f >= 0.2]) > 1
     return Detection(lang, round(confidence, 4), paragraphs, mixed, fractions)
+
+
+def ranked(text: str, candidates: frozenset[str] | None = None, limit: int = 5) -> list[tuple[str, float]]:
+    """The ``limit`` likeliest languages for ``text``, best first, with their probabilities."""
+    return [(str(lang), float(probability)) for lang, probability in _identifier(candidates).rank(text)[:limit]]

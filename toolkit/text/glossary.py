@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,3 +111,24 @@ def load_glossary(path: Path | None, keep: Iterable[str] = ()) -> Glossary | Non
             raise ConfigError("--keep needs a non-empty term")
         entries[term.strip()] = term.strip()
     return Glossary(entries, str(path) if path is not None else None, digest)
+
+
+def extend_glossary(base: Glossary | None, entries: Mapping[str, str] | None = None,
+                    keep: Iterable[str] = ()) -> Glossary | None:
+    """``base`` with more terms (a request's own, on a server started with ``--glossary``): the
+    new ``entries`` and ``keep`` terms win over the base's for the same source term. Terms are
+    stripped as in a glossary file; an empty one is a ConfigError. None when there are no terms."""
+    merged = dict(base.entries) if base is not None else {}
+    for term, target in (entries or {}).items():
+        if not term.strip() or not target.strip():
+            raise ConfigError(f"glossary: expected non-empty source and target terms, got {term!r}: {target!r}")
+        merged[term.strip()] = target.strip()
+    for term in keep:
+        if not term.strip():
+            raise ConfigError("keep: expected non-empty terms")
+        merged[term.strip()] = term.strip()
+    if not merged:
+        return None
+    if base is not None and merged == base.entries:
+        return base
+    return Glossary(merged, base.source if base is not None else None)

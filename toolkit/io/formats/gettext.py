@@ -1,0 +1,81 @@
+"""gettext catalogues (.po, .pot) through polib.
+
+msgid, msgid_plural, msgctxt, comments and references are kept; each untranslated message gets
+its msgstr (every plural form from the translation of msgid_plural, the first from msgid) and the
+``fuzzy`` flag, so that a translator reviews machine output before gettext uses it. Messages that
+already have a translation (not fuzzy) are kept as they are and reported. Placeholders (``%s``,
+``%(name)s``, ``{name}``) are protected spans of the translation path: copied verbatim. polib
+writes the file back with gettext's own line wrapping (78 columns).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from toolkit.io.formats.base import Block, Format, FormatError, Segment, Structured, decode_text, require
+from toolkit.options import DocumentOptions
+
+_NPLURALS = re.compile(r"nplurals\s*=\s*(\d+)")
+
+
+@dataclass
+class _State:
+    catalogue: Any
+    targets: list[tuple[Any, int | None, bool]]  # per block: (entry, plural index or None, is msgid_plural)
+    nplurals: int
+    source: str
+
+
+class Gettext:
+    name = "po"
+    extensions: tuple[str, ...] = (".po", ".pot")
+
+    def output_format(self) -> Format:
+        return self
+
+    def read(self, data: bytes, origin: str, options: DocumentOptions) -> Structured:
+        polib = require("polib")
+        text = decode_text(data, origin)
+        try:
+            catalogue = polib.pofile(text, wrapwidth=78)
+        except (OSError, ValueError) as exc:
+            raise FormatError(f"{origin}: not a valid gettext catalogue ({str(exc).splitlines()[0][:200]})") from None
+        match = _NPLURALS.search(catalogue.metadata.get("Plural-Forms", ""))
+        nplurals = int(match.group(1)) if match else 2
+        blocks: list[Block] = []
+        targets: list[tuple[Any, int | None, bool]] = []
+        skipped = []
+        live = [e for e in catalogue if not e.obsolete and e.msgid]
+        for entry in live:
+            where = f"msgid {entry.msgid[:40]!r}" + (f" (msgctxt {entry.msgctxt!r})" if entry.msgctxt else "")
+            if entry.translated():
+                skipped.append({"where": where, "why": "already translated: kept"})
+                continue
+            blocks.append(Block([Segment(entry.msgid)], "message", where))
+            targets.append((entry, 0 if entry.msgid_plural else None, False))
+            if entry.msgid_plural:
+                blocks.append(Block([Segment(entry.msgid_plural)], "message", where + " plural"))
+                targets.append((entry, None, True))
+        counts = {"messages": len(live), "plural_messages": sum(1 for e in live if e.msgid_plural),
+                  "obsolete": sum(1 for e in catalogue if e.obsolete)}
+        return Structured(self.name, blocks, counts, _State(catalogue, targets, nplurals, text), skipped)
+
+    def write(self, doc: Structured, translated: Sequence[list[Segment]]) -> bytes:
+        state: _State = doc.state
+        for (entry, plural, is_plural), segments in zip(state.targets, translated):
+            text = "".join(s.text for s in segments)
+            if plural is None and not is_plural:
+                entry.msgstr = text
+            elif plural == 0:
+                entry.msgstr_plural = {**entry.msgstr_plural, 0: text}
+            else:
+                entry.msgstr_plural = {**entry.msgstr_plural, **{k: text for k in range(1, state.nplurals)}}
+            if "fuzzy" not in entry.flags:
+                entry.flags.append("fuzzy")
+        text = str(state.catalogue)
+        if text.startswith("#\n") and not state.source.startswith("#"):
+            text = text[2:]  # polib writes an empty header comment the source did not have
+        return text.encode("utf-8")
