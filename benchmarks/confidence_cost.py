@@ -24,10 +24,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from speed import REPO, build_model  # noqa: E402
+from speed import REPO, build_model
 
-from toolkit.engines.base import Decoded, TorchEngine  # noqa: E402
-from toolkit.engines.ct2 import CT2Engine  # noqa: E402
+from toolkit.engines.base import Decoded, TorchEngine
+from toolkit.engines.ct2 import CT2Engine
 
 
 def torch_without(engine: TorchEngine, batch: Sequence[Sequence[int]]) -> list[Decoded]:
