@@ -17,7 +17,7 @@ from toolkit.errors import ToolkitError
 
 @app.command()
 def review(
-    run_dir: Annotated[str | None, typer.Argument(metavar="[RUN_DIR]", help="A translate run folder (its sources and outputs).")] = None,
+    run_dir: Annotated[str | None, typer.Argument(metavar="RUN_DIR", help="A translate run folder (its sources and outputs).")] = None,
     hyp: Annotated[str | None, typer.Option("--hyp", help="Translations from any system: run folder, JSONL or text (one segment per line), aligned as for evaluate.")] = None,
     src: Annotated[str | None, typer.Option("--src", help="Their sources: text, JSONL (source) or a run folder (default: the sources --hyp holds).")] = None,
     src_lang: Annotated[str | None, typer.Option("--src-lang", help="Language of the sources (default: identified from them).")] = None,
