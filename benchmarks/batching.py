@@ -53,8 +53,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="tiny dimensions: checks the machinery")
     args = parser.parse_args(argv)
     os.environ["HF_HUB_OFFLINE"] = "1"
-    from toolkit.console import quiet_libraries
     from toolkit.io.documents import atomic_write_text
+    from toolkit.runtime import quiet_libraries
 
     quiet_libraries()
     model_dir = build_model("translation", args.out / "models", args.quick)

@@ -62,7 +62,8 @@ def noisy(words: list[str], rnd: random.Random, keep: float) -> str:
     return " ".join(w if rnd.random() < keep else rnd.choice(WORDS) for w in words) + "."
 
 
-def write_corpus(folder: Path, documents: int, segments_per_doc: int, seed: int = 1) -> tuple[Path, Path, Path]:
+def write_corpus(folder: Path, documents: int, segments_per_doc: int, seed: int = 1,
+                 words_per_segment: tuple[int, int] = (8, 30)) -> tuple[Path, Path, Path]:
     """references, a system and a slightly worse baseline; one JSON line per segment."""
     rnd = random.Random(seed)
     paths = folder / "ref.jsonl", folder / "hyp.jsonl", folder / "base.jsonl"
@@ -70,7 +71,7 @@ def write_corpus(folder: Path, documents: int, segments_per_doc: int, seed: int 
             (folder / "ref.txt").open("w") as ref_txt, (folder / "hyp.txt").open("w") as hyp_txt:
         for d in range(documents):
             for s in range(segments_per_doc):
-                words = [rnd.choice(WORDS) for _ in range(rnd.randint(8, 30))]
+                words = [rnd.choice(WORDS) for _ in range(rnd.randint(*words_per_segment))]
                 key = {"doc_id": f"doc{d:06d}", "segment": s}
                 reference, system = " ".join(words) + ".", noisy(words, rnd, 0.8)
                 ref.write(json.dumps({**key, "reference": reference}) + "\n")
@@ -109,10 +110,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="toolkit-eval-scale-") as tmp:
         single = Path(tmp) / "single"
         paired = Path(tmp) / "paired"
-        single.mkdir()
-        paired.mkdir()
+        long = Path(tmp) / "long"
+        for folder in (single, paired, long):
+            folder.mkdir()
         ref, hyp, _ = write_corpus(single, args.documents, 1)
         pref, phyp, pbase = write_corpus(paired, args.pairs // 5, 5, seed=2)
+        # Long news-like sentences (20-60 words), the corpus of #29's memory target (<= 300 MB).
+        lref, lhyp, lbase = write_corpus(long, args.pairs // 5, 5, seed=3, words_per_segment=(20, 60))
         boot = ["--bootstrap", str(args.bootstrap)]
         toolkit = [sys.executable, "-m", "toolkit.cli", "evaluate"]
         docs = f"{args.documents:,} documents × 1 segment"
@@ -154,6 +158,10 @@ def main() -> None:
              "`toolkit evaluate --baseline --jobs 1` (no worker processes: statistics extracted in the same process)",
              [*toolkit, "--hyp", str(phyp), "--ref", str(pref), "--baseline", str(pbase), *boot, "--jobs", "1",
               "--out", str(paired / "serial")]),
+            (f"{args.pairs:,} segments ({args.pairs // 5:,} documents) of 20–60 words + baseline",
+             "`toolkit evaluate --baseline` on long news-like sentences: BLEU, chrF++, TER + CIs, paired bootstrap and AR",
+             [*toolkit, "--hyp", str(lhyp), "--ref", str(lref), "--baseline", str(lbase), *boot,
+              "--out", str(long / "scores")]),
         ]
         for corpus, metrics, cli in cases:
             print(f"running: {corpus}: {metrics}", file=sys.stderr)
@@ -170,7 +178,7 @@ def main() -> None:
          f"({os.cpu_count()} logical CPUs visible, shared with other work), Python {platform.python_version()}. "
          "Each row is one process, from start to exit (imports, reading JSONL, alignment, metrics, "
          f"{args.bootstrap} bootstrap resamples and, with a baseline, {args.bootstrap} randomization trials, writing "
-         "scores.json/csv/md). Synthetic seeded texts of 8–30 words per segment; peak RSS is the ru_maxrss of the "
+         "scores.json/csv/md). Synthetic seeded texts of 8–30 words per segment (20–60 in the last row); peak RSS is the ru_maxrss of the "
          "process and the worker processes it waited for (os.wait4). The load average (1 minute) shows how busy "
          "the machine was with other work when the row started: wall times above a load of about the CPU count "
          "are stretched by sharing. CPU time (user + system, of the process and its worker processes) is the "

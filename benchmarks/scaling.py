@@ -13,6 +13,10 @@ the whole process tree (the toolkit and, for Ray, every Ray process it started; 
 
 Engines: ``local`` (this process, --threads = every core), ``ray-AxT`` (a local Ray, A actors of T
 threads each).
+
+``--limits`` measures the corpus limits of issue 30 instead: the segmentation of one long paragraph
+(1 MB and 4 MB: linear means a ratio near 4), `summarize -m lead-1` of one 2 MB record, and the peak
+memory of a corpus whose records all fail (20k and 200k lines: flat means failures are not held).
 """
 
 from __future__ import annotations
@@ -126,6 +130,59 @@ def cpu_model() -> str:
     return model()
 
 
+def long_paragraph(size: int, sentences: list[str], seed: int = 0) -> str:
+    rng = random.Random(seed)
+    parts: list[str] = []
+    total = 0
+    while total < size:
+        parts.append(rng.choice(sentences))
+        total += len(parts[-1]) + 1
+    return " ".join(parts)
+
+
+def timed(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    return time.perf_counter() - start
+
+
+def limits(work: Path) -> list[dict[str, Any]]:
+    from toolkit.text.segment import sentence_spans
+
+    sentences = seed_sentences()
+    rows: list[dict[str, Any]] = []
+    for megabytes in (1, 4):
+        text = long_paragraph(megabytes << 20, sentences)
+        start = time.perf_counter()
+        found = len(sentence_spans(text, "fr"))
+        rows.append({"row": f"segment one {megabytes} MB paragraph (fr)", "sentences": found,
+                     "seconds": round(time.perf_counter() - start, 2)})
+        print(json.dumps(rows[-1]), flush=True)
+    record = work / "one-record.jsonl"
+    record.write_text(json.dumps({"id": "big", "text": long_paragraph(2 << 20, sentences)}, ensure_ascii=False) + "\n")
+    seconds = timed([sys.executable, "-m", "toolkit", "summarize", str(record), "-m", "lead-1", "--out", "-",
+                              "-q"])
+    rows.append({"row": "summarize -m lead-1, one 2 MB record", "seconds": round(seconds, 2)})
+    print(json.dumps(rows[-1]), flush=True)
+    # Each count in its own process tree, so that ru_maxrss is that run's peak (smallest first).
+    for count in (20_000, 200_000):
+        corpus = work / f"failing-{count}.jsonl"
+        corpus.write_text("".join(f'{{"id": "doc-{i}", broken line {i}}}\n' for i in range(count)))
+        out = work / f"failing-{count}"
+        subprocess.run(["rm", "-rf", str(out)], check=True)
+        child = subprocess.run([sys.executable, "-c", (
+            "import json, subprocess, sys, resource, time; start = time.perf_counter(); "
+            "subprocess.run(sys.argv[1:], capture_output=True); "
+            "print(json.dumps([time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss]))"),
+            sys.executable, "-m", "toolkit", "summarize", str(corpus), "-m", "lead-1", "--out", str(out), "-q"],
+            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)
+        seconds, kilobytes = json.loads(child.stdout)
+        rows.append({"row": f"{count:,} failing records (summarize -m lead-1)", "seconds": round(seconds, 2),
+                     "peak_rss_mb": round(kilobytes / 1024, 1)})
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,10000,100000")
@@ -135,8 +192,15 @@ def main() -> None:
                         help="the opus-mt tokenizer from ../shared (60k vocabulary; ~8x slower per document)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/toolkit-scaling"))
     parser.add_argument("--out", type=Path, default=REPO / "evaluation" / "benchmarks")
+    parser.add_argument("--limits", action="store_true", help="the corpus limits of issue 30 (see above)")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
+    if args.limits:
+        report = {"machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version()},
+                  "rows": limits(args.work), "created": time.strftime("%Y-%m-%d %H:%M:%S")}
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "limits.json").write_text(json.dumps(report, indent=2) + "\n")
+        return
     model, model_note = build_model(args.work, args.realistic)
     sentences = seed_sentences()
     # A first run converts the model to CTranslate2 (torch and transformers in memory): done once

@@ -502,7 +502,7 @@ def main(argv: list[str] | None = None) -> None:
     if argv and argv[0] == "worker":
         system, task, model_dir, tokens, beams, threads, repeats = argv[1:8]
         os.environ["HF_HUB_OFFLINE"] = "1"
-        from toolkit.console import quiet_libraries
+        from toolkit.runtime import quiet_libraries
 
         quiet_libraries()
         print(json.dumps(worker(system, task, Path(model_dir), int(tokens), int(beams), int(threads), int(repeats))))
@@ -525,7 +525,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     systems = tuple(s for s in SYSTEMS if s in args.systems.split(","))
     os.environ["HF_HUB_OFFLINE"] = "1"
-    from toolkit.console import quiet_libraries
+    from toolkit.runtime import quiet_libraries
 
     quiet_libraries()
     args.out.mkdir(parents=True, exist_ok=True)

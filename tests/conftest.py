@@ -115,18 +115,28 @@ def manifests_follow_the_schema() -> Iterator[None]:
 
     from toolkit.config import packaged
     from toolkit.io.runs import RunFolder
+    from toolkit.io.sharded_run import ShardedRun
 
     validator = jsonschema.Draft202012Validator(json.loads(packaged("manifest.schema.json").read_text()))
-    original = RunFolder.commit
-
-    def commit(self: RunFolder, manifest: dict) -> Path:
-        target = original(self, manifest)
+    def check(target: Path) -> None:
         written = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
         errors = sorted(validator.iter_errors(written), key=lambda e: list(e.path))
         assert not errors, f"manifest.json does not follow the schema: {errors[0].message} at {list(errors[0].path)}"
+
+    original_commit, original_finish = RunFolder.commit, ShardedRun.finish
+
+    def commit(self: RunFolder, manifest: dict) -> Path:
+        target = original_commit(self, manifest)
+        check(target)
+        return target
+
+    def finish(self: ShardedRun, manifest: dict) -> Path:  # the corpus layout's manifest too
+        target = original_finish(self, manifest)
+        check(target)
         return target
 
     patcher = pytest.MonkeyPatch()
     patcher.setattr(RunFolder, "commit", commit)
+    patcher.setattr(ShardedRun, "finish", finish)
     yield
     patcher.undo()

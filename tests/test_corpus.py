@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -425,7 +426,7 @@ def test_python_api_checks_inputs_and_returns_a_finished_run(tiny_marian: Path, 
                             ([], "no JSONL input"), ([tmp_path / "empty.jsonl"], "no records")):
         with pytest.raises(ToolkitError, match=message):
             process_corpus(job, inputs, tmp_path / "other")
-    with pytest.raises(ToolkitError, match="--shard-size"):
+    with pytest.raises(ToolkitError, match="^shard_size: "):
         CorpusOptions(shard_size=0)
     assert not (tmp_path / "other").exists()
 
@@ -438,3 +439,193 @@ def test_evaluate_refuses_a_sharded_run_with_duplicate_ids(tmp_path: Path) -> No
                                "-q"]).exit_code == 0
     result = runner.invoke(app, ["evaluate", "--hyp", str(out), "--ref", str(out), "--out", str(tmp_path / "e")])
     assert result.exit_code == 2 and "appears twice" in result.output
+
+
+# -- issue 30, items 1-3: --resume compares what decides the outputs ----------------------------
+
+# A changed value for every field of the option objects and the jobs: a new field without an entry
+# here fails the test, so each one gets a decision (fingerprinted, or NOT_FINGERPRINTED and why).
+OTHER_VALUES: dict[str, object] = {
+    "EngineOptions.backend": "ct2", "EngineOptions.device": "cpu", "EngineOptions.quantization": "int8",
+    "EngineOptions.dtype": "float32", "EngineOptions.threads": 3, "EngineOptions.batch_size": 3,
+    "EngineOptions.max_batch_tokens": 100, "EngineOptions.revision": "v2",
+    "GenerationOptions.num_beams": 3, "GenerationOptions.max_length": 10, "GenerationOptions.max_new_tokens": 5,
+    "GenerationOptions.min_length": 1, "GenerationOptions.min_new_tokens": 1, "GenerationOptions.length_penalty": 0.5,
+    "GenerationOptions.no_repeat_ngram_size": 2,
+    "CorpusOptions.shard_size": 3, "CorpusOptions.engine": "ray", "CorpusOptions.ray_address": "10.0.0.1:6379",
+    "CorpusOptions.actors": 2,
+    "TranslateJob.src": "de", "TranslateJob.tgt": "fr", "TranslateJob.allow_pivot": False,
+    "TranslateJob.command": "pipeline",
+}
+
+
+def test_every_option_that_can_change_an_output_changes_the_fingerprint(tiny_marian: Path, tiny_bart: Path,
+                                                                         tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from toolkit.config import packaged
+    from toolkit.execution.corpus import corpus_fingerprint
+    from toolkit.execution.jobs import NOT_FINGERPRINTED, PipelineJob, SummarizeJob, TranslateJob
+    from toolkit.options import CorpusOptions, EngineOptions, GenerationOptions
+    from toolkit.text.glossary import load_glossary
+
+    corpus = write_corpus(tmp_path / "c.jsonl", 3)
+    registry = tmp_path / "registry.yaml"
+    registry.write_text("models:\n  - {id: x/opus-mt-fr-en, kind: direct, pairs: [fr-en]}\n")
+    base = TranslateJob(str(tiny_marian), "fr", "en", EngineOptions(), GenerationOptions())
+    reference = corpus_fingerprint(base, [corpus], CorpusOptions())
+    changed: dict[str, object] = {}
+    for owner in (EngineOptions, GenerationOptions, CorpusOptions):
+        for field in owner.model_fields:
+            name = f"{owner.__name__}.{field}"
+            assert name in OTHER_VALUES, f"{name}: decide whether it changes outputs (OTHER_VALUES, NOT_FINGERPRINTED)"
+            job, options = base, CorpusOptions()
+            if owner is CorpusOptions:
+                options = options.replace(**{field: OTHER_VALUES[name]})
+            elif owner is EngineOptions:
+                job = dataclasses.replace(base, engine=base.engine.replace(**{field: OTHER_VALUES[name]}))
+            else:
+                job = dataclasses.replace(base, generation=base.generation.replace(**{field: OTHER_VALUES[name]}))
+            changed[name] = corpus_fingerprint(job, [corpus], options) != reference
+    other_model = tmp_path / "other-model"
+    shutil.copytree(tiny_marian, other_model)
+    per_job = {"TranslateJob.model": str(other_model), "TranslateJob.registry_path": registry,
+               "TranslateJob.glossary": load_glossary(None, ["Moscou"]),
+               "TranslateJob.engine": EngineOptions(batch_size=2),
+               "TranslateJob.generation": GenerationOptions(num_beams=4)}
+    for field in dataclasses.fields(TranslateJob):
+        name = f"TranslateJob.{field.name}"
+        value = per_job.get(name, OTHER_VALUES.get(name))
+        assert value is not None, f"{name}: decide whether it changes outputs"
+        if name == "TranslateJob.model":  # the same files elsewhere are another path: also refused
+            (other_model / "weights-note.txt").write_text("other content")
+        changed[name] = corpus_fingerprint(dataclasses.replace(base, **{field.name: value}), [corpus],
+                                           CorpusOptions()) != reference
+    unchanged = sorted(name for name, differs in changed.items() if not differs)
+    assert unchanged == sorted(k for k in NOT_FINGERPRINTED if k in changed)
+    # The summariser's and the pipeline's own fields too.
+    defaults = tmp_path / "defaults.yaml"  # the summary's translation (fr-en) by a local model
+    defaults.write_text(packaged("defaults.yaml").read_text().replace("Helsinki-NLP/opus-mt-fr-en", str(tiny_marian)))
+    monkeypatch.setenv("TOOLKIT_DEFAULTS", str(defaults))
+    summarize = SummarizeJob(str(tiny_bart), "fr", EngineOptions(), GenerationOptions())
+    summarize_print = summarize.fingerprint()
+    for field, value in {"model": "lead-2", "lang": "en", "summary_lang": "en", "engine": EngineOptions(batch_size=2),
+                         "generation": GenerationOptions(num_beams=4), "translation_engine": EngineOptions(dtype="float32"),
+                         "command": "pipeline"}.items():
+        job = dataclasses.replace(summarize, **{field: value})
+        if field == "translation_engine":
+            job = dataclasses.replace(job, summary_lang="en")
+            summarize_print = dataclasses.replace(summarize, summary_lang="en").fingerprint()
+        assert job.fingerprint() != summarize_print, field
+        summarize_print = summarize.fingerprint()
+    assert {f.name for f in dataclasses.fields(SummarizeJob)} == {"model", "lang", "engine", "generation", "summary_lang",
+                                                                 "translation_engine", "command"}
+    pipeline = PipelineJob(base, "lead-1", EngineOptions(), GenerationOptions())
+    for field, value in {"translator": dataclasses.replace(base, src="de"), "summarizer_model": "lead-2",
+                         "summary_engine": EngineOptions(batch_size=2), "summary_generation": GenerationOptions(num_beams=3),
+                         "order": "summarize-first", "summary_lang": "de", "command": "translate"}.items():
+        assert dataclasses.replace(pipeline, **{field: value}).fingerprint() != pipeline.fingerprint(), field
+    assert {f.name for f in dataclasses.fields(PipelineJob)} == {"translator", "summarizer_model", "summary_engine",
+                                                                "summary_generation", "order", "summary_lang", "command"}
+
+
+def test_resume_refuses_a_model_replaced_in_place(tiny_marian: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import seed_texts
+    from toolkit.models.random import build_marian
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_marian, model)
+    corpus = write_corpus(tmp_path / "c.jsonl", 10)
+    out = tmp_path / "run"
+    _interrupted_run(model, corpus, out, monkeypatch)
+    shutil.rmtree(model)
+    build_marian(model, seed_texts(), seed=1)  # other weights, same folder
+    command = ["translate", str(corpus), "-m", str(model), "--shard-size", "3", "--out", str(out), "-q", "--resume"]
+    refused = runner.invoke(app, command)
+    assert refused.exit_code == 2, refused.output
+    assert "cannot resume: the settings or inputs changed (model.content_hash" in refused.output
+    assert len(refused.output.strip().splitlines()) == 1
+    assert sum('"shard"' in line for line in (out / "progress.jsonl").read_text().splitlines()) == 2  # untouched
+
+
+def test_resume_refuses_a_relative_model_path_that_names_another_model(tiny_marian: Path, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import seed_texts
+    from toolkit.models.random import build_marian
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    shutil.copytree(tiny_marian, first / "model")
+    build_marian(second / "model", seed_texts(), seed=1)
+    corpus = write_corpus(tmp_path / "c.jsonl", 10)
+    out = tmp_path / "run"
+    monkeypatch.chdir(first)
+    _interrupted_run(Path("model"), corpus, out, monkeypatch)
+    monkeypatch.chdir(second)
+    refused = runner.invoke(app, ["translate", str(corpus), "-m", "model", "--shard-size", "3", "--out", str(out), "-q",
+                                  "--resume"])
+    assert refused.exit_code == 2 and "model.content_hash" in refused.output, refused.output
+
+
+def test_resume_refuses_a_keep_term_added(tiny_marian: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = write_corpus(tmp_path / "c.jsonl", 10)
+    out = tmp_path / "run"
+    _interrupted_run(tiny_marian, corpus, out, monkeypatch)
+    command = ["translate", str(corpus), "-m", str(tiny_marian), "--shard-size", "3", "--out", str(out), "-q", "--resume"]
+    refused = runner.invoke(app, [*command, "--keep", "Moscou"])
+    assert refused.exit_code == 2 and "settings or inputs changed (glossary" in refused.output, refused.output
+    assert runner.invoke(app, command).exit_code == 0
+
+
+def test_resume_refuses_a_same_size_edit_with_the_time_restored(tiny_marian: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = write_corpus(tmp_path / "c.jsonl", 10)
+    lines = corpus.read_text(encoding="utf-8").splitlines(keepends=True)
+    first = json.loads(lines[0])
+    lines[0] = json.dumps({**first, "padding": "x" * (1 << 20)}) + "\n"  # the edit below lies past the first MiB
+    corpus.write_text("".join(lines), encoding="utf-8")
+    out = tmp_path / "run"
+    _interrupted_run(tiny_marian, corpus, out, monkeypatch)
+    stat = corpus.stat()
+    assert (1 << 20) < stat.st_size < (2 << 20)
+    data = corpus.read_bytes()
+    edited = data.replace(b'"doc-1"', b'"doc-X"', 1)  # in shard 0, already committed
+    assert len(edited) == len(data) and edited != data
+    corpus.write_bytes(edited)
+    os.utime(corpus, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    refused = runner.invoke(app, ["translate", str(corpus), "-m", str(tiny_marian), "--shard-size", "3", "--out",
+                                  str(out), "-q", "--resume"])
+    assert refused.exit_code == 2 and "inputs[0].sha256" in refused.output, refused.output
+
+
+def test_failures_stay_on_disk_and_come_out_in_shard_order(tmp_path: Path) -> None:
+    """Issue 30.7: memory keeps each shard's counts, not its failed records; failures.jsonl is
+    streamed from the log in shard order, also when a resumed run makes a shard again late."""
+    from toolkit.io.runs import base_manifest
+    from toolkit.io.sharded_run import ShardedRun
+
+    def failures(index: int) -> list[dict]:
+        return [{"input": f"c.jsonl:{index * 10 + k}", "id": f"{index}-{k}", "reason": "invalid JSON"} for k in range(3)]
+
+    def commit(run: ShardedRun, index: int) -> None:
+        run.commit(index, [json.dumps({"id": index})], [], {"records": 4, "outputs": 1, "failed": 3,
+                                                                       "failures": failures(index)})
+
+    out = tmp_path / "run"
+    with ShardedRun(out, {"x": 1}) as run:
+        for index in range(3):
+            commit(run, index)
+        assert all("failures" not in entry for entry in run.done.values())
+    (out / "part-00001.jsonl").rename(tmp_path / "moved.jsonl")
+    with ShardedRun(out, {"x": 1}, resume=True) as run:
+        assert sorted(run.done) == [0, 2] and all("failures" not in entry for entry in run.done.values())
+        commit(run, 1)
+        commit(run, 3)
+        run.finish({**base_manifest("translate"), "task": "translation", "layout": "shards", "format": "jsonl",
+                    "engine": "local", "cluster": None, "shard_size": 4,
+                    "totals": {"records": 16, "outputs": 4, "failed": 12, "shards": 4}})
+    written = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
+    assert written == [f for index in range(4) for f in failures(index)]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [s["failed"] for s in manifest["shards"]] == [3, 3, 3, 3] and "failures" not in manifest["shards"][0]

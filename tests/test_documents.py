@@ -623,13 +623,16 @@ def test_cli_translates_a_folder_of_documents_in_their_formats_and_a_bad_one_doe
     out = tmp_path / "run"
     result = CliRunner().invoke(app, ["translate", str(inputs), "-m", str(tiny_marian), "--backend", "torch",
                                       "--out", str(out), "--json", "--quiet", "--max-new-tokens", "12"])
-    assert result.exit_code == 0, result.output
+    # A skipped document makes the exit code 3 (README's exit codes; #28.10 on branch core), and is
+    # listed under `skipped` with its reason.
+    assert result.exit_code == 3, result.output
     assert sorted(p.name for p in out.iterdir()) == ["app.po", "manifest.json", "note.txt", "talk.srt"]
     manifest = json.loads((out / "manifest.json").read_text())
     entries = {e["id"]: e for e in manifest["documents"]}
     assert entries["talk"]["document"]["counts_after"] == {"cues": 2, "timing_lines": 2}
     assert entries["app"]["document"]["structure_kept"] and entries["app"]["segments"]
     assert any("broken.docx: this is a PDF file" in w for w in manifest["warnings"])
+    assert [(s["id"], "this is a PDF file" in s["reason"]) for s in manifest["skipped"]] == [("broken", True)]
     assert _timing_lines((out / "talk.srt").read_bytes()) == _timing_lines((inputs / "talk.srt").read_bytes())
 
 
@@ -757,3 +760,14 @@ def test_xliff_round_trip_keeps_every_inline_tag_in_order(sources: list[str]) ->
         source, target = unit.find("x:source", ns), unit.find("x:target", ns)
         assert [(e.tag, e.get("id")) for e in target.iter()][1:] == [(e.tag, e.get("id")) for e in source.iter()][1:]
         assert "".join(target.itertext()) == "".join(source.itertext())
+
+
+def test_markdown_files_are_markdown_in_folders_too(tmp_path: Path) -> None:
+    """Issue 28.4: `.markdown` is Markdown, read directly or found by a folder scan."""
+    from toolkit.io.documents import read_inputs
+
+    (tmp_path / "notes.markdown").write_text("# Titre\n\nUn texte.\n", encoding="utf-8")
+    (tmp_path / "other.txt").write_text("Texte.", encoding="utf-8")
+    found = read_inputs([str(tmp_path)])
+    assert [(d.id, d.format) for d in found] == [("notes", "md"), ("other", "txt")]
+    assert [d.format for d in read_inputs([str(tmp_path / "notes.markdown")])] == ["md"]

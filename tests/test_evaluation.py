@@ -34,7 +34,7 @@ def scores(result: dict) -> dict[str, float]:
 
 def test_bleu_chrf_ter_equal_sacrebleu_with_two_references() -> None:
     refs = [[a, b] for a, b in zip(REF1, REF2)]
-    got = scores(evaluate(HYPS, refs, "translation", bootstrap=50))
+    got = scores(evaluate(HYPS, refs, task="translation", bootstrap=50))
     assert got["BLEU"] == sacrebleu.corpus_bleu(HYPS, [REF1, REF2]).score
     assert got["chrF++"] == sacrebleu.corpus_chrf(HYPS, [REF1, REF2], word_order=2).score
     assert got["TER"] == sacrebleu.corpus_ter(HYPS, [REF1, REF2]).score
@@ -153,7 +153,7 @@ def sentences(n: int) -> tuple[list[str], list[list[str]], list[str]]:
 
 def test_system_compared_with_itself() -> None:
     good, refs, _ = sentences(30)
-    result = evaluate(good, refs, "translation", baseline=good, bootstrap=300)
+    result = evaluate(good, refs, task="translation", baseline=good, bootstrap=300)
     for comparison in result["baseline"]["comparison"]:
         assert comparison["delta"] == 0
         assert comparison["p_bootstrap"] == pytest.approx(1.0)
@@ -163,7 +163,7 @@ def test_system_compared_with_itself() -> None:
 @pytest.mark.parametrize("task, metrics", [("translation", None), ("summarization", ["rouge"])])
 def test_clearly_better_system_is_significant(task: str, metrics) -> None:
     good, refs, bad = sentences(36)
-    result = evaluate(good, refs, task, metrics=metrics, baseline=bad, bootstrap=500)
+    result = evaluate(good, refs, task=task, metrics=metrics, baseline=bad, bootstrap=500)
     for comparison in result["baseline"]["comparison"]:
         assert comparison["p_bootstrap"] < 0.05 and comparison["p_randomization"] < 0.05
         assert comparison["system_better"]
@@ -172,9 +172,9 @@ def test_clearly_better_system_is_significant(task: str, metrics) -> None:
 
 def test_confidence_intervals_contain_estimate_and_are_seeded() -> None:
     good, refs, _ = sentences(30)
-    a = evaluate(good, refs, "translation", metrics=["bleu", "chrf", "ter", "rouge"], bootstrap=200, seed=7)
-    b = evaluate(good, refs, "translation", metrics=["bleu", "chrf", "ter", "rouge"], bootstrap=200, seed=7)
-    c = evaluate(good, refs, "translation", metrics=["bleu", "chrf", "ter", "rouge"], bootstrap=200, seed=8)
+    a = evaluate(good, refs, task="translation", metrics=["bleu", "chrf", "ter", "rouge"], bootstrap=200, seed=7)
+    b = evaluate(good, refs, task="translation", metrics=["bleu", "chrf", "ter", "rouge"], bootstrap=200, seed=7)
+    c = evaluate(good, refs, task="translation", metrics=["bleu", "chrf", "ter", "rouge"], bootstrap=200, seed=8)
     assert a["scores"] == b["scores"]
     assert [s["ci_low"] for s in a["scores"]] != [s["ci_low"] for s in c["scores"]]
     for score in a["scores"]:
@@ -182,7 +182,7 @@ def test_confidence_intervals_contain_estimate_and_are_seeded() -> None:
 
 
 def test_segment_level_chrf() -> None:
-    result = evaluate(HYPS, [[r] for r in REF1], "translation", bootstrap=10)
+    result = evaluate(HYPS, [[r] for r in REF1], task="translation", bootstrap=10)
     assert [round(s["chrf"], 6) for s in result["segments"]] == [
         round(sacrebleu.sentence_chrf(h, [r], word_order=2).score, 6) for h, r in zip(HYPS, REF1)]
 
@@ -412,15 +412,14 @@ def test_paired_test_memory_does_not_grow_with_resamples() -> None:
 
 
 def test_worker_processes_give_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
-    from toolkit.evaluation import metrics
+    from toolkit.evaluation import base as metric_base
 
     system, base, refs = close_systems(60)
     serial = evaluate(system, [[r] for r in refs], baseline=base, bootstrap=50, jobs=1)
-    monkeypatch.setattr(metrics, "EXTRACT_SLICE", 7)
-    monkeypatch.setattr("toolkit.evaluation.EXTRACT_SLICE", 7)
+    monkeypatch.setattr(metric_base, "EXTRACT_SLICE", 7)
     parallel = evaluate(system, [[r] for r in refs], baseline=base, bootstrap=50, jobs=2)
     assert parallel == serial
-    rouge = [evaluate(system, [[r] for r in refs], "summarization", bootstrap=20, jobs=j)["scores"] for j in (1, 2)]
+    rouge = [evaluate(system, [[r] for r in refs], task="summarization", bootstrap=20, jobs=j)["scores"] for j in (1, 2)]
     assert rouge[0] == rouge[1]
 
 
@@ -428,10 +427,10 @@ def test_an_error_drops_the_slices_not_yet_started() -> None:
     """Every metric's slices are queued at once; an error (or Ctrl-C) must not wait for all of them."""
     import time
 
-    from toolkit.evaluation import _workers
+    from toolkit.evaluation.base import workers_context
 
     futures = []
-    with pytest.raises(KeyboardInterrupt), _workers(2) as pool:
+    with pytest.raises(KeyboardInterrupt), workers_context(2) as pool:
         futures = [pool.submit(time.sleep, 0.2) for _ in range(40)]
         raise KeyboardInterrupt
     # At most the two workers' slices and the one or two in the call queue had started.
@@ -439,9 +438,9 @@ def test_an_error_drops_the_slices_not_yet_started() -> None:
 
 
 def test_sliced_extraction_keeps_the_corpus_nrefs(monkeypatch: pytest.MonkeyPatch) -> None:
-    from toolkit.evaluation import metrics
+    from toolkit.evaluation import base
 
-    monkeypatch.setattr(metrics, "EXTRACT_SLICE", 2)
+    monkeypatch.setattr(base, "EXTRACT_SLICE", 2)
     refs = [[REF1[0], REF2[0]], [REF1[1], REF2[1]], [REF1[2]]]  # the last slice has one reference
     got = evaluate(HYPS, refs, metrics=["bleu", "chrf"], bootstrap=10, jobs=1)["scores"]
     assert all("nrefs:var" in s["signature"] for s in got)

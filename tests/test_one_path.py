@@ -15,6 +15,7 @@ from conftest import SEED_FILES
 from typer.testing import CliRunner
 
 from toolkit.cli import app
+from toolkit.options import EngineOptions
 
 runner = CliRunner()
 
@@ -103,7 +104,7 @@ def test_cli_api_and_server_give_the_same_bytes(tiny_marian: Path, tmp_path: Pat
     assert cli["md"].count("\n") == MARKDOWN.count("\n") and cli["md"].startswith("# ")
     assert "<title>" in cli["html"] and cli["html"].count("<p") == HTML.count("<p")
     formats = {"md": "markdown", "html": "html"}
-    started = ServeSettings(translators={"fr-en": str(tiny_marian)}, backend=backend,
+    started = ServeSettings(translators={"fr-en": str(tiny_marian)}, engine=EngineOptions(backend=backend),
                             glossary=write_glossary(tmp_path), keep=KEEP)
     with running(started) as url:
         for fmt, text in (("md", MARKDOWN), ("html", HTML)):
@@ -112,7 +113,7 @@ def test_cli_api_and_server_give_the_same_bytes(tiny_marian: Path, tmp_path: Pat
             assert answer.status_code == 200, answer.text
             assert answer.json()["translatedText"] == cli[fmt]
     # The same terms given per request, to a server started without any.
-    with running(ServeSettings(translators={"fr-en": str(tiny_marian)}, backend=backend)) as url:
+    with running(ServeSettings(translators={"fr-en": str(tiny_marian)}, engine=EngineOptions(backend=backend))) as url:
         for fmt, text in (("md", MARKDOWN), ("html", HTML)):
             body = {"q": [text, text], "source": "fr", "target": "en", "format": formats[fmt], "glossary": GLOSSARY,
                     "keep": KEEP}
@@ -138,7 +139,7 @@ def test_text_format_is_the_cli_txt_path_crlf_included(tiny_marian: Path, tmp_pa
     assert result.exit_code == 0, result.output
     expected = (tmp_path / "out" / "crlf.txt").read_bytes().decode("utf-8")
     assert "https://afp.com/a" in expected and expected.count("\r\n") == text.count("\r\n")
-    with running(ServeSettings(translators={"fr-en": str(tiny_marian)}, backend="torch")) as url:
+    with running(ServeSettings(translators={"fr-en": str(tiny_marian)}, engine=EngineOptions(backend="torch"))) as url:
         answer = httpx.post(f"{url}/translate", json={"q": text, "source": "fr", "target": "en"}, timeout=120)
         assert answer.json()["translatedText"] == expected
 
@@ -161,7 +162,7 @@ def test_a_pivot_pair_through_the_batcher_is_the_cli_output(tiny_marian: Path, t
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["route"]["kind"] == "pivot"
     expected = (tmp_path / "out" / "page.html").read_text(encoding="utf-8")
-    with running(ServeSettings(registry=registry, backend="torch")) as url:
+    with running(ServeSettings(registry=registry, engine=EngineOptions(backend="torch"))) as url:
         answer = httpx.post(f"{url}/translate", json={"q": HTML, "source": "fr", "target": "de", "format": "html"},
                             timeout=120)
         assert answer.status_code == 200, answer.text

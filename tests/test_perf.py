@@ -177,7 +177,7 @@ def test_help_imports_neither_torch_nor_transformers() -> None:
 
 
 def test_quiet_libraries_quiets_transformers_only_once_imported() -> None:
-    probe = ("import sys\nfrom toolkit.console import quiet_libraries\nquiet_libraries()\n"
+    probe = ("import sys\nfrom toolkit.runtime import quiet_libraries\nquiet_libraries()\n"
              "assert 'transformers' not in sys.modules\n"
              "from transformers.utils import logging\n"
              "print(logging.get_verbosity() == logging.ERROR, logging.is_progress_bar_enabled())\n")

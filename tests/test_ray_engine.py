@@ -17,7 +17,7 @@ import pytest
 from conftest import seed_texts
 
 from toolkit.errors import ToolkitError
-from toolkit.execution.corpus import CorpusResult, run_corpus
+from toolkit.execution.corpus import CorpusResult, corpus_manifest, run_corpus
 from toolkit.execution.jobs import TranslateJob
 from toolkit.execution.ray_engine import plan_layout, requested_threads
 from toolkit.execution.work import DocumentOutput, ShardOutput
@@ -133,7 +133,7 @@ def _run(job: Any, corpus: Path, out: Path, options: CorpusOptions, resume: bool
 
         run.commit = recorded  # type: ignore[method-assign]
         result = run_corpus(job, [corpus], run, options)
-        run.finish({"cluster": result.cluster, "totals": result.totals()})
+        run.finish(corpus_manifest(job, [corpus], run, options, result))  # a whole manifest: the schema is checked
         if described is not None:
             described.append(run.description)
     return result
@@ -351,3 +351,112 @@ def test_cli_engine_ray_without_the_extra(monkeypatch: pytest.MonkeyPatch, tiny_
     assert result.exit_code == 2
     assert "--engine ray needs the ray extra: pip install 'toolkit[ray]'" in result.output
     assert not (tmp_path / "run").exists()
+
+
+# -- issue 30.4-6: Ray's messages stay off stdout, SIGTERM exits 143, --quiet is quiet -------------
+
+def _descendants(root: int) -> list[int]:
+    """The processes under ``root`` (from /proc): Ray's raylet and workers of one CLI run only."""
+    import os
+
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="utf-8") as handle:
+                    parents[int(entry)] = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    found, frontier = [], [root]
+    while frontier:
+        pid = frontier.pop()
+        children = [child for child, parent in parents.items() if parent == pid]
+        found += children
+        frontier += children
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().replace(b"\0", b" ").decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "toolkit", *args]
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "HF_HUB_OFFLINE": "1",
+            "RAY_ADDRESS": ""}
+
+
+@pytest.mark.slow
+def test_ray_out_dash_keeps_stdout_data_only_when_an_actor_dies(tiny_marian: Path, corpus: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import threading
+
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    process = subprocess.Popen(_cli("translate", str(corpus), "-m", str(tiny_marian), "--src", "fr", "--tgt", "en",
+                                    "--shard-size", "2", "--engine", "ray", "--actors", "2", "--threads", "1",
+                                    "--out", "-", "-q"),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+    killed: list[int] = []
+    stderr: list[bytes] = []
+    reader = threading.Thread(target=lambda: stderr.append(process.stderr.read()), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    lines = []
+    deadline = time.monotonic() + 240
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line)
+        if not killed:  # the first shard is out: kill one actor, Ray restarts it and retries its shard
+            workers = [p for p in _descendants(process.pid) if "MapWorker" in _cmdline(p) or
+                       "ShardActor" in _cmdline(p)]
+            if workers:
+                os.kill(workers[0], signal.SIGKILL)
+                killed.append(workers[0])
+        if time.monotonic() > deadline:
+            process.kill()
+            break
+    code = process.wait(timeout=120)
+    reader.join(timeout=30)
+    assert killed, "no Ray actor process was found to kill"
+    assert code == 3, b"".join(stderr).decode()  # two records of the corpus fail
+    records = [json.loads(line) for line in lines]  # every stdout line is an output record
+    assert len(records) == 28
+    text = b"".join(stderr).decode()
+    assert "core_worker" not in text and "(raylet)" not in text  # Ray's messages only with --debug
+
+
+@pytest.mark.slow
+def test_sigterm_under_ray_exits_143_and_keeps_the_shards(tiny_marian: Path, corpus: Path, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    out = tmp_path / "run"
+    process = subprocess.Popen(_cli("translate", str(corpus), "-m", str(tiny_marian), "--src", "fr", "--tgt", "en",
+                                    "--shard-size", "1", "--engine", "ray", "--actors", "1", "--threads", "1",
+                                    "--out", str(out), "-q"),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+    deadline = time.monotonic() + 240
+    progress = out / "progress.jsonl"
+    while time.monotonic() < deadline and process.poll() is None:
+        if progress.is_file() and '"shard"' in progress.read_text(encoding="utf-8"):
+            break
+        time.sleep(0.2)
+    assert process.poll() is None, "the run ended before a shard was committed"
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=120)
+    text = stderr.decode()
+    assert process.returncode == 143, text
+    assert "terminated" in text and "shard(s) kept" in text and "--resume" in text
+    assert "*** SIGTERM" not in text and "PC: @" not in text and "core_worker" not in text
+    assert stdout == b""

@@ -589,3 +589,30 @@ def test_evaluate_seed_is_bounded(tmp_path: Path) -> None:
     ref = write_jsonl(tmp_path / "ref.jsonl", [{"id": "a", "reference": "x y"}])
     hyp = write_jsonl(tmp_path / "hyp.jsonl", [{"id": "a", "translation": "x y"}])
     one_line_error(invoke("evaluate", "--hyp", str(hyp), "--ref", str(ref), "--seed", "-1"), "--seed must be at least 0")
+
+
+@pytest.mark.parametrize("layout", ["files", "shards"])
+def test_a_full_disk_at_start_leaves_no_empty_lock_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        layout: str) -> None:
+    """Issue 30.9: the lock file is created (an inode is free) but its pid cannot be written."""
+    import builtins
+    import errno
+
+    from toolkit.io.sharded_run import ShardedRun
+
+    original = builtins.open
+
+    def full(file: object, mode: str = "r", *args: object, **kwargs: object) -> object:
+        if str(file).endswith(".lock") and "w" in mode:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return original(file, mode, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(builtins, "open", full)
+    with pytest.raises(ToolkitError, match="No space left on device"):
+        if layout == "files":
+            RunFolder(tmp_path / "run")
+        else:
+            ShardedRun(tmp_path / "run", {})
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    RunFolder(tmp_path / "run").close()  # and the folder can be used once there is room

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import seed_texts
 from golden_rules import GOLDEN_EN, GOLDEN_FR, GOLDEN_JA, GOLDEN_ZH
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from toolkit.text.segment import (
@@ -227,3 +229,93 @@ def test_a_number_inside_a_french_sentence_is_not_a_list_item() -> None:
         "Le plan numéro 5.", "Le plan numéro 6.", "Le plan numéro 7."]
     assert split_sentences("Le gouvernement a annoncé un plan numéro 0. Les syndicats ont réagi.", "fr") == [
         "Le gouvernement a annoncé un plan numéro 0.", "Les syndicats ont réagi."]
+
+
+# -- issue 30.8: segmentation is linear in the length of a paragraph -------------------------------
+
+class _CountingText(str):
+    """A paragraph that counts the characters copied out of it by slicing: a segmenter that
+    copies the rest of the paragraph at each candidate end is quadratic, and shows it here."""
+
+    copied = 0
+
+    def __getitem__(self, key):  # type: ignore[no-untyped-def]
+        part = super().__getitem__(key)
+        _CountingText.copied += len(part)
+        return part
+
+
+def _long_paragraph(size: int, seed: int = 0) -> str:
+    import random
+
+    from toolkit.models.random import FRENCH_SAMPLE
+
+    rng = random.Random(seed)
+    parts: list[str] = []
+    while sum(map(len, parts)) + len(parts) < size:
+        parts.append(rng.choice(FRENCH_SAMPLE))
+    return " ".join(parts)
+
+
+def test_segmentation_work_grows_linearly_with_the_paragraph() -> None:
+    from toolkit.text.segment import sentence_spans
+
+    copied = []
+    for size in (20_000, 80_000):
+        _CountingText.copied = 0
+        spans = sentence_spans(_CountingText(_long_paragraph(size)), "fr")
+        assert len(spans) > size // 200
+        copied.append(_CountingText.copied)
+    assert copied[1] <= 5 * copied[0], copied  # 4x the text: about 4x the work (the old code: 16x)
+
+
+_PIECES = st.sampled_from([
+    "Le président a parlé.", "M. Dupont est venu", "Mme Roy", "J.-C. Decaux", "etc.", "etc. et", "« Oui. »",
+    "Il pleut !", "Vraiment ?", "Ensuite... il", "le plan numéro 5.", "5. Le", "1. pommes 2. poires", "8.3",
+    "www.exemple.fr", "https://exemple.fr/a.b?c=d.", "Le Dr. Martin", "(voir p. 4).", "Fin…", "le 12 janv. 2024",
+    "”", "»", "Elle", "il", "Le", "la", "\u00a0", "  ", " ", " ", " ", "\t", "!?", "...",
+])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_PIECES, min_size=1, max_size=40), st.sampled_from(["fr", "en", "sw"]))
+def test_linear_segmentation_gives_the_same_sentences_as_before(pieces: list[str], lang: str) -> None:
+    import legacy_segment
+
+    from toolkit.text.segment import segment_document, sentence_spans
+
+    text = " ".join(pieces)
+    # Not a dotted acronym before a sentence starter: there the old segmenter was wrong (issue 28.5).
+    assume(not re.search(r"(?:\w\.)+-?\w\.[\s\u00a0]+(?:Elle|Le|Il)\b", text))
+    keep = [(m.start(), m.end()) for m in re.finditer(r"https?://\S+|www\.\S+", text)]
+    assert sentence_spans(text, lang, keep) == legacy_segment.sentence_spans(text, lang, keep)
+    ours, theirs = segment_document(text, lang, markdown=True), legacy_segment.segment_document(text, lang, True)
+    assert [(p.prefix, p.sentences, p.separators, p.suffix, p.protected) for p in ours.paragraphs] == [
+        (p.prefix, p.sentences, p.separators, p.suffix, p.protected) for p in theirs.paragraphs]
+
+
+def test_linear_segmentation_gives_the_same_sentences_in_long_paragraphs() -> None:
+    """Beyond pySBD's window (windows cut at the rules' last end before the limit)."""
+    import legacy_segment
+
+    from toolkit.text.segment import PYSBD_WINDOW, sentence_spans
+
+    for seed in range(3):
+        text = _long_paragraph(3 * PYSBD_WINDOW + 517, seed).replace(" Le ", " M. Le ").replace(" la ", " etc. la ")
+        assert sentence_spans(text, "fr") == legacy_segment.sentence_spans(text, "fr")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Le vote a eu lieu à l'O.N.U. Elle a rejeté le texte.", ["Le vote a eu lieu à l'O.N.U.", "Elle a rejeté le texte."]),
+    ("Il dépend du F.M.I. Il a signé.", ["Il dépend du F.M.I.", "Il a signé."]),
+    ("Vers 50 av. J.-C. La ville brûle.", ["Vers 50 av. J.-C.", "La ville brûle."]),
+    ("Le F.M.I. L’an dernier, rien.", ["Le F.M.I.", "L’an dernier, rien."]),
+    # A name or a lower-case word after the acronym: the sentence goes on.
+    ("Le groupe J.-C. Decaux a signé.", ["Le groupe J.-C. Decaux a signé."]),
+    ("Le F.M.I. Christine Lagarde parle.", ["Le F.M.I. Christine Lagarde parle."]),
+    ("Il travaille à l'O.N.U. depuis 2010.", ["Il travaille à l'O.N.U. depuis 2010."]),
+    ("Il a vu M. Dupont hier. J. Le Goff écrit.", ["Il a vu M. Dupont hier.", "J. Le Goff écrit."]),
+])
+def test_a_dotted_acronym_ends_a_sentence_before_a_sentence_starter(text: str, expected: list[str]) -> None:
+    """Issue 28.5: decided on the evidence of the next word, as pySBD does for English."""
+    assert split_sentences(text, "fr") == expected

@@ -209,3 +209,52 @@ def test_many_documents_share_generation_batches(tiny_bart: Path, generate_calls
     assert not any(r.extra["chunked"] for r in results[:5]) and results[-1].extra["chunked"]
     alone = summarizer.summarize_document(long)
     assert alone.output == results[-1].output and alone.extra["map_reduce_levels"] == levels
+
+
+# -- issue 28.9a: lead-N reads a long text only as far as its first N sentences --------------------
+
+def _long_text(size: int, seed: int, lines: bool) -> str:
+    import random
+
+    from toolkit.models.random import FRENCH_SAMPLE
+
+    rng = random.Random(seed)
+    parts: list[str] = []
+    while sum(map(len, parts)) < size:
+        parts.append(rng.choice(FRENCH_SAMPLE) + (rng.choice(["\n", " ", " ", " M. Roy.", " etc."]) if lines else ""))
+    return " ".join(parts)
+
+
+@pytest.mark.parametrize("lines", [False, True])
+def test_leading_sentences_are_the_whole_texts_first_sentences(lines: bool) -> None:
+    from toolkit.text.segment import PYSBD_WINDOW, leading_sentences, segment_document
+
+    for seed in range(2):
+        text = _long_text(14 * PYSBD_WINDOW, seed, lines)
+        whole = [s for _, _, s in segment_document(text, "fr").sentences]
+        for wanted, read in ((1, 3 * PYSBD_WINDOW), (5, 3 * PYSBD_WINDOW), (40, 4 * PYSBD_WINDOW), (10_000, 4000)):
+            found, _ = leading_sentences(text, "fr", wanted, read)
+            assert len(found) >= min(wanted, len(whole))
+            assert found == whole[:len(found)]
+
+
+def test_lead_1_of_a_long_record_segments_only_its_beginning(monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolkit.io.documents import Document
+    from toolkit.tasks.summarize import LEAD_READ_AHEAD, LeadSummarizer, extractive_units
+    from toolkit.text import segment
+
+    text = _long_text(12 * LEAD_READ_AHEAD, 0, False)
+    doc = Document(id="big", text=text, source="big.jsonl#big", format="jsonl")
+    expected = extractive_units(Document(id="big", text=text[:4 * LEAD_READ_AHEAD], source=""), "fr")[0]
+    seen: list[int] = []
+    original = segment._pysbd_ends
+
+    def counted(piece: str, lang: str) -> set[int] | None:
+        seen.append(len(piece))
+        return original(piece, lang)
+
+    monkeypatch.setattr(segment, "_pysbd_ends", counted)
+    result = LeadSummarizer(1, "fr").summarize_document(doc)
+    assert result.output == expected
+    assert sum(seen) < len(text) / 4  # the whole text would be len(text)
+    assert result.extra["read_characters"] < len(text)

@@ -111,7 +111,8 @@ def test_blank_documents_are_skipped_with_a_warning(tiny_marian: Path, tmp_path:
     (tmp_path / "in" / "empty.txt").write_text("  \n\n")
     (tmp_path / "in" / "ok.txt").write_text("Bonjour.")
     result = translate(str(tmp_path / "in"), "-m", str(tiny_marian), "--out", str(tmp_path / "o"), "--quiet")
-    assert result.exit_code == 0, result.output
+    # Issue #28.10: a skipped document makes the exit code 3, as the README's exit-code table says (was 0).
+    assert result.exit_code == 3, result.output
     assert "empty.txt: empty or whitespace-only document, skipped" in result.stderr
     assert os.listdir(tmp_path / "o") == ["manifest.json", "ok.txt"] or sorted(os.listdir(tmp_path / "o")) == ["manifest.json", "ok.txt"]
 
@@ -251,3 +252,70 @@ def test_sentences_of_many_documents_share_batches(tiny_marian: Path, tmp_path: 
     details = [json.loads(line) for line in (tmp_path / "o" / "details" / "part-00000.jsonl").read_text().splitlines()]
     assert [d["id"] for d in details] == [f"h{i}" for i in range(10)]
     assert [d["segments"][0]["source"] for d in details] == sentences
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_the_ct2_backend_stops_within_seconds(tmp_path: Path) -> None:
+    """Issue 28.8: the first SIGINT stops the run; batches in flight in CTranslate2's threads
+    are abandoned, not waited for (a random model that decodes long outputs slowly)."""
+    import signal
+    import threading
+    import time
+
+    from conftest import seed_texts
+
+    from toolkit.models.random import build_marian
+
+    model = build_marian(tmp_path / "slow-model", seed_texts(), d_model=256, layers=2, heads=4, ffn=512,
+                         max_length=300, num_beams=4)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "TOOLKIT_CACHE": str(tmp_path / "cache")}
+    command = [sys.executable, "-m", "toolkit", "translate", *map(str, SEED_FILES), "-m", str(model), "--backend",
+               "ct2", "--src", "fr", "--tgt", "en", "--threads", "2", "--out", str(tmp_path / "out")]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    lines: list[str] = []
+
+    def read() -> None:
+        assert process.stderr is not None
+        for raw in iter(lambda: process.stderr.read(64), b""):  # type: ignore[union-attr]
+            lines.append(raw.decode("utf-8", "replace"))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 240
+        while not list((tmp_path / "cache").rglob("model.bin")) and time.monotonic() < deadline:
+            time.sleep(0.2)  # the conversion to CTranslate2 comes first
+        time.sleep(4.0)  # then loading and decoding: batches are in flight
+        assert process.poll() is None, "the run finished before it could be interrupted"
+        process.send_signal(signal.SIGINT)
+        signalled = time.monotonic()
+        code = process.wait(timeout=120)
+        waited = time.monotonic() - signalled
+    finally:
+        if process.poll() is None:
+            process.kill()
+    reader.join(timeout=10)
+    assert code == 130, "".join(lines)
+    assert waited < 5, f"{waited:.1f} s from Ctrl-C to exit"
+    assert "interrupted; nothing was written" in "".join(lines)
+    assert not (tmp_path / "out").exists()
+
+
+def test_markdown_task_boxes_and_footnotes(tiny_marian: Path, tmp_path: Path) -> None:
+    """Issue 28.4: a GFM task box is kept verbatim, a footnote definition's text is translated
+    (its label kept), and a `.markdown` file is Markdown (its heading keeps its `#`)."""
+    source = tmp_path / "notes.markdown"
+    lines = ["# Titre de la note", "", "- [ ] Faire la liste des courses.", "- [x] Appeler le maire.",
+             "", "Une phrase avec une note[^1].", "", "[^1]: La note de bas de page est ici."]
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["translate", str(source), "-m", str(tiny_marian), "--src", "fr", "--tgt", "en",
+                                 "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    written = (out / "notes.md").read_text(encoding="utf-8").split("\n")
+    assert written[0].startswith("# ") and written[1] == "" and written[4] == ""
+    assert written[2].startswith("- [ ] ") and written[3].startswith("- [x] ")
+    assert written[7].startswith("[^1]: ") and written[7] != lines[7]  # translated, not passed through
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    sources = [seg["source"] for doc in manifest["documents"] for seg in doc.get("segments", [])]
+    assert "La note de bas de page est ici." in sources and not any(s.startswith("[") for s in sources)

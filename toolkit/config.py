@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from toolkit.errors import ConfigError
-from toolkit.options import QualityOptions
+from toolkit.limits import Backend, Order, Task
+from toolkit.options import EngineOptions, QualityOptions, build
 
 
 def packaged(name: str) -> Path:
@@ -46,7 +47,7 @@ class TranslationDefaults(Strict):
     models: dict[str, str] = Field(default_factory=dict)
     batch_size: int = Field(16, ge=1)
     max_batch_tokens: int = Field(8192, ge=16)
-    backend: Literal["auto", "torch", "ct2"] = "auto"
+    backend: Backend = "auto"
 
 
 class SummarizationDefaults(Strict):
@@ -54,11 +55,11 @@ class SummarizationDefaults(Strict):
     models: dict[str, str] = Field(default_factory=dict)
     batch_size: int = Field(4, ge=1)
     max_batch_tokens: int = Field(16384, ge=16)
-    backend: Literal["auto", "torch", "ct2"] = "auto"
+    backend: Backend = "auto"
 
 
 class PipelineDefaults(Strict):
-    order: Literal["translate-first", "summarize-first"] = "translate-first"
+    order: Order = "translate-first"
 
 
 class Defaults(Strict):
@@ -95,6 +96,18 @@ def load_yaml_model(path: Path, schema: type[M]) -> M:
 def load_defaults(path: Path | None = None) -> Defaults:
     """The defaults for every command; a missing file is an error (the packaged one always exists)."""
     return load_yaml_model(path or defaults_file(), Defaults)
+
+
+def resolve_engine(task: Task, given: EngineOptions | None = None, defaults: Defaults | None = None) -> EngineOptions:
+    """The engine options a run of ``task`` uses: the configured defaults for the task (backend,
+    batch size, batch tokens; toolkit/data/defaults.yaml or $TOOLKIT_DEFAULTS), then every field
+    ``given`` sets explicitly. The one place where defaults meet overrides, for the CLI, the
+    server and benchmark configs alike."""
+    defaults = defaults or load_defaults()
+    section = defaults.translation if task == "translation" else defaults.summarization
+    configured = {"backend": section.backend, "batch_size": section.batch_size,
+                  "max_batch_tokens": section.max_batch_tokens}
+    return build(EngineOptions, {**configured, **(given.given() if given is not None else {})})
 
 
 def default_translation_model(source_lang: str, target_lang: str, defaults: Defaults | None = None) -> str:

@@ -1,19 +1,22 @@
 """Typed option objects shared by the CLI, the Python API, benchmark configs and manifests.
 
-Each is a small validated pydantic model: a bad value is one clear ``ToolkitError`` naming the
-option, whichever door it came in by.
+Each is a small validated pydantic model: a bad value is one clear ``OptionError`` naming the
+option's field, whichever door it came in by (the CLI spells the field as its flag, the server as
+it is). Choices and limits come from toolkit/limits.py (the CLI reads the same); toolkit/config.py
+resolves the configured defaults plus overrides.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from toolkit.errors import ToolkitError
+from toolkit.errors import OptionError, ToolkitError
+from toolkit.limits import Backend, CorpusEngine, Device, Dtype, Task, field_bounds
 
-Backend = Literal["auto", "torch", "ct2"]
-Dtype = Literal["auto", "float32", "bfloat16", "float16"]
+__all__ = ["Backend", "CorpusEngine", "CorpusOptions", "Device", "Dtype", "EngineOptions", "GenerationOptions",
+           "LanguageCodes", "Options", "Task", "build", "split_options"]
 
 
 class Options(BaseModel):
@@ -25,11 +28,17 @@ class Options(BaseModel):
         try:
             super().__init__(**values)
         except ValidationError as exc:
-            raise ToolkitError(_one_line(exc, type(self).__name__)) from None
+            raise _one_line(exc, type(self).__name__) from None
 
     def replace(self: OptionsT, **changes: Any) -> OptionsT:
-        """A copy with ``changes`` applied (None leaves a field as it is), validated again."""
-        return build(type(self), {**self.model_dump(), **{k: v for k, v in changes.items() if v is not None}})
+        """A copy with ``changes`` applied (None leaves a field as it is), validated again. Fields
+        neither set before nor changed stay unset, so that defaults can still fill them
+        (toolkit.config.resolve_engine)."""
+        return build(type(self), {**self.given(), **{k: v for k, v in changes.items() if v is not None}})
+
+    def given(self) -> dict[str, Any]:
+        """The fields set explicitly (by a caller, a flag or a config), not left at their default."""
+        return self.model_dump(include=set(self.model_fields_set))
 
 
 OptionsT = TypeVar("OptionsT", bound=Options)
@@ -42,22 +51,22 @@ class EngineOptions(Options):
     device: str = "auto"
     quantization: str | None = None
     dtype: Dtype = "auto"  # torch backend only; ct2 takes --quantization
-    threads: int = Field(0, ge=0, le=1024)
-    batch_size: int = Field(16, ge=1, le=65536)
-    max_batch_tokens: int = Field(8192, ge=16)
+    threads: int = Field(0, **field_bounds("threads"))
+    batch_size: int = Field(16, **field_bounds("batch_size"))
+    max_batch_tokens: int = Field(8192, **field_bounds("max_batch_tokens"))
     revision: str | None = None
 
 
 class GenerationOptions(Options):
     """User overrides of the model's own generation config; None keeps the model's value."""
 
-    num_beams: int | None = Field(None, ge=1, le=256)
-    max_length: int | None = Field(None, ge=1, le=65536)
-    max_new_tokens: int | None = Field(None, ge=1, le=65536)
-    min_length: int | None = Field(None, ge=0, le=65536)
-    min_new_tokens: int | None = Field(None, ge=0, le=65536)
+    num_beams: int | None = Field(None, **field_bounds("num_beams"))
+    max_length: int | None = Field(None, **field_bounds("max_length"))
+    max_new_tokens: int | None = Field(None, **field_bounds("max_new_tokens"))
+    min_length: int | None = Field(None, **field_bounds("min_length"))
+    min_new_tokens: int | None = Field(None, **field_bounds("min_new_tokens"))
     length_penalty: float | None = None
-    no_repeat_ngram_size: int | None = Field(None, ge=1, le=64)
+    no_repeat_ngram_size: int | None = Field(None, **field_bounds("no_repeat_ngram_size"))
 
     @model_validator(mode="after")
     def _lengths(self) -> GenerationOptions:
@@ -81,29 +90,19 @@ class LanguageCodes(Options):
 class CorpusOptions(Options):
     """How a record corpus (JSONL) is run: shard size, and where — this process, or Ray."""
 
-    shard_size: int = Field(1000, ge=1, le=10_000_000)
-    engine: Literal["local", "ray"] = "local"
+    shard_size: int = Field(1000, **field_bounds("shard_size"))
+    engine: CorpusEngine = "local"
     ray_address: str | None = None  # None: RAY_ADDRESS, else a local Ray with this machine's CPUs
-    actors: int | None = Field(None, ge=1, le=100_000)  # Ray actors (default: the cluster's CPUs / threads)
+    actors: int | None = Field(None, **field_bounds("actors"))  # Ray actors (default: the cluster's CPUs / threads)
 
 
-# CLI option names, for error messages that name what the user typed.
-CLI_NAMES = {"num_beams": "--beams", "max_length": "--max-length", "max_new_tokens": "--max-new-tokens",
-             "min_length": "--min-length", "no_repeat_ngram_size": "--no-repeat-ngram",
-             "length_penalty": "--length-penalty", "batch_size": "--batch-size", "threads": "--threads",
-             "max_batch_tokens": "max_batch_tokens", "backend": "--backend", "dtype": "--dtype",
-             "device": "--device", "quantization": "--quantization", "revision": "--revision",
-             "shard_size": "--shard-size", "engine": "--engine", "ray_address": "--ray-address", "actors": "--actors"}
-
-
-def _one_line(exc: ValidationError, owner: str) -> str:
+def _one_line(exc: ValidationError, owner: str) -> ToolkitError:
     error = exc.errors()[0]
     field = str(error["loc"][0]) if error["loc"] else ""
-    name = CLI_NAMES.get(field, field)
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
-        return f"unknown option '{field}' for {owner}"
-    return f"{name}: {message}" if name else message
+        return ToolkitError(f"unknown option '{field}' for {owner}")
+    return OptionError(field, message) if field else ToolkitError(message)
 
 
 def build(cls: type[OptionsT], values: dict[str, Any]) -> OptionsT:

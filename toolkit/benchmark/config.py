@@ -9,7 +9,8 @@ from pydantic import Field, field_validator, model_validator
 
 from toolkit.config import Strict, load_yaml_model
 from toolkit.errors import ConfigError
-from toolkit.options import EngineOptions, GenerationOptions
+from toolkit.limits import Backend, Device, Order
+from toolkit.options import GenerationOptions
 
 Task = Literal["translation", "summarization", "pipeline"]
 
@@ -39,17 +40,13 @@ class System(Strict):
     model: str | None = None  # translation / summarization
     translator: str | None = None  # pipeline
     summarizer: str | None = None  # pipeline
-    order: Literal["translate-first", "summarize-first"] = "translate-first"
-    backend: Literal["auto", "torch", "ct2"] = "auto"
+    order: Order = "translate-first"
+    backend: Backend = "auto"
     quantization: str | None = None
-    device: Literal["auto", "cpu", "cuda"] = "cpu"
+    device: Device = "cpu"
     threads: int = Field(0, ge=0)
     batch_size: int = Field(16, ge=1)
     generation: GenerationOptions = Field(default_factory=GenerationOptions)
-
-    def engine_options(self) -> EngineOptions:
-        return EngineOptions(backend=self.backend, quantization=self.quantization, device=self.device,
-                             threads=self.threads, batch_size=self.batch_size)
 
     @model_validator(mode="after")
     def _models_for_task(self) -> System:
@@ -79,7 +76,7 @@ class Neural(Strict):
     comet_model: str | None = None
     bertscore_model: str | None = None
     bertscore_layers: int | None = Field(None, ge=1)
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    device: Device = "auto"
 
     def options(self) -> Any:
         from toolkit.evaluation.neural import NeuralOptions
@@ -124,20 +121,51 @@ class Benchmark(Strict):
         return self
 
 
+def config_path(config: Path, value: str) -> Path | None:
+    """A path named in a config, found from the config's own folder, then from each folder above
+    it (the shipped configs/benchmarks/*.yaml name `seeds` and `evaluation/...` of the project
+    root); never from the current folder, so a run gives the same result wherever it starts.
+    None when it exists nowhere."""
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        return path if path.exists() else None
+    for folder in [config.resolve().parent, *config.resolve().parent.parents]:
+        if (folder / path).exists():
+            return folder / path
+    return None
+
+
 def load_benchmark(path: Path) -> Benchmark:
-    """Read and validate a benchmark config; relative paths are resolved from the current folder
-    and must exist."""
+    """Read and validate a benchmark config. Its relative paths (sources, references, local model
+    folders) are resolved from the config file's folder upwards (config_path) and must exist."""
     config = load_yaml_model(path, Benchmark)
     for name, dataset in config.datasets.items():
         for i, source in enumerate(dataset.sources):
-            if not Path(source).exists():
+            found = config_path(path, source)
+            if found is None:
                 raise ConfigError(f"{path}: datasets.{name}.sources.{i}: no such file or directory: {source}")
-        files = {"translation": dataset.references.translation,
-                 **{f"summarization.{lang}": ref for lang, ref in dataset.references.summarization.items()}}
-        for key, reference in files.items():
-            if reference is not None and not Path(reference).is_file():
-                raise ConfigError(f"{path}: datasets.{name}.references.{key}: no such file: {reference}")
+            dataset.sources[i] = str(found)
+        references = dataset.references
+        if references.translation is not None:
+            references.translation = _reference(path, f"datasets.{name}.references.translation",
+                                                references.translation)
+        for lang, reference in references.summarization.items():
+            references.summarization[lang] = _reference(path, f"datasets.{name}.references.summarization.{lang}",
+                                                        reference)
+    for system in config.systems:
+        for role in ("model", "translator", "summarizer"):
+            reference = getattr(system, role)
+            found = config_path(path, reference) if reference else None
+            if found is not None and found.is_dir():  # a local model folder; anything else is a hub id or lead-N
+                setattr(system, role, str(found))
     return config
+
+
+def _reference(config: Path, key: str, reference: str) -> str:
+    found = config_path(config, reference)
+    if found is None or not found.is_file():
+        raise ConfigError(f"{config}: {key}: no such file: {reference}")
+    return str(found)
 
 
 Dataset.model_rebuild()

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import toolkit
 from toolkit.benchmark.config import Benchmark, System
 from toolkit.benchmark.measure import percentile
 from toolkit.errors import ToolkitError
+from toolkit.version import __version__ as toolkit_version
 
 RANDOM_PREFIX = "random:"
 RANDOM_KINDS = ("marian", "bart", "t5")
@@ -95,7 +95,7 @@ KEY_DEPENDENCIES = ("torch", "transformers", "tokenizers", "sentencepiece", "sac
 
 def code_fingerprint(package: Path | None = None) -> str:
     """SHA-256 over the toolkit package's Python sources (relative path and bytes of each ``*.py``)."""
-    root = package or Path(toolkit.__file__).resolve().parent
+    root = package or Path(__file__).resolve().parents[1]  # the toolkit package
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
         if "__pycache__" in path.parts:
@@ -123,7 +123,7 @@ def cache_key(resolved: Resolved, dataset: dict[str, Any], limit: int | None, re
         "identities": resolved.identities,
         "inputs": _inputs_hash(dataset["sources"]),
         "langs": [dataset["source_lang"], dataset["target_lang"]],
-        "limit": limit, "repeats": repeats, "warmup": warmup, "toolkit": toolkit.__version__,
+        "limit": limit, "repeats": repeats, "warmup": warmup, "toolkit": toolkit_version,
         "code": code_fingerprint(), "dependencies": dependency_versions(),
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:24]
@@ -211,9 +211,10 @@ def _hypotheses(result: dict[str, Any], task: str):
 
 def score(config: Benchmark, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Quality rows: one per (system, dataset, task), with CIs and the paired test vs the baseline."""
-    from toolkit.evaluation import evaluate
+    from toolkit.evaluation import EvaluationOptions, evaluate
+    from toolkit.evaluation.base import compute
     from toolkit.evaluation.data import align, align_sources
-    from toolkit.evaluation.metrics import build_metrics
+    from toolkit.evaluation.registry import MetricContext, build_metrics, default_metrics
 
     rows = []
     neural = config.neural.options()
@@ -239,13 +240,14 @@ def score(config: Benchmark, runs: list[dict[str, Any]]) -> list[dict[str, Any]]
             same_language = baseline_name in systems and (task == "translation" or systems[baseline_name].summary_lang(dataset) == lang)
             if baseline_run is not None and baseline_name != run["system"] and same_language:
                 _, baseline, _ = align(_hypotheses(baseline_run, task), refs)
-            result = evaluate(hyps, references, task, config.metrics.get(task), lang, "auto",
-                              config.bootstrap, config.seed, baseline, keys, neural=neural, sources=sources)
-            metrics = build_metrics(config.metrics.get(task) or (["bleu", "chrf", "ter"] if task == "translation" else ["rouge"]),
-                                    lang, neural=neural, sources=sources)
+            options = EvaluationOptions(task=task, lang=lang, bootstrap=config.bootstrap, seed=config.seed, neural=neural)
+            result = evaluate(hyps, references, config.metrics.get(task), options, baseline=baseline, keys=keys,
+                              sources=sources).to_dict()
+            metrics = build_metrics(config.metrics.get(task) or default_metrics(task),
+                                    MetricContext(lang, neural=neural, sources=sources))
             # Per-segment statistics once; a document's score is the metric of its segments' summed
             # statistics (what scoring that document alone gives).
-            scored = [m.compute(hyps, references) for m in metrics]
+            scored = [compute(m, hyps, references) for m in metrics]
             per_doc = {}
             positions: dict[str, list[int]] = {}
             for i, (d, _) in enumerate(keys):
@@ -283,9 +285,9 @@ def run_benchmark(config: Benchmark, config_path: Path, out: Path, systems: list
                   overwrite: bool = False) -> dict[str, Any]:
     """Run every selected system on every dataset, score, and write the run folder ``out``."""
     from toolkit.benchmark.report import markdown, plot, to_csv
-    from toolkit.console import progress
     from toolkit.io.documents import read_inputs
     from toolkit.io.runs import RunFolder, base_manifest, environment, git_commit
+    from toolkit.runtime import progress
 
     resolved = plan(systems, models_root)
     datasets = {name: {**d.model_dump(), "sources": d.sources} for name, d in config.datasets.items()}
@@ -294,22 +296,19 @@ def run_benchmark(config: Benchmark, config_path: Path, out: Path, systems: list
     run = RunFolder(out, overwrite=overwrite, inputs=[config_path, *sources])
     with run:
         runs = []
-        with progress(show_progress) as bar:
-            task = bar.add_task("benchmark", total=len(resolved) * sum(sizes.values()))
+        with progress("benchmark", len(resolved) * sum(sizes.values()), show_progress) as bar:
             for item in resolved:
                 for name, dataset in datasets.items():
-                    bar.update(task, description=f"{item.system.name} on {name}")
+                    bar.note(f"{item.system.name} on {name}")
                     result = run_system(item, name, dataset, limit, config.repeats, config.warmup, cache_dir, use_cache,
-                                        lambda n: bar.advance(task, n))
-                    if "error" in result:
-                        bar.advance(task, 0)
-                    else:
+                                        bar.advance)
+                    if "error" not in result:
                         result["speed"] = _speed(result)
                     result["resolved"] = {"references": item.references, "identities": item.identities,
                                           "status": item.status}
                     runs.append(result)
         results: dict[str, Any] = {
-            "run_id": out.name, "toolkit_version": toolkit.__version__, "git_commit": git_commit(),
+            "run_id": out.name, "toolkit_version": toolkit_version, "git_commit": git_commit(),
             "environment": environment(), "config_file": str(config_path), "config": config.model_dump(mode="json"),
             "limit": limit, "systems": [s.name for s in systems], "runs": runs, "quality": score(config, runs),
             "failed": [{"system": r["system"], "dataset": r["dataset"], "error": r["error"]} for r in runs if "error" in r],

@@ -21,11 +21,13 @@ def _progress(n: int = 1) -> None:
 
 def _load(system: dict[str, Any], dataset: dict[str, Any]) -> tuple[Any, Any, list[dict[str, Any]]]:
     """(translator or None, summarizer or None, model descriptions)."""
+    from toolkit.config import resolve_engine
     from toolkit.options import EngineOptions, GenerationOptions
     from toolkit.tasks.summarize import load_summarizer
     from toolkit.tasks.translate import load_translator
 
-    engine = EngineOptions(**{k: system[k] for k in ("device", "backend", "quantization", "threads", "batch_size")})
+    given = EngineOptions(**{k: system[k] for k in ("device", "backend", "quantization", "threads", "batch_size")})
+    engine, summary_engine = resolve_engine("translation", given), resolve_engine("summarization", given)
     generation = GenerationOptions(**system["generation"])
     translator = summarizer = None
     task = system["task"]
@@ -33,12 +35,11 @@ def _load(system: dict[str, Any], dataset: dict[str, Any]) -> tuple[Any, Any, li
         translator = load_translator(system["model"], dataset["source_lang"], dataset["target_lang"], engine=engine,
                                      generation=generation)
     elif task == "summarization":
-        summarizer = load_summarizer(system["model"], dataset["source_lang"], engine.replace(max_batch_tokens=16384),
-                                     generation)
+        summarizer = load_summarizer(system["model"], dataset["source_lang"], summary_engine, generation)
     else:
         translator = load_translator(system["translator"], dataset["source_lang"], dataset["target_lang"], engine=engine)
         lang = dataset["target_lang"] if system["order"] == "translate-first" else dataset["source_lang"]
-        summarizer = load_summarizer(system["summarizer"], lang, engine.replace(max_batch_tokens=16384), generation)
+        summarizer = load_summarizer(system["summarizer"], lang, summary_engine, generation)
     described = [m.describe() for m in (translator, summarizer) if m is not None]
     return translator, summarizer, described
 
@@ -56,8 +57,8 @@ def _model_bytes(descriptions: list[dict[str, Any]]) -> int:
 
 def run(spec: dict[str, Any]) -> dict[str, Any]:
     from toolkit.benchmark.measure import peak_rss_mb
-    from toolkit.console import quiet_libraries
     from toolkit.io.documents import Document, drop_blank, read_inputs
+    from toolkit.runtime import quiet_libraries
     from toolkit.tasks.pipeline import run_pipeline
 
     quiet_libraries()

@@ -28,7 +28,24 @@ _add_serve()
 
 
 def main() -> None:
-    app()
+    """The `toolkit` process. An interrupted run (Ctrl-C, SIGTERM) leaves at once, once its one
+    line is out and its folder tidy: a normal exit would wait for native decoding threads
+    (CTranslate2's) to finish every batch already in flight, for seconds or minutes."""
+    import contextlib
+    import os
+    import sys
+
+    from toolkit.cli.output import EXIT_SIGINT, EXIT_SIGTERM
+
+    try:
+        app()
+    except SystemExit as leaving:
+        if leaving.code in (EXIT_SIGINT, EXIT_SIGTERM):
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(OSError, ValueError):
+                    stream.flush()
+            os._exit(int(leaving.code))
+        raise
 
 
 if __name__ == "__main__":

@@ -12,16 +12,8 @@ import typer.core
 # Typer ≥ 0.29 carries its own copy of Click; its exceptions have no public alias.
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
-from toolkit.console import (
-    EXIT_SIGINT,
-    EXIT_SIGTERM,
-    EXIT_USER_ERROR,
-    Terminated,
-    handle_termination,
-    raise_if_terminated,
-    report_interrupt,
-    reset_interrupt,
-)
+from toolkit.cli.output import EXIT_SIGINT, EXIT_SIGTERM, EXIT_USER_ERROR, install, report_interrupt, reset_interrupt
+from toolkit.runtime import Terminated, handle_termination, raise_if_terminated
 
 
 def _defer_rich_markdown() -> None:
@@ -77,6 +69,7 @@ class _Commands(typer.core.TyperGroup):
              standalone_mode: bool = True, windows_expand_args: bool = True, **extra: Any) -> Any:
         handle_termination()
         reset_interrupt()
+        install()
         try:
             value = super().main(args, prog_name, complete_var, standalone_mode=False,
                                  windows_expand_args=windows_expand_args, **extra)
@@ -115,9 +108,9 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        import toolkit
+        from toolkit.version import __version__ as toolkit_version
 
-        typer.echo(f"toolkit {toolkit.__version__}")
+        typer.echo(f"toolkit {toolkit_version}")
         raise typer.Exit()
 
 
@@ -127,7 +120,7 @@ def _root(
     debug: Annotated[bool, typer.Option("--debug/--no-debug", help="Log at DEBUG level and show tracebacks (also: TOOLKIT_LOG=debug).")] = False,
 ) -> None:
     """Translate and summarise multilingual news, evaluate the results, benchmark the models."""
-    from toolkit.console import set_debug
+    from toolkit.runtime import set_debug
 
     set_debug(debug)
 

@@ -18,13 +18,9 @@ from toolkit.cli.common import (
     OverwriteOption,
     QuietOption,
 )
-from toolkit.console import (
-    print_json,
-    quiet_libraries,
-    stderr,
-    user_errors,
-)
+from toolkit.cli.output import print_json, stderr, user_errors
 from toolkit.errors import ToolkitError
+from toolkit.runtime import quiet_libraries
 
 
 @app.command()
@@ -68,9 +64,13 @@ def benchmark(
         config_path = Path(config)
         bench = load_benchmark(config_path)
         chosen = select_systems(bench, [n.strip() for n in systems.split(",") if n.strip()] if systems else None)
-        root = Path("outputs") / "benchmarks"
+        from toolkit.config import toolkit_cache
+
+        # Cached outputs and built random models are shared by runs: the user cache
+        # ($TOOLKIT_CACHE, else ~/.cache/toolkit), never the current folder.
+        cache = toolkit_cache() / "benchmarks"
         if dry_run:
-            resolved = plan(chosen, root / "models")
+            resolved = plan(chosen, cache / "models")
             rows = [{"system": r.system.name, "task": r.system.task, "models": r.status, "error": r.error} for r in resolved]
             if as_json:
                 print_json({"config": str(config_path), "datasets": list(bench.datasets), "systems": rows})
@@ -85,8 +85,8 @@ def benchmark(
                               "yes" if r.error is None else f"no: {r.error}")
             stderr.print(table)
             return
-        target = out or root / run_id(bench)
-        results = run_benchmark(bench, config_path, target, chosen, limit, not no_cache, root / "cache", root / "models",
+        target = out or Path("outputs") / "benchmarks" / run_id(bench)
+        results = run_benchmark(bench, config_path, target, chosen, limit, not no_cache, cache / "outputs", cache / "models",
                                 show_progress=not quiet and not as_json, overwrite=overwrite)
         if as_json:
             print_json({"run_dir": str(target), "status": results["status"], "leaderboard": report.leaderboard_rows(results),

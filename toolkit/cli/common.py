@@ -12,13 +12,9 @@ from rich.table import Table
 from rich.text import Text
 
 # Typer ≥ 0.29 carries its own copy of Click; its exceptions have no public alias.
-from toolkit.console import (
-    EXIT_PARTIAL,
-    print_json,
-    printable,
-    stderr,
-)
+from toolkit.cli.output import EXIT_PARTIAL, print_json, printable, stderr
 from toolkit.errors import ToolkitError
+from toolkit.limits import Backend, Device, Dtype, Task, bounds
 
 
 class Format(str, Enum):
@@ -29,18 +25,12 @@ class Format(str, Enum):
     jsonl = "jsonl"
 
 
-class Device(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-
-
-Inputs = Annotated[list[str], typer.Argument(help="Files, folders (*.txt, *.md, *.jsonl, recursively), or - for stdin.")]
+Inputs = Annotated[list[str], typer.Argument(help="Files, folders (*.txt, *.md, *.html, *.htm, *.jsonl and documents: *.docx, *.pptx, *.srt, *.vtt, *.po, *.xlf, …; recursively), or - for stdin.")]
 OutOption = Annotated[str | None, typer.Option("--out", "-o", help="Run folder to create (default: outputs/<command>-<time>), or - for stdout.")]
 FormatOption = Annotated[Format, typer.Option("--format", help="Output file format (auto: .md / .html for Markdown / HTML inputs, else .txt; html also reads every input as HTML).")]
-BeamsOption = Annotated[int | None, typer.Option("--beams", min=1, max=256, help="Beam size (default: the model's generation config).")]
-MaxNewOption = Annotated[int | None, typer.Option("--max-new-tokens", min=1, max=65536, help="Most tokens generated per segment (default: the model's).")]
-BatchOption = Annotated[int | None, typer.Option("--batch-size", min=1, max=65536, help="Most segments per batch (default: toolkit/data/defaults.yaml).")]
+BeamsOption = Annotated[int | None, typer.Option("--beams", **bounds("num_beams"), help="Beam size (default: the model's generation config).")]
+MaxNewOption = Annotated[int | None, typer.Option("--max-new-tokens", **bounds("max_new_tokens"), help="Most tokens generated per segment (default: the model's).")]
+BatchOption = Annotated[int | None, typer.Option("--batch-size", **bounds("batch_size"), help="Most segments per batch (default: toolkit/data/defaults.yaml).")]
 DeviceOption = Annotated[Device, typer.Option("--device", help="auto picks cuda when PyTorch sees a GPU.")]
 EncodingOption = Annotated[str, typer.Option("--encoding", help="Encoding of text inputs.")]
 OverwriteOption = Annotated[bool, typer.Option("--overwrite/--no-overwrite", help="Replace --out if it holds an earlier toolkit run (and nothing else).")]
@@ -59,22 +49,9 @@ class LsumSplit(str, Enum):
     sentences = "sentences"
 
 
-class Backend(str, Enum):
-    auto = "auto"
-    torch = "torch"
-    ct2 = "ct2"
-
-
 BackendOption = Annotated[Backend | None, typer.Option("--backend", help="auto: CTranslate2 where it supports the model, else PyTorch (default: toolkit/data/defaults.yaml).")]
 QuantizationOption = Annotated[str | None, typer.Option("--quantization", help="ct2 weights: int8 (CPU default), int8_float16 (CUDA default), int8_float32, float16, bfloat16, float32; torch: int8 (dynamic quantisation of Linear layers, CPU).")]
-ThreadsOption = Annotated[int, typer.Option("--threads", min=0, max=1024, help="CPU threads for inference (0: every core).")]
-
-
-class Dtype(str, Enum):
-    auto = "auto"
-    float32 = "float32"
-    bfloat16 = "bfloat16"
-    float16 = "float16"
+ThreadsOption = Annotated[int, typer.Option("--threads", **bounds("threads"), help="CPU threads for inference (0: every core).")]
 
 
 DtypeOption = Annotated[Dtype | None, typer.Option("--dtype", help="torch weights: auto (bfloat16 on CPUs with native bf16, float16 on CUDA, else float32), float32, bfloat16, float16. With --quantization int8 the torch backend quantises Linear layers dynamically.")]
@@ -90,7 +67,7 @@ TIMING_NOTE = ("sentences of all documents in one language are batched together;
                "the run's time apportioned by its share of the source tokens")
 
 
-def _out_target(out: str | None, command: str, as_json: bool, overwrite: bool, inputs: list[str]) -> Any:
+def out_target(out: str | None, command: str, as_json: bool, overwrite: bool, inputs: list[str]) -> Any:
     """None for stdout, else an opened and locked RunFolder (checked before any model loads)."""
     from toolkit.io.runs import RunFolder, default_run_dir
 
@@ -102,7 +79,7 @@ def _out_target(out: str | None, command: str, as_json: bool, overwrite: bool, i
                      inputs=[Path(i) for i in inputs if i != "-"])
 
 
-def _summary_table(title: str, rows: list[dict[str, Any]]) -> Table:
+def summary_table(title: str, rows: list[dict[str, Any]]) -> Table:
     table = Table(title=title, title_justify="left")
     for column in ("document", "sentences", "source tokens", "output tokens", "seconds", "file"):
         table.add_column(column, justify="right" if column not in ("document", "file") else "left")
@@ -113,16 +90,23 @@ def _summary_table(title: str, rows: list[dict[str, Any]]) -> Table:
     return table
 
 
-def _read_documents(inputs: list[str], encoding: str) -> tuple[list[Any], list[str]]:
+def read_documents(inputs: list[str], encoding: str) -> tuple[list[Any], list[str], list[dict[str, str]]]:
+    """The documents to process, the warnings of reading them, and the blank documents (empty, or
+    a file in a folder that cannot be read) as skipped entries: listed in the manifest with their
+    reason, they make the exit code 3, as any skipped document does."""
     from toolkit.io.documents import drop_blank, read_inputs
 
-    return drop_blank(read_inputs(inputs, encoding))
+    docs = read_inputs(inputs, encoding)
+    kept, warnings = drop_blank(docs)
+    skipped = [{"id": d.id, "source": d.source, "reason": d.meta.get("unreadable") or "empty or whitespace-only document"}
+               for d in docs if d.is_blank]
+    return kept, warnings, skipped
 
 
-def _emit(run: Any, results: list[Any], warnings: list[str], fmt: str, output_key: str, head: dict[str, Any],
+def emit(run: Any, results: list[Any], warnings: list[str], fmt: str, output_key: str, head: dict[str, Any],
           as_json: bool, quiet: bool, title: str) -> None:
     """Stream or write a single-stage run's outputs, commit its manifest, and report."""
-    from toolkit.console import report_warnings
+    from toolkit.cli.output import report_warnings
     from toolkit.io.results import stream_results, write_results
 
     warnings = warnings + [w for r in results for w in r.warnings]
@@ -132,12 +116,12 @@ def _emit(run: Any, results: list[Any], warnings: list[str], fmt: str, output_ke
         return
     entries = write_results(run, results, fmt, output_key=output_key)
     target = run.commit({**head, "format": fmt, "documents": entries, "warnings": warnings})
-    _report(target, {"": entries}, warnings, as_json, quiet, title)
+    report(target, {"": entries}, warnings, as_json, quiet, title)
 
 
-def _report(target: Path, stages: dict[str, list[dict[str, Any]]], warnings: list[str], as_json: bool, quiet: bool,
+def report(target: Path, stages: dict[str, list[dict[str, Any]]], warnings: list[str], as_json: bool, quiet: bool,
             title: str) -> None:
-    from toolkit.console import report_warnings
+    from toolkit.cli.output import report_warnings
 
     report_warnings(warnings, str(target / "manifest.json"))
     keys = ("id", "output_file", "seconds", "source_tokens", "output_tokens", "warnings")
@@ -151,34 +135,44 @@ def _report(target: Path, stages: dict[str, list[dict[str, Any]]], warnings: lis
         print_json(summary)
     elif not quiet:
         for stage, entries in stages.items():
-            stderr.print(_summary_table(f"{title} {stage}".strip(), entries))
+            stderr.print(summary_table(f"{title} {stage}".strip(), entries))
         stderr.print(f"Wrote {target}/ (manifest.json has the alignment and settings)")
 
 
-def _engine_options(task: str, device: Device, backend: Backend | None, quantization: str | None, threads: int,
+def engine_options(task: Task, device: Device, backend: Backend | None, quantization: str | None, threads: int,
                     batch_size: int | None = None, revision: str | None = None,
                     dtype: Dtype | None = None) -> Any:
     """EngineOptions from the command line, the configured defaults filling what was not given."""
-    from toolkit.config import load_defaults
+    from toolkit.config import resolve_engine
+
+    return resolve_engine(task, engine_choices(device, backend, quantization, threads, batch_size, revision, dtype))
+
+
+def engine_choices(device: Device, backend: Backend | None, quantization: str | None, threads: int,
+                   batch_size: int | None = None, revision: str | None = None, dtype: Dtype | None = None) -> Any:
+    """EngineOptions with the fields the command line gave (None: not given, defaults decide)."""
     from toolkit.options import EngineOptions, build
 
-    defaults = load_defaults()
-    section = defaults.translation if task == "translation" else defaults.summarization
-    return build(EngineOptions, {"device": device.value, "backend": backend.value if backend else section.backend,
-                                 "quantization": quantization, "threads": threads,
-                                 "batch_size": batch_size or section.batch_size,
-                                 "max_batch_tokens": section.max_batch_tokens, "revision": revision,
-                                 "dtype": dtype.value if dtype else "auto"})
+    flags = {"device": device, "backend": backend, "quantization": quantization, "threads": threads,
+             "batch_size": batch_size, "revision": revision, "dtype": dtype}
+    return build(EngineOptions, {k: v for k, v in flags.items() if v is not None})
 
 
-def _routable(docs: list[Any], translator: Any) -> tuple[list[Any], list[dict[str, str]]]:
+def generation_choices(beams: int | None = None, **lengths: Any) -> Any:
+    """GenerationOptions from the command line (None keeps the model's own value)."""
+    from toolkit.options import GenerationOptions, build
+
+    return build(GenerationOptions, {"num_beams": beams, **lengths})
+
+
+def routable(docs: list[Any], translator: Any) -> tuple[list[Any], list[dict[str, str]]]:
     """The documents the translator can take, and a report of those it cannot (``--src auto``)."""
     skipped = [{"id": d.id, "source": d.source, "reason": translator.skipped[d.id]}
                for d in docs if d.id in translator.skipped]
     return [d for d in docs if d.id not in translator.skipped], skipped
 
 
-def _partial_exit(skipped: list[dict[str, str]]) -> None:
+def partial_exit(skipped: list[dict[str, str]]) -> None:
     """Exit 3 when some documents were skipped: the run finished, but not for every input."""
     if skipped:
         stderr.print(f"{len(skipped)} document(s) skipped (listed under 'skipped' in the manifest); exit code "
@@ -189,13 +183,13 @@ def _partial_exit(skipped: list[dict[str, str]]) -> None:
 GlossaryOption = Annotated[Path | None, typer.Option("--glossary", metavar="TERMS.tsv", help="TSV of 'source term<TAB>target term' lines: each term gets its target.")]
 KeepOption = Annotated[list[str] | None, typer.Option("--keep", metavar="TERM", help="A term kept as it is, never translated (repeatable).")]
 SummarizerOption = Annotated[str | None, typer.Option("--model", "-m", help="Hugging Face id, local folder, lead-N or textrank[-N] (default: toolkit/data/defaults.yaml for --lang).")]
-MinLengthOption = Annotated[int | None, typer.Option("--min-length", min=0, max=65536, help="Shortest summary in tokens (default: the model's).")]
-MaxLengthOption = Annotated[int | None, typer.Option("--max-length", min=1, max=65536, help="Longest summary in tokens (default: the model's).")]
+MinLengthOption = Annotated[int | None, typer.Option("--min-length", **bounds("min_length"), help="Shortest summary in tokens (default: the model's).")]
+MaxLengthOption = Annotated[int | None, typer.Option("--max-length", **bounds("max_length"), help="Longest summary in tokens (default: the model's).")]
 LengthPenaltyOption = Annotated[float | None, typer.Option("--length-penalty", help="Beam length penalty (default: the model's).")]
-NoRepeatOption = Annotated[int | None, typer.Option("--no-repeat-ngram", min=1, max=64, help="Forbid repeating n-grams of this size (default: the model's).")]
+NoRepeatOption = Annotated[int | None, typer.Option("--no-repeat-ngram", **bounds("no_repeat_ngram_size"), help="Forbid repeating n-grams of this size (default: the model's).")]
 
 
-def _summary_generation(beams: int | None, min_length: int | None, max_length: int | None,
+def summary_generation(beams: int | None, min_length: int | None, max_length: int | None,
                         length_penalty: float | None, no_repeat_ngram: int | None) -> Any:
     from toolkit.options import GenerationOptions, build
 

@@ -8,14 +8,16 @@ from typing import Annotated, Any
 
 import typer
 
-from toolkit.console import EXIT_PARTIAL, Terminated, print_json, set_interrupt_note, stderr
+from toolkit.cli.output import EXIT_PARTIAL, print_json, set_interrupt_note, stderr
 from toolkit.errors import InputError, ToolkitError
+from toolkit.runtime import Terminated
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
 
 ShardSizeOption = Annotated[int, typer.Option("--shard-size", min=1, max=10_000_000, help="JSONL inputs: records per output shard (part-00000.jsonl, …); part of what --resume checks.")]
 ResumeOption = Annotated[bool, typer.Option("--resume/--no-resume", help="JSONL inputs: continue an interrupted run in --out (same command and inputs); committed shards are kept.")]
-EngineOption = Annotated[str, typer.Option("--engine", help="JSONL inputs: local (this process) or ray (Ray Data actors; pip install 'toolkit[ray]').")]
+# Help is Rich markup: a backslash keeps `[ray]` from being read as a style tag (and dropped).
+EngineOption = Annotated[str, typer.Option("--engine", help="JSONL inputs: local (this process) or ray (Ray Data actors; pip install 'toolkit\\[ray]').")]
 RayAddressOption = Annotated[str | None, typer.Option("--ray-address", help="--engine ray: the cluster to join (default: RAY_ADDRESS, else a local Ray with this machine's CPUs).")]
 ActorsOption = Annotated[int | None, typer.Option("--actors", min=1, max=100_000, help="--engine ray: model replicas, each with --threads threads (default: as many as fit on the cluster's CPUs; threads default to 4, or the largest node's CPUs if fewer).")]
 

@@ -11,14 +11,9 @@ from toolkit.cli.common import (
     EncodingOption,
     Inputs,
     JsonOption,
-    _read_documents,
+    read_documents,
 )
-from toolkit.console import (
-    print_json,
-    printable,
-    stderr,
-    user_errors,
-)
+from toolkit.cli.output import print_json, printable, stderr, user_errors
 
 
 @app.command()
@@ -29,10 +24,10 @@ def detect(
 ) -> None:
     """Identify the language of each document (and of each paragraph), offline."""
     with user_errors():
-        from toolkit.console import report_warnings
+        from toolkit.cli.output import report_warnings
         from toolkit.text.detect import detect as detect_text
 
-        docs, warnings = _read_documents(inputs, encoding)  # nothing but blank inputs is an error
+        docs, warnings, _ = read_documents(inputs, encoding)  # nothing but blank inputs is an error
         report_warnings(warnings, None)
         rows = [{"id": d.id, "source": d.source, **detect_text(d.text).to_dict()} for d in docs]
         if as_json:

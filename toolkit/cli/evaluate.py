@@ -12,18 +12,13 @@ import typer.core
 # Typer ≥ 0.29 carries its own copy of Click; its exceptions have no public alias.
 from toolkit.cli.app import app
 from toolkit.cli.common import (
-    Device,
     DeviceOption,
     JsonOption,
     LsumSplit,
     OverwriteOption,
     Stem,
 )
-from toolkit.console import (
-    print_json,
-    stderr,
-    user_errors,
-)
+from toolkit.cli.output import print_json, stderr, user_errors
 from toolkit.errors import ToolkitError
 
 
@@ -46,7 +41,7 @@ def evaluate(
     bertscore_model: Annotated[str | None, typer.Option("--bertscore-model", help="BERTScore model: hub id or local folder (default: roberta-large for English, bert-base-multilingual-cased otherwise).")] = None,
     bertscore_layers: Annotated[int | None, typer.Option("--bertscore-layers", help="BERTScore layer (default: bert-score's for the model, else its last).")] = None,
     comet_model: Annotated[str | None, typer.Option("--comet-model", help="COMET model (a RegressionMetric checkpoint): hub id or local folder with hparams.yaml and checkpoints/model.ckpt (default: Unbabel/wmt22-comet-da; on CPUs consider Unbabel/eamt22-cometinho-da).")] = None,
-    device: DeviceOption = Device.auto,
+    device: DeviceOption = "auto",
     as_json: JsonOption = False,
 ) -> None:
     """Score translations (BLEU, chrF++, TER) or summaries (ROUGE) with confidence intervals;
@@ -62,11 +57,11 @@ def evaluate(
         inputs = [Path(p) for p in [hyp, *ref, baseline, src] if p]
         run = RunFolder(out, overwrite=overwrite, inputs=inputs) if out is not None else None
         with run if run is not None else nullcontext():
-            from toolkit.evaluation.neural import NeuralOptions
+            from toolkit.evaluation.options import EvaluationOptions, NeuralOptions
 
-            neural = NeuralOptions(comet_model, bertscore_model, bertscore_layers, device.value)
-            result = evaluate_paths(hyp, ref, task, names, lang, stem.value, bootstrap, seed, baseline, jobs,
-                                    lsum_split.value, neural, src)
+            neural = NeuralOptions(comet_model, bertscore_model, bertscore_layers, device)
+            options = EvaluationOptions(task, lang, stem.value, lsum_split.value, bootstrap, seed, jobs, neural)
+            result = evaluate_paths(hyp, ref, names, options, baseline=baseline, src=src).to_dict()
             if run is not None:
                 write_reports(result, run)
                 run.commit({**base_manifest("evaluate"), "task": "evaluation"})

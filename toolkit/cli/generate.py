@@ -1,29 +1,22 @@
-"""`toolkit translate`, `summarize` and `pipeline`: the commands that generate text."""
+"""`toolkit translate`, `summarize` and `pipeline`: the commands that generate text. Their shared
+options are one group (cli/group.py: RunOptions), and one runner sends the inputs down the corpus
+path or the plain path; each command says only what is its own."""
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-import typer.core
 
-# Typer ≥ 0.29 carries its own copy of Click; its exceptions have no public alias.
 from toolkit.cli.app import app
 from toolkit.cli.common import (
     TIMING_NOTE,
-    BackendOption,
     BatchOption,
     BeamsOption,
-    Device,
-    DeviceOption,
-    DtypeOption,
-    EncodingOption,
     Format,
     FormatOption,
     GlossaryOption,
     Inputs,
-    JsonOption,
     KeepOption,
     LengthPenaltyOption,
     MaxLengthOption,
@@ -31,44 +24,24 @@ from toolkit.cli.common import (
     MinLengthOption,
     NoPivotOption,
     NoRepeatOption,
-    OutOption,
-    OverwriteOption,
-    QuantizationOption,
-    QuietOption,
     RegistryOption,
     RevisionOption,
     SummarizerOption,
-    ThreadsOption,
-    _emit,
-    _engine_options,
-    _out_target,
-    _partial_exit,
-    _read_documents,
-    _report,
-    _routable,
-    _summary_generation,
+    emit,
+    generation_choices,
+    report,
+    routable,
+    summary_generation,
 )
-from toolkit.cli.corpus import (
-    ActorsOption,
-    EngineOption,
-    RayAddressOption,
-    ResumeOption,
-    ShardSizeOption,
-    check_plain_flags,
-    corpus_options,
-    corpus_paths,
-    run_corpus_command,
-)
-from toolkit.console import (
-    quiet_libraries,
-    user_errors,
-)
+from toolkit.cli.group import RunOptions, run_inputs, with_options
+from toolkit.cli.output import user_errors
 from toolkit.errors import ToolkitError
-
-DEFAULT_SHARD_SIZE = 1000
+from toolkit.limits import bounds
+from toolkit.runtime import quiet_libraries
 
 
 @app.command()
+@with_options
 def translate(
     inputs: Inputs,
     model: Annotated[str | None, typer.Option("--model", "-m", help="Hugging Face id or local folder (default: toolkit/data/defaults.yaml for the pair).")] = None,
@@ -76,71 +49,55 @@ def translate(
     tgt: Annotated[str | None, typer.Option("--tgt", help="Target language (default: toolkit/data/defaults.yaml).")] = None,
     no_pivot: NoPivotOption = False,
     registry: RegistryOption = None,
-    out: OutOption = None,
     fmt: FormatOption = Format.auto,
     beams: BeamsOption = None,
     max_new_tokens: MaxNewOption = None,
     batch_size: BatchOption = None,
-    device: DeviceOption = Device.auto,
-    backend: BackendOption = None,
-    quantization: QuantizationOption = None,
-    dtype: DtypeOption = None,
-    threads: ThreadsOption = 0,
     revision: RevisionOption = None,
-    encoding: EncodingOption = "utf-8",
-    overwrite: OverwriteOption = False,
-    as_json: JsonOption = False,
-    quiet: QuietOption = False,
     glossary: GlossaryOption = None,
     keep: KeepOption = None,
-    shard_size: ShardSizeOption = DEFAULT_SHARD_SIZE,
-    resume: ResumeOption = False,
-    engine_name: EngineOption = "local",
-    ray_address: RayAddressOption = None,
-    actors: ActorsOption = None,
+    options: RunOptions = RunOptions(),
 ) -> None:
     """Translate documents sentence by sentence, keeping their paragraphs and layout."""
     quiet_libraries()
     with user_errors():
-        from toolkit.io.runs import base_manifest
-        from toolkit.options import GenerationOptions, build
-        from toolkit.tasks.documents import with_structured_files
-        from toolkit.tasks.runner import run_batched
-        from toolkit.tasks.translate import document_translator
         from toolkit.text.glossary import load_glossary
 
-        engine = _engine_options("translation", device, backend, quantization, threads, batch_size, revision, dtype=dtype)
-        generation = build(GenerationOptions, {"num_beams": beams, "max_new_tokens": max_new_tokens})
-        paths = corpus_paths(inputs)
-        corpus = corpus_options(shard_size, engine_name, ray_address, actors, encoding if paths else "utf-8")
-        if paths is not None:
+        engine = options.engine("translation", batch_size, revision)
+        generation = generation_choices(beams, max_new_tokens=max_new_tokens)
+        terms = load_glossary(glossary, keep or [])
+
+        def job() -> Any:
             from toolkit.execution.jobs import translate_job
 
-            job = translate_job(model, src, tgt, engine, generation, allow_pivot=not no_pivot, registry_path=registry,
-                                glossary=load_glossary(glossary, keep or []))
-            run_corpus_command("translate", job, paths, out, fmt.value, corpus, overwrite, resume, as_json, quiet,
-                               "translating")
-            return
-        check_plain_flags(resume, engine_name, shard_size, DEFAULT_SHARD_SIZE)
-        docs, warnings = _read_documents(inputs, encoding)
-        for doc in docs if fmt == Format.html else []:  # --format html: every input is HTML (e.g. stdin)
-            doc.format = "html"
-        terms = load_glossary(glossary, keep or [])
-        run = _out_target(out, "translate", as_json, overwrite, inputs)
-        with run if run is not None else nullcontext():
+            return translate_job(model, src, tgt, engine, generation, allow_pivot=not no_pivot, registry_path=registry,
+                                 glossary=terms)
+
+        def plain(docs: list[Any], warnings: list[str], skipped: list[dict[str, str]], run: Any) -> None:
+            from toolkit.io.runs import base_manifest
+            from toolkit.tasks.documents import with_structured_files
+            from toolkit.tasks.runner import run_batched
+            from toolkit.tasks.translate import document_translator
+
+            for doc in docs if fmt == Format.html else []:  # --format html: every input is HTML (e.g. stdin)
+                doc.format = "html"
             translator = document_translator(docs, model, src, tgt, allow_pivot=not no_pivot, registry_path=registry,
                                              engine=engine, generation=generation, glossary=terms)
-            docs, skipped = _routable(docs, translator)
+            docs, unroutable = routable(docs, translator)
+            skipped += unroutable
             results = run_batched(docs, with_structured_files(translator), translator.count_sentences,
-                                  "translating", show_progress=not quiet)
+                                  "translating", show_progress=not options.quiet)
             head = {**base_manifest("translate"), "task": "translation", **translator.describe(),
                     "timing": TIMING_NOTE, "skipped": skipped}
-            _emit(run, results, warnings + [f"{s['id']}: skipped: {s['reason']}" for s in skipped], fmt.value,
-                  "translation", head, as_json, quiet, f"Translated {len(results)} document(s) to {translator.target_lang}")
-        _partial_exit(skipped)
+            emit(run, results, warnings + [f"{s['id']}: skipped: {s['reason']}" for s in unroutable], fmt.value,
+                 "translation", head, options.as_json, options.quiet,
+                 f"Translated {len(results)} document(s) to {translator.target_lang}")
+
+        run_inputs("translate", inputs, options, job, plain, fmt.value, "translating")
 
 
 @app.command()
+@with_options
 def summarize(
     inputs: Inputs,
     model: SummarizerOption = None,
@@ -151,67 +108,50 @@ def summarize(
     beams: BeamsOption = None,
     length_penalty: LengthPenaltyOption = None,
     no_repeat_ngram: NoRepeatOption = None,
-    out: OutOption = None,
     fmt: FormatOption = Format.auto,
     batch_size: BatchOption = None,
-    device: DeviceOption = Device.auto,
-    backend: BackendOption = None,
-    quantization: QuantizationOption = None,
-    dtype: DtypeOption = None,
-    threads: ThreadsOption = 0,
     revision: RevisionOption = None,
-    encoding: EncodingOption = "utf-8",
-    overwrite: OverwriteOption = False,
-    as_json: JsonOption = False,
-    quiet: QuietOption = False,
-    shard_size: ShardSizeOption = DEFAULT_SHARD_SIZE,
-    resume: ResumeOption = False,
-    engine_name: EngineOption = "local",
-    ray_address: RayAddressOption = None,
-    actors: ActorsOption = None,
+    options: RunOptions = RunOptions(),
 ) -> None:
     """Summarise documents of any length (map-reduce beyond the model's window), or extract lead-N / TextRank."""
     quiet_libraries()
     with user_errors():
         from toolkit.config import load_defaults
-        from toolkit.io.runs import base_manifest
-        from toolkit.tasks.pipeline import translate_summaries
-        from toolkit.tasks.runner import run_batched
-        from toolkit.tasks.summarize import load_summarizer
         from toolkit.text.languages import check_language
 
-        generation = _summary_generation(beams, min_length, max_length, length_penalty, no_repeat_ngram)
-        engine = _engine_options("summarization", device, backend, quantization, threads, batch_size, revision, dtype=dtype)
+        generation = summary_generation(beams, min_length, max_length, length_penalty, no_repeat_ngram)
+        engine = options.engine("summarization", batch_size, revision)
         lang = check_language(lang or load_defaults().summarization.lang)
         wanted = check_language(summary_lang, "--summary-lang") if summary_lang else lang
-        paths = corpus_paths(inputs)
-        corpus = corpus_options(shard_size, engine_name, ray_address, actors, encoding if paths else "utf-8")
-        if paths is not None:
+        translation_engine = options.engine("translation")
+
+        def job() -> Any:
             from toolkit.execution.jobs import SummarizeJob, check_model
 
             check_model(model, revision)
-            translation_engine = _engine_options("translation", device, backend, quantization, threads, dtype=dtype)
-            job = SummarizeJob(model, lang, engine, generation, wanted if wanted != lang else None, translation_engine)
-            run_corpus_command("summarize", job, paths, out, fmt.value, corpus, overwrite, resume, as_json, quiet,
-                               "summarising")
-            return
-        check_plain_flags(resume, engine_name, shard_size, DEFAULT_SHARD_SIZE)
-        docs, warnings = _read_documents(inputs, encoding)
-        run = _out_target(out, "summarize", as_json, overwrite, inputs)
-        with run if run is not None else nullcontext():
+            return SummarizeJob(model, lang, engine, generation, wanted if wanted != lang else None, translation_engine)
+
+        def plain(docs: list[Any], warnings: list[str], skipped: list[dict[str, str]], run: Any) -> None:
+            from toolkit.io.runs import base_manifest
+            from toolkit.tasks.pipeline import translate_summaries
+            from toolkit.tasks.runner import run_batched
+            from toolkit.tasks.summarize import load_summarizer
+
             summarizer = load_summarizer(model, lang, engine, generation)
             results = run_batched(docs, summarizer.summarize_documents, summarizer.count_units, "summarising",
-                                  show_progress=not quiet)
-            head = {**base_manifest("summarize"), "task": "summarization", **summarizer.describe()}
+                                  show_progress=not options.quiet)
+            head = {**base_manifest("summarize"), "task": "summarization", **summarizer.describe(), "skipped": skipped}
             if wanted != lang:
-                translation_engine = _engine_options("translation", device, backend, quantization, threads, dtype=dtype)
-                described = translate_summaries(docs, results, lang, wanted, translation_engine, not quiet)
+                described = translate_summaries(docs, results, lang, wanted, translation_engine, not options.quiet)
                 head = {**head, "summary_lang": wanted, "summary_translation": described}
-            _emit(run, results, warnings, fmt.value, "summary", head, as_json, quiet,
-                  f"Summarised {len(results)} document(s) with {summarizer.describe()['model']['reference']}")
+            emit(run, results, warnings, fmt.value, "summary", head, options.as_json, options.quiet,
+                 f"Summarised {len(results)} document(s) with {summarizer.describe()['model']['reference']}")
+
+        run_inputs("summarize", inputs, options, job, plain, fmt.value, "summarising")
 
 
 @app.command()
+@with_options
 def pipeline(
     inputs: Inputs,
     translator_model: Annotated[str | None, typer.Option("--translator", help="Translation model (default: toolkit/data/defaults.yaml for the pair).")] = None,
@@ -226,83 +166,63 @@ def pipeline(
     max_length: MaxLengthOption = None,
     length_penalty: LengthPenaltyOption = None,
     no_repeat_ngram: NoRepeatOption = None,
-    beams: Annotated[int | None, typer.Option("--beams", min=1, max=256, help="Beam size for both stages (default: each model's).")] = None,
+    beams: Annotated[int | None, typer.Option("--beams", **bounds("num_beams"), help="Beam size for both stages (default: each model's).")] = None,
     glossary: GlossaryOption = None,
     keep: KeepOption = None,
-    out: OutOption = None,
-    device: DeviceOption = Device.auto,
-    backend: BackendOption = None,
-    quantization: QuantizationOption = None,
-    dtype: DtypeOption = None,
-    threads: ThreadsOption = 0,
-    encoding: EncodingOption = "utf-8",
-    overwrite: OverwriteOption = False,
-    as_json: JsonOption = False,
-    quiet: QuietOption = False,
-    shard_size: ShardSizeOption = DEFAULT_SHARD_SIZE,
-    resume: ResumeOption = False,
-    engine_name: EngineOption = "local",
-    ray_address: RayAddressOption = None,
-    actors: ActorsOption = None,
+    options: RunOptions = RunOptions(),
 ) -> None:
     """Translate then summarise (or summarise then translate): both outputs per document, one manifest."""
     quiet_libraries()
     with user_errors():
         from toolkit.config import load_defaults
-        from toolkit.io.results import write_results
-        from toolkit.io.runs import base_manifest
-        from toolkit.options import GenerationOptions, build
-        from toolkit.tasks.pipeline import ORDERS, run_pipeline
-        from toolkit.tasks.summarize import load_summarizer
-        from toolkit.tasks.translate import document_translator
+        from toolkit.tasks.pipeline import ORDERS
         from toolkit.text.glossary import load_glossary
         from toolkit.text.languages import check_language
 
-        defaults = load_defaults()
-        order = order or defaults.pipeline.order
+        order = order or load_defaults().pipeline.order
         if order not in ORDERS:
             raise ToolkitError(f"--order {order}: expected translate-first or summarize-first")
-        generation = _summary_generation(beams, min_length, max_length, length_penalty, no_repeat_ngram)
-        engine = _engine_options("translation", device, backend, quantization, threads, dtype=dtype)
-        summary_engine = _engine_options("summarization", device, backend, quantization, threads, dtype=dtype)
+        generation = summary_generation(beams, min_length, max_length, length_penalty, no_repeat_ngram)
+        translation_generation = generation_choices(beams)
+        engine = options.engine("translation")
+        summary_engine = options.engine("summarization")
         terms = load_glossary(glossary, keep or [])
-        paths = corpus_paths(inputs)
-        corpus = corpus_options(shard_size, engine_name, ray_address, actors, encoding if paths else "utf-8")
-        if paths is not None:
+
+        def job() -> Any:
             from toolkit.execution.jobs import PipelineJob, check_model, translate_job
 
             check_model(summarizer_model)
-            translation = translate_job(translator_model, src, tgt, engine, build(GenerationOptions, {"num_beams": beams}),
+            translation = translate_job(translator_model, src, tgt, engine, translation_generation,
                                         allow_pivot=not no_pivot, registry_path=registry, glossary=terms)
             wanted = check_language(summary_lang, "--summary-lang") if summary_lang else None
             if order == "summarize-first" and wanted is not None and wanted == translation.src:
                 raise ToolkitError("--order summarize-first with --summary-lang equal to the source language "
                                    "translates nothing: use translate-first, or toolkit summarize")
-            job = PipelineJob(translation, summarizer_model, summary_engine, generation, order, wanted)
-            run_corpus_command("pipeline", job, paths, out, "auto", corpus, overwrite, resume, as_json, quiet,
-                               "translating and summarising")
-            return
-        check_plain_flags(resume, engine_name, shard_size, DEFAULT_SHARD_SIZE)
-        if out == "-":
-            raise ToolkitError("pipeline writes two outputs per document: --out must be a folder")
-        docs, warnings = _read_documents(inputs, encoding)
-        run = _out_target(out, "pipeline", as_json, overwrite, inputs)
-        with run:
+            return PipelineJob(translation, summarizer_model, summary_engine, generation, order, wanted)
+
+        def plain(docs: list[Any], warnings: list[str], skipped: list[dict[str, str]], run: Any) -> None:
+            from toolkit.io.results import write_results
+            from toolkit.io.runs import base_manifest
+            from toolkit.tasks.pipeline import run_pipeline
+            from toolkit.tasks.summarize import load_summarizer
+            from toolkit.tasks.translate import document_translator
+
             translator = document_translator(docs, translator_model, src, tgt, allow_pivot=not no_pivot,
-                                             registry_path=registry, engine=engine,
-                                             generation=build(GenerationOptions, {"num_beams": beams}), glossary=terms)
-            docs, skipped = _routable(docs, translator)
-            warnings += [f"{s['id']}: skipped: {s['reason']}" for s in skipped]
-            src, tgt = translator.source_lang, translator.target_lang
-            wanted = check_language(summary_lang, "--summary-lang") if summary_lang else tgt
+                                             registry_path=registry, engine=engine, generation=translation_generation,
+                                             glossary=terms)
+            docs, unroutable = routable(docs, translator)
+            skipped += unroutable
+            warnings += [f"{s['id']}: skipped: {s['reason']}" for s in unroutable]
+            source, target = translator.source_lang, translator.target_lang
+            wanted = check_language(summary_lang, "--summary-lang") if summary_lang else target
             summary_translator = None
-            if wanted not in (src, tgt):
-                via = tgt if order == "translate-first" else src
+            if wanted not in (source, target):
+                via = target if order == "translate-first" else source
                 summary_translator = document_translator(docs, None, via, wanted, allow_pivot=not no_pivot,
                                                          registry_path=registry, engine=engine)
-            summary_input_lang = src if order == "summarize-first" or wanted == src else tgt
+            summary_input_lang = source if order == "summarize-first" or wanted == source else target
             summarizer = load_summarizer(summarizer_model, summary_input_lang, summary_engine, generation)
-            result = run_pipeline(docs, translator, summarizer, order, not quiet, wanted, summary_translator)
+            result = run_pipeline(docs, translator, summarizer, order, not options.quiet, wanted, summary_translator)
             stages, tables = [], {}
             for stage in result.stages:
                 entries = write_results(run, stage.results, "auto", subdir=stage.folder)
@@ -312,11 +232,9 @@ def pipeline(
                                "documents": entries, "warnings": stage_warnings})
                 tables[stage.folder] = entries
             manifest = {**base_manifest("pipeline"), "task": "pipeline", "order": order, "timing": TIMING_NOTE,
-                        "source_lang": src,
-                        "target_lang": tgt, "summary_lang": result.summary_lang, "stages": stages,
-                        "outputs": result.outputs, "skipped": skipped, "warnings": warnings}
-            target = run.commit(manifest)
-        _report(target, tables, warnings, as_json, quiet, "Pipeline:")
-        _partial_exit(skipped)
+                        "source_lang": source, "target_lang": target, "summary_lang": result.summary_lang,
+                        "stages": stages, "outputs": result.outputs, "skipped": skipped, "warnings": warnings}
+            target_dir = run.commit(manifest)
+            report(target_dir, tables, warnings, options.as_json, options.quiet, "Pipeline:")
 
-
+        run_inputs("pipeline", inputs, options, job, plain, "auto", "translating and summarising", stdout=False)

@@ -18,11 +18,7 @@ from toolkit.cli.common import (
     RegistryOption,
     RevisionOption,
 )
-from toolkit.console import (
-    print_json,
-    stderr,
-    user_errors,
-)
+from toolkit.cli.output import print_json, stderr, user_errors
 
 models_app = typer.Typer(help="Find, download and inspect models in the Hugging Face cache.", no_args_is_help=True)
 app.add_typer(models_app, name="models")

@@ -11,13 +11,14 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from toolkit.config import toolkit_cache
-from toolkit.engines.base import Decoded, Engine, make_batches, resolve_device
+from toolkit.engines.base import Decoded, Engine, Generated, make_batches, resolve_device
 from toolkit.engines.confidence import ct2_confidence
 from toolkit.errors import ModelError, ToolkitError
 from toolkit.models.hub import ModelRef
@@ -187,6 +188,14 @@ def limit_malloc_arenas(replicas: int) -> bool:
 SMALL_INPUT_BATCHES = 2
 
 
+# Translators whose batches were abandoned (Ctrl-C): kept alive, so that unwinding does not wait
+# for them; the `toolkit` process then leaves without waiting either (toolkit/cli/__init__.py).
+ABANDONED: list[Any] = []
+# How often a waiting result is checked: short next to a sentence's decoding, long enough to cost
+# no CPU to speak of.
+RESULT_POLL_SECONDS = 0.005
+
+
 class CT2Engine(Engine):
     """Decodes with ``ctranslate2.Translator.translate_batch``; never imports PyTorch once the
     model is converted. Several batches are kept in flight so that every replica is busy."""
@@ -221,7 +230,11 @@ class CT2Engine(Engine):
         return cls(tokenizer, ref, device, settings, options, quantization, prefix, config, generation)
 
     def output_limit(self, source_tokens: int) -> int:
-        return int(self.decoding["max_decoding_length"])
+        # The limit as the user set it (--max-new-tokens 6 is "6"), not CTranslate2's decoding
+        # length, which leaves out a forced end token.
+        if "max_new_tokens" in self.settings:
+            return int(self.settings["max_new_tokens"])
+        return int(self.settings.get("max_length", 512)) - 1
 
     def describe(self) -> dict[str, Any]:
         return {"quantization": self.quantization, "converted_model": str(self.model_path),
@@ -239,17 +252,41 @@ class CT2Engine(Engine):
         spread = -(-len(lengths) // SMALL_INPUT_BATCHES)
         return make_batches(lengths, max(1, min(self.batch_size, spread)), self.max_batch_tokens)
 
+    def generate(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None) -> list[Generated]:
+        # Progress counts sentences as they finish: a batch of long ones can take many seconds.
+        self._on_sentence = on_batch
+        try:
+            return super().generate(texts, None)
+        finally:
+            self._on_sentence = None
+
     def decode_batches(self, batches: Sequence[Sequence[Sequence[int]]]) -> Iterator[list[Decoded]]:
         """Batches are submitted asynchronously, a few ahead of the one being read, and read back
         in order: with several replicas (inter_threads) they decode side by side."""
         window = max(2, 2 * self.inter_threads)
         pending: deque[list[Any]] = deque()
-        for batch in batches:
-            pending.append(self._submit(batch))
-            if len(pending) >= window:
-                yield self._collect(pending.popleft())
-        while pending:
-            yield self._collect(pending.popleft())
+        try:
+            for batch in batches:
+                pending.append(self._submit(batch))
+                if len(pending) >= window:
+                    yield self._collect(self._finished(pending.popleft()))
+            while pending:
+                yield self._collect(self._finished(pending.popleft()))
+        except BaseException:
+            if pending:  # destroyed now, the translator would wait for its batches in flight
+                ABANDONED.append(self.translator)
+            raise
+
+    def _finished(self, futures: list[Any]) -> list[Any]:
+        """Wait for each result in Python, not inside CTranslate2 (whose wait no signal ends):
+        Ctrl-C and SIGTERM stop the run at once, and nothing more is submitted."""
+        on_sentence = getattr(self, "_on_sentence", None)
+        for future in futures:
+            while not future.done():
+                time.sleep(RESULT_POLL_SECONDS)
+            if on_sentence:
+                on_sentence(1)
+        return futures
 
     def decode_batch(self, batch: Sequence[Sequence[int]]) -> list[Decoded]:
         return self._collect(self._submit(batch))

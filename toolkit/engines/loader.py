@@ -6,16 +6,17 @@ import json
 import logging
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, get_args
 
 from toolkit.engines import ct2
 from toolkit.engines.base import GENERATION_KEYS, Engine, TorchEngine, generation_settings, input_limit
 from toolkit.engines.spm_tokenizer import MarianSpmTokenizer
 from toolkit.errors import ModelError, ToolkitError
+from toolkit.limits import Backend
 from toolkit.models.hub import ModelRef, resolve_model
 from toolkit.options import EngineOptions, GenerationOptions, LanguageCodes
 
-BACKENDS = ("auto", "torch", "ct2")
+BACKENDS = get_args(Backend)  # the choices, defined once in toolkit/limits.py
 log = logging.getLogger(__name__)
 
 

@@ -273,14 +273,14 @@ class CometModel:
 
 def resolve_comet(reference: str) -> CometModel:
     """A hub id (from the local Hugging Face cache) or a local folder with hparams.yaml and checkpoints/model.ckpt."""
-    from toolkit.models.hub import _HUB_ID, cached_snapshot, directory_hash, hub_offline, looks_like_path, resolve_model
+    from toolkit.models.hub import cached_snapshot, directory_hash, hub_offline, is_hub_id, resolve_model
 
     path = Path(reference).expanduser()
     if path.is_dir():
         folder, identity = path.resolve(), ""
     elif path.exists():
         raise ModelError(f"COMET model {reference}: is a file; give the folder holding hparams.yaml and {CHECKPOINT}")
-    elif looks_like_path(reference) or not _HUB_ID.match(reference):
+    elif not is_hub_id(reference):
         raise ModelError(f"COMET model {reference}: no such folder, and not a Hugging Face model id")
     else:
         snapshot = cached_snapshot(reference)
@@ -308,7 +308,7 @@ def build_scorer(model: CometModel, device: str) -> RegressionScorer:
     ``comet.load_from_checkpoint`` does (``load_pretrained_weights=False``)."""
     from transformers import AutoConfig, BertModel, XLMRobertaModel, XLMRobertaTokenizer
 
-    from toolkit.console import quiet_libraries
+    from toolkit.runtime import quiet_libraries
 
     quiet_libraries()
     state, stored = load_checkpoint(model.path / CHECKPOINT, model.reference)

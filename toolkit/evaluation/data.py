@@ -262,11 +262,14 @@ def align_sources(keys: Sequence[Key], segments: Segments, quiet: bool = False) 
             return None
         raise InputError(f"{segments.origin}: holds no source texts")
     if segments.keys is None:
-        if len(sources) == len(keys):
-            return list(sources)
-        if quiet:
-            return None
-        raise InputError(f"{segments.origin} has {len(sources)} sources but there are {len(keys)} segments")
+        if len(sources) != len(keys):
+            if quiet:
+                return None
+            raise InputError(f"{segments.origin} has {len(sources)} sources but there are {len(keys)} segments")
+        # Plain-text sources: line i is the i-th segment in document and segment order, as for a
+        # plain-text hypothesis or reference file (``line_keys``).
+        lookup = dict(zip(line_keys(keys, "the segments scored", segments.origin), sources))
+        return [lookup[k] for k in keys]
     lookup = dict(zip(segments.keys, sources))
     missing = [f"{d}#{i}" for d, i in keys if (d, i) not in lookup]
     if missing:
@@ -278,9 +281,13 @@ def align_sources(keys: Sequence[Key], segments: Segments, quiet: bool = False) 
 
 def merge_references(sources: Sequence[Segments]) -> Segments:
     """Several --ref files: each adds one more reference to every segment."""
-    first = sources[0]
     if len(sources) == 1:
-        return first
+        return sources[0]
+    keyed = next((s for s in sources if s.keys is not None), None)
+    if keyed is not None and keyed.keys is not None:  # plain-text files: their lines take its ids
+        sources = [s if s.keys is not None or len(s) != len(keyed) else _keyed(s, line_keys(keyed.keys, keyed.origin, s.origin))
+                   for s in sources]
+    first = sources[0]
     merged = [list(t) for t in first.texts]
     for other in sources[1:]:
         if other.keys != first.keys and (other.keys is not None and first.keys is not None):
@@ -302,8 +309,35 @@ def _preview(items: Sequence[str], limit: int = 8) -> str:
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
+def line_keys(keys: Sequence[Key], origin: str, plain: str) -> list[Key]:
+    """The (document, segment) of each line of the plain-text file ``plain`` scored against the
+    segments ``keys`` of ``origin`` (JSONL or a run): its documents in the order they first appear,
+    each one's segments by number (so the records of one document may come in any order). When a
+    document's records are not one block, no order of lines is implied: an error says how to make
+    the two sides comparable."""
+    blocks: dict[str, list[int]] = {}
+    last: str | None = None
+    for doc, index in keys:
+        if doc != last:
+            if doc in blocks:
+                raise InputError(f"{origin}: the records of document {doc} are not together, so the "
+                                 f"lines of {plain} (plain text) cannot be matched to its segments; give {plain} "
+                                 f"as JSONL with doc_id and segment, or keep each document's records together")
+            blocks[doc] = []
+            last = doc
+        blocks[doc].append(index)
+    return [(doc, index) for doc, indexes in blocks.items() for index in sorted(indexes)]
+
+
+def _keyed(plain: Segments, keys: list[Key]) -> Segments:
+    """A plain-text side with the keys of its lines (``line_keys`` of the other side)."""
+    return Segments(plain.origin, keys, plain.texts, plain.task, plain.lang, plain.sources)
+
+
 def align(hyp: Segments, ref: Segments) -> tuple[list[Key], list[str], list[list[str]]]:
-    """Hypotheses and references in reference order; any mismatch is an error that lists it.
+    """Hypotheses and references in reference order, matched by document id and segment number;
+    any mismatch is an error that lists it. A plain-text side (no ids) is matched line by line to
+    the other side's segments in their order (see ``line_keys``); two plain-text sides by position.
 
     The references are ``ref.texts`` itself (not a copy: at 100k segments a copy costs ~6 MB)."""
     if len(hyp) == 0:
@@ -311,11 +345,14 @@ def align(hyp: Segments, ref: Segments) -> tuple[list[Key], list[str], list[list
     if hyp.keys is None or ref.keys is None:
         if len(hyp) != len(ref):
             raise InputError(f"{hyp.origin} has {len(hyp)} segments but {ref.origin} has {len(ref)}")
-        keys = ref.keys or hyp.keys or [("", i) for i in range(len(ref))]
-        return keys, _non_blank(hyp, [t[0] for t in hyp.texts]), ref.texts
+        if hyp.keys is None and ref.keys is None:
+            return [("", i) for i in range(len(ref))], _non_blank(hyp, [t[0] for t in hyp.texts]), ref.texts
+    # One side is plain text: its lines take the other side's documents and segment numbers.
+    hyp_keys = hyp.keys if hyp.keys is not None else line_keys(ref.keys or [], ref.origin, hyp.origin)
+    ref_keys = ref.keys if ref.keys is not None else line_keys(hyp_keys, hyp.origin, ref.origin)
     # Dict indexes throughout: linear in the number of segments (50k documents match in about a second).
-    hyp_counts = Counter(d for d, _ in hyp.keys)
-    ref_counts = Counter(d for d, _ in ref.keys)
+    hyp_counts = Counter(d for d, _ in hyp_keys)
+    ref_counts = Counter(d for d, _ in ref_keys)
     missing = [d for d in ref_counts if d not in hyp_counts]
     extra = [d for d in hyp_counts if d not in ref_counts]
     if missing or extra:
@@ -324,19 +361,23 @@ def align(hyp: Segments, ref: Segments) -> tuple[list[Key], list[str], list[list
             parts.append(f"missing from {hyp.origin}: {_preview(missing)}")
         if extra:
             parts.append(f"not in {ref.origin}: {_preview(extra)}")
+        # A record moved to a wrong id also leaves its own document short: name both.
+        uneven = [f"{d} ({hyp_counts[d]} vs {n})" for d, n in ref_counts.items() if d in hyp_counts and hyp_counts[d] != n]
+        if uneven:
+            parts.append(f"segment counts differ ({hyp.origin} vs {ref.origin}): {_preview(uneven)}")
         raise InputError("document ids do not match; " + "; ".join(parts))
     for doc, n_ref in ref_counts.items():
         if hyp_counts[doc] != n_ref:
             raise InputError(f"document {doc}: {hyp.origin} has {hyp_counts[doc]} segments but {ref.origin} has {n_ref}")
-    lookup = dict(zip(hyp.keys, hyp.texts))
-    bad = [f"{d}#{i}" for d, i in ref.keys if (d, i) not in lookup]
+    lookup = dict(zip(hyp_keys, hyp.texts))
+    bad = [f"{d}#{i}" for d, i in ref_keys if (d, i) not in lookup]
     if bad:
-        wanted = set(ref.keys)
-        extra = [f"{d}#{i}" for d, i in hyp.keys if (d, i) not in wanted]
+        wanted = set(ref_keys)
+        extra = [f"{d}#{i}" for d, i in hyp_keys if (d, i) not in wanted]
         raise InputError(f"segment ids do not match: missing from {hyp.origin}: {_preview(bad)}; "
                          f"not in {ref.origin}: {_preview(extra)}")
-    hypotheses = [lookup[k][0] for k in ref.keys]
-    return list(ref.keys), _non_blank(hyp, hypotheses), ref.texts
+    hypotheses = [lookup[k][0] for k in ref_keys]
+    return list(ref_keys), _non_blank(hyp, hypotheses), ref.texts
 
 
 def _non_blank(hyp: Segments, hypotheses: list[str]) -> list[str]:

@@ -19,13 +19,14 @@ needs the source texts; Unbabel's non-commercial models are never a default.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from toolkit.errors import ModelError, ToolkitError
+from toolkit.evaluation import base
+from toolkit.evaluation.options import NeuralOptions
 
 # bert-score's own defaults (bert_score.utils.lang2model / model2layers): roberta-large, layer 17,
 # for English; bert-base-multilingual-cased, layer 9, for other languages.
@@ -38,18 +39,6 @@ COMET_NON_COMMERCIAL = frozenset({
     "Unbabel/wmt22-cometkiwi-da", "Unbabel/wmt23-cometkiwi-da-xl", "Unbabel/wmt23-cometkiwi-da-xxl",
     "Unbabel/XCOMET-XL", "Unbabel/XCOMET-XXL",
 })
-
-@dataclass
-class NeuralOptions:
-    """Model choices of the neural metrics (None: the documented default)."""
-
-    comet_model: str | None = None
-    bertscore_model: str | None = None
-    bertscore_layers: int | None = None
-    device: str = "auto"
-    batch_size: int = 32
-    comet_batch_size: int = 16  # unbabel-comet's default (comet-score --batch_size)
-
 
 def resolve_device(device: str) -> str:
     import torch
@@ -96,7 +85,7 @@ def _bert_scorer(path: str, layers: int, device: str, batch_size: int) -> Any:
     """One BERTScorer per (model, layer, device, batch size) and process: loading costs seconds."""
     from bert_score import BERTScorer
 
-    from toolkit.console import quiet_libraries
+    from toolkit.runtime import quiet_libraries
 
     quiet_libraries()
     try:
@@ -107,30 +96,31 @@ def _bert_scorer(path: str, layers: int, device: str, batch_size: int) -> Any:
 
 class SegmentAveraged:
     """A metric scored per segment (× 100) and averaged: its statistics are ``[score, 1]`` per
-    segment, so the bootstrap intervals and paired tests apply unchanged. Subclasses give
-    ``display``, ``segment_scores`` and ``signature``."""
+    segment, so the bootstrap intervals and paired tests apply unchanged. Subclasses give ``name``,
+    ``display``, ``segment_scores`` and ``signature``. Not ``pooled``: the model is loaded once, in
+    this process, and scores the whole corpus in its own batches."""
 
+    name = ""
     display = ""
     higher_is_better = True
+    pooled = False
 
     @staticmethod
     def from_sums(sums: np.ndarray) -> float:
         return float(sums[0] / sums[1])
 
-    def signature(self, nrefs: int | str) -> str:
+    def signature(self, nrefs: base.Nrefs) -> str:
         raise NotImplementedError
 
     def segment_scores(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> list[float]:
         raise NotImplementedError
 
-    def compute(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]], pool: Any = None) -> Any:
-        from toolkit.evaluation.metrics import MetricScore
-
+    def statistics(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> np.ndarray:
         scores = self.segment_scores(hypotheses, references)
-        stats = np.array([[s, 1.0] for s in scores], dtype=np.float64)
-        counts = sorted({len(r) for r in references})
-        return MetricScore(self.display, self.from_sums(stats.sum(axis=0)), stats,
-                           self.signature(counts[0] if len(counts) == 1 else "var"), True)
+        return np.array([[s, 1.0] for s in scores], dtype=np.float64).reshape(-1, 2)
+
+    def compute(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]], pool: Any = None) -> base.MetricScore:
+        return base.compute(self, hypotheses, references, pool)
 
 
 class BertScoreMetric(SegmentAveraged):
@@ -159,7 +149,7 @@ class BertScoreMetric(SegmentAveraged):
         self.device = resolve_device(options.device)
         self.batch_size = options.batch_size
 
-    def signature(self, nrefs: int | str) -> str:
+    def signature(self, nrefs: base.Nrefs) -> str:
         identity = self.model.revision or (self.model.content_hash or "")[:12]
         return (f"nrefs:{nrefs}|model:{self.reference}@{identity}|layer:{self.layers}|idf:no|rescale:no|scale:100"
                 f"|agg:mean-f1|version:{_versions('bert-score', 'transformers')}")
@@ -206,7 +196,7 @@ class CometMetric(SegmentAveraged):
         if self.batch_size < 1:
             raise ToolkitError("the COMET batch size must be a positive integer")
 
-    def signature(self, nrefs: int | str) -> str:
+    def signature(self, nrefs: base.Nrefs) -> str:
         encoder = self.model.encoder
         identity = encoder.revision or (encoder.content_hash or "")[:12]
         refs = "|mref:mean" if nrefs != 1 else ""
@@ -224,11 +214,11 @@ class CometMetric(SegmentAveraged):
             scorer = _comet_scorer(self.reference, str(self.model.path), self.model.identity, self.device)
             if len(_COMET_SCORED) >= 4:
                 _COMET_SCORED.pop(next(iter(_COMET_SCORED)))
-            from toolkit.console import progress, stderr
+            import sys
 
-            with progress(stderr.is_terminal) as bar:
-                task = bar.add_task("COMET", total=len(hypotheses))
-                scores = scorer.score(self.sources, list(hypotheses), refs, self.batch_size, self.device,
-                                      lambda n: bar.advance(task, n))
+            from toolkit.runtime import progress
+
+            with progress("COMET", len(hypotheses), sys.stderr.isatty()) as bar:
+                scores = scorer.score(self.sources, list(hypotheses), refs, self.batch_size, self.device, bar.advance)
             _COMET_SCORED[key] = [s * 100 for s in scores]
         return list(_COMET_SCORED[key])

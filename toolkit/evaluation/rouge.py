@@ -93,13 +93,13 @@ class ROUGE:
         return {v: scores[v].fmeasure * 100 for v in self.variants}
 
     def signature(self, variant: str, nrefs: int | str = 1) -> str:
-        import toolkit
+        from toolkit.version import __version__ as toolkit_version
 
         split = "newline" if self.lsum_split == "newline" else f"toolkit-{self.lang}"
         mode = self.stem if isinstance(self.stem, str) else ("yes" if self.stem else "no")
         return (f"nrefs:{nrefs}|tok:unicode-words|case:lc|stem:{self.tokenizer.stem_name}({mode})|variant:{variant}"
                 + (f"|split:{split}" if variant == "rougeLsum" else "")
-                + f"|agg:mean-f|version:rouge-score-{_version()}+toolkit-{toolkit.__version__}")
+                + f"|agg:mean-f|version:rouge-score-{_version()}+toolkit-{toolkit_version}")
 
     def corpus_score(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> dict[str, RougeScore]:
         """``references[i]`` holds the references of document i (this is per document, not per stream)."""

@@ -17,10 +17,13 @@ visiting only the reference positions whose word matches. ``_shift`` is sacreble
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.util
 import logging
 import math
+import os
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -201,6 +204,28 @@ def translation_edit_rate(words_hyp: list[str], words_ref: list[str]) -> tuple[i
         input_words = new_input_words
     edit_distance, _ = cached_ed(input_words)
     return shifts + edit_distance, len(words_ref)
+
+
+def kernel_cached() -> bool:
+    """Whether numba's cache already holds the compiled search (else the first run spends ~10 s
+    compiling it, silently). Read from the files numba's cache locators use, without importing
+    numba: the index in ``NUMBA_CACHE_DIR`` when set, else beside the source (``__pycache__``) or in
+    the user-wide ``~/.cache/numba``, under ``<folder>_<sha1 of the folder's path>``, newer than
+    the source."""
+    source = Path(os.path.abspath(Path(__file__).with_name("ter_kernel.py")))
+    subpath = f"{source.parent.name}_{hashlib.sha1(str(source.parent).encode()).hexdigest()}"
+    chosen = os.environ.get("NUMBA_CACHE_DIR")
+    if chosen:
+        places = [Path(chosen) / subpath]
+    else:
+        user = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "numba"
+        places = [source.parent / "__pycache__", user / subpath]
+    try:
+        written = source.stat().st_mtime
+        return any(index.stat().st_mtime >= written for place in places if place.is_dir()
+                   for index in place.glob(f"{source.stem}.*.nbi"))
+    except OSError:
+        return False
 
 
 @functools.cache

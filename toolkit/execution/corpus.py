@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
 from toolkit.execution.work import CorpusJob, ShardOutput, ShardProcessor
 from toolkit.io.runs import base_manifest
 from toolkit.io.sharded_run import ShardedRun
@@ -41,19 +39,22 @@ class StdoutSink:
     def __init__(self) -> None:
         self.done: dict[int, dict[str, Any]] = {}
         self._description: dict[str, Any] | None = None
+        # The stdout of now: Ray, while it runs, points sys.stdout away from the data stream.
+        self.stream = sys.stdout
 
     def commit(self, index: int, lines: list[str], details: list[str], summary: dict[str, Any],
                description: dict[str, Any] | None = None) -> dict[str, Any]:
-        from toolkit.console import warn
+        from toolkit.runtime import warn
 
         try:
-            sys.stdout.write("".join(line + "\n" for line in lines))
-            sys.stdout.flush()
+            self.stream.write("".join(line + "\n" for line in lines))
+            self.stream.flush()
         except BrokenPipeError:  # `| head`: the reader has what it wants
             raise ReaderGone() from None
         for failure in summary.get("failures", []):
             warn(f"{failure['input']} (id {failure['id']!r}): {failure['reason']}")
-        entry = {"shard": index, **summary}
+        # Counts only: a corpus with many failing records must not grow the memory.
+        entry = {"shard": index, **{k: v for k, v in summary.items() if k != "failures"}}
         self.done[index] = entry
         self._description = description or self._description
         return entry
@@ -97,32 +98,29 @@ class CorpusProgress:
     """Documents and tokens per second and an ETA for the whole corpus (on stderr)."""
 
     def __init__(self, total: int, already: int, enabled: bool, description: str) -> None:
-        from toolkit.console import stderr
+        from toolkit.runtime import progress
 
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
-                            TimeRemainingColumn(), console=stderr, disable=not enabled, transient=False)
-        self.task = self.bar.add_task(description, total=total, completed=already, rate="")
+        self.display = progress(description, total, enabled, completed=already)
         self.start = time.perf_counter()
         self.docs = 0
         self.tokens = 0
 
     def __enter__(self) -> CorpusProgress:
-        self.bar.__enter__()
+        self.bar = self.display.__enter__()
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.bar.__exit__(*exc)
+        self.display.__exit__(*exc)
 
     def advance(self, documents: int) -> None:
-        self.bar.advance(self.task, documents)
+        self.bar.advance(documents)
 
     def shard_done(self, out: ShardOutput, advanced: int) -> None:
         self.docs += out.records
         self.tokens += out.source_tokens
         elapsed = max(time.perf_counter() - self.start, 1e-9)
-        self.bar.update(self.task, advance=out.records - advanced,
-                        rate=f"{self.docs / elapsed:,.1f} docs/s {self.tokens / elapsed:,.0f} tok/s")
+        self.bar.advance(out.records - advanced)
+        self.bar.note(f"{self.docs / elapsed:,.1f} docs/s {self.tokens / elapsed:,.0f} tok/s")
 
 
 def run_corpus(job: CorpusJob, inputs: Sequence[Path], sink: ShardSink, options: CorpusOptions,

@@ -3,16 +3,18 @@ build, where the work runs, the task that turns documents into output-record fie
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import toolkit
 from toolkit.execution.work import DocumentOutput
 from toolkit.io.documents import Document
 from toolkit.io.results import DocumentResult
 from toolkit.options import EngineOptions, GenerationOptions
+from toolkit.version import __version__ as toolkit_version
 
 if TYPE_CHECKING:
     from toolkit.tasks.summarize import Summarizer
@@ -20,9 +22,63 @@ if TYPE_CHECKING:
     from toolkit.text.glossary import Glossary
 
 
+# Option fields that cannot change an output byte, each with the reason; every other field of the
+# option objects is in the fingerprint (tests/test_corpus.py proves each one changes it).
+NOT_FINGERPRINTED = {
+    "EngineOptions.threads": "threads change speed, not outputs: a run may be resumed with others or on Ray",
+    "CorpusOptions.engine": "local and Ray runs give the same bytes (tested)",
+    "CorpusOptions.ray_address": "where Ray runs, not what it computes",
+    "CorpusOptions.actors": "how many Ray workers, not what they compute",
+}
+
+
 def _engine_fingerprint(engine: EngineOptions) -> dict[str, Any]:
-    # Threads change speed, not outputs: a run may be resumed with other threads or on Ray.
     return engine.model_dump(exclude={"threads"})
+
+
+def model_identity(reference: str, revision: str | None = None) -> dict[str, Any]:
+    """What decides a model's outputs, for ``--resume``: a local folder's resolved path and the
+    hash of its files' content (weights replaced in place, or another folder of the same name,
+    are told apart); a hub model's id, the revision asked for and the snapshot (commit) used; an
+    extractive summariser's name."""
+    from toolkit.models.hub import resolve_model
+    from toolkit.tasks.summarize import EXTRACTIVE
+
+    if EXTRACTIVE.match(reference.lower()) and not Path(reference).exists():
+        return {"extractive": reference.lower()}
+    ref = resolve_model(reference, revision)
+    if ref.source == "local":
+        return {"local": str(ref.path), "content_hash": ref.content_hash}
+    return {"hub": ref.reference, "revision": revision, "snapshot": ref.revision}
+
+
+def _routing_identity(model: str | None, src: str, tgt: str, allow_pivot: bool, registry_path: Path | None,
+                      revision: str | None) -> dict[str, Any]:
+    """The models a translation uses: ``--model``'s identity, or with a known source language
+    each hop's; and the registry and pinned pairs by content, not file name (they choose the
+    models, and a multi-target model's target token even with ``--model``)."""
+    from toolkit.config import load_defaults
+    from toolkit.models.registry import load_registry, resolve_route
+
+    registry = load_registry(registry_path) if registry_path else load_registry()
+    pinned = {} if registry_path else dict(load_defaults().translation.models)
+    # A digest keeps the marker and the manifest small (the shipped registry is long).
+    routes = json.dumps({"registry": registry.model_dump(mode="json"), "pinned": pinned}, sort_keys=True)
+    found: dict[str, Any] = {"model": model_identity(model, revision) if model else None,
+                             "registry_sha256": hashlib.sha256(routes.encode("utf-8")).hexdigest()}
+    if not model and src != "auto":
+        route = resolve_route(src, tgt, registry, allow_pivot, pinned)
+        found["route"] = [{"hop": f"{hop.src}-{hop.tgt}", **model_identity(hop.model, revision)} for hop in route.hops]
+    return found
+
+
+def _glossary_fingerprint(glossary: Glossary | None) -> dict[str, Any] | None:
+    # The terms themselves, --keep ones included (they have no file), as a digest: a glossary of
+    # thousands of terms must not make the marker and the manifest large.
+    if not glossary:
+        return None
+    terms = json.dumps(sorted(glossary.entries.items()))  # ASCII: a term from argv may hold a surrogate
+    return {"terms": len(glossary.entries), "sha256": hashlib.sha256(terms.encode("utf-8")).hexdigest()}
 
 
 def _details(result: DocumentResult) -> dict[str, Any]:
@@ -54,11 +110,12 @@ class TranslateJob:
         return replace(self, engine=self.engine.replace(threads=threads))
 
     def fingerprint(self) -> dict[str, Any]:
-        return {"command": self.command, "toolkit_version": toolkit.__version__, "model": self.model,
+        routing = _routing_identity(self.model, self.src, self.tgt, self.allow_pivot, self.registry_path,
+                                    self.engine.revision)
+        return {"command": self.command, "toolkit_version": toolkit_version, **routing,
                 "src": self.src, "tgt": self.tgt, "allow_pivot": self.allow_pivot,
-                "registry": str(self.registry_path) if self.registry_path else None,
                 "engine": _engine_fingerprint(self.engine), "generation": self.generation.model_dump(),
-                "glossary": self.glossary.digest if self.glossary else None}
+                "glossary": _glossary_fingerprint(self.glossary)}
 
 
 def translate_job(model: str | None, src: str | None, tgt: str | None, engine: EngineOptions,
@@ -145,10 +202,17 @@ class SummarizeJob:
         return replace(self, engine=self.engine.replace(threads=threads), translation_engine=translation)
 
     def fingerprint(self) -> dict[str, Any]:
-        return {"command": self.command, "toolkit_version": toolkit.__version__, "model": self.model,
+        from toolkit.config import default_summarization_model
+
+        translation = None
+        if self.summary_lang and self.summary_lang != self.lang:
+            engine = self.translation_engine or self.engine
+            translation = {**_routing_identity(None, self.lang, self.summary_lang, True, None, engine.revision),
+                           "engine": _engine_fingerprint(engine)}
+        return {"command": self.command, "toolkit_version": toolkit_version,
+                "model": model_identity(self.model or default_summarization_model(self.lang), self.engine.revision),
                 "lang": self.lang, "summary_lang": self.summary_lang, "engine": _engine_fingerprint(self.engine),
-                "generation": self.generation.model_dump(),
-                "translation_engine": _engine_fingerprint(self.translation_engine) if self.translation_engine else None}
+                "generation": self.generation.model_dump(), "summary_translation": translation}
 
 
 class SummarizeTask:
@@ -208,8 +272,13 @@ class PipelineJob:
                        summary_engine=self.summary_engine.replace(threads=threads))
 
     def fingerprint(self) -> dict[str, Any]:
+        from toolkit.config import load_defaults
+
+        # With --src auto the summariser (when not given) is chosen per language: its choices.
+        summarizer: Any = (model_identity(self.summarizer_model, self.summary_engine.revision)
+                           if self.summarizer_model else {"per_language": dict(load_defaults().summarization.models)})
         return {**self.translator.fingerprint(), "command": self.command, "order": self.order,
-                "summarizer": self.summarizer_model, "summary_lang": self.summary_lang,
+                "summarizer": summarizer, "summary_lang": self.summary_lang,
                 "summary_engine": _engine_fingerprint(self.summary_engine),
                 "summary_generation": self.summary_generation.model_dump()}
 

@@ -167,10 +167,11 @@ def ray_session(options: CorpusOptions) -> Iterator[tuple[Any, str]]:
     if address:
         _check_reachable(address)
     try:
-        if address:
-            ray.init(address=address, **settings)
-        else:
-            ray.init(num_cpus=os.cpu_count() or 1, **settings)
+        with _own_sigterm():
+            if address:
+                ray.init(address=address, **settings)
+            else:
+                ray.init(num_cpus=os.cpu_count() or 1, **settings)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = f"the Ray cluster at {address}" if address else "a local Ray"
         hint = ""
@@ -184,6 +185,55 @@ def ray_session(options: CorpusOptions) -> Iterator[tuple[Any, str]]:
         yield ray, address or "local"
     finally:
         ray.shutdown()
+
+
+@contextmanager
+def _own_sigterm() -> Iterator[None]:
+    """``ray.init`` replaces the SIGTERM handler with ``sys.exit(15)`` (and its core worker's
+    C++ handler prints a stack dump): the toolkit's is put back, so that SIGTERM still exits
+    143 with the count of shards kept."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, handler if handler is not None else signal.SIG_DFL)
+
+
+@contextmanager
+def quiet_ray_streams(debug: bool) -> Iterator[None]:
+    """stdout carries data only: Ray's driver prints raylet messages ("A worker died…", task
+    failures) to ``sys.stdout``, and its core worker in this process writes C++ log lines
+    (``core_worker.cc … max_restarts``) to file descriptor 2. While Ray runs, the first go to
+    stderr with ``--debug`` and nowhere otherwise; without ``--debug`` descriptor 2 goes to the
+    null device too, the toolkit's own messages keeping the terminal through a copy of it."""
+    saved_stdout, saved_stderr = sys.stdout, sys.stderr
+    copy = None
+    with open(os.devnull, "w", encoding="utf-8") as null:
+        sys.stdout = saved_stderr if debug else null
+        try:
+            if not debug:
+                with suppress(AttributeError, OSError, ValueError):  # a stderr without a descriptor: Python only
+                    descriptor = saved_stderr.fileno()
+                    saved_stderr.flush()
+                    copy = os.dup(descriptor)
+                    os.dup2(null.fileno(), descriptor)
+                    sys.stderr = os.fdopen(os.dup(copy), "w", buffering=1, errors="backslashreplace",
+                                           encoding=getattr(saved_stderr, "encoding", None) or "utf-8")
+            yield
+        finally:
+            if copy is not None:
+                with suppress(OSError, ValueError):
+                    sys.stderr.flush()
+                    sys.stderr.close()
+                os.dup2(copy, saved_stderr.fileno())
+                os.close(copy)
+            sys.stdout, sys.stderr = saved_stdout, saved_stderr
 
 
 def _check_reachable(address: str) -> None:
@@ -239,7 +289,7 @@ def run_on_ray(job: CorpusJob, specs: Sequence[ShardSpec], commit: Callable[[Sha
                options: CorpusOptions) -> dict[str, Any]:
     """Process ``specs`` on Ray and ``commit`` each output here, in shard order; returns the
     cluster's description for the manifest."""
-    with ray_session(options) as (ray, address):
+    with quiet_ray_streams(log.isEnabledFor(logging.DEBUG)), ray_session(options) as (ray, address):
         nodes = [n for n in ray.nodes() if n.get("Alive")]
         node_cpus = [int(n.get("Resources", {}).get("CPU", 0)) for n in nodes]
         actors, threads = plan_layout(node_cpus, requested_threads(job), options.actors)

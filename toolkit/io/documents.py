@@ -13,8 +13,9 @@ from typing import Any, BinaryIO, TypeVar
 
 from toolkit.errors import InputError
 
-TEXT_SUFFIXES = (".txt", ".md", ".html", ".htm")
+TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 JSONL_SUFFIXES = (".jsonl",)
+READABLE = ".txt, .md, .html, .htm, .jsonl or document (.docx, .pptx, .srt, .vtt, .po, .xlf, …)"  # for messages
 _BINARY_SNIFF_BYTES = 8192
 T = TypeVar("T")
 
@@ -121,7 +122,9 @@ def jsonl_records(path: Path, encoding: str = "utf-8") -> Iterator[tuple[int, di
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from None
+            # json's messages end where its position would follow ("Unterminated string starting at").
+            where = "" if exc.msg.endswith(" at") else " at"
+            raise InputError(f"{path}:{lineno}: invalid JSON ({exc.msg}{where} column {exc.colno})") from None
         if not isinstance(record, dict):
             raise InputError(f"{path}:{lineno}: expected a JSON object")
         yield lineno, record
@@ -192,7 +195,7 @@ def _document_from_file(path: Path, doc_id: str, encoding: str, in_folder: bool 
     if is_structured(path):
         return _structured_document(path, doc_id, in_folder)
     text, newline = decode_bytes(_read_file(path), str(path), encoding)
-    fmt = {".md": "md", ".html": "html", ".htm": "html"}.get(path.suffix.lower(), "txt")
+    fmt = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html"}.get(path.suffix.lower(), "txt")
     return Document(id=doc_id, text=text, source=str(path), format=fmt, newline=newline)
 
 
@@ -223,10 +226,16 @@ def read_inputs(
 ) -> list[Document]:
     """Read every input (file, folder, '-' for stdin, .jsonl) into documents, in a stable order.
 
+    A file's document id is its name without the extension (``x.txt`` → ``x``); below a folder
+    input, its path relative to that folder (``sub/x``). Where two files would get the same id,
+    those files' ids are their paths relative to the folder that holds every input (``a/x`` and
+    ``b/x``), with the extension kept where that is still not enough (``x.txt`` and ``x.md``).
+
     Raises InputError for missing paths, folders without text files, unreadable or binary data,
-    and two inputs that would get the same document id.
+    and two inputs that would still get the same document id (a JSONL record's id, stdin).
     """
     docs: list[Document] = []
+    files: dict[int, tuple[Path, Path]] = {}  # index in docs → (input root, file), for text files
     for item in inputs:
         if item == "-":
             stream = stdin if stdin is not None else sys.stdin.buffer
@@ -237,26 +246,50 @@ def read_inputs(
         if not path.exists():
             raise InputError(f"{item}: no such file or directory")
         if path.is_dir():
-            files = files_under(path)
-            if not files:
-                raise InputError(f"{item}: folder holds no .txt, .md, .html, .jsonl or document (.docx, .pptx, "
-                                 ".srt, .vtt, .po, .xlf, …) files")
-            for file in files:
+            found = files_under(path)
+            if not found:
+                raise InputError(f"{item}: folder holds no {READABLE} files")
+            for file in found:
                 if file.suffix.lower() in JSONL_SUFFIXES:
                     docs.extend(documents_from_jsonl(file, encoding))
                 else:
+                    files[len(docs)] = (path, file)
                     docs.append(_document_from_file(file, file.relative_to(path).with_suffix("").as_posix(), encoding,
                                                     in_folder=True))
         elif path.suffix.lower() in JSONL_SUFFIXES:
             docs.extend(documents_from_jsonl(path, encoding))
         else:
+            files[len(docs)] = (path.parent, path)
             docs.append(_document_from_file(path, path.stem, encoding))
+    _disambiguate(docs, files)
     seen: dict[str, str] = {}
     for doc in docs:
         if doc.id in seen:
             raise InputError(f"two inputs have the document id '{doc.id}': {seen[doc.id]} and {doc.source}")
         seen[doc.id] = doc.source
     return docs
+
+
+def _disambiguate(docs: list[Document], files: dict[int, tuple[Path, Path]]) -> None:
+    """Give text files that share an id the ids their paths tell apart (see read_inputs); ids
+    that are unique already are kept, so existing runs keep their output names."""
+    import os
+    from collections import Counter
+
+    for keep_suffix in (False, True):
+        counts = Counter(doc.id for doc in docs)
+        clashing = [i for i in files if counts[docs[i].id] > 1]
+        if not clashing:
+            return
+        roots = [files[i][0].resolve() for i in clashing]
+        try:
+            common = Path(os.path.commonpath(roots))
+        except ValueError:  # different drives: nothing to tell them apart by
+            return
+        for i in clashing:
+            root, file = files[i]
+            relative = root.resolve().relative_to(common) / file.relative_to(root)
+            docs[i].id = (relative if keep_suffix else relative.with_suffix("")).as_posix()
 
 
 def atomic_write_text(path: Path, text: str, newline: str = "\n") -> None:

@@ -84,7 +84,7 @@ def document_format(result: DocumentResult, fmt: str) -> str:
         return fmt
     if source.endswith((".html", ".htm")) and result.segments:
         return "html"
-    return "md" if source.endswith(".md") else "txt"
+    return "md" if source.endswith((".md", ".markdown")) else "txt"
 
 
 def render(result: DocumentResult, fmt: str, output_key: str = "output") -> str:
@@ -101,18 +101,30 @@ def render(result: DocumentResult, fmt: str, output_key: str = "output") -> str:
     return result.output
 
 
+def output_stem(result: DocumentResult, suffix: str) -> str:
+    """The output name of a document without extension: its id, except that an id which ends in
+    its file's whole name (``x.txt`` and ``x.md`` in one folder, told apart by read_inputs) loses
+    the extension its output gets anyway, so that outputs mirror the inputs (``x.txt``, ``x.md``)."""
+    from pathlib import PurePath
+
+    name = PurePath(result.source).name
+    if name and (result.id == name or result.id.endswith(f"/{name}")) and name.lower().endswith(suffix.lower()):
+        return result.id[: -len(suffix)]
+    return result.id
+
+
 def write_results(run: RunFolder, results: Sequence[DocumentResult], fmt: str, subdir: str = "",
                   output_key: str = "output") -> list[dict[str, Any]]:
     """Write each document's output file; return their manifest entries."""
     entries = []
     for result in results:
         if result.file is not None:
-            relative = run.path_for(result.id, result.file_suffix, subdir)
+            relative = run.path_for(output_stem(result, result.file_suffix), result.file_suffix, subdir)
             run.write_bytes(relative, result.file)
             entries.append(result.to_manifest(relative))
             continue
         doc_fmt = document_format(result, fmt)
-        relative = run.path_for(result.id, f".{doc_fmt}", subdir)
+        relative = run.path_for(output_stem(result, f".{doc_fmt}"), f".{doc_fmt}", subdir)
         run.write_text(relative, render(result, doc_fmt, output_key), result.newline if doc_fmt != "jsonl" else "\n")
         entries.append(result.to_manifest(relative))
     return entries

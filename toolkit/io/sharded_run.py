@@ -12,27 +12,29 @@ log go. An interrupted run keeps its folder: ``--resume`` continues it.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import toolkit
 from toolkit.io.documents import atomic_write_bytes, atomic_write_text
-from toolkit.io.runs import (
+from toolkit.io.run_core import (
     MANIFEST,
     MARKER,
     RunFolderError,
-    _foreign_files,
-    _is_toolkit_run,
-    _read_json,
-    _sha256,
+    check_replaceable,
+    finished_manifest,
+    is_toolkit_run,
     lock_target,
+    read_json,
     released_on_failure,
     remove_stale,
+    sha256_file,
+    write_marker,
 )
 from toolkit.io.safe_paths import inside
 from toolkit.io.shards import details_name, shard_name
@@ -91,9 +93,9 @@ class ShardedRun:
 
     def _open(self, overwrite: bool, resume: bool) -> None:
         target = self.target
-        marker = _read_json(target / MARKER)
+        marker = read_json(target / MARKER)
         running = isinstance(marker, dict) and marker.get("state") == "running"
-        if running and (target / MANIFEST).is_file() and _is_toolkit_run(target):
+        if running and (target / MANIFEST).is_file() and is_toolkit_run(target):
             self._tidy_finished()  # killed after the manifest was written: it is finished
             running = False
         if running:
@@ -108,9 +110,8 @@ class ShardedRun:
             self._check_own_files(edited_ok=False)
             self._remove_own_files()
         elif target.is_dir() and any(target.iterdir()):
-            finished = _is_toolkit_run(target)
-            if resume and finished:
-                manifest = _read_json(target / MANIFEST)
+            if resume and is_toolkit_run(target):
+                manifest = read_json(target / MANIFEST)
                 old = manifest.get("fingerprint") if isinstance(manifest, dict) else None
                 changed = _differences(old, self.fingerprint)
                 if not changed:
@@ -118,16 +119,7 @@ class ShardedRun:
                                           "resume")
                 raise self._fail(f"holds a finished run with other settings or inputs ({_first(changed)}); nothing "
                                  "to resume")
-            if not overwrite:
-                raise self._fail("folder exists and is not empty (pass --overwrite to replace an earlier toolkit run)")
-            if not finished:
-                raise self._fail("--overwrite replaces only an earlier toolkit run, and this folder is not one "
-                                 "(it has no manifest.json of the toolkit); nothing was touched")
-            foreign = _foreign_files(target)
-            if foreign:
-                more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
-                raise self._fail(f"holds files the toolkit did not write ({foreign[0]}{more}); move them away or "
-                                 "choose another folder; nothing was touched")
+            check_replaceable(target, overwrite, self._fail)
             self._set_aside()
         self._start()
 
@@ -138,9 +130,7 @@ class ShardedRun:
         except OSError as exc:
             raise self._fail(f"cannot write there ({exc.strerror})") from None
         self._created = not existed
-        atomic_write_text(self.target / MARKER, json.dumps({
-            "toolkit_version": toolkit.__version__, "state": "running", "pid": os.getpid(),
-            "fingerprint": self.fingerprint}, ensure_ascii=False) + "\n")
+        write_marker(self.target, "running", fingerprint=self.fingerprint)
         atomic_write_bytes(self.target / PROGRESS, b"")
 
     def _read_log(self) -> tuple[list[dict[str, Any]], set[str]]:
@@ -160,6 +150,7 @@ class ShardedRun:
             if not isinstance(entry, dict):
                 continue
             if isinstance(entry.get("shard"), int):
+                entry.pop("failures", None)  # on disk; kept in memory they would grow with the corpus
                 entries.append(entry)
             if isinstance(entry.get("writing"), list):
                 announced.update(str(name) for name in entry["writing"])
@@ -185,7 +176,7 @@ class ShardedRun:
             name = _temporary(relative) if path.is_file() and not path.is_symlink() else None
             if path.is_file() and not path.is_symlink() and (relative in own or name in own):
                 digest = own.get(relative)
-                if digest is not None and not edited_ok and _sha256(path) != digest:
+                if digest is not None and not edited_ok and sha256_file(path) != digest:
                     raise self._fail(f"{relative} changed since the run wrote it; move it away or choose another "
                                      "folder; nothing was touched")
                 continue
@@ -213,7 +204,7 @@ class ShardedRun:
             files = _entry_files(entry)
             if any(not (self.target / name).is_file() for name in files):
                 continue  # moved away or deleted: the shard is made again
-            edited = [name for name, digest in files.items() if _sha256(self.target / name) != digest]
+            edited = [name for name, digest in files.items() if sha256_file(self.target / name) != digest]
             if edited:
                 raise self._fail(f"cannot resume: {edited[0]} changed since it was written; move it away (its shard "
                                  "is then made again) or use another folder")
@@ -224,17 +215,26 @@ class ShardedRun:
                 path.unlink(missing_ok=True)
         # The log again, without a line a crash may have cut and without shards to redo, so that
         # appends start clean; names announced stay the run's own.
-        kept = [e for e in entries if e["shard"] in self.done]
-        atomic_write_text(self.target / PROGRESS, _line({"writing": sorted(announced)}) + "".join(_line(e) for e in kept))
+        self._write_lines(PROGRESS, itertools.chain([_line({"writing": sorted(announced)})], self._kept_log_lines()))
         atomic_write_text(self.target / MARKER, json.dumps({**marker, "pid": os.getpid()}, ensure_ascii=False) + "\n")
         self.resumed = True
+
+    def _kept_log_lines(self) -> Iterator[str]:
+        """The log lines of the shards kept, as written (with their failed records), one at a time."""
+        with open(self.target / PROGRESS, encoding="utf-8") as log_file:
+            for line in log_file:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(entry, dict) and isinstance(entry.get("shard"), int) and entry["shard"] in self.done:
+                    yield _line(entry)
 
     def _set_aside(self) -> None:
         """``--overwrite`` of a finished run: moved aside now, deleted once the new run has
         committed its first shard, put back if it stops before."""
         self._aside = self.target.parent / f".{self.target.name}.old-{os.getpid()}"
-        atomic_write_text(self.target / MARKER, json.dumps({"toolkit_version": toolkit.__version__, "state": "old",
-                                                            "pid": os.getpid()}) + "\n")
+        write_marker(self.target, "old")
         os.rename(self.target, self._aside)
 
     def _tidy_finished(self) -> None:
@@ -258,6 +258,45 @@ class ShardedRun:
             raise self._fail(f"cannot write {relative} ({exc.strerror or exc})") from None
         return hashlib.sha256(data).hexdigest()
 
+    def _write_lines(self, relative: str, lines: Iterable[str]) -> str:
+        """Like ``_write``, streamed: the lines are never one string in memory."""
+        path = inside(self.target, relative)
+        tmp = path.parent / f".{path.name}.tmp"
+        digest = hashlib.sha256()
+        try:
+            with open(tmp, "wb") as handle:
+                for line in lines:
+                    data = line.encode("utf-8")
+                    digest.update(data)
+                    handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise self._fail(f"cannot write {relative} ({exc.strerror or exc})") from None
+        return digest.hexdigest()
+
+    def _logged_failures(self) -> Iterator[str]:
+        """The failed records of the committed shards, in shard order, read back from the log one
+        shard at a time (a shard made again on resume is logged after later ones)."""
+        where: dict[int, int] = {}
+        with open(self.target / PROGRESS, "rb") as log_file:
+            offset = 0
+            for raw in log_file:
+                if b'"failures":[{' in raw:
+                    try:
+                        shard = json.loads(raw).get("shard")
+                    except ValueError:
+                        shard = None
+                    if isinstance(shard, int) and shard in self.done:
+                        where[shard] = offset
+                offset += len(raw)
+            for shard in sorted(where):
+                log_file.seek(where[shard])
+                for failure in json.loads(log_file.readline()).get("failures", []):
+                    yield _line(failure)
+
     def commit(self, index: int, lines: list[str], details: list[str], summary: dict[str, Any],
                description: dict[str, Any] | None = None) -> dict[str, Any]:
         """Make shard ``index`` durable: its output and details files, then its log line."""
@@ -271,8 +310,8 @@ class ShardedRun:
         logged = dict(entry)
         if description is not None and description != self._description:
             logged["description"] = self._description = description
-        self._append(logged)
-        self.done[index] = entry
+        self._append(logged)  # the shard's failures are on disk from here on; memory keeps the counts
+        self.done[index] = {k: v for k, v in entry.items() if k != "failures"}
         if self._aside is not None:  # the new run works: the earlier one it replaces goes
             shutil.rmtree(self._aside, ignore_errors=True)
             self._aside = None
@@ -293,20 +332,18 @@ class ShardedRun:
 
     def finish(self, manifest: dict[str, Any]) -> Path:
         """Write ``failures.jsonl`` and the manifest; the folder is then a finished run."""
-        from toolkit.console import raise_if_terminated
+        from toolkit.runtime import raise_if_terminated
 
         raise_if_terminated()
         self._append({"writing": [FAILURES, MANIFEST]})
         shards = [self.done[i] for i in sorted(self.done)]
-        failures = [f for entry in shards for f in entry.get("failures", [])]
-        checksums = {FAILURES: self._write(FAILURES, "".join(_line(f) for f in failures).encode("utf-8"))}
+        checksums = {FAILURES: self._write_lines(FAILURES, self._logged_failures())}
         for entry in shards:
             checksums.update(_entry_files(entry))
         listed = [{k: v for k, v in e.items() if k not in ("failures", "description")} for e in shards]
-        body = {**manifest, "fingerprint": self.fingerprint, "shards": listed, "failures_file": FAILURES,
-                "resumed": self.resumed, "files": sorted(checksums), "checksums": dict(sorted(checksums.items()))}
-        self._write(MANIFEST, (json.dumps({"toolkit_version": toolkit.__version__, **body}, ensure_ascii=False,
-                                          indent=2) + "\n").encode("utf-8"))
+        body = finished_manifest({**manifest, "fingerprint": self.fingerprint, "shards": listed,
+                                  "failures_file": FAILURES, "resumed": self.resumed}, checksums)
+        self._write(MANIFEST, (json.dumps(body, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
         self._tidy_finished()
         self._finished = True
         return self.target

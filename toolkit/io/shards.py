@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,17 +178,19 @@ def _encodable(text: str) -> bool:
 
 
 def input_fingerprint(paths: Sequence[Path]) -> list[dict[str, Any]]:
-    """What identifies the inputs for ``--resume``: path, size, modification time, and a hash of
-    each file's first and last MiB (cheap at any size, and catches an edit or a re-export)."""
+    """What identifies the inputs for ``--resume``: each file's resolved path, size and the
+    sha256 of its whole content, streamed: any edit is caught, whatever its size or the file's
+    modification time, for about 5 s a GB (a busy 2-core machine), next to hours of translation."""
     found = []
     for path in paths:
-        stat = path.stat()
         digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            digest.update(handle.read(1 << 20))
-            if stat.st_size > 2 << 20:
-                handle.seek(-(1 << 20), os.SEEK_END)
-                digest.update(handle.read())
-        found.append({"path": str(path.resolve()), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-                      "sha256_ends": digest.hexdigest()})
+        size = 0
+        try:
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 22), b""):
+                    digest.update(block)
+                    size += len(block)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+        found.append({"path": str(path.resolve()), "bytes": size, "sha256": digest.hexdigest()})
     return found

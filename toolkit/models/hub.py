@@ -97,6 +97,11 @@ def looks_like_path(reference: str) -> bool:
     return reference.startswith((".", "/", "~")) or reference.count("/") > 1 or reference.endswith("/")
 
 
+def is_hub_id(reference: str) -> bool:
+    """Whether ``reference`` can name a Hugging Face model (``org/name`` or ``name``), not a folder."""
+    return not looks_like_path(reference) and bool(_HUB_ID.match(reference))
+
+
 def hub_cache_dir() -> Path:
     """The Hugging Face hub cache, by huggingface_hub's own rules (HF_HUB_CACHE, else the legacy
     HUGGINGFACE_HUB_CACHE, else $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub), read
@@ -221,7 +226,7 @@ def resolve_model(reference: str, revision: str | None = None, allow_download: b
         return ModelRef(reference, "local", path.resolve(), content_hash=directory_hash(path))
     if path.exists():
         raise ModelError(f"{reference}: is a file, expected a model directory or a Hugging Face model id")
-    if looks_like_path(reference) or not _HUB_ID.match(reference):
+    if not is_hub_id(reference):
         raise ModelError(f"unknown model '{reference}': no such local directory, and not a Hugging Face model id")
     snapshot = cached_snapshot(reference, revision)
     if snapshot is None:

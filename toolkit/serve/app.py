@@ -29,7 +29,6 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-import toolkit
 from toolkit.errors import ToolkitError
 from toolkit.serve import schemas
 from toolkit.serve.batcher import BatchLimits, Overloaded
@@ -53,6 +52,7 @@ from toolkit.serve.suggestions import Suggestions, SuggestionStoreFull
 from toolkit.tasks.translate import UnitResults, document_from_text, plan, restore
 from toolkit.text.glossary import Glossary, extend_glossary, load_glossary
 from toolkit.text.languages import ISO_639_1, normalize_language
+from toolkit.version import __version__ as toolkit_version
 
 log = logging.getLogger("toolkit.serve")
 
@@ -97,7 +97,7 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
             await pool.close()  # in-flight requests are done (uvicorn drained them); stop the batchers
             executor.shutdown(wait=True)
 
-    app = FastAPI(title="toolkit serve", version=toolkit.__version__, lifespan=lifespan,
+    app = FastAPI(title="toolkit serve", version=toolkit_version, lifespan=lifespan,
                   description="LibreTranslate-compatible translation, plus summarisation, with dynamic batching.")
     app.state.shutdown = Shutdown()
     app.add_middleware(Guard, settings=settings, metrics=metrics, proxies=TrustedProxies(settings.forwarded_allow_ips),
@@ -369,6 +369,10 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
             raise ApiError(400, "Invalid request: max_length must be at least 1")
         if low is not None and high is not None and low > high:
             raise ApiError(400, f"Invalid request: min_length {low} is larger than max_length {high}")
+        try:  # the limits every caller has (toolkit/limits.py), checked before a model is loaded for them
+            settings.generation.replace(**lengths)
+        except ToolkitError as exc:  # names the field (max_length), never a CLI flag
+            raise ApiError(400, f"Invalid request: {exc}") from None
         request.scope.setdefault("toolkit.log", {}).update(request_log, source=requested, target=lang)
         # Generation options go with each document: one loaded model serves every length asked for,
         # and a batch only holds documents asking for the same lengths.
@@ -382,7 +386,7 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
     @app.get("/health", summary="Liveness, and what is loaded")
     async def health(request: Request) -> Any:
         pool: ModelPool = request.app.state.pool
-        return {"status": "ok", "version": toolkit.__version__, "translation_pairs": len(catalog.pairs),
+        return {"status": "ok", "version": toolkit_version, "translation_pairs": len(catalog.pairs),
                 "summarizers": sorted(catalog.summarizers), "loaded_models": [k.label for k in pool.loaded],
                 "max_loaded_models": pool.max_loaded}
 

@@ -50,34 +50,28 @@ class Catalog:
         return self._load_summarizer(key.name)
 
     def _load_translator(self, pair: str) -> ServedModel:
-        from toolkit.config import load_defaults
-        from toolkit.options import EngineOptions, GenerationOptions, build
+        from toolkit.config import resolve_engine
         from toolkit.tasks.translate import load_translator
 
         settings = self.settings
         src, tgt = pair.split("-")
-        engine = build(EngineOptions, {"backend": load_defaults().translation.backend, **settings.engine_options(),
-                                       # One dispatch of the batcher is one engine batch.
-                                       "batch_size": settings.max_batch_size,
-                                       "max_batch_tokens": settings.max_batch_tokens})
-        generation = build(GenerationOptions, {"num_beams": settings.beams or None})
+        # One dispatch of the batcher is one engine batch.
+        engine = resolve_engine("translation", settings.engine.replace(batch_size=settings.max_batch_size,
+                                                                       max_batch_tokens=settings.max_batch_tokens))
+        generation = settings.generation
         translator = load_translator(self.pairs[pair], src, tgt, self.registry, settings.allow_pivot, self.pinned,
                                      engine, generation)
         return ServedModel(translator, _generate)
 
     def _load_summarizer(self, lang: str) -> ServedModel:
-        from toolkit.config import load_defaults
-        from toolkit.options import EngineOptions, GenerationOptions, build
+        from toolkit.config import resolve_engine
         from toolkit.tasks.summarize import load_summarizer
 
         settings = self.settings
-        defaults = load_defaults().summarization
         model = self.summarizer_for(lang)
-        generation = build(GenerationOptions, {"num_beams": settings.beams or None})
-        engine = build(EngineOptions, {"device": settings.device, "backend": settings.backend or defaults.backend,
-                                       "quantization": settings.quantization, "threads": settings.threads,
-                                       "batch_size": defaults.batch_size, "max_batch_tokens": defaults.max_batch_tokens})
-        return ServedModel(load_summarizer(model, lang, engine, generation), _summarize)
+        # Per-request lengths are applied at call time (_summarize), not part of the model key.
+        engine = resolve_engine("summarization", settings.engine)
+        return ServedModel(load_summarizer(model, lang, engine, settings.generation), _summarize)
 
     def is_extractive(self, lang: str) -> bool:
         from toolkit.tasks.summarize import EXTRACTIVE

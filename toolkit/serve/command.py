@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from toolkit.cli.common import Backend, Device, GlossaryOption, KeepOption
+from toolkit.cli.common import GlossaryOption, KeepOption, engine_choices, generation_choices
+from toolkit.limits import Backend, Device, bounds
 
 
 def serve(
@@ -31,11 +32,11 @@ def serve(
     max_queue: Annotated[int, typer.Option("--max-queue", min=1, help="Most sentences waiting per model (503 beyond).")] = 10_000,
     max_loaded_models: Annotated[int, typer.Option("--max-loaded-models", min=1, help="Most models in memory; the least recently used is unloaded.")] = 2,
     preload: Annotated[bool, typer.Option("--preload/--lazy", help="Load the first pairs' models at start-up instead of on first use.")] = False,
-    device: Annotated[Device, typer.Option("--device", help="auto picks cuda when PyTorch sees a GPU.")] = Device.auto,
+    device: Annotated[Device, typer.Option("--device", help="auto picks cuda when PyTorch sees a GPU.")] = "auto",
     backend: Annotated[Backend | None, typer.Option("--backend", help="auto: CTranslate2 where it supports the model, else PyTorch.")] = None,
     quantization: Annotated[str | None, typer.Option("--quantization", help="ct2 weights: int8 (CPU default), int8_float16, float16, …")] = None,
-    threads: Annotated[int, typer.Option("--threads", min=0, help="CPU threads for inference (0: the library's default).")] = 0,
-    beams: Annotated[int | None, typer.Option("--beams", min=1, help="Beam size (default: the model's generation config).")] = None,
+    threads: Annotated[int, typer.Option("--threads", **bounds("threads"), help="CPU threads for inference (0: the library's default).")] = 0,
+    beams: Annotated[int | None, typer.Option("--beams", **bounds("num_beams"), help="Beam size (default: the model's generation config).")] = None,
     glossary: GlossaryOption = None,
     keep: KeepOption = None,
     graceful_timeout: Annotated[float, typer.Option("--graceful-timeout", min=0, help="Seconds to let requests in flight finish on SIGTERM (then they are answered 503).")] = 60.0,
@@ -57,7 +58,8 @@ def serve(
     suggestions_dir: Annotated[Path | None, typer.Option("--suggestions-dir", help="Folder where /suggest stores users' suggestions (suggestions.jsonl). Default: /suggest is off (403).")] = None,
 ) -> None:
     """Serve translation (LibreTranslate's API) and summarisation over HTTP, with a web page at /."""
-    from toolkit.console import quiet_libraries, user_errors
+    from toolkit.cli.output import user_errors
+    from toolkit.runtime import quiet_libraries
     from toolkit.serve.settings import ServeSettings, parse_summarizers, parse_translators
 
     quiet_libraries()
@@ -65,9 +67,9 @@ def serve(
         settings = ServeSettings(
             host=host, port=port, translators=parse_translators(translator or []),
             summarizers=parse_summarizers(summarizer or []), registry=registry, allow_pivot=not no_pivot,
-            device=device.value, backend=backend.value if backend else None, quantization=quantization,
+            engine=engine_choices(device, backend, quantization, threads), generation=generation_choices(beams),
             glossary=glossary, keep=list(keep or []),
-            threads=threads, beams=beams, max_batch_size=max_batch_size, max_batch_tokens=max_batch_tokens,
+            max_batch_size=max_batch_size, max_batch_tokens=max_batch_tokens,
             max_wait_ms=max_wait_ms, max_queue=max_queue, max_loaded_models=max_loaded_models, preload=preload,
             api_keys=api_keys, require_key=require_key, rate_limit=rate_limit, char_limit=char_limit,
             batch_limit=batch_limit, max_body_bytes=max_body_bytes, cors_origins=list(cors or []),
@@ -78,7 +80,8 @@ def serve(
             keep_alive_timeout=keep_alive_timeout, max_header_bytes=max_header_bytes,
             forwarded_allow_ips=list(forwarded_allow_ips or []), flood_threshold=flood_threshold,
             flood_forgive_seconds=flood_forgive_seconds, metrics_token=metrics_token, suggestions_dir=suggestions_dir)
-        from toolkit.console import EXIT_SIGINT, EXIT_SIGTERM, Terminated, report_interrupt, set_interrupt_note
+        from toolkit.cli.output import EXIT_SIGINT, EXIT_SIGTERM, report_interrupt, set_interrupt_note
+        from toolkit.runtime import Terminated
         from toolkit.serve.server import serve as run_server
 
         # uvicorn drains the requests in flight, then re-raises the signal it caught: one line

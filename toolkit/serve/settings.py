@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from toolkit.errors import ToolkitError
+from toolkit.options import EngineOptions, GenerationOptions
 
 
 @dataclass
@@ -18,12 +18,10 @@ class ServeSettings:
     summarizers: dict[str, str] = field(default_factory=dict)  # "en" (or "*": any language) -> model
     registry: Path | None = None
     allow_pivot: bool = True
-    # Engines (as for `toolkit translate`).
-    device: str = "auto"
-    backend: str | None = None
-    quantization: str | None = None
-    threads: int = 0
-    beams: int | None = None
+    # Engines and generation, as for `toolkit translate`: the fields set here override the
+    # configured defaults (toolkit.config.resolve_engine); batch sizes come from the batcher's.
+    engine: EngineOptions = field(default_factory=EngineOptions)
+    generation: GenerationOptions = field(default_factory=GenerationOptions)
     # Glossary and kept terms for every translation (as `toolkit translate --glossary/--keep`).
     glossary: Path | None = None
     keep: list[str] = field(default_factory=list)
@@ -96,12 +94,6 @@ class ServeSettings:
             raise ToolkitError("--metrics-token must not be empty")
         if self.require_key and self.api_keys is None:
             raise ToolkitError("--require-key needs --api-keys FILE (the keys that are accepted)")
-
-    def engine_options(self) -> dict[str, Any]:
-        options: dict[str, Any] = {"device": self.device, "quantization": self.quantization, "threads": self.threads}
-        if self.backend:
-            options["backend"] = self.backend
-        return options
 
 
 def parse_translators(specs: list[str]) -> dict[str, str]:

@@ -4,6 +4,7 @@ cells of table rows (translated one by one, so pipes, alignment rows and cell co
 Verbatim: YAML (``---``) or TOML (``+++``) front matter at the top, fenced code (```` ``` ```` or
 ``~~~``, closed by a fence of the same character at least as long), multi-line HTML comments,
 link reference definitions (``[id]: https://…``) and table alignment rows (``|---|:--:|``).
+A footnote definition (``[^1]: La note…``) is text: its label is kept like a list marker.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from toolkit.text.protect import Span
 VERBATIM, TEXT, TABLE_ROW = "verbatim", "text", "table-row"
 
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
-_REFERENCE_DEFINITION = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*\S+")
+# Not a footnote definition ("[^1]: La note…"): its text is translated, its label kept.
+_REFERENCE_DEFINITION = re.compile(r"^\s{0,3}\[(?!\^)[^\]]+\]:\s*\S+")
 _ALIGNMENT_CELL = re.compile(r"^\s*:?-+:?\s*$")
 
 

@@ -14,6 +14,8 @@ to pySBD's boundaries, and both are checked against the French abbreviation list
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import logging
 import re
 import unicodedata
@@ -40,6 +42,19 @@ ABBREVIATIONS: dict[str, set[str]] = {
         "jeu", "ven", "sam", "dim", "hr", "ch",
     },
 }
+# Words that start most sentences (capitalised pronouns, articles, conjunctions): after a dotted
+# acronym ("l'O.N.U.", "le F.M.I.", "J.-C.") the period ends the sentence when one follows, as
+# pySBD decides for English on the evidence of the next word. Proper names ("J.-C. Decaux") do not.
+SENTENCE_STARTERS: dict[str, frozenset[str]] = {
+    "fr": frozenset({
+        "il", "ils", "elle", "elles", "on", "je", "j'", "nous", "vous", "le", "la", "les", "l'", "un", "une", "des",
+        "ce", "cet", "cette", "ces", "c'", "cela", "ceci", "mais", "et", "or", "donc", "puis", "ensuite", "alors",
+        "selon", "depuis", "en", "dans", "pour", "après", "avant", "son", "sa", "ses", "leur", "leurs", "du", "au",
+        "aux", "d'", "qu'", "s'", "lors", "pourtant", "cependant", "toutefois", "ainsi", "aujourd'hui", "hier",
+    }),
+}
+_NEXT_WORD = re.compile(r"[^\W\d_]+['’]?")
+_ACRONYM = re.compile(r"(?:\w\.)+\w|\w+-\w|(?:\w\.)+-\w")
 # Abbreviations that may also end a sentence: a split is made only before a capital letter.
 SENTENCE_FINAL_ABBREVIATIONS = {"etc", "ecc", "usw", "inc", "ltd", "co", "corp"}
 # Languages whose pySBD boundaries are merged with, and checked by, the toolkit's own rules.
@@ -47,7 +62,9 @@ REFINED_LANGUAGES = frozenset({"fr"})
 
 _TERMINAL = re.compile(r"(?:\.{2,}|…|[.!?‼⁇⁈⁉]+)(?:[\s\u00a0\u202f]*[»”\"’')\]])*")
 _OPENERS = "«“\"‘'([¿¡—–-"
-_MD_PREFIX = re.compile(r"^(\s*(?:#{1,6}\s+|[-*+]\s+|\d{1,3}[.)]\s+|>\s?)*)")
+# Kept verbatim before a Markdown line's text: headings, quotes, list markers with a GFM task box
+# ("- [ ] "), a footnote definition's label ("[^1]: ").
+_MD_PREFIX = re.compile(r"^(\s*(?:#{1,6}\s+|(?:[-*+]|\d{1,3}[.)])\s+(?:\[[ xX]\]\s+)?|>\s?|\[\^[^\]\s]+\]:\s+)*)")
 
 
 def base_language(lang: str | None) -> str:
@@ -86,34 +103,50 @@ def _starts_sentence(char: str) -> bool:
     return char.isupper() or char.isdigit() or char in _OPENERS or unicodedata.category(char) == "Lo"
 
 
-def _rule_accepts(text: str, punct_start: int, end: int, abbreviations: set[str]) -> bool:
+_SPACES = re.compile(r"\s*")  # re's \s is str.isspace
+
+
+def _rule_accepts(text: str, punct_start: int, end: int, abbreviations: set[str],
+                  starters: frozenset[str] = frozenset()) -> bool:
     """The toolkit's rules for a sentence ending at ``end`` whose final punctuation starts at
     ``punct_start``: a space must follow, then something that can start a sentence, and the
-    word before a lone period must not be an abbreviation or an initial."""
-    rest = text[end:]
-    stripped = rest.lstrip()
-    if not stripped or len(stripped) == len(rest):
+    word before a lone period must not be an abbreviation or an initial. Only the text around
+    ``end`` is looked at (never the rest of the paragraph): segmentation stays linear."""
+    after = _SPACES.match(text, end).end()  # type: ignore[union-attr]
+    if after == len(text) or after == end:
         return False  # end of paragraph, or no space after the mark ("8.3", "www.x.fr")
-    if not _starts_sentence(stripped[0]):
+    first = text[after]
+    if not _starts_sentence(first):
         return False  # "Ensuite... il", "etc. et"
     punct = text[punct_start:end].rstrip("»”\"’')] \u00a0\u202f")
     if punct == ".":
         word = _word_before(text, punct_start).lower()
         if word in SENTENCE_FINAL_ABBREVIATIONS:
-            return stripped[0].isupper()
+            return first.isupper()
         if word in abbreviations or word.rstrip(".") in abbreviations:
             return False
         if len(word) == 1 and word.isalpha():
             return False  # an initial: "J. Martin"
-        if re.fullmatch(r"(?:\w\.)+\w|\w+-\w|(?:\w\.)+-\w", word) and len(word) <= 5:
-            return False  # "U.S", "J.-C"
+        if _ACRONYM.fullmatch(word) and len(word) <= 5:
+            return first.isupper() and _next_word(text, after) in starters  # "F.M.I. Il", not "J.-C. Decaux"
     return True
+
+
+def _next_word(text: str, start: int) -> str:
+    """The word at ``start``, lower-case, with an elided article's apostrophe ("l'", "qu'")."""
+    match = _NEXT_WORD.match(text, start)
+    return match.group().lower().replace("’", "'") if match else ""
+
+
+def _starters(lang: str) -> frozenset[str]:
+    return SENTENCE_STARTERS.get(base_language(lang), frozenset())
 
 
 def _rule_ends(text: str, lang: str) -> set[int]:
     """Sentence ends found by the toolkit's hand-written rules (the fallback segmenter)."""
-    abbreviations = _abbreviations(lang)
-    return {m.end() for m in _TERMINAL.finditer(text) if _rule_accepts(text, m.start(), m.end(), abbreviations)}
+    abbreviations, starters = _abbreviations(lang), _starters(lang)
+    return {m.end() for m in _TERMINAL.finditer(text)
+            if _rule_accepts(text, m.start(), m.end(), abbreviations, starters)}
 
 
 @cache
@@ -167,7 +200,8 @@ def _windowed_pysbd_ends(text: str, lang: str) -> set[int] | None:
         stop = len(text)
         if stop - start > PYSBD_WINDOW:
             limit = start + PYSBD_WINDOW
-            stop = next((e for e in reversed(rule_ends) if start < e <= limit), 0)
+            last = bisect.bisect_right(rule_ends, limit) - 1  # the last rule end <= limit
+            stop = rule_ends[last] if last >= 0 and rule_ends[last] > start else 0
             if not stop:
                 marks = [m for m in _WINDOW_CUT.finditer(text, start, limit) if m.end() > start]
                 terminal = [m.end() for m in marks if m.group()[-1] in ".!?。！？"]
@@ -188,7 +222,7 @@ def _glued(text: str, end: int) -> bool:
 _INLINE_NUMBER = re.compile(r"\s*\d{1,4}\.(?=\s|$)")
 
 
-def _accepts_library_end(text: str, end: int, abbreviations: set[str]) -> bool:
+def _accepts_library_end(text: str, end: int, abbreviations: set[str], starters: frozenset[str]) -> bool:
     """The toolkit's rules applied to a boundary pySBD found (refined languages only)."""
     stop = end
     while stop > 0 and text[stop - 1] in "»”\"’')] \u00a0\u202f":
@@ -200,9 +234,11 @@ def _accepts_library_end(text: str, end: int, abbreviations: set[str]) -> bool:
         # No final punctuation: pySBD's list items ("1. apples 2. pears"). Not before a number
         # that continues a running sentence ("le plan numéro 5. Le …"): a lowercase word, then
         # "5." — an inline item would lose its lead-in, and the sentence its end.
-        before = text[:end].rstrip()
-        return not (before[-1:].islower() and _INLINE_NUMBER.match(text, end))
-    return _rule_accepts(text, start, end, abbreviations)
+        last = end
+        while last > 0 and text[last - 1].isspace():
+            last -= 1
+        return not (text[last - 1:last].islower() and _INLINE_NUMBER.match(text, end))
+    return _rule_accepts(text, start, end, abbreviations, starters)
 
 
 def sentence_spans(text: str, lang: str | None = "fr",
@@ -215,10 +251,13 @@ def sentence_spans(text: str, lang: str | None = "fr",
         ends = _rule_ends(text, code)
     elif code in REFINED_LANGUAGES:
         abbreviations = _abbreviations(code)
-        ends = {e for e in ends if _accepts_library_end(text, e, abbreviations)} | _rule_ends(text, code)
+        starters = _starters(code)
+        ends = {e for e in ends if _accepts_library_end(text, e, abbreviations, starters)} | _rule_ends(text, code)
     spans: list[tuple[int, int]] = []
     start = 0
-    ends = {e for e in ends if not _glued(text, e) and not any(a < e < b for a, b in keep_together)}
+    together = sorted(keep_together)
+    reach = list(itertools.accumulate((b for _, b in together), max))
+    ends = {e for e in ends if not _glued(text, e) and not _inside_any(e, together, reach)}
     for end in sorted(ends) + [len(text)]:
         piece = text[start:end]
         a = start + len(piece) - len(piece.lstrip())
@@ -227,6 +266,13 @@ def sentence_spans(text: str, lang: str | None = "fr",
             spans.append((a, b))
         start = max(start, end)
     return spans
+
+
+def _inside_any(position: int, spans: Sequence[tuple[int, int]], reach: Sequence[int]) -> bool:
+    """``a < position < b`` for some span; ``spans`` sorted, ``reach[i]`` the largest end among
+    ``spans[:i + 1]``: log time, so that many protected spans keep segmentation linear."""
+    index = bisect.bisect_left(spans, (position,)) - 1  # the last span starting before position
+    return index >= 0 and reach[index] > position
 
 
 def split_sentences(text: str, lang: str | None = "fr") -> list[str]:
@@ -292,6 +338,49 @@ class SegmentedDocument:
         return self.joiner.join(rendered)
 
 
+# How far past a cut the segmentation of a prefix may differ from the whole text's: a pySBD
+# window (cut at the rules' last end before its limit), another, and the few characters the rules
+# look ahead.
+_PREFIX_MARGIN = 2 * PYSBD_WINDOW + 256
+
+
+def leading_sentences(text: str, lang: str | None, wanted: int, read: int = 16 * PYSBD_WINDOW) -> tuple[list[str], int]:
+    """The first sentences of a plain-text document, exactly as ``segment_document(text, lang)``
+    has them — at least ``wanted`` when there are that many — reading only as far as needed (a
+    prefix of ``read`` characters, doubled until enough of its sentences are final); and how many
+    characters were read (``len(text)``: all of it). Sentences of the prefix's last, cut line are
+    final only well before the cut and when the whole line is windowed for pySBD, as the text
+    before a window's cut never depends on what follows it."""
+    while read < len(text):
+        final = _final_sentences(text, lang, read)
+        if len(final) >= wanted:
+            return final, read
+        read *= 2
+    return [sentence for _, _, sentence in segment_document(text, lang).sentences], len(text)
+
+
+def _final_sentences(text: str, lang: str | None, cut: int) -> list[str]:
+    prefix = text[:cut]
+    lines = prefix.split("\n")
+    cut_line_start = cut - len(lines[-1])
+    line_end = text.find("\n", cut_line_start)
+    cut_line_length = (len(text) if line_end < 0 else line_end) - cut_line_start
+    trusted_end = cut - _PREFIX_MARGIN if cut_line_length > PYSBD_WINDOW else cut_line_start
+    found: list[str] = []
+    start = 0
+    for line, segmented in zip(lines, segment_document(prefix, lang).lines):
+        if isinstance(segmented, Paragraph):
+            position = start + len(segmented.prefix)
+            for i, sentence in enumerate(segmented.sentences):
+                end = position + len(sentence)
+                if start == cut_line_start and end > trusted_end:
+                    return found
+                found.append(sentence)
+                position = end + (len(segmented.separators[i]) if i < len(segmented.separators) else 0)
+        start += len(line) + 1
+    return found
+
+
 def _has_letters(text: str) -> bool:
     return any(ch.isalpha() for ch in text)
 
@@ -329,14 +418,30 @@ def _paragraph(line: str, lang: str | None, markdown: bool, protect: bool, table
 _LINE_BREAKS = str.maketrans("\n\r\t\f\v", "     ")
 
 
+class _Within:
+    """The protected spans lying within [a, b), relative to a, in their given order; found by
+    bisection, so a paragraph with many URLs and sentences stays linear."""
+
+    def __init__(self, protected: Sequence[Span]) -> None:
+        self.protected = protected
+        self.order = sorted(range(len(protected)), key=lambda i: protected[i].start)
+        self.starts = [protected[i].start for i in self.order]
+
+    def __call__(self, a: int, b: int) -> list[tuple[int, int]]:
+        first, last = bisect.bisect_left(self.starts, a), bisect.bisect_right(self.starts, b)
+        found = sorted(i for i in self.order[first:last] if self.protected[i].end <= b)
+        return [(self.protected[i].start - a, self.protected[i].end - a) for i in found]
+
+
 def make_paragraph(prefix: str, body: str, lang: str | None, protected: Sequence[Span],
                    regions: Sequence[tuple[int, int]] | None = None, **flags: Any) -> Paragraph | None:
     """The sentences of ``body`` (within ``regions``, by default all of it), with their protected
     spans; None when there is nothing to translate. ``flags`` go to the Paragraph."""
     spans: list[tuple[int, int]] = []
+    within = _Within(protected)
     for a, b in regions if regions is not None else [(0, len(body))]:
         if _has_letters(body[a:b]):
-            inner = [(p.start - a, p.end - a) for p in protected if a <= p.start and p.end <= b]
+            inner = within(a, b)
             # Line breaks (in HTML text) become spaces of the same length: pySBD would split there.
             flat = body[a:b].translate(_LINE_BREAKS)
             spans += [(a + x, a + y) for x, y in sentence_spans(flat, lang, inner)]
@@ -344,7 +449,7 @@ def make_paragraph(prefix: str, body: str, lang: str | None, protected: Sequence
         return None
     sentences = [body[a:b] for a, b in spans]
     separators = [body[spans[i][1] : spans[i + 1][0]] for i in range(len(spans) - 1)]
-    inside = [[(p.start - a, p.end - a) for p in protected if a <= p.start and p.end <= b] for a, b in spans]
+    inside = [within(a, b) for a, b in spans]
     return Paragraph(prefix + body[: spans[0][0]], sentences, separators, body[spans[-1][1]:], inside, **flags)
 
 
