@@ -11,7 +11,7 @@ from rich.text import Text
 
 from toolkit.cli.app import app
 from toolkit.cli.common import GlossaryOption, JsonOption, KeepOption, OverwriteOption, QuietOption
-from toolkit.console import print_json, printable, stderr, user_errors
+from toolkit.cli.output import print_json, printable, stderr, user_errors
 from toolkit.errors import ToolkitError
 
 
