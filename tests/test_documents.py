@@ -628,6 +628,8 @@ def test_cli_translates_a_folder_of_documents_in_their_formats_and_a_bad_one_doe
     assert result.exit_code == 3, result.output
     assert sorted(p.name for p in out.iterdir()) == ["app.po", "manifest.json", "note.txt", "talk.srt"]
     manifest = json.loads((out / "manifest.json").read_text())
+    assert [(s["id"], s["source"]) for s in manifest["skipped"]] == [("broken", str(inputs / "broken.docx"))]
+    assert "this is a PDF file" in manifest["skipped"][0]["reason"]
     entries = {e["id"]: e for e in manifest["documents"]}
     assert entries["talk"]["document"]["counts_after"] == {"cues": 2, "timing_lines": 2}
     assert entries["app"]["document"]["structure_kept"] and entries["app"]["segments"]
@@ -760,6 +762,52 @@ def test_xliff_round_trip_keeps_every_inline_tag_in_order(sources: list[str]) ->
         source, target = unit.find("x:source", ns), unit.find("x:target", ns)
         assert [(e.tag, e.get("id")) for e in target.iter()][1:] == [(e.tag, e.get("id")) for e in source.iter()][1:]
         assert "".join(target.itertext()) == "".join(source.itertext())
+
+
+def test_cli_format_forces_a_document_format_whatever_the_extension(tiny_marian: Path, tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from toolkit.cli import app
+    from toolkit.cli.common import TranslateFormat
+    from toolkit.io.formats import FORMATS
+
+    assert set(FORMATS) <= {f.value for f in TranslateFormat}  # every document format can be forced
+    subtitles = tmp_path / "talk.txt"  # a SubRip file under a plain-text name
+    subtitles.write_bytes(_srt_bytes([(0, 1000, FRENCH[0]), (1500, 3000, FRENCH[1])]))
+    args = ["translate", str(subtitles), "-m", str(tiny_marian), "--backend", "torch", "--quiet",
+            "--max-new-tokens", "12"]
+    forced = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "forced"), "--format", "srt"])
+    assert forced.exit_code == 0, forced.output
+    out = (tmp_path / "forced" / "talk.txt").read_bytes()
+    assert _timing_lines(out) == _timing_lines(subtitles.read_bytes())
+    manifest = json.loads((tmp_path / "forced" / "manifest.json").read_text())
+    assert manifest["documents"][0]["document"]["counts_after"] == {"cues": 2, "timing_lines": 2}
+    plain = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "plain")])
+    assert plain.exit_code == 0, plain.output  # without --format: a text file, its timing lines go to the model
+    assert "document" not in json.loads((tmp_path / "plain" / "manifest.json").read_text())["documents"][0]
+    wrong = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "wrong"), "--format", "docx"])
+    assert wrong.exit_code == 2 and "not a valid Word document" in wrong.stderr
+    assert not (tmp_path / "wrong").exists()
+
+
+def test_summarize_of_a_folder_with_an_unreadable_file_is_partial(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from toolkit.cli import app
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "note.txt").write_text(" ".join(FRENCH) + "\n", encoding="utf-8")
+    (inputs / "cut.pptx").write_bytes(b"PK\x03\x04 truncated")
+    result = CliRunner().invoke(app, ["summarize", str(inputs), "--model", "lead-1", "--lang", "fr",
+                                      "--out", str(tmp_path / "run"), "--quiet"])
+    assert result.exit_code == 3, result.output
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert [s["id"] for s in manifest["skipped"]] == ["cut"]
 
 
 def test_markdown_files_are_markdown_in_folders_too(tmp_path: Path) -> None:

@@ -28,6 +28,43 @@ class Format(str, Enum):
 Inputs = Annotated[list[str], typer.Argument(help="Files, folders (*.txt, *.md, *.html, *.htm, *.jsonl and documents: *.docx, *.pptx, *.srt, *.vtt, *.po, *.xlf, …; recursively), or - for stdin.")]
 OutOption = Annotated[str | None, typer.Option("--out", "-o", help="Run folder to create (default: outputs/<command>-<time>), or - for stdout.")]
 FormatOption = Annotated[Format, typer.Option("--format", help="Output file format (auto: .md / .html for Markdown / HTML inputs, else .txt; html also reads every input as HTML).")]
+
+
+class TranslateFormat(str, Enum):
+    """``translate --format``: the output formats, and the document formats (toolkit.io.formats),
+    which force how every input is read (and written back)."""
+
+    auto = "auto"
+    txt = "txt"
+    md = "md"
+    html = "html"
+    jsonl = "jsonl"
+    srt = "srt"
+    vtt = "vtt"
+    po = "po"
+    docx = "docx"
+    pptx = "pptx"
+    xliff = "xliff"
+    pdf = "pdf"
+    epub = "epub"
+    odt = "odt"
+    odp = "odp"
+
+
+TranslateFormatOption = Annotated[TranslateFormat, typer.Option("--format", help="Output file format (auto: .md / .html for Markdown / HTML inputs, else .txt; html also reads every input as HTML); a document format (docx, pptx, odt, odp, epub, srt, vtt, po, xliff, pdf) reads every input as that format, whatever its extension, and writes it back in it.")]
+
+
+def forced_document_format(docs: list[Any], fmt: TranslateFormat) -> None:
+    """``translate --format docx`` (any document format): every input is read, translated and
+    written back as that format (a subtitle file named .txt)."""
+    for doc in docs:
+        if doc.source == "<stdin>":
+            raise ToolkitError(f"--format {fmt.value} reads files: give the file's path, not stdin")
+        doc.format = fmt.value
+
+
+def is_document_format(fmt: TranslateFormat) -> bool:
+    return fmt.value not in {f.value for f in Format}
 BeamsOption = Annotated[int | None, typer.Option("--beams", **bounds("num_beams"), help="Beam size (default: the model's generation config).")]
 MaxNewOption = Annotated[int | None, typer.Option("--max-new-tokens", **bounds("max_new_tokens"), help="Most tokens generated per segment (default: the model's).")]
 BatchOption = Annotated[int | None, typer.Option("--batch-size", **bounds("batch_size"), help="Most segments per batch (default: toolkit/data/defaults.yaml).")]

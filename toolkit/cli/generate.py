@@ -30,8 +30,12 @@ from toolkit.cli.common import (
     RegistryOption,
     RevisionOption,
     SummarizerOption,
+    TranslateFormat,
+    TranslateFormatOption,
     emit,
+    forced_document_format,
     generation_choices,
+    is_document_format,
     memory_choices,
     report,
     routable,
@@ -53,7 +57,7 @@ def translate(
     tgt: Annotated[str | None, typer.Option("--tgt", help="Target language (default: toolkit/data/defaults.yaml).")] = None,
     no_pivot: NoPivotOption = False,
     registry: RegistryOption = None,
-    fmt: FormatOption = Format.auto,
+    fmt: TranslateFormatOption = TranslateFormat.auto,
     beams: BeamsOption = None,
     max_new_tokens: MaxNewOption = None,
     batch_size: BatchOption = None,
@@ -75,9 +79,16 @@ def translate(
         generation = generation_choices(beams, max_new_tokens=max_new_tokens)
         terms = load_glossary(glossary, keep or [])
 
+        # --format docx (any document format) forces how the inputs are read; the output format is
+        # then the documents' own.
+        out_fmt = "auto" if is_document_format(fmt) else fmt.value
+
         def job() -> Any:
             from toolkit.execution.jobs import translate_job
 
+            if is_document_format(fmt):
+                raise ToolkitError(f"--format {fmt.value} reads document files; a JSONL corpus is written as txt, "
+                                   "md, html or jsonl")
             return translate_job(model, src, tgt, engine, generation, allow_pivot=not no_pivot, registry_path=registry,
                                  glossary=terms)
 
@@ -87,8 +98,10 @@ def translate(
             from toolkit.tasks.runner import run_batched
             from toolkit.tasks.translate import document_translator
 
-            for doc in docs if fmt == Format.html else []:  # --format html: every input is HTML (e.g. stdin)
+            for doc in docs if fmt == TranslateFormat.html else []:  # --format html: every input is HTML (e.g. stdin)
                 doc.format = "html"
+            if is_document_format(fmt):
+                forced_document_format(docs, fmt)
             translator = document_translator(docs, model, src, tgt, allow_pivot=not no_pivot, registry_path=registry,
                                              engine=engine, generation=generation, glossary=terms)
             docs, unroutable = routable(docs, translator)
@@ -97,11 +110,11 @@ def translate(
                                   "translating", show_progress=not options.quiet)
             head = {**base_manifest("translate"), "task": "translation", **translator.describe(),
                     "units": translator.counts.to_dict(), "timing": TIMING_NOTE, "skipped": skipped}
-            emit(run, results, warnings + [f"{s['id']}: skipped: {s['reason']}" for s in unroutable], fmt.value,
+            emit(run, results, warnings + [f"{s['id']}: skipped: {s['reason']}" for s in unroutable], out_fmt,
                  "translation", head, options.as_json, options.quiet,
                  f"Translated {len(results)} document(s) to {translator.target_lang}")
 
-        run_inputs("translate", inputs, options, job, plain, fmt.value, "translating")
+        run_inputs("translate", inputs, options, job, plain, out_fmt, "translating")
 
 
 @app.command()

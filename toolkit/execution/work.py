@@ -48,9 +48,6 @@ class CorpusTask(Protocol):
         """The models and settings used, for the manifest."""
         ...
 
-    def unit_counts(self) -> dict[str, int]:
-        """Translation units so far: asked for, decoded, deduplicated, from the memory (#29)."""
-        ...
 
 
 class CorpusJob(Protocol):
@@ -89,6 +86,13 @@ class ShardOutput:
         return len(self.lines)
 
 
+def _unit_counts(task: CorpusTask) -> dict[str, int]:
+    """A task's translation units so far (asked for, decoded, deduplicated, from the memory; #29).
+    ``unit_counts`` is optional: a task of one's own that translates nothing need not have it."""
+    counts: Callable[[], dict[str, int]] | None = getattr(task, "unit_counts", None)
+    return counts() if counts is not None else {}
+
+
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
@@ -104,7 +108,7 @@ class ShardProcessor:
 
     def process(self, spec: ShardSpec, on_progress: Callable[[int], None] | None = None) -> ShardOutput:
         start = time.perf_counter()
-        before = self.task.unit_counts()
+        before = _unit_counts(self.task)
         out = ShardOutput(spec.index, spec.records, worker=self.worker)
         records = read_shard(spec)
         for chunk in chunked(records, CHUNK_DOCUMENTS):
@@ -113,7 +117,7 @@ class ShardProcessor:
                 on_progress(len(chunk))
         out.seconds = time.perf_counter() - start
         out.description = self.task.describe()
-        out.units = {k: v - before.get(k, 0) for k, v in self.task.unit_counts().items()}
+        out.units = {k: v - before.get(k, 0) for k, v in _unit_counts(self.task).items()}
         return out
 
     def _process_chunk(self, chunk: list[CorpusRecord], out: ShardOutput) -> None:

@@ -51,7 +51,7 @@ class Entry:
     """What a memory hit gives back: the unit's record fields and its warnings."""
 
     output: str
-    record: dict[str, Any]  # source_tokens, output_tokens, pieces, via
+    record: dict[str, Any]  # source_tokens, output_tokens, pieces, via, confidence
     warnings: list[str]
 
 

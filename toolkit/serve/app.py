@@ -16,12 +16,16 @@ import asyncio
 import hmac
 import json
 import logging
+import mimetypes
+import re
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from importlib import resources
+from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -30,9 +34,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from toolkit.errors import ToolkitError
+from toolkit.io.documents import Document
+from toolkit.io.formats import SUFFIXES
+from toolkit.io.results import DocumentResult
 from toolkit.serve import schemas
 from toolkit.serve.batcher import BatchLimits, Overloaded
 from toolkit.serve.catalog import Catalog, build_catalog
+from toolkit.serve.files import FileStore, FileStoreFull
 from toolkit.serve.http import (
     ApiError,
     ClientGone,
@@ -49,6 +57,7 @@ from toolkit.serve.metrics import Metrics
 from toolkit.serve.models import ModelKey, ModelPool, estimate_tokens
 from toolkit.serve.settings import ServeSettings
 from toolkit.serve.suggestions import Suggestions, SuggestionStoreFull
+from toolkit.tasks.documents import open_file
 from toolkit.tasks.translate import UnitResults, document_from_text, plan, restore
 from toolkit.text.glossary import Glossary, extend_glossary, load_glossary
 from toolkit.text.languages import ISO_639_1, normalize_language
@@ -61,6 +70,8 @@ FORMATS = {"text": "txt", "html": "html", "markdown": "md"}
 # A request's own glossary (the "glossary" and "keep" extension fields): bounded, as every input is.
 MAX_REQUEST_TERMS = 1000
 MAX_TERM_CHARS = 200
+# What an uploaded file's name may keep (the rest becomes "_"): it only names the download.
+_UNSAFE_NAME = re.compile(r"[^\w.\- ]+")
 
 
 def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastAPI:
@@ -83,6 +94,9 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
         # One worker thread runs every model call: the CPU's cores go to the engine's own threads
         # (--threads), and no model is ever used by two threads at once.
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="toolkit-model")
+        store = FileStore(settings.file_ttl, settings.max_stored_files) if settings.files else None
+        app.state.files = store
+        sweeper = asyncio.ensure_future(store.sweeper()) if store is not None else None
         pool = ModelPool(catalog.load, settings.max_loaded_models, limits, executor, metrics.record_batch,
                          metrics.models_changed)
         app.state.pool = pool
@@ -94,14 +108,19 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
         try:
             yield
         finally:
+            if sweeper is not None:
+                sweeper.cancel()
             await pool.close()  # in-flight requests are done (uvicorn drained them); stop the batchers
             executor.shutdown(wait=True)
+            if store is not None:
+                store.close()
 
     app = FastAPI(title="toolkit serve", version=toolkit_version, lifespan=lifespan,
                   description="LibreTranslate-compatible translation, plus summarisation, with dynamic batching.")
     app.state.shutdown = Shutdown()
+    largest_file = max([settings.file_size_limit, *(n for n in (keys.file_bytes if keys else {}).values() if n)])
     app.add_middleware(Guard, settings=settings, metrics=metrics, proxies=TrustedProxies(settings.forwarded_allow_ips),
-                       shutdown=app.state.shutdown)
+                       shutdown=app.state.shutdown, largest_file=largest_file)
     if settings.cors_origins:
         app.add_middleware(_JsonCORS, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["Content-Type", "Authorization"])
@@ -129,9 +148,9 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
 
     # -- helpers shared by the endpoints --------------------------------------------------------
 
-    def authorize(request: Request, params: dict[str, Any]) -> None:
+    def authorize(request: Request, params: dict[str, Any]) -> str | None:
         """403 for a bad or (with --require-key) missing key, or a client banned for flooding;
-        429 over the rate limit."""
+        429 over the rate limit. Returns the valid key (None without one)."""
         client = request.client.host if request.client else "unknown"
         if flood.banned(client):
             metrics.rejected.labels("banned").inc()
@@ -157,6 +176,7 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
             flood.report(client)
             raise ApiError(429, f"Slowdown: too many requests (limit: {per_minute} per minute)",
                            {"Retry-After": str(max(1, round(wait)))})
+        return found
 
     def texts_of(params: dict[str, Any]) -> tuple[list[str], bool, dict[str, Any]]:
         q = params.get("q")
@@ -212,10 +232,14 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
             raise ApiError(413, f"Request too large: about {work[1]} tokens, at most {settings.max_request_tokens} "
                                 "per request; split it over several requests")
 
-    async def run(request: Request, key: ModelKey, payloads: list[Any], group: tuple[Any, ...] = ()) -> list[Any]:
+    async def run(request: Request, key: ModelKey, payloads: list[Any], group: tuple[Any, ...] = (),
+                  bounded: bool = True) -> list[Any]:
+        """``payloads`` through the model's batcher; ``bounded``: counted against the request's
+        work bounds (a file is bounded by --file-char-limit instead, and queued a group at a time)."""
         pool: ModelPool = request.app.state.pool
         tokens = [estimate_tokens(p if isinstance(p, str) else p[0]) for p in payloads]
-        bound_work(request, tokens)
+        if bounded:
+            bound_work(request, tokens)
 
         async def submit() -> list[Any]:
             async with pool.use(key) as entry:
@@ -260,15 +284,28 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
         except ToolkitError as exc:
             raise ApiError(400, f"Invalid request: {exc}") from None
 
-    async def translate_group(request: Request, pair: str, texts: list[str], fmt: str,
-                              glossary: Glossary | None) -> list[str]:
+    async def translate_documents(request: Request, pair: str, docs: list[Document], glossary: Glossary | None,
+                                  bounded: bool = True) -> list[DocumentResult]:
         """The library's plan and restore around the batcher: the same output as `toolkit translate`."""
         src, tgt = pair.split("-")
-        docs = [document_from_text(text, str(i), FORMATS[fmt], "http") for i, text in enumerate(texts)]
         planned = plan(docs, src, tgt, glossary)
-        per_unit = await run(request, ModelKey("translation", pair), planned.texts) if planned.units else []
-        results = restore(planned, UnitResults.join(per_unit))
+        per_unit = await run(request, ModelKey("translation", pair), planned.texts, bounded=bounded) \
+            if planned.units else []
+        return restore(planned, UnitResults.join(per_unit))
+
+    async def translate_group(request: Request, pair: str, texts: list[str], fmt: str,
+                              glossary: Glossary | None) -> list[str]:
+        docs = [document_from_text(text, str(i), FORMATS[fmt], "http") for i, text in enumerate(texts)]
+        results = await translate_documents(request, pair, docs, glossary)
         return [result.output.replace("\n", doc.newline) for result, doc in zip(results, docs)]
+
+    def pair_for(source: str, target: str, detected: bool) -> str:
+        pair = f"{source}-{target}"
+        if pair not in catalog.pairs:
+            raise ApiError(400, f"{ISO_639_1.get(target, target)} ({target}) is not available as a target "
+                                f"language from {ISO_639_1.get(source, source)} ({source})"
+                                f"{' (detected)' if detected else ''}")
+        return pair
 
     # -- endpoints ------------------------------------------------------------------------------
 
@@ -304,11 +341,7 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
             if lang != target:  # already in the target language: returned as it is
                 groups.setdefault(f"{lang}-{target}", []).append(index)
         for pair in groups:
-            if pair not in catalog.pairs:
-                src = pair.split("-")[0]
-                detected = " (detected)" if source == "auto" else ""
-                raise ApiError(400, f"{ISO_639_1.get(target, target)} ({target}) is not available as a target "
-                                    f"language from {ISO_639_1.get(src, src)} ({src}){detected}")
+            pair_for(pair.split("-")[0], target, source == "auto")
         outputs = list(texts)
         pairs = list(groups)
         translated = await asyncio.gather(*(translate_group(request, pair, [texts[i] for i in groups[pair]], fmt,
@@ -406,8 +439,8 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
         target = "en" if "en" in codes else (codes[-1] if codes else "en")
         return {"charLimit": settings.text_char_limit or settings.char_limit or -1,
                 "frontendTimeout": 500, "apiKeys": settings.api_keys is not None, "keyRequired": settings.require_key,
-                "suggestions": settings.suggestions_dir is not None, "filesTranslation": False,
-                "supportedFilesFormat": [],
+                "suggestions": settings.suggestions_dir is not None, "filesTranslation": settings.files,
+                "supportedFilesFormat": list(SUFFIXES) if settings.files else [],
                 "language": {"source": {"code": source, "name": ISO_639_1.get(source, "Auto Detect")},
                              "target": {"code": target, "name": ISO_639_1.get(target, target)}}}
 
@@ -440,6 +473,88 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
         except SuggestionStoreFull as exc:
             raise ApiError(503, str(exc)) from None
         return {"success": True}
+
+    @app.post("/translate_file", response_model=schemas.TranslateFileResponse, responses=schemas.ERRORS,
+              openapi_extra=schemas.file_body(), summary="Translate a file (LibreTranslate API)")
+    async def translate_file(request: Request) -> Any:
+        store = files_on(request)
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype != "multipart/form-data":
+            raise ApiError(400, "Invalid request: send the file as multipart/form-data (a file field named file)")
+        params = await read_params(request)
+        key = authorize(request, params)
+        owner = key_id(key) if key else None
+        size_limit = (keys.file_bytes.get(key) if keys is not None and key else None) or settings.file_size_limit
+        char_limit = keys.file_chars.get(key) if keys is not None and key else None
+        char_limit = settings.file_char_limit if char_limit is None else char_limit
+        upload = (await request.form()).get("file")
+        if upload is None or isinstance(upload, str):
+            raise ApiError(400, "Invalid request: missing file parameter")
+        name = _UNSAFE_NAME.sub("_", PurePosixPath((upload.filename or "").replace("\\", "/")).name).strip(" .")
+        if not name:
+            raise ApiError(400, "Invalid request: empty file")
+        suffix = PurePosixPath(name).suffix.lower()
+        if suffix not in SUFFIXES:
+            raise ApiError(400, f"Invalid request: file format not supported ({suffix or 'no extension'}; "
+                                f"supported: {' '.join(SUFFIXES)})")
+        target = language(params.get("target"), "target")
+        source = params.get("source")
+        if not source or not isinstance(source, str):
+            raise ApiError(400, "Invalid request: missing source parameter")
+        source = source if source == "auto" else language(source, "source")
+        glossary = request_terms(params)
+        data = await upload.read(size_limit + 1)
+        if len(data) > size_limit:
+            metrics.rejected.labels("size").inc()
+            raise ApiError(413, f"File too large (limit: {size_limit} bytes)")
+        if not data:
+            raise ApiError(400, "Invalid request: empty file")
+        job = await asyncio.to_thread(open_file, data, name)  # a bad file: its one line, 400 (ToolkitError)
+        if char_limit and job.chars > char_limit:
+            metrics.rejected.labels("limit").inc()
+            raise ApiError(400, f"Invalid request: file ({job.chars} characters) exceeds text limit ({char_limit})")
+        log_entry = request.scope.setdefault("toolkit.log", {})
+        log_entry.update(source=source, target=target, format=job.fmt.name, bytes=len(data), chars=job.chars)
+        lang = source
+        if source == "auto":
+            lang = detect_one(job.text()[:20_000], detect_candidates)["language"] if job.wanted else target
+            log_entry["detected"] = lang
+        if lang != target:  # already in the target language: written back as it is
+            pair = pair_for(lang, target, source == "auto")
+            # A group of blocks at a time (the library's memory bound): each group's sentences
+            # share the batcher's round-robin with every other request, so a large file never
+            # holds the model for its whole duration, and at most one group waits in the queue.
+            for group in job.groups():
+                job.take(group, await translate_documents(request, pair, job.documents(group), glossary,
+                                                          bounded=False))
+        output, _ = await asyncio.to_thread(job.finish)
+        download = PurePosixPath(name).stem + job.output_suffix
+        try:
+            stored = store.put(output, job.output_suffix, download, owner)
+        except FileStoreFull as exc:
+            raise ApiError(503, str(exc), {"Retry-After": "5"}) from None
+        return {"translatedFileUrl": f"{str(request.base_url).rstrip('/')}/download_file/{stored}"}
+
+    @app.get("/download_file/{name}", responses=schemas.ERRORS, summary="Download a translated file (once)")
+    async def download_file(request: Request, name: str) -> Response:
+        store = files_on(request)
+        given = request.query_params.get("api_key") or bearer(request)
+        owner = key_id(given) if given and keys is not None and keys.find(given) is not None else None
+        found = store.take(name, owner)
+        if found is None:
+            raise ApiError(404, "File not found: it expired, was already downloaded, or was never here")
+        data, filename = found
+        ascii_name = filename.encode("ascii", "replace").decode("ascii").replace("?", "_").replace('"', "_")
+        disposition = f'attachment; filename="{ascii_name}"; filename*=UTF-8\'\'{quote(filename)}'
+        media = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        return Response(data, media_type=media, headers={"Content-Disposition": disposition,
+                                                          "Cache-Control": "no-store"})
+
+    def files_on(request: Request) -> FileStore:
+        store: FileStore | None = request.app.state.files
+        if store is None:
+            raise ApiError(403, "Files translation are disabled on this server.")
+        return store
 
     return app
 

@@ -64,6 +64,11 @@ def serve(
     flood_forgive_seconds: Annotated[float, typer.Option("--flood-forgive-seconds", min=1, help="One violation is forgiven per this many seconds.")] = 600.0,
     metrics_token: Annotated[str | None, typer.Option("--metrics-token", envvar="TOOLKIT_METRICS_TOKEN", help="Bearer token /metrics requires (or set TOOLKIT_METRICS_TOKEN). Default: /metrics is open.")] = None,
     suggestions_dir: Annotated[Path | None, typer.Option("--suggestions-dir", help="Folder where /suggest stores users' suggestions (suggestions.jsonl). Default: /suggest is off (403).")] = None,
+    files: Annotated[bool, typer.Option("--files/--no-files", help="Translate uploaded files (/translate_file); --no-files: 403, as LibreTranslate's --disable-files-translation.")] = True,
+    file_size_limit: Annotated[int, typer.Option("--file-size-limit", min=1, help="Bytes of one uploaded file (413 beyond).")] = 10_000_000,
+    file_char_limit: Annotated[int, typer.Option("--file-char-limit", min=0, help="Characters to translate in one uploaded file (400 beyond; 0: no limit).")] = 200_000,
+    file_ttl: Annotated[float, typer.Option("--file-ttl", min=0.001, help="Seconds a translated file waits for its download before it is deleted.")] = 600.0,
+    max_stored_files: Annotated[int, typer.Option("--max-stored-files", min=1, help="Translated files waiting for download, all clients together (503 beyond).")] = 1000,
 ) -> None:
     """Serve translation (LibreTranslate's API) and summarisation over HTTP, with a web page at /."""
     from toolkit.cli.output import user_errors
@@ -87,7 +92,9 @@ def serve(
             max_connections=max_connections, header_timeout=header_timeout, body_timeout=body_timeout,
             keep_alive_timeout=keep_alive_timeout, max_header_bytes=max_header_bytes,
             forwarded_allow_ips=list(forwarded_allow_ips or []), flood_threshold=flood_threshold,
-            flood_forgive_seconds=flood_forgive_seconds, metrics_token=metrics_token, suggestions_dir=suggestions_dir)
+            flood_forgive_seconds=flood_forgive_seconds, metrics_token=metrics_token, suggestions_dir=suggestions_dir,
+            files=files, file_size_limit=file_size_limit, file_char_limit=file_char_limit, file_ttl=file_ttl,
+            max_stored_files=max_stored_files)
         from toolkit.cli.output import EXIT_SIGINT, EXIT_SIGTERM, report_interrupt, set_interrupt_note
         from toolkit.runtime import Terminated
         from toolkit.serve.server import serve as run_server

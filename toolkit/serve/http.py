@@ -28,7 +28,7 @@ log = logging.getLogger("toolkit.serve")
 T = TypeVar("T")
 
 ROUTES = ("/", "/translate", "/detect", "/languages", "/summarize", "/health", "/metrics", "/docs", "/openapi.json",
-          "/frontend/settings", "/spec", "/suggest")
+          "/frontend/settings", "/spec", "/suggest", "/translate_file")
 # Absolute paths (two or more components) in a message: the server's layout is nobody's business.
 _PATH = re.compile(r"(?:[A-Za-z]:)?(?:[/\\][\w.@+~-]+){2,}[/\\]?")
 
@@ -204,8 +204,9 @@ class Guard:
     carry CORS headers."""
 
     def __init__(self, app: Any, settings: ServeSettings, metrics: Metrics, proxies: TrustedProxies,
-                 shutdown: Shutdown) -> None:
+                 shutdown: Shutdown, largest_file: int | None = None) -> None:
         self.app = app
+        self.largest_file = largest_file
         self.settings = settings
         self.metrics = metrics
         self.proxies = proxies
@@ -216,11 +217,12 @@ class Guard:
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
-        endpoint = path if path in ROUTES else "other"
+        # One metrics label for every download name: the labels stay bounded.
+        endpoint = path if path in ROUTES else "/download_file" if path.startswith("/download_file/") else "other"
         start = time.perf_counter()
         status = {"code": 500, "started": False}
         scope["toolkit.log"] = {}
-        limit = self.settings.max_body_bytes
+        limit = self.settings.body_limit(path, self.largest_file)
         timeout = self.settings.body_timeout
         headers = dict(scope.get("headers") or [])
         peer = scope.get("client")

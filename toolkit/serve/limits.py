@@ -32,6 +32,9 @@ def key_id(key: str) -> str:
 @dataclass
 class ApiKeys:
     limits: dict[str, int | None] = field(default_factory=dict)  # key -> requests/minute (None: the default)
+    # key -> its own /translate_file limits (file-bytes=N, file-chars=N on its line; None: the server's)
+    file_bytes: dict[str, int | None] = field(default_factory=dict)
+    file_chars: dict[str, int | None] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> ApiKeys:
@@ -41,18 +44,26 @@ class ApiKeys:
             raise ToolkitError(f"--api-keys {path}: no such file") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ToolkitError(f"--api-keys {path}: cannot read it ({type(exc).__name__})") from None
-        limits: dict[str, int | None] = {}
+        keys = cls()
         for number, raw in enumerate(lines, start=1):
             line = raw.split("#", 1)[0].strip()
             if not line:
                 continue
-            parts = line.split()
-            if len(parts) > 2 or (len(parts) == 2 and not parts[1].isdigit()):
-                raise ToolkitError(f"--api-keys {path}, line {number}: expected KEY [REQUESTS_PER_MINUTE]")
-            limits[parts[0]] = int(parts[1]) if len(parts) == 2 else None
-        if not limits:
+            key, *rest = line.split()
+            rate = rest.pop(0) if rest and rest[0].isdigit() else None
+            sizes: dict[str, int] = {}
+            for part in rest:
+                name, sep, value = part.partition("=")
+                if not sep or name not in ("file-bytes", "file-chars") or not value.isdigit() or name in sizes:
+                    raise ToolkitError(f"--api-keys {path}, line {number}: expected KEY [REQUESTS_PER_MINUTE] "
+                                       "[file-bytes=N] [file-chars=N]")
+                sizes[name] = int(value)
+            keys.limits[key] = int(rate) if rate is not None else None
+            keys.file_bytes[key] = sizes.get("file-bytes")
+            keys.file_chars[key] = sizes.get("file-chars")
+        if not keys.limits:
             raise ToolkitError(f"--api-keys {path}: the file holds no key")
-        return cls(limits)
+        return keys
 
     def find(self, candidate: str) -> str | None:
         """The matching key, compared in constant time (no timing hint about valid prefixes)."""

@@ -82,6 +82,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
                                                  "over the character limit)"},
     403: {"model": ErrorResponse, "description": "Missing or invalid API key, or banned for repeated rate-limit "
                                                  "violations"},
+    404: {"model": ErrorResponse, "description": "Download: the file expired, was already downloaded, or is "
+                                                 "not this key's"},
     408: {"model": ErrorResponse, "description": "Request body not received in time (--body-timeout)"},
     413: {"model": ErrorResponse, "description": "Request body too large, or more work than one request may queue"},
     429: {"model": ErrorResponse, "description": "Rate limit exceeded (see Retry-After)"},
@@ -97,3 +99,19 @@ def body(model: type[BaseModel]) -> dict[str, Any]:
         "application/json": {"schema": schema},
         "application/x-www-form-urlencoded": {"schema": schema},
     }}}
+
+
+class TranslateFileResponse(BaseModel):
+    translatedFileUrl: str = Field(description="Where to download the translated file, once, before --file-ttl "
+                                               "(with the same api_key when the upload had one)")
+
+
+def file_body() -> dict[str, Any]:
+    """``openapi_extra`` for ``/translate_file``: a multipart form, as LibreTranslate's."""
+    text = {"type": "string"}
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["file", "source", "target"],
+        "properties": {"file": {"type": "string", "format": "binary"},
+                       "source": {**text, "description": "Source language code, or auto"},
+                       "target": {**text, "description": "Target language code"},
+                       "api_key": text}}}}}}

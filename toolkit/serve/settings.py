@@ -58,6 +58,20 @@ class ServeSettings:
     flood_forgive_seconds: float = 600.0  # one violation forgiven per this many seconds
     metrics_token: str | None = None  # Bearer token /metrics requires; None: open
     suggestions_dir: Path | None = None  # where /suggest stores suggestions; None: /suggest is off
+    # /translate_file: uploads, and the private area where translations wait for their download.
+    files: bool = True  # False: /translate_file and /download_file answer 403, as LibreTranslate's --disable-files-translation
+    file_size_limit: int = 10_000_000  # bytes of one uploaded file (413 beyond)
+    file_char_limit: int = 200_000  # characters to translate in one file (400 beyond); 0: none
+    file_ttl: float = 600.0  # seconds a translated file waits for its download before it is deleted
+    max_stored_files: int = 1000  # translated files waiting for download, all clients together (503 beyond)
+
+    def body_limit(self, path: str, largest_file: int | None = None) -> int:
+        """The largest request body for ``path``: an upload may be larger than a JSON request
+        (its multipart framing and form fields get 64 KiB on top of the largest file a key may
+        send, ``largest_file``; the handler then holds each key to its own limit)."""
+        if path == "/translate_file" and self.files:
+            return max(self.max_body_bytes, (largest_file or self.file_size_limit) + 65_536)
+        return self.max_body_bytes
 
     def check(self) -> None:
         """One-line errors for values that cannot work (before any model or socket is touched)."""
@@ -66,7 +80,8 @@ class ServeSettings:
                     "--max-body-bytes": self.max_body_bytes, "--max-queue": self.max_queue,
                     "--max-request-sentences": self.max_request_sentences,
                     "--max-request-tokens": self.max_request_tokens, "--max-connections": self.max_connections,
-                    "--max-header-bytes": self.max_header_bytes, "--max-summary-length": self.max_summary_length}
+                    "--max-header-bytes": self.max_header_bytes, "--max-summary-length": self.max_summary_length,
+                    "--file-size-limit": self.file_size_limit, "--max-stored-files": self.max_stored_files}
         for option, value in positive.items():
             if value < 1:
                 raise ToolkitError(f"{option} must be at least 1, got {value}")
@@ -75,14 +90,15 @@ class ServeSettings:
                                     "--text-char-limit": self.text_char_limit,
                                     "--alternatives-limit": self.alternatives_limit,
                                     "--body-timeout": self.body_timeout, "--flood-threshold": self.flood_threshold,
-                                    "--flood-forgive-seconds": self.flood_forgive_seconds}
+                                    "--flood-forgive-seconds": self.flood_forgive_seconds,
+                                    "--file-char-limit": self.file_char_limit}
         for option, bound in bounds.items():
             if bound < 0:
                 raise ToolkitError(f"{option} must not be negative, got {bound}")
         if not 0 <= self.port <= 65535:
             raise ToolkitError(f"--port must be between 0 and 65535, got {self.port}")
         for option, seconds in {"--header-timeout": self.header_timeout,
-                                "--keep-alive-timeout": self.keep_alive_timeout}.items():
+                                "--keep-alive-timeout": self.keep_alive_timeout, "--file-ttl": self.file_ttl}.items():
             if seconds <= 0:  # never timing out is what slowloris needs
                 raise ToolkitError(f"{option} must be more than 0 seconds, got {seconds}")
         from toolkit.serve.limits import parse_network

@@ -21,7 +21,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from toolkit.errors import InputError
@@ -97,23 +97,76 @@ def translate_file(source: Path | str | bytes, translator: Any, options: Documen
 def translate_structured(doc: Structured, fmt: Any, translate_batch: TranslateBatch, origin: str,
                          options: DocumentOptions) -> tuple[bytes, FileReport]:
     """The blocks of ``doc`` translated with ``translate_batch`` and written back by ``fmt``."""
-    start = time.perf_counter()
-    report = FileReport(fmt.name, dict(doc.counts), {}, blocks=len(doc.blocks), untranslated=list(doc.skipped))
-    translated: list[list[Segment]] = [list(b.segments) for b in doc.blocks]
-    wanted = [i for i, b in enumerate(doc.blocks) if b.translate and _LETTER.search(b.text)]
-    names: dict[int, str] = {}
-    for i in wanted:  # the name in warnings: the block's place, numbered when a place holds several
-        where = doc.blocks[i].where
-        names[i] = where if where not in names.values() else f"{where} (part {sum(w.startswith(where) for w in names.values()) + 1})"
-    for block in doc.blocks:
-        if not block.translate:
-            report.untranslated.append({"where": block.where, "why": block.why_not or "not translatable"})
-    for first in range(0, len(wanted), options.blocks_per_batch):
-        group = wanted[first: first + options.blocks_per_batch]
-        docs = [Document(id=f"{origin}: {names[i]}", text=doc.blocks[i].text.replace("\r", " "),
-                         source=f"{origin}: {names[i]}", format=doc.blocks[i].markup) for i in group]
-        for i, result in zip(group, translate_batch(docs)):
-            translated[i], spanning = restyle(doc.blocks[i].segments, result)
+    job = FileJob.prepare(doc, fmt, origin, options)
+    for group in job.groups():
+        job.take(group, translate_batch(job.documents(group)))
+    return job.finish()
+
+
+def open_file(data: bytes, name: str, options: DocumentOptions | None = None) -> FileJob:
+    """A structured file's bytes read (``name`` gives the extension, unless ``options.format``
+    forces one) as a FileJob: for callers that generate the blocks' translations their own way
+    (the server sends them to its dynamic batcher), with the same output as ``translate_file``."""
+    options = options or DocumentOptions()
+    fmt = format_for(name, options.format)
+    return FileJob.prepare(read_structured(fmt, data, name, options), fmt, name, options)
+
+
+@dataclass
+class FileJob:
+    """One file's translation in three steps, so that the generate step can be anyone's:
+    ``documents(group)`` gives a group of blocks as plain-text Documents, ``take`` puts their
+    translations (DocumentResults, as ``Translator.translate_batch`` returns them) back on the
+    blocks' formatting, ``finish`` writes the file and reads it again for the structure check.
+    ``translate_structured`` is these steps with a Translator; the server's are the same steps
+    with its batcher, hence the same bytes."""
+
+    doc: Structured
+    fmt: Any
+    origin: str
+    options: DocumentOptions
+    report: FileReport
+    translated: list[list[Segment]]
+    wanted: list[int]
+    names: dict[int, str]
+    start: float
+
+    @classmethod
+    def prepare(cls, doc: Structured, fmt: Any, origin: str, options: DocumentOptions) -> FileJob:
+        start = time.perf_counter()
+        report = FileReport(fmt.name, dict(doc.counts), {}, blocks=len(doc.blocks), untranslated=list(doc.skipped))
+        wanted = [i for i, b in enumerate(doc.blocks) if b.translate and _LETTER.search(b.text)]
+        names: dict[int, str] = {}
+        for i in wanted:  # the name in warnings: the block's place, numbered when a place holds several
+            where = doc.blocks[i].where
+            names[i] = where if where not in names.values() else f"{where} (part {sum(w.startswith(where) for w in names.values()) + 1})"
+        for block in doc.blocks:
+            if not block.translate:
+                report.untranslated.append({"where": block.where, "why": block.why_not or "not translatable"})
+        return cls(doc, fmt, origin, options, report, [list(b.segments) for b in doc.blocks], wanted, names, start)
+
+    def groups(self) -> list[list[int]]:
+        """The blocks to translate, ``options.blocks_per_batch`` at a time (the memory bound)."""
+        size = self.options.blocks_per_batch
+        return [self.wanted[first: first + size] for first in range(0, len(self.wanted), size)]
+
+    @property
+    def chars(self) -> int:
+        """Characters of the blocks to translate (what a character limit counts)."""
+        return sum(len(self.doc.blocks[i].text) for i in self.wanted)
+
+    def text(self) -> str:
+        """The text to translate, one block a paragraph (language detection)."""
+        return "\n\n".join(self.doc.blocks[i].text for i in self.wanted)
+
+    def documents(self, group: Sequence[int]) -> list[Document]:
+        return [Document(id=f"{self.origin}: {self.names[i]}", text=self.doc.blocks[i].text.replace("\r", " "),
+                         source=f"{self.origin}: {self.names[i]}", format=self.doc.blocks[i].markup) for i in group]
+
+    def take(self, group: Sequence[int], results: Sequence[DocumentResult]) -> None:
+        report = self.report
+        for i, result in zip(group, results, strict=True):
+            self.translated[i], spanning = restyle(self.doc.blocks[i].segments, result)
             report.spanning += spanning
             report.translated += 1
             report.warnings += result.warnings
@@ -122,16 +175,28 @@ def translate_structured(doc: Structured, fmt: Any, translate_batch: TranslateBa
             report.segments += result.segments
             report.source_tokens += result.source_tokens
             report.output_tokens += result.output_tokens
-    output = fmt.write(doc, translated)
-    report.warnings += [f"{origin}: {w}" for w in doc.write_warnings]
-    after = read_structured(fmt.output_format(), output, f"{origin} (translated)", options)
-    report.counts_after = dict(after.counts)
-    report.text = after.text()
-    if not report.structure_kept and fmt.output_format().name == fmt.name:
-        report.warnings.append(f"{origin}: the structure changed in translation: {report.counts_before} → "
-                               f"{report.counts_after}")
-    report.seconds = time.perf_counter() - start
-    return output, report
+
+    def finish(self) -> tuple[bytes, FileReport]:
+        """The translated file's bytes (blocks not given to ``take`` keep their source text) and its report."""
+        fmt, origin, report = self.fmt, self.origin, self.report
+        output = fmt.write(self.doc, self.translated)
+        report.warnings += [f"{origin}: {w}" for w in self.doc.write_warnings]
+        after = read_structured(fmt.output_format(), output, f"{origin} (translated)", self.options)
+        report.counts_after = dict(after.counts)
+        report.text = after.text()
+        if not report.structure_kept and fmt.output_format().name == fmt.name:
+            report.warnings.append(f"{origin}: the structure changed in translation: {report.counts_before} → "
+                                   f"{report.counts_after}")
+        report.seconds = time.perf_counter() - self.start
+        return output, report
+
+    @property
+    def output_suffix(self) -> str:
+        """The translated file's extension: the input's, or its format's output format's (.pdf → .md)."""
+        suffix = PurePath(self.origin).suffix.lower()
+        if self.fmt.output_format().name == self.fmt.name and suffix in self.fmt.extensions:
+            return suffix
+        return str(self.fmt.output_format().extensions[0])
 
 
 def document_result(doc: Document, translator: Any, options: DocumentOptions | None = None) -> DocumentResult:

@@ -167,7 +167,8 @@ class TranslationMemory:
         for index, message in warnings:
             per_unit[index].append(message)
         fresh = {text: Entry(record.output, {"pieces": record.pieces, "source_tokens": record.source_tokens,
-                                             "output_tokens": record.output_tokens, "via": record.via}, messages)
+                                             "output_tokens": record.output_tokens, "via": record.via,
+                                             "confidence": record.confidence}, messages)
                  for text, record, messages in zip(missing, records, per_unit)}
         with self._lock:
             self.file.store(self.digest, fresh)
@@ -181,7 +182,7 @@ class TranslationMemory:
             out.append(SegmentRecord(0, index, text, entry.output, int(entry.record["pieces"]),
                                      source_tokens=int(entry.record["source_tokens"]),
                                      output_tokens=int(entry.record["output_tokens"]),
-                                     via=list(entry.record["via"])))
+                                     via=list(entry.record["via"]), confidence=entry.record.get("confidence")))
             out_warnings += [(index, message) for message in entry.warnings]
         hits = len(sentences) - len(missing)
         if on_batch is not None and hits:
