@@ -572,6 +572,9 @@ XXE = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd
     ("broken.srt", b"1\n00:00:01,000 --> 00:00:0X,000\nBonjour\n", "line 1: expected a cue number and a timing line"),
     ("broken.vtt", b"WEBVTT\n\n00:01.000 -> 00:02.000\nBonjour\n", "expected a timing line"),
     ("broken.po", b'msgid "Bonjour"\nmsgstr ""\nbogus line\n', "not a valid gettext catalogue (Syntax error in po file (line 3))"),
+    # polib reads this as msgid "unterminate" (its last letter dropped): the msgid would change silently.
+    ("open.po", b'msgid "Bonjour"\nmsgstr ""\n\nmsgid "unterminated\nmsgstr ""\n',
+     "unterminated or malformed string on line 4"),
     ("wrong.xlf", b"<html/>", "not XLIFF 1.2 or 2.0"),
     ("locked.pdf", _pdf([["Secret"]], password="pw"), "encrypted (password-protected) PDF"),
     ("scan.pdf", _pdf([[], []]), "no text layer (2 page(s) of images?); OCR is not supported"),

@@ -19,6 +19,20 @@ from toolkit.io.formats.base import Block, Format, FormatError, Segment, Structu
 from toolkit.options import DocumentOptions
 
 _NPLURALS = re.compile(r"nplurals\s*=\s*(\d+)")
+# A keyword or continuation line of a catalogue (also obsolete "#~" and previous "#|" ones) must hold
+# one complete quoted string: polib reads an unterminated one by dropping its last character, which
+# would change a msgid silently.
+_STRING_LINE = re.compile(r'(?:#[~|]\s*)?(?:msgctxt|msgid(?:_plural)?|msgstr(?:\[\d+\])?)?\s*"')
+_COMPLETE = re.compile(r'(?:#[~|]\s*)?(?:msgctxt|msgid(?:_plural)?|msgstr(?:\[\d+\])?)?\s*"(?:[^"\\]|\\.)*"\s*')
+_HEADER = re.compile(r'^msgid ""\s*$', re.M)
+
+
+def _check_strings(text: str, origin: str) -> None:
+    for number, line in enumerate(text.split("\n"), 1):
+        stripped = line.strip()
+        if _STRING_LINE.match(stripped) and not _COMPLETE.fullmatch(stripped):
+            raise FormatError(f"{origin}: not a valid gettext catalogue (unterminated or malformed string "
+                              f"on line {number})")
 
 
 @dataclass
@@ -39,6 +53,7 @@ class Gettext:
     def read(self, data: bytes, origin: str, options: DocumentOptions) -> Structured:
         polib = require("polib")
         text = decode_text(data, origin)
+        _check_strings(text, origin)
         try:
             catalogue = polib.pofile(text, wrapwidth=78)
         except (OSError, ValueError) as exc:
@@ -78,4 +93,6 @@ class Gettext:
         text = str(state.catalogue)
         if text.startswith("#\n") and not state.source.startswith("#"):
             text = text[2:]  # polib writes an empty header comment the source did not have
+        if not _HEADER.search(state.source) and text.startswith('msgid ""\nmsgstr ""\n\n'):
+            text = text[len('msgid ""\nmsgstr ""\n\n'):]  # ... and an empty header entry
         return text.encode("utf-8")
