@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from toolkit.errors import ConfigError
 from toolkit.limits import Backend, Order, Task
-from toolkit.options import EngineOptions, build
+from toolkit.options import EngineOptions, QualityOptions, build
 
 
 def packaged(name: str) -> Path:
@@ -66,6 +66,7 @@ class Defaults(Strict):
     translation: TranslationDefaults = Field(default_factory=TranslationDefaults)
     summarization: SummarizationDefaults = Field(default_factory=SummarizationDefaults)
     pipeline: PipelineDefaults = Field(default_factory=PipelineDefaults)
+    quality: QualityOptions = Field(default_factory=QualityOptions)
 
 
 M = TypeVar("M", bound=BaseModel)

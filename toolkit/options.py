@@ -131,3 +131,34 @@ class DocumentOptions(Options):
     line_chars: int = Field(42, ge=8, le=1000)  # subtitles: characters a line
     max_lines: int = Field(2, ge=1, le=20)  # subtitles: lines a cue before a warning
     blocks_per_batch: int = Field(64, ge=1, le=100_000)  # blocks translated together (memory bound)
+
+
+class QualityOptions(Options):
+    """Thresholds of the translation checks and of the risk they add up to (toolkit/quality/;
+    packaged defaults in toolkit/data/defaults.yaml, section ``quality``)."""
+
+    # risk: a confidence below these (mean log-probability per token, ≤ 0) → review / likely-wrong
+    confidence_review: float = Field(-1.5, le=0)
+    confidence_likely_wrong: float = Field(-3.0, le=0)
+    # flags that alone make a sentence likely wrong; any other flag makes it worth a review …
+    likely_wrong_flags: tuple[str, ...] = ("untranslated", "wrong-language", "repetition", "truncated")
+    # … and this many different flags together make it likely wrong too
+    flags_for_likely_wrong: int = Field(2, ge=1)
+    # untranslated / wrong-language
+    min_letters: int = Field(25, ge=1)  # language identification below this many letters: unreliable, skipped
+    language_confidence: float = Field(0.9, ge=0, le=1)  # identifier probability needed to call a language
+    copy_similarity: float = Field(0.9, ge=0, le=1)  # output this similar to its source (0–1): untranslated
+    copy_min_words: int = Field(4, ge=1)  # shorter sources (names, datelines) are often kept as they are
+    # repetition
+    loop_repeats: int = Field(3, ge=2)  # an n-gram this many times in a row …
+    loop_min_tokens: int = Field(4, ge=2)  # … covering at least this many words, where the source has none
+    max_length_ratio: float = Field(3.0, gt=1)  # output characters over source characters
+    # length-ratio: robust z-score of log(output/source length) against the run's median and MAD
+    length_ratio_z: float = Field(4.0, gt=0)
+    length_ratio_min_pairs: int = Field(20, ge=3)  # fewer pairs in a run: not checked
+    length_ratio_min_chars: int = Field(20, ge=1)  # shorter sources: not checked
+    length_ratio_min_scale: float = Field(0.1, gt=0)  # floor of the MAD scale, in log units
+    # terms: a capitalised source word is a name kept in translation when it appears verbatim in
+    # at least this share of the outputs of the sources holding it, over at least this many
+    names_kept_share: float = Field(0.6, gt=0, le=1)
+    names_min_occurrences: int = Field(2, ge=1)

@@ -10,6 +10,7 @@ from toolkit.cli.app import app
 from toolkit.cli import generate  # noqa: F401  translate, summarize, pipeline
 from toolkit.cli import detect  # noqa: F401
 from toolkit.cli import evaluate  # noqa: F401
+from toolkit.cli import review  # noqa: F401
 from toolkit.cli import benchmark  # noqa: F401
 from toolkit.cli import models  # noqa: F401
 # isort: on

@@ -116,6 +116,8 @@ class Generated:
     source_tokens: int
     output_tokens: int
     hit_length_limit: bool
+    # Mean log-probability of the chosen tokens (toolkit/engines/confidence.py); None if unknown.
+    confidence: float | None = None
 
 
 @dataclass
@@ -125,6 +127,7 @@ class Decoded:
     text: str
     output_tokens: int
     hit_length_limit: bool
+    confidence: float | None = None
 
 
 class Engine:
@@ -178,7 +181,8 @@ class Engine:
         results: list[Generated | None] = [None] * len(texts)
         for batch, decoded in zip(batches, self.decode_batches([[encoded[i] for i in b] for b in batches])):
             for index, output in zip(batch, decoded):
-                results[index] = Generated(output.text, lengths[index], output.output_tokens, output.hit_length_limit)
+                results[index] = Generated(output.text, lengths[index], output.output_tokens, output.hit_length_limit,
+                                           output.confidence)
             if on_batch:
                 on_batch(len(batch))
         return [r for r in results if r is not None]
@@ -290,11 +294,20 @@ class TorchEngine(Engine):
 
     def decode_batch(self, batch: Sequence[Sequence[int]]) -> list[Decoded]:
         import torch
+        from transformers import LogitsProcessorList
+
+        from toolkit.engines.confidence import ChosenTokenScores
 
         features = self.tokenizer.pad({"input_ids": list(batch)}, return_tensors="pt")
         features = {k: v.to(self.device) for k, v in features.items()}
+        recorder = ChosenTokenScores(int(self.settings.get("num_beams", 1)))
         with torch.inference_mode():
-            output = self.model.generate(**features, **self.settings).cpu()
+            result = self.model.generate(**features, **self.settings, return_dict_in_generate=True,
+                                         logits_processor=LogitsProcessorList([recorder]))
+        output = result.sequences.cpu()
+        beam_indices = getattr(result, "beam_indices", None)
+        confidences = recorder.means(output, 1, beam_indices.cpu() if beam_indices is not None else None,
+                                     self.model.generation_config.eos_token_id, self.tokenizer.pad_token_id)
         texts = self.tokenizer.batch_decode(output, skip_special_tokens=True)
         pad_id = self.tokenizer.pad_token_id
         start = getattr(self.model.generation_config, "decoder_start_token_id", None)
@@ -304,5 +317,6 @@ class TorchEngine(Engine):
             produced = int((ids != pad_id).sum()) if pad_id is not None else len(ids)
             if start is not None and len(ids) and int(ids[0]) == start and start != pad_id:
                 produced -= 1
-            decoded.append(Decoded(texts[row].strip(), produced, produced >= self.output_limit(len(source))))
+            decoded.append(Decoded(texts[row].strip(), produced, produced >= self.output_limit(len(source)),
+                                   confidences[row]))
         return decoded

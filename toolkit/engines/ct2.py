@@ -19,6 +19,7 @@ from typing import Any
 
 from toolkit.config import toolkit_cache
 from toolkit.engines.base import Decoded, Engine, Generated, make_batches, resolve_device
+from toolkit.engines.confidence import ct2_confidence
 from toolkit.errors import ModelError, ToolkitError
 from toolkit.models.hub import ModelRef
 from toolkit.options import EngineOptions
@@ -295,16 +296,21 @@ class CT2Engine(Engine):
         prefix = [self.target_prefix] * len(batch) if self.target_prefix else None
         # max_input_length=0: CTranslate2 would otherwise cut inputs at 1024 tokens, silently.
         return list(self.translator.translate_batch(tokens, target_prefix=prefix, max_input_length=0,
-                                                    max_batch_size=0, asynchronous=True, **self.decoding))
+                                                    max_batch_size=0, asynchronous=True, return_scores=True,
+                                                    **self.decoding))
 
     def _collect(self, futures: list[Any]) -> list[Decoded]:
         limit = self.decoding["max_decoding_length"]
+        prefix = len(self.target_prefix) if self.target_prefix else 0
+        penalty = float(self.decoding.get("length_penalty", 1.0))
         decoded = []
         for future in futures:
-            hypothesis = future.result().hypotheses[0]
+            result = future.result()
+            hypothesis = result.hypotheses[0]
             ids = self.tokenizer.convert_tokens_to_ids(hypothesis)
             hit = len(hypothesis) >= limit
             # CTranslate2 leaves out the end token it produced (or that transformers would force).
             decoded.append(Decoded(self.tokenizer.decode(ids, skip_special_tokens=True).strip(),
-                                   len(hypothesis) + int(not hit or self.forced_eos), hit))
+                                   len(hypothesis) + int(not hit or self.forced_eos), hit,
+                                   ct2_confidence(result.scores[0], len(hypothesis), prefix, not hit, penalty)))
         return decoded

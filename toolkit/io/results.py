@@ -26,6 +26,22 @@ class SegmentRecord:
     via: list[str] = field(default_factory=list)  # pivot translations, hop by hop
     protected: int = 0  # protected spans (URLs, code, …) kept from the model and restored verbatim
     glossary: int = 0  # glossary and --keep terms put in the output in place of a translation
+    # Quality signals (toolkit/quality/), written only when set, so that runs without them are
+    # byte-identical to earlier ones: mean log-probability per token, the checks' flags
+    # ({"name", "reason"}), and the risk (ok | review | likely-wrong).
+    confidence: float | None = None
+    flags: list[dict[str, str]] | None = None
+    risk: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        record = asdict(self)
+        for key in OPTIONAL_SEGMENT_FIELDS:
+            if record[key] is None:
+                del record[key]
+        return record
+
+
+OPTIONAL_SEGMENT_FIELDS = ("confidence", "flags", "risk")
 
 
 @dataclass
@@ -52,7 +68,7 @@ class DocumentResult:
             "seconds": round(self.seconds, 4),
             "source_tokens": self.source_tokens,
             "output_tokens": self.output_tokens,
-            "segments": [asdict(s) for s in self.segments],
+            "segments": [s.to_dict() for s in self.segments],
             "warnings": self.warnings,
             **self.extra,
         }

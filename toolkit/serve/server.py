@@ -30,6 +30,16 @@ def _check_port(host: str, port: int) -> None:
             raise ToolkitError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a line is logged, not the stream of the moment the
+    handler was made: a server started again in the same process (tests, the Python API) would
+    otherwise write to a stream a previous caller has closed."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 def configure_logging() -> None:
     """Server and access logs on stderr, one line each; access lines are bare JSON objects (with
     their own timestamp), so a log shipper can parse them as they are."""
@@ -38,7 +48,7 @@ def configure_logging() -> None:
     for name, fmt in (("toolkit.serve", _FORMAT), ("toolkit.serve.access", "%(message)s")):
         logger = logging.getLogger(name)
         if not logger.handlers:
-            handler = logging.StreamHandler(sys.stderr)
+            handler = _CurrentStderr()
             handler.setFormatter(logging.Formatter(fmt))
             logger.addHandler(handler)
         logger.setLevel(logging.INFO)

@@ -1,0 +1,103 @@
+"""Model confidence (toolkit/engines/confidence.py): one definition on both backends.
+
+On the same float32 model, CTranslate2's scores (length penalty undone) and the torch backend's
+recorded log-probabilities agree within CONFIDENCE_TOLERANCE, greedy and beam search, with and
+without the end token, with and without generation rules that forbid tokens."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import seed_texts
+
+from toolkit.engines.loader import load_engine
+from toolkit.options import EngineOptions, GenerationOptions
+from toolkit.text.segment import segment_document
+
+# Absolute, in nats per token: float32 kernels of the two libraries differ by ~1e-4 here.
+CONFIDENCE_TOLERANCE = 2e-3
+SENTENCES = [s for text in seed_texts() for _, _, s in segment_document(text, "fr").sentences][:12]
+
+
+def on_cpu(backend: str) -> EngineOptions:
+    return EngineOptions(device="cpu", backend=backend, quantization="float32" if backend == "ct2" else None,
+                         dtype="float32")
+
+
+def both(model: Path, task: str, **overrides):
+    generation = GenerationOptions(**overrides)
+    return (load_engine(str(model), task, on_cpu("torch"), generation),
+            load_engine(str(model), task, on_cpu("ct2"), generation))
+
+
+@pytest.fixture(scope="module")
+def marian_that_ends(tiny_marian: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tiny_marian with its end token's bias raised: its outputs end (random weights never do)."""
+    import torch
+    from transformers import MarianMTModel
+
+    path = tmp_path_factory.mktemp("models") / "tiny-marian-ends"
+    shutil.copytree(tiny_marian, path)
+    model = MarianMTModel.from_pretrained(path)
+    with torch.no_grad():
+        model.final_logits_bias[0, model.config.eos_token_id] += 4.0
+    model.save_pretrained(path)
+    return path
+
+
+def assert_agree(torch_engine, ct2_engine, texts) -> list:
+    """Equal confidences wherever the backends chose the same output (greedy: everywhere; a beam
+    search on a random model may break near-ties differently, as the parity tests allow)."""
+    a, b = torch_engine.generate(texts), ct2_engine.generate(texts)
+    same = [(x, y) for x, y in zip(a, b) if x.text == y.text]
+    assert len(same) == len(a) if torch_engine.settings["num_beams"] == 1 else len(same) >= len(a) // 2
+    for x, y in zip(a, b):
+        assert x.confidence is not None and y.confidence is not None
+        assert x.confidence <= 0 and y.confidence <= 0 and math.isfinite(x.confidence)
+    for x, y in same:
+        assert abs(x.confidence - y.confidence) <= CONFIDENCE_TOLERANCE, (x, y)
+    return a
+
+
+@pytest.mark.parametrize("beams", [1, 4])
+def test_translation_confidence_agrees_across_backends_at_the_limit(tiny_marian: Path, beams: int) -> None:
+    outputs = assert_agree(*both(tiny_marian, "translation", num_beams=beams), SENTENCES)
+    assert all(o.hit_length_limit for o in outputs)  # the forced end token is not counted
+
+
+@pytest.mark.parametrize("beams", [1, 4])
+def test_translation_confidence_agrees_with_an_end_token_and_a_minimum_length(marian_that_ends: Path,
+                                                                              beams: int) -> None:
+    # min_new_tokens forbids the end token for 3 steps: both backends renormalise without it.
+    outputs = assert_agree(*both(marian_that_ends, "translation", num_beams=beams, min_new_tokens=3), SENTENCES)
+    assert not any(o.hit_length_limit for o in outputs)
+
+
+def test_summariser_confidence_agrees_across_backends(tiny_bart: Path) -> None:
+    # BART: a forced start token (ct2's target prefix), length penalty 2 and no-repeat n-grams.
+    texts = [s[:60] for s in SENTENCES]
+    assert_agree(*both(tiny_bart, "summarization"), texts)
+    assert_agree(*both(tiny_bart, "summarization", num_beams=1, min_new_tokens=2), texts)
+
+
+def test_confidence_is_the_mean_log_probability_of_the_chosen_tokens(tiny_marian: Path) -> None:
+    """Recomputed independently: the model run on its own output (teacher forcing)."""
+    import torch
+
+    torch_engine, _ = both(tiny_marian, "translation", num_beams=1)
+    [generated] = torch_engine.generate(SENTENCES[:1])
+    tokenizer, model = torch_engine.tokenizer, torch_engine.model
+    source = tokenizer(SENTENCES[:1], return_tensors="pt")
+    with torch.inference_mode():
+        sequence = model.generate(**source, **torch_engine.settings)
+        logits = model(**source, decoder_input_ids=sequence[:, :-1]).logits
+        # Marian's generation config forbids the pad token (bad_words_ids): generation renormalises without it.
+        logits[..., tokenizer.pad_token_id] = float("-inf")
+    assert model.generation_config.bad_words_ids == [[tokenizer.pad_token_id]]
+    log_probs = torch.log_softmax(logits, dim=-1).gather(-1, sequence[:, 1:, None])[0, :, 0]
+    assert tokenizer.decode(sequence[0], skip_special_tokens=True).strip() == generated.text
+    assert generated.hit_length_limit  # its last token is the end token forced at the limit: not counted
+    assert generated.confidence == pytest.approx(float(log_probs[:-1].mean()), abs=1e-3)

@@ -1,0 +1,62 @@
+"""``untranslated`` and ``wrong-language``: is the output in the target language at all?"""
+
+from __future__ import annotations
+
+import re
+from difflib import SequenceMatcher
+
+from toolkit.quality.context import Context
+from toolkit.quality.types import Flag, Languages, Skipped
+from toolkit.text.detect import identify
+from toolkit.text.languages import ISO_639_1
+
+
+def letters(text: str) -> int:
+    return sum(ch.isalpha() for ch in text)
+
+
+def _plain(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.casefold()))
+
+
+def similarity(source: str, output: str) -> float:
+    """0–1: how much of the two texts' words and letters they share (1: the same text)."""
+    a, b = _plain(source), _plain(output)
+    if not a or not b:
+        return 0.0
+    matcher = SequenceMatcher(None, a, b, autojunk=False)
+    return matcher.ratio() if matcher.real_quick_ratio() >= 0.5 else 0.0
+
+
+def untranslated(source: str, output: str, langs: Languages, context: Context) -> Flag | Skipped | None:
+    """The output is (almost) its source, or is identified as the source language."""
+    options = context.options
+    if langs.source == langs.target:
+        return None
+    if len(re.findall(r"\w+", source)) >= options.copy_min_words:
+        score = similarity(source, output)
+        if score >= options.copy_similarity:
+            return Flag("untranslated", f"the output is {score:.0%} the same as its source")
+    if letters(output) < options.min_letters:
+        return None  # too short to identify; a copy of a long source was caught above
+    known = frozenset(lang for lang in (langs.source, langs.target) if lang in ISO_639_1)
+    if len(known) < 2:
+        return None
+    lang, probability = identify(output, known)
+    if lang == langs.source and probability >= options.language_confidence:
+        return Flag("untranslated", f"the output reads as {langs.source} (identifier {probability:.2f}), not "
+                                    f"{langs.target}")
+    return None
+
+
+def wrong_language(source: str, output: str, langs: Languages, context: Context) -> Flag | Skipped | None:
+    """The output is identified as a third language (neither the target nor the source, which
+    ``untranslated`` reports)."""
+    options = context.options
+    if letters(output) < options.min_letters:
+        return Skipped("wrong-language", f"under {options.min_letters} letters: too short to identify reliably")
+    lang, probability = identify(output)
+    if lang not in (langs.target, langs.source) and probability >= options.language_confidence:
+        return Flag("wrong-language", f"the output reads as {lang} (identifier {probability:.2f}), not "
+                                      f"{langs.target}")
+    return None

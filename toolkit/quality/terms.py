@@ -1,0 +1,71 @@
+"""``terms``: glossary and kept terms, protected spans and the source's names, missing from the output.
+
+A name is a capitalised source word that the run's translations keep as it is (``Kremlin``,
+``Kassym-Jomart``), learned from the run: a word kept in too few of the outputs of the sources
+holding it (``Poutine`` → ``Putin``) is translated, not kept, and never flagged."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+from toolkit.options import QualityOptions
+from toolkit.quality.context import Context
+from toolkit.quality.types import Flag, Languages, Pair, Skipped
+from toolkit.text.protect import find_protected
+
+_WORD = re.compile(r"(?<![\w'’-])[^\W\d_][\w'’-]*[^\W_]|(?<![\w'’-])[^\W\d_](?![\w])")
+
+
+def names(text: str) -> set[str]:
+    """The capitalised words of ``text`` (at least two characters, hyphenated names whole)."""
+    found = set()
+    for match in _WORD.finditer(text):
+        word = match.group().strip("'’-")
+        # l'ONU, d'Astana: the name is what follows the elided article
+        word = re.split(r"['’]", word)[-1] if re.match(r"^[A-Za-z]['’]", word) else word
+        if len(word) >= 2 and word[0].isupper():
+            found.add(word)
+    return found
+
+
+def contains(text: str, term: str, ignore_case: bool = False) -> bool:
+    pattern = rf"(?<![^\W_]){re.escape(term)}(?![^\W_])"
+    return re.search(pattern, text, re.IGNORECASE if ignore_case else 0) is not None
+
+
+def kept_names(pairs: Sequence[Pair], options: QualityOptions) -> frozenset[str]:
+    """Names that the run's outputs keep verbatim often enough to be expected in every output."""
+    seen: Counter[str] = Counter()
+    kept: Counter[str] = Counter()
+    for pair in pairs:
+        for name in names(pair.source):
+            seen[name] += 1
+            kept[name] += contains(pair.output, name)
+    return frozenset(name for name, count in seen.items()
+                     if count >= options.names_min_occurrences and kept[name] / count >= options.names_kept_share)
+
+
+def protected_spans(pair: Pair) -> list[str]:
+    if pair.protected is not None:
+        return list(pair.protected)
+    return [pair.source[s.start:s.end] for s in find_protected(pair.source)]
+
+
+def terms(source: str, output: str, langs: Languages, context: Context) -> Flag | Skipped | None:
+    missing: list[str] = []
+    for term, target in context.pair.glossary.items():
+        used = contains(source, term) or (term[:1].islower() and contains(source, term[0].upper() + term[1:]))
+        if used and not contains(output, target, ignore_case=True):
+            missing.append(target if target == term else f"{target} (for {term})")
+    for span in protected_spans(context.pair):
+        if output.count(span) < source.count(span) and span not in missing:
+            missing.append(span)
+    for name in sorted(names(source) & context.run.kept_names):
+        if not contains(output, name) and name not in missing:
+            missing.append(name)
+    if missing:
+        shown = ", ".join(f"'{m}'" for m in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        return Flag("terms", f"missing from the output: {shown}")
+    return None
