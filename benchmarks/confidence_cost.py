@@ -5,8 +5,8 @@ and the checks' time per sentence.
 
 The model is the speed benchmark's (opus-mt-fr-en's architecture and vocabulary size, random
 weights); inputs are the seed articles' 25 sentences, each generating exactly ``--tokens`` tokens.
-"With" is the engines as they are; "without" decodes as they did before confidence existed
-(torch: ``generate`` without the recording logits processor; ct2: ``return_scores=False``).
+"With" is an engine with ``EngineOptions(confidence=True)``, "without" the default (torch:
+``generate`` without the recording logits processor; ct2: ``return_scores=False``).
 Rounds alternate the two, and each figure is the median of its rounds.
 """
 
@@ -18,38 +18,12 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from speed import REPO, build_model
-
-from toolkit.engines.base import Decoded, TorchEngine
-from toolkit.engines.ct2 import CT2Engine
-
-
-def torch_without(engine: TorchEngine, batch: Sequence[Sequence[int]]) -> list[Decoded]:
-    """TorchEngine.decode_batch as it was before confidence (the commit before 69a9679)."""
-    import torch
-
-    features = engine.tokenizer.pad({"input_ids": list(batch)}, return_tensors="pt")
-    with torch.inference_mode():
-        output = engine.model.generate(**features, **engine.settings).cpu()
-    texts = engine.tokenizer.batch_decode(output, skip_special_tokens=True)
-    return [Decoded(t.strip(), 0, False) for t in texts]
-
-
-def ct2_without(engine: CT2Engine, batch: Sequence[Sequence[int]]) -> list[Any]:
-    tokens = [engine.tokenizer.convert_ids_to_tokens(list(ids)) for ids in batch]
-    return list(engine.translator.translate_batch(tokens, max_input_length=0, max_batch_size=0, asynchronous=True,
-                                                  **engine.decoding))
-
-
-def ct2_collect_without(engine: CT2Engine, futures: list[Any]) -> list[Decoded]:
-    return [Decoded(engine.tokenizer.decode(engine.tokenizer.convert_tokens_to_ids(f.result().hypotheses[0]),
-                                            skip_special_tokens=True), 0, False) for f in futures]
 
 
 def timed(engine: Any, texts: list[str]) -> float:
@@ -80,21 +54,16 @@ def main() -> None:
     figures: dict[str, Any] = {"sentences": len(texts), "beams": args.beams, "tokens": args.tokens,
                                "rounds": args.rounds}
     for backend, quantization in (("torch", None), ("ct2", "int8")):
-        engine = load_engine(str(model), "translation", EngineOptions(device="cpu", backend=backend, dtype="float32",
-                                                                      quantization=quantization, threads=args.threads),
-                             generation)
+        options = EngineOptions(device="cpu", backend=backend, dtype="float32", quantization=quantization,
+                                threads=args.threads)
+        engine = load_engine(str(model), "translation", options.replace(confidence=True), generation)
+        plain = load_engine(str(model), "translation", options, generation)
         timed(engine, texts[:4])  # warm-up
+        timed(plain, texts[:4])
         with_signals, without = [], []
         for _ in range(args.rounds):
             with_signals.append(timed(engine, texts))
-            if backend == "torch":
-                engine.decode_batch = lambda batch, e=engine: torch_without(e, batch)  # type: ignore[method-assign]
-            else:
-                engine._submit = lambda batch, e=engine: ct2_without(e, batch)  # type: ignore[method-assign]
-                engine._collect = lambda futures, e=engine: ct2_collect_without(e, futures)  # type: ignore[method-assign]
-            without.append(timed(engine, texts))
-            for name in ("decode_batch", "_submit", "_collect"):
-                engine.__dict__.pop(name, None)
+            without.append(timed(plain, texts))
         a, b = statistics.median(with_signals), statistics.median(without)
         figures[backend] = {"with_s": round(a, 3), "without_s": round(b, 3), "cost_pct": round(100 * (a - b) / b, 2),
                             "rounds_with": [round(x, 3) for x in with_signals], "rounds_without": [round(x, 3) for x in without]}

@@ -448,7 +448,7 @@ def test_evaluate_refuses_a_sharded_run_with_duplicate_ids(tmp_path: Path) -> No
 OTHER_VALUES: dict[str, object] = {
     "EngineOptions.backend": "ct2", "EngineOptions.device": "cpu", "EngineOptions.quantization": "int8",
     "EngineOptions.dtype": "float32", "EngineOptions.threads": 3, "EngineOptions.batch_size": 3,
-    "EngineOptions.max_batch_tokens": 100, "EngineOptions.revision": "v2",
+    "EngineOptions.max_batch_tokens": 100, "EngineOptions.revision": "v2", "EngineOptions.confidence": True,
     "GenerationOptions.num_beams": 3, "GenerationOptions.max_length": 10, "GenerationOptions.max_new_tokens": 5,
     "GenerationOptions.min_length": 1, "GenerationOptions.min_new_tokens": 1, "GenerationOptions.length_penalty": 0.5,
     "GenerationOptions.no_repeat_ngram_size": 2,

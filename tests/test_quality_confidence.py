@@ -24,7 +24,7 @@ SENTENCES = [s for text in seed_texts() for _, _, s in segment_document(text, "f
 
 def on_cpu(backend: str) -> EngineOptions:
     return EngineOptions(device="cpu", backend=backend, quantization="float32" if backend == "ct2" else None,
-                         dtype="float32")
+                         dtype="float32", confidence=True)
 
 
 def both(model: Path, task: str, **overrides):
@@ -101,3 +101,15 @@ def test_confidence_is_the_mean_log_probability_of_the_chosen_tokens(tiny_marian
     assert tokenizer.decode(sequence[0], skip_special_tokens=True).strip() == generated.text
     assert generated.hit_length_limit  # its last token is the end token forced at the limit: not counted
     assert generated.confidence == pytest.approx(float(log_probs[:-1].mean()), abs=1e-3)
+
+
+@pytest.mark.parametrize("backend", ["torch", "ct2"])
+def test_confidence_is_only_computed_when_asked_for(tiny_marian: Path, backend: str) -> None:
+    # Off by default: the torch backend's recorder costs translate time, and nothing reads it unasked.
+    options = on_cpu(backend).replace(confidence=False)
+    engine = load_engine(str(tiny_marian), "translation", options, GenerationOptions(num_beams=2))
+    asked = load_engine(str(tiny_marian), "translation", on_cpu(backend), GenerationOptions(num_beams=2))
+    plain, scored = engine.generate(["Bonjour le monde."]), asked.generate(["Bonjour le monde."])
+    assert plain[0].confidence is None
+    assert scored[0].confidence is not None and scored[0].confidence <= 0
+    assert plain[0].text == scored[0].text

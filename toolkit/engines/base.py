@@ -300,14 +300,19 @@ class TorchEngine(Engine):
 
         features = self.tokenizer.pad({"input_ids": list(batch)}, return_tensors="pt")
         features = {k: v.to(self.device) for k, v in features.items()}
-        recorder = ChosenTokenScores(int(self.settings.get("num_beams", 1)))
+        recorder = ChosenTokenScores(int(self.settings.get("num_beams", 1))) if self.options.confidence else None
+        confidences: list[float | None] = [None] * len(batch)
         with torch.inference_mode():
-            result = self.model.generate(**features, **self.settings, return_dict_in_generate=True,
-                                         logits_processor=LogitsProcessorList([recorder]))
-        output = result.sequences.cpu()
-        beam_indices = getattr(result, "beam_indices", None)
-        confidences = recorder.means(output, 1, beam_indices.cpu() if beam_indices is not None else None,
-                                     self.model.generation_config.eos_token_id, self.tokenizer.pad_token_id)
+            if recorder is None:
+                output = self.model.generate(**features, **self.settings).cpu()
+            else:
+                result = self.model.generate(**features, **self.settings, return_dict_in_generate=True,
+                                             logits_processor=LogitsProcessorList([recorder]))
+                output = result.sequences.cpu()
+        if recorder is not None:
+            beam_indices = getattr(result, "beam_indices", None)
+            confidences = list(recorder.means(output, 1, beam_indices.cpu() if beam_indices is not None else None,
+                                              self.model.generation_config.eos_token_id, self.tokenizer.pad_token_id))
         texts = self.tokenizer.batch_decode(output, skip_special_tokens=True)
         pad_id = self.tokenizer.pad_token_id
         start = getattr(self.model.generation_config, "decoder_start_token_id", None)

@@ -296,7 +296,8 @@ class CT2Engine(Engine):
         prefix = [self.target_prefix] * len(batch) if self.target_prefix else None
         # max_input_length=0: CTranslate2 would otherwise cut inputs at 1024 tokens, silently.
         return list(self.translator.translate_batch(tokens, target_prefix=prefix, max_input_length=0,
-                                                    max_batch_size=0, asynchronous=True, return_scores=True,
+                                                    max_batch_size=0, asynchronous=True,
+                                                    return_scores=self.options.confidence,
                                                     **self.decoding))
 
     def _collect(self, futures: list[Any]) -> list[Decoded]:
@@ -312,5 +313,6 @@ class CT2Engine(Engine):
             # CTranslate2 leaves out the end token it produced (or that transformers would force).
             decoded.append(Decoded(self.tokenizer.decode(ids, skip_special_tokens=True).strip(),
                                    len(hypothesis) + int(not hit or self.forced_eos), hit,
-                                   ct2_confidence(result.scores[0], len(hypothesis), prefix, not hit, penalty)))
+                                   ct2_confidence(result.scores[0], len(hypothesis), prefix, not hit, penalty)
+                                   if self.options.confidence else None))
         return decoded

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 # option objects is in the fingerprint (tests/test_corpus.py proves each one changes it).
 NOT_FINGERPRINTED = {
     "EngineOptions.threads": "threads change speed, not outputs: a run may be resumed with others or on Ray",
+    "EngineOptions.confidence": "a score recorded beside each output, not the output itself",
     "CorpusOptions.engine": "local and Ray runs give the same bytes (tested)",
     "CorpusOptions.ray_address": "where Ray runs, not what it computes",
     "CorpusOptions.actors": "how many Ray workers, not what they compute",
@@ -33,7 +34,7 @@ NOT_FINGERPRINTED = {
 
 
 def _engine_fingerprint(engine: EngineOptions) -> dict[str, Any]:
-    return engine.model_dump(exclude={"threads"})
+    return engine.model_dump(exclude={"threads", "confidence"})
 
 
 def model_identity(reference: str, revision: str | None = None) -> dict[str, Any]:
