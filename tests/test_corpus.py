@@ -454,6 +454,7 @@ OTHER_VALUES: dict[str, object] = {
     "GenerationOptions.no_repeat_ngram_size": 2,
     "CorpusOptions.shard_size": 3, "CorpusOptions.engine": "ray", "CorpusOptions.ray_address": "10.0.0.1:6379",
     "CorpusOptions.actors": 2,
+    "EngineOptions.dedupe": False, "EngineOptions.memory": "news.tm", "EngineOptions.memory_max_entries": 5,
     "TranslateJob.src": "de", "TranslateJob.tgt": "fr", "TranslateJob.allow_pivot": False,
     "TranslateJob.command": "pipeline",
 }

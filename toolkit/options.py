@@ -58,6 +58,11 @@ class EngineOptions(Options):
     # Each output's mean log-probability (toolkit/engines/confidence.py). Off until a caller uses
     # it: free on ct2, but the torch backend's per-step recorder measured +11% translate time.
     confidence: bool = False
+    # Work never done twice (toolkit.tasks.memory): identical units of a run are decoded once, and
+    # with ``memory`` (a translation-memory file) once across runs. Neither changes an output byte.
+    dedupe: bool = True
+    memory: str | None = None
+    memory_max_entries: int | None = Field(None, ge=1)
 
 
 class GenerationOptions(Options):

@@ -13,6 +13,7 @@ from toolkit.cli import evaluate  # noqa: F401
 from toolkit.cli import review  # noqa: F401
 from toolkit.cli import benchmark  # noqa: F401
 from toolkit.cli import models  # noqa: F401
+from toolkit.cli import tm  # noqa: F401  translation memory (#29)
 # isort: on
 
 

@@ -236,3 +236,21 @@ def summary_generation(beams: int | None, min_length: int | None, max_length: in
                                      "length_penalty": length_penalty, "no_repeat_ngram_size": no_repeat_ngram})
 
 
+
+
+# Work never done twice (#29): translate's deduplication and translation memory.
+NoDedupeOption = Annotated[bool, typer.Option("--no-dedupe/--dedupe", help="Decode every copy of a repeated sentence (default: each distinct sentence once; the output is the same).")]
+MemoryOption = Annotated[Path | None, typer.Option("--tm", metavar="PATH", help="Translation memory (SQLite file, created if absent): sentences translated before with the same model and settings are not decoded again.")]
+MemoryMaxOption = Annotated[int | None, typer.Option("--tm-max-entries", min=1, help="Bound of the --tm file (least recently used entries go first; kept in the file).")]
+
+
+def memory_choices(engine: Any, no_dedupe: bool, tm: Path | None, max_entries: int | None) -> Any:
+    """``engine`` with the deduplication and translation-memory options of the command line."""
+    if max_entries is not None and tm is None:
+        raise ToolkitError("--tm-max-entries needs --tm PATH")
+    if tm is not None:
+        from toolkit.io.memory import MemoryFile
+
+        MemoryFile(tm, max_entries).close()  # a foreign or corrupt file is refused before any model loads
+    return engine.replace(dedupe=False if no_dedupe else None, memory=str(tm.resolve()) if tm else None,
+                          memory_max_entries=max_entries)

@@ -21,7 +21,10 @@ from toolkit.cli.common import (
     LengthPenaltyOption,
     MaxLengthOption,
     MaxNewOption,
+    MemoryMaxOption,
+    MemoryOption,
     MinLengthOption,
+    NoDedupeOption,
     NoPivotOption,
     NoRepeatOption,
     RegistryOption,
@@ -33,6 +36,7 @@ from toolkit.cli.common import (
     forced_document_format,
     generation_choices,
     is_document_format,
+    memory_choices,
     report,
     routable,
     summary_generation,
@@ -60,6 +64,9 @@ def translate(
     revision: RevisionOption = None,
     glossary: GlossaryOption = None,
     keep: KeepOption = None,
+    no_dedupe: NoDedupeOption = False,
+    tm: MemoryOption = None,
+    tm_max_entries: MemoryMaxOption = None,
     options: RunOptions = RunOptions(),
 ) -> None:
     """Translate documents sentence by sentence, keeping their paragraphs and layout."""
@@ -68,6 +75,7 @@ def translate(
         from toolkit.text.glossary import load_glossary
 
         engine = options.engine("translation", batch_size, revision)
+        engine = memory_choices(engine, no_dedupe, tm, tm_max_entries)
         generation = generation_choices(beams, max_new_tokens=max_new_tokens)
         terms = load_glossary(glossary, keep or [])
 
@@ -101,7 +109,7 @@ def translate(
             results = run_batched(docs, with_structured_files(translator), translator.count_sentences,
                                   "translating", show_progress=not options.quiet)
             head = {**base_manifest("translate"), "task": "translation", **translator.describe(),
-                    "timing": TIMING_NOTE, "skipped": skipped}
+                    "units": translator.counts.to_dict(), "timing": TIMING_NOTE, "skipped": skipped}
             emit(run, results, warnings + [f"{s['id']}: skipped: {s['reason']}" for s in unroutable], out_fmt,
                  "translation", head, options.as_json, options.quiet,
                  f"Translated {len(results)} document(s) to {translator.target_lang}")

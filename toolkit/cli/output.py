@@ -40,7 +40,8 @@ FLAGS = {"num_beams": "--beams", "max_length": "--max-length", "max_new_tokens":
          "length_penalty": "--length-penalty", "batch_size": "--batch-size", "threads": "--threads",
          "backend": "--backend", "dtype": "--dtype", "device": "--device", "quantization": "--quantization",
          "revision": "--revision", "shard_size": "--shard-size", "engine": "--engine",
-         "ray_address": "--ray-address", "actors": "--actors"}
+         "ray_address": "--ray-address", "actors": "--actors", "memory": "--tm",
+         "memory_max_entries": "--tm-max-entries"}
 
 
 def error_line(exc: ToolkitError, flags: Mapping[str, str] = FLAGS) -> str:

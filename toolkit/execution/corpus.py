@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -80,18 +80,20 @@ class CorpusResult:
     first_output_seconds: float | None = None
     cluster: dict[str, Any] | None = None
     run_dir: Path | None = None
+    units: dict[str, int] = field(default_factory=dict)  # translation units: decoded, deduplicated, from memory
 
     def totals(self) -> dict[str, Any]:
         return {"records": self.records, "outputs": self.outputs, "failed": self.failed, "warnings": self.warnings,
                 "source_tokens": self.source_tokens, "output_tokens": self.output_tokens, "shards": self.shards,
-                "shards_resumed": self.resumed_shards}
+                "shards_resumed": self.resumed_shards,
+                **{("units" if key == "units" else f"units_{key}"): value for key, value in self.units.items()}}
 
 
 def shard_summary(out: ShardOutput) -> dict[str, Any]:
     """A committed shard's line in the completion log and the manifest."""
     return {"records": out.records, "outputs": out.outputs, "failed": len(out.failures), "warnings": out.warnings,
             "source_tokens": out.source_tokens, "output_tokens": out.output_tokens,
-            "seconds": round(out.seconds, 3), "worker": out.worker, "failures": out.failures}
+            "seconds": round(out.seconds, 3), "worker": out.worker, "units": out.units, "failures": out.failures}
 
 
 class CorpusProgress:
@@ -159,6 +161,8 @@ def run_corpus(job: CorpusJob, inputs: Sequence[Path], sink: ShardSink, options:
         result.warnings += entry.get("warnings", 0)
         result.source_tokens += entry.get("source_tokens", 0)
         result.output_tokens += entry.get("output_tokens", 0)
+        for key, value in entry.get("units", {}).items():
+            result.units[key] = result.units.get(key, 0) + value
     return result
 
 

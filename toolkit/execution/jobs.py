@@ -30,11 +30,14 @@ NOT_FINGERPRINTED = {
     "CorpusOptions.engine": "local and Ray runs give the same bytes (tested)",
     "CorpusOptions.ray_address": "where Ray runs, not what it computes",
     "CorpusOptions.actors": "how many Ray workers, not what they compute",
+    "EngineOptions.dedupe": "a deduplicated unit gets the record its first copy got (tested: same bytes)",
+    "EngineOptions.memory": "a translation-memory hit is the record the same model and settings gave (tested)",
+    "EngineOptions.memory_max_entries": "the memory's size bound, not what it holds",
 }
 
 
 def _engine_fingerprint(engine: EngineOptions) -> dict[str, Any]:
-    return engine.model_dump(exclude={"threads", "confidence"})
+    return engine.model_dump(exclude={"threads", "confidence", "dedupe", "memory", "memory_max_entries"})
 
 
 def model_identity(reference: str, revision: str | None = None) -> dict[str, Any]:
@@ -184,6 +187,9 @@ class TranslateTask:
     def describe(self) -> dict[str, Any]:
         return {"task": "translation", **self.router.describe()}
 
+    def unit_counts(self) -> dict[str, int]:
+        return self.router.counts.to_dict()
+
 
 @dataclass
 class SummarizeJob:
@@ -247,6 +253,10 @@ class SummarizeTask:
             outputs.append(DocumentOutput({"summary": translated.output}, details, result.source_tokens,
                                           result.output_tokens))
         return outputs
+
+    def unit_counts(self) -> dict[str, int]:
+        """The summaries' translation units (none without --summary-lang)."""
+        return self.router.counts.to_dict() if self.router is not None else {}
 
     def describe(self) -> dict[str, Any]:
         head = {"task": "summarization", **self.summarizer.describe()}
@@ -348,6 +358,10 @@ class PipelineTask:
                 done[doc.id] = DocumentOutput(fields, details, first.source_tokens,
                                               sum(stage.results[i].output_tokens for stage in result.stages))
         return [done[d.id] if d.id in done else router.skipped[d.id] for d in docs]
+
+    def unit_counts(self) -> dict[str, int]:
+        """The translation stage's units (the summaries' translation is not counted)."""
+        return self.router.counts.to_dict()
 
     def describe(self) -> dict[str, Any]:
         return {"task": "pipeline", "order": self.job.order, "translation": self.router.describe(),

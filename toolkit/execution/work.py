@@ -49,6 +49,7 @@ class CorpusTask(Protocol):
         ...
 
 
+
 class CorpusJob(Protocol):
     command: str  # translate | summarize | pipeline
 
@@ -78,10 +79,18 @@ class ShardOutput:
     seconds: float = 0.0
     description: dict[str, Any] | None = None
     worker: str = ""
+    units: dict[str, int] = field(default_factory=dict)  # translation units of this shard (decoded, …)
 
     @property
     def outputs(self) -> int:
         return len(self.lines)
+
+
+def _unit_counts(task: CorpusTask) -> dict[str, int]:
+    """A task's translation units so far (asked for, decoded, deduplicated, from the memory; #29).
+    ``unit_counts`` is optional: a task of one's own that translates nothing need not have it."""
+    counts: Callable[[], dict[str, int]] | None = getattr(task, "unit_counts", None)
+    return counts() if counts is not None else {}
 
 
 def _dumps(obj: Any) -> str:
@@ -99,6 +108,7 @@ class ShardProcessor:
 
     def process(self, spec: ShardSpec, on_progress: Callable[[int], None] | None = None) -> ShardOutput:
         start = time.perf_counter()
+        before = _unit_counts(self.task)
         out = ShardOutput(spec.index, spec.records, worker=self.worker)
         records = read_shard(spec)
         for chunk in chunked(records, CHUNK_DOCUMENTS):
@@ -107,6 +117,7 @@ class ShardProcessor:
                 on_progress(len(chunk))
         out.seconds = time.perf_counter() - start
         out.description = self.task.describe()
+        out.units = {k: v - before.get(k, 0) for k, v in _unit_counts(self.task).items()}
         return out
 
     def _process_chunk(self, chunk: list[CorpusRecord], out: ShardOutput) -> None:

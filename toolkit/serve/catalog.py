@@ -155,9 +155,11 @@ def _generate(model: Translator, units: list[str]) -> Decoded:
     planned sentences, from any number of requests): one (record, warnings) per unit."""
     from toolkit.tasks.translate import UnitResults
 
-    records, warnings = model.sentences.translate_sentences(units)
+    before = model.counts.decoded
+    records, warnings = model.generator.translate_sentences(units)  # through its memory (#29)
+    decoded = model.counts.decoded - before
     return Decoded(UnitResults(records, warnings).split(), sum(r.source_tokens for r in records),
-                   sum(r.output_tokens for r in records))
+                   sum(r.output_tokens for r in records), reused=len(units) - decoded, decoded=decoded)
 
 
 def build_catalog(settings: ServeSettings) -> Catalog:

@@ -8,7 +8,14 @@ from typing import Annotated, Any
 
 import typer
 
-from toolkit.cli.common import GlossaryOption, KeepOption, engine_choices, generation_choices
+from toolkit.cli.common import (
+    GlossaryOption,
+    KeepOption,
+    MemoryOption,
+    engine_choices,
+    generation_choices,
+    memory_choices,
+)
 from toolkit.limits import Backend, Device, bounds
 
 
@@ -39,6 +46,7 @@ def serve(
     beams: Annotated[int | None, typer.Option("--beams", **bounds("num_beams"), help="Beam size (default: the model's generation config).")] = None,
     glossary: GlossaryOption = None,
     keep: KeepOption = None,
+    tm: MemoryOption = None,
     graceful_timeout: Annotated[float, typer.Option("--graceful-timeout", min=0, help="Seconds to let requests in flight finish on SIGTERM (then they are answered 503).")] = 60.0,
     log_texts: Annotated[bool, typer.Option("--log-texts/--no-log-texts", help="Put request texts in the access log (off: only sizes).")] = False,
     max_request_sentences: Annotated[int, typer.Option("--max-request-sentences", min=1, help="Most sentences (documents for /summarize) one request may queue (413 beyond).")] = 1000,
@@ -72,8 +80,8 @@ def serve(
         settings = ServeSettings(
             host=host, port=port, translators=parse_translators(translator or []),
             summarizers=parse_summarizers(summarizer or []), registry=registry, allow_pivot=not no_pivot,
-            engine=engine_choices(device, backend, quantization, threads), generation=generation_choices(beams),
-            glossary=glossary, keep=list(keep or []),
+            engine=memory_choices(engine_choices(device, backend, quantization, threads), False, tm, None),
+            generation=generation_choices(beams), glossary=glossary, keep=list(keep or []),
             max_batch_size=max_batch_size, max_batch_tokens=max_batch_tokens,
             max_wait_ms=max_wait_ms, max_queue=max_queue, max_loaded_models=max_loaded_models, preload=preload,
             api_keys=api_keys, require_key=require_key, rate_limit=rate_limit, char_limit=char_limit,

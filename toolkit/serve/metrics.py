@@ -40,6 +40,10 @@ class Metrics:
         self.model_loaded = Gauge("toolkit_serve_model_loaded", "1 while this model is loaded", ["model"], registry=r)
         self.rejected = Counter("toolkit_serve_rejected", "Requests refused before any model ran, by reason",
                                 ["reason"], registry=r)
+        self.memory_hits = Counter("toolkit_serve_memory_hits", "Translation units served without decoding "
+                                   "(deduplicated or from the translation memory)", ["model"], registry=r)
+        self.memory_misses = Counter("toolkit_serve_memory_misses", "Translation units given to the model",
+                                     ["model"], registry=r)
         self._seen: set[str] = set()
 
     def record_batch(self, key: Any, served: Any, report: Any) -> None:
@@ -49,6 +53,9 @@ class Metrics:
         self.batch_wait.labels(label).observe(report.oldest_wait)
         self.tokens.labels(label, "source").inc(served.last_source_tokens)
         self.tokens.labels(label, "output").inc(served.last_output_tokens)
+        if served.last_reused or served.last_decoded:
+            self.memory_hits.labels(label).inc(served.last_reused)
+            self.memory_misses.labels(label).inc(served.last_decoded)
         if report.seconds > 0:
             self.tokens_per_second.labels(label).set(served.last_output_tokens / report.seconds)
 

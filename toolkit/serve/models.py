@@ -50,6 +50,8 @@ class Decoded:
     outputs: list[Any]
     source_tokens: int
     output_tokens: int
+    reused: int = 0  # translation units served without decoding (deduplicated or from the memory)
+    decoded: int = 0  # translation units given to the model
 
 
 class ServedModel:
@@ -61,11 +63,14 @@ class ServedModel:
         self._run = run
         self.last_source_tokens = 0
         self.last_output_tokens = 0
+        self.last_reused = 0
+        self.last_decoded = 0
 
     def __call__(self, payloads: list[Any]) -> list[Any]:
         decoded = self._run(self.model, payloads)
         self.last_source_tokens = decoded.source_tokens
         self.last_output_tokens = decoded.output_tokens
+        self.last_reused, self.last_decoded = decoded.reused, decoded.decoded
         return decoded.outputs
 
 

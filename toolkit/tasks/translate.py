@@ -30,7 +30,8 @@ from toolkit.errors import ModelError, RouteError, ToolkitError
 from toolkit.io.documents import Document, as_documents, chunked
 from toolkit.io.results import DocumentResult, SegmentRecord
 from toolkit.models.registry import Hop, Registry, Route, hop_for_model, load_registry, resolve_route
-from toolkit.options import EngineOptions, GenerationOptions, LanguageCodes, split_options
+from toolkit.options import EngineOptions, GenerationOptions, LanguageCodes, build, split_options
+from toolkit.tasks.memory import UnitCounts, compose, counts_of
 from toolkit.text.glossary import Glossary
 from toolkit.text.protect import Piece, forbidden_strings, pieces
 from toolkit.text.protect import restore as restore_pieces
@@ -162,6 +163,9 @@ def restore(planned: Plan, generated: UnitResults, seconds: float = 0.0) -> list
         if cleaned:
             raw_warnings.append((index, (f"{cleaned} model output(s) held a line break, a table pipe or a copy "
                                          "of a protected span: removed or escaped")))
+    # In sentence order (stable: a sentence's own messages keep theirs), whatever order the
+    # generate step found them in: deduplicated and memory-served units give the same warnings.
+    raw_warnings.sort(key=lambda warning: warning[0])
     total_tokens = sum(r.source_tokens for r in records) or 1
     results = []
     offset = 0
@@ -295,9 +299,13 @@ class Translator:
         >>> tr.translate(["Bonjour le monde."])
     """
 
-    def __init__(self, sentences: SentenceTranslator, glossary: Glossary | None = None) -> None:
+    def __init__(self, sentences: SentenceTranslator, glossary: Glossary | None = None,
+                 generator: SentenceTranslator | None = None) -> None:
         self.sentences = sentences
         self.glossary = glossary
+        # What the generate step calls: ``sentences`` itself, or it behind deduplication and a
+        # translation memory (toolkit.tasks.memory; from_pretrained sets it from EngineOptions).
+        self.generator = generator if generator is not None else sentences
 
     @classmethod
     def from_engine(cls, engine: Engine, source_lang: str, target_lang: str, hop: Hop | None = None,
@@ -315,11 +323,12 @@ class Translator:
         codes = LanguageCodes(source_prefix=hop.source_prefix, src_code=hop.src_code,
                               tgt_code=hop.tgt_code) if hop else None
         loaded = load_engine(reference, "translation", engine_options, generation_options, codes)
-        return cls.from_engine(loaded, source_lang, target_lang, hop, glossary)
+        sentences = EngineTranslator(loaded, source_lang, target_lang, hop)
+        return cls(sentences, glossary, with_memory(sentences, engine_options))
 
     def with_glossary(self, glossary: Glossary | None) -> Translator:
         """The same model with other glossary terms (nothing is loaded again)."""
-        return Translator(self.sentences, glossary)
+        return Translator(self.sentences, glossary, self.generator)
 
     @property
     def source_lang(self) -> str:
@@ -341,6 +350,11 @@ class Translator:
         if not isinstance(self.sentences, EngineTranslator):
             raise AttributeError(f"{type(self.sentences).__name__} has no single hop")
         return self.sentences.hop
+
+    @property
+    def counts(self) -> UnitCounts:
+        """How this translator's units were served so far: decoded, deduplicated, from the memory."""
+        return counts_of(self.generator) or UnitCounts()
 
     def describe(self) -> dict[str, Any]:
         """The manifest's account of the model(s) and the settings actually used."""
@@ -378,7 +392,7 @@ class Translator:
         time apportioned by its share of the source tokens (exact for a single document)."""
         start = time.perf_counter()
         planned = self.plan(docs)
-        records, warnings = self.sentences.translate_sentences(planned.texts, on_batch)
+        records, warnings = self.generator.translate_sentences(planned.texts, on_batch)
         return restore(planned, UnitResults(records, warnings), time.perf_counter() - start)
 
     def count_sentences(self, doc: Document) -> int:
@@ -411,9 +425,18 @@ def load_translator(model: str | None, src: str, tgt: str, registry: Registry | 
         return Translator.from_pretrained(model, src, tgt, hop=hop_for_model(model, src, tgt, registry),
                                           engine=engine, generation=generation, glossary=glossary)
     route = resolve_route(src, tgt, registry, allow_pivot, pinned)
-    hops = [Translator.from_pretrained(None, hop.src, hop.tgt, hop=hop, engine=engine, generation=generation).sentences
+    engine = engine or EngineOptions()
+    # Deduplication and the memory wrap the whole route once, not each hop.
+    bare = build(EngineOptions, {**engine.given(), "dedupe": False, "memory": None, "memory_max_entries": None})
+    hops = [Translator.from_pretrained(None, hop.src, hop.tgt, hop=hop, engine=bare, generation=generation).sentences
             for hop in route.hops]
-    return Translator(hops[0] if len(hops) == 1 else PivotTranslator(hops, route), glossary)
+    sentences = hops[0] if len(hops) == 1 else PivotTranslator(hops, route)
+    return Translator(sentences, glossary, with_memory(sentences, engine))
+
+
+def with_memory(sentences: SentenceTranslator, engine: EngineOptions) -> SentenceTranslator:
+    """``sentences`` with the deduplication and translation memory ``engine`` asks for."""
+    return compose(sentences, engine.dedupe, engine.memory, engine.memory_max_entries)
 
 
 OUTPUT_CHECK_CONFIDENCE = 0.5
@@ -529,6 +552,14 @@ class DocumentTranslator:
     def loaded(self) -> dict[str, Translator]:
         """Every translator loaded so far (a corpus loads them as languages appear), by source language."""
         return {lang: t for lang, t in sorted(self._loaded.items()) if isinstance(t, Translator)}
+
+    @property
+    def counts(self) -> UnitCounts:
+        """Units of every loaded translator: asked for, decoded, deduplicated, from the memory."""
+        total = UnitCounts()
+        for translator in self.loaded.values():
+            total.add(translator.counts)
+        return total
 
     @property
     def source_lang(self) -> str:
