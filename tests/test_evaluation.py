@@ -261,6 +261,9 @@ def test_cli_errors(tmp_path: Path) -> None:
     assert "has 12 segments but" in evaluate_error("--hyp", str(tmp_path / "short.jsonl"), "--ref", ref)
     line = evaluate_error("--hyp", str(tmp_path / "latin.txt"), "--ref", str(tmp_path / "two.txt"))
     assert "not valid utf-8" in line and "evaluate reads UTF-8" in line and "--encoding" not in line
+    (tmp_path / "utf16.txt").write_bytes("a\nb\n".encode("utf-16-le"))  # no byte-order mark: looks binary
+    line = evaluate_error("--hyp", str(tmp_path / "utf16.txt"), "--ref", str(tmp_path / "two.txt"))
+    assert "binary" in line and "evaluate reads UTF-8" in line and "--encoding" not in line
     assert "metric 'BLEU' is given twice" in evaluate_error("--hyp", ref, "--ref", ref, "--metrics", "bleu,chrf,BLEU")
     assert "no metric given" in evaluate_error("--hyp", ref, "--ref", ref, "--metrics", " , ")
     shifted = [{**r, "segment": 70} if i == 2 else r for i, r in enumerate(rows)]

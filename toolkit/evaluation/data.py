@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import InputError
-from toolkit.io.documents import ENCODING_HINT, jsonl_records, read_text_file
+from toolkit.io.documents import BINARY_HINT, ENCODING_HINT, jsonl_records, read_text_file
 
 HYPOTHESIS_FIELDS = ("hypothesis", "translation", "summary", "output", "text", "reference")
 Key = tuple[str, int]
@@ -225,8 +225,10 @@ def load_segments(path: str, role: str = "hyp", task: str | None = None) -> Segm
     try:
         return _load_segments(path, role, task)
     except InputError as exc:
-        # The readers' hint names --encoding, which evaluate does not have: it reads UTF-8 only.
+        # The readers' hints name --encoding, which evaluate (and review) lack: they read UTF-8 only.
         message = str(exc).replace(ENCODING_HINT, "evaluate reads UTF-8: convert the file")
+        message = message.replace(BINARY_HINT, "evaluate reads UTF-8 (a byte-order mark also tells UTF-16/32): "
+                                               "convert the file")
         raise InputError(message) from None
 
 

@@ -68,13 +68,13 @@ def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
-# The end of a decoding error; commands without --encoding (evaluate) replace it.
+# The ends of decoding errors; commands without --encoding (evaluate, review) replace them.
 ENCODING_HINT = "convert the file or pass --encoding"
+BINARY_HINT = "for UTF-16/32 text without a byte-order mark pass --encoding utf-16-le (or -be, utf-32-le, ...)"
 
 
 def _binary(origin: str) -> InputError:
-    return InputError(f"{origin}: looks like a binary file (NUL bytes found), expected text; for UTF-16/32 text "
-                      "without a byte-order mark pass --encoding utf-16-le (or -be, utf-32-le, ...)")
+    return InputError(f"{origin}: looks like a binary file (NUL bytes found), expected text; {BINARY_HINT}")
 
 
 def decode_bytes(data: bytes, origin: str, encoding: str = "utf-8") -> tuple[str, str]:
