@@ -26,7 +26,7 @@ def serve(
     summarizer: Annotated[list[str] | None, typer.Option("--summarizer", help="[LANG=]MODEL, MODEL a hub id, folder, lead-N or textrank[-N] (repeatable); default: the cached default summarisers.")] = None,
     registry: Annotated[Path | None, typer.Option("--registry", help="Model registry (default: the packaged registry, toolkit/data/models.yaml).")] = None,
     no_pivot: Annotated[bool, typer.Option("--no-pivot/--pivot", help="Refuse two-hop routes through English.")] = False,
-    api_keys: Annotated[Path | None, typer.Option("--api-keys", help="File of API keys: KEY [REQUESTS_PER_MINUTE] per line.")] = None,
+    api_keys: Annotated[Path | None, typer.Option("--api-keys", help="File of API keys: KEY [REQUESTS_PER_MINUTE] \\[file-bytes=N] \\[file-chars=N] per line.")] = None,
     require_key: Annotated[bool, typer.Option("--require-key/--no-require-key", help="Refuse requests without a valid key (403).")] = False,
     rate_limit: Annotated[int, typer.Option("--rate-limit", min=0, help="Requests per minute per key or client address (0: no limit).")] = 0,
     char_limit: Annotated[int, typer.Option("--char-limit", min=0, help="Characters per request, all texts together (0: no limit).")] = 20_000,
