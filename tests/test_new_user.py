@@ -33,7 +33,7 @@ def run(*args: str):
 FLAGS = {
     "translate": "--model --src --tgt --no-pivot --registry --out --format --beams --max-new-tokens --batch-size "
                  "--device --backend --quantization --dtype --threads --revision --encoding --overwrite --json --quiet "
-                 "--glossary --keep --shard-size --resume --engine --ray-address --actors",
+                 "--glossary --keep --shard-size --resume --engine --ray-address --actors --no-dedupe --tm --tm-max-entries",
     "summarize": "--model --lang --summary-lang --min-length --max-length --beams --length-penalty --no-repeat-ngram "
                  "--out --format --batch-size --device --backend --quantization --dtype --threads --revision "
                  "--encoding --overwrite --json --quiet --shard-size --resume --engine --ray-address --actors",
