@@ -40,6 +40,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from serve_load import build_model, free_port  # noqa: E402  (the load benchmark's, not copies)
 
 HOST = "127.0.0.1"  # never anything but loopback
 PER_HELPER = 5000
@@ -82,25 +85,6 @@ def raise_fd_limit() -> tuple[int, int]:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return soft, hard
-
-
-def build_model(folder: Path, tiny: bool) -> Path:
-    from toolkit.models.random import build_marian
-
-    texts = [p.read_text(encoding="utf-8") for p in sorted((REPO / "seeds").glob("*.txt"))]
-    path = folder / ("tiny-marian" if tiny else "opus-mt-like-marian")
-    if (path / "config.json").is_file():
-        return path
-    if tiny:
-        return build_marian(path, texts)
-    return build_marian(path, texts, d_model=512, layers=6, heads=8, ffn=2048, vocab_size=2000,
-                        pad_vocab_to=59514, max_length=40, num_beams=4)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
 
 
 class Server:
