@@ -18,7 +18,7 @@ from toolkit.io.formats import format_for, read_structured
 from toolkit.io.formats.base import FormatError, Segment
 from toolkit.io.results import DocumentResult, SegmentRecord
 from toolkit.options import DocumentOptions
-from toolkit.tasks.documents import restyle, translate_file
+from toolkit.tasks.documents import dropped_formatting, restyle, translate_file
 
 FRENCH = ["Le président a parlé hier soir.", "Les journalistes ont posé des questions.", "Merci beaucoup.",
           "La ville de Paris prépare les jeux.", "Il pleut depuis trois jours."]
@@ -64,6 +64,48 @@ def test_runs_not_found_share_the_sentence_in_order_at_word_boundaries() -> None
     assert [s.style for s in styled] == ["a", "b", "c"][: len(styled)]
     for left, right in zip(styled, styled[1:]):  # cuts only between words
         assert left.text.endswith(" ") or right.text.startswith(" ")
+
+
+def test_formatting_a_short_translation_cannot_carry_is_named() -> None:
+    segments = [Segment("Le ", ""), Segment("président", "bold"), Segment(" a parlé.", "italic")]
+    styled, _ = restyle(segments, _result("Le président a parlé.", "Oh"))  # two characters, three styles
+    assert "".join(s.text for s in styled) == "Oh"
+    lost = dropped_formatting(segments, styled)
+    assert len(lost) == 1 and lost[0] in ("Le", "président", "a parlé.")
+    full, _ = restyle(segments, _result("Le président a parlé.", "The president spoke."))
+    assert dropped_formatting(segments, full) == []
+
+
+def test_docx_run_formatting_dropped_by_a_short_output_is_a_warning_in_manifest_and_stderr(
+        tiny_marian: Path, tmp_path: Path) -> None:
+    """Two generated tokens cannot carry the styles of "Hier, **le président** a parlé devant
+    *les journalistes*": a paragraph is named exactly when its written runs lost a formatting."""
+    import json
+
+    import docx
+    from typer.testing import CliRunner
+
+    from toolkit.cli import app
+
+    source = tmp_path / "journal.docx"
+    source.write_bytes(_docx())
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["translate", str(source), "-m", str(tiny_marian), "--backend", "torch",
+                                      "--out", str(out), "--max-new-tokens", "2"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    (entry,) = manifest["documents"]
+    named = {w.split(": ")[1] for w in entry["warnings"] if "too short to carry all its formatting" in w}
+    before, after = docx.Document(str(source)), docx.Document(str(out / "journal.docx"))
+    lost = set()
+    for number, (pa, pb) in enumerate(zip(before.paragraphs, after.paragraphs), start=1):
+        def formats(p):
+            return {(bool(r.bold), bool(r.italic)) for r in p.runs if r.text.strip()}
+        if formats(pb) and formats(pa) - formats(pb):
+            lost.add(f"word/document.xml paragraph {number}")
+    assert lost and named == lost
+    stderr = " ".join(result.stderr.split())
+    assert all(f"{place}: the translation is too short to carry all its formatting" in stderr for place in lost)
 
 
 # --- subtitles -------------------------------------------------------------------------------
