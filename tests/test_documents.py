@@ -864,3 +864,24 @@ def test_markdown_files_are_markdown_in_folders_too(tmp_path: Path) -> None:
     found = read_inputs([str(tmp_path)])
     assert [(d.id, d.format) for d in found] == [("notes", "md"), ("other", "txt")]
     assert [d.format for d in read_inputs([str(tmp_path / "notes.markdown")])] == ["md"]
+
+
+def test_reopen_wrappers_keeps_shared_wrappers_open_and_copies_no_source_text() -> None:
+    """One helper (toolkit.io.formats.base) for the ODF and OOXML writers: consecutive pieces of
+    one link stay in one link; a shell carries the wrapper's attributes, not its text or tail."""
+    from lxml import etree
+
+    from toolkit.io.formats.base import reopen_wrappers
+
+    source = etree.fromstring('<p><a href="x"><b>old</b>tail of b</a>tail of a<i>other</i></p>')
+    link, bold, other = source[0], source[0][0], source[1]
+    paragraph = etree.Element("p")
+    stack: list[tuple[object, object]] = []
+    for chain, text in (([link], "one "), ([link, bold], "two "), ([link], "three "), ([other], "four"), ([], "!")):
+        reopen_wrappers(stack, chain, paragraph.append)
+        node = stack[-1][1] if stack else paragraph
+        if len(node):
+            node[-1].tail = (node[-1].tail or "") + text
+        else:
+            node.text = (node.text or "") + text
+    assert etree.tostring(paragraph).decode() == '<p><a href="x">one <b>two </b>three </a><i>four</i>!</p>'

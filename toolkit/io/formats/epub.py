@@ -10,9 +10,7 @@ the metadata (title, description) and the EPUB 2 toc.ncx labels.
 
 from __future__ import annotations
 
-import io
 import re
-import zipfile
 from collections.abc import Sequence
 from posixpath import dirname, join, normpath
 from typing import Any
@@ -28,6 +26,7 @@ from toolkit.io.formats.base import (
     open_zip,
     parse_xml,
     read_member,
+    rewrite_zip,
 )
 from toolkit.options import DocumentOptions
 
@@ -85,9 +84,4 @@ class Epub:
         state: Any = doc.state
         data, paths = state
         replaced = {path: "".join(s.text for s in segments).encode("utf-8") for path, segments in zip(paths, translated)}
-        source = zipfile.ZipFile(io.BytesIO(data))
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w") as target:
-            for info in source.infolist():
-                target.writestr(info, replaced.get(info.filename, source.read(info)))
-        return buffer.getvalue()
+        return rewrite_zip(data, replaced)

@@ -12,14 +12,12 @@ content in document order; odfpy builds the test files.
 
 from __future__ import annotations
 
-import copy
-import io
 import re
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from toolkit.io.formats import base
 from toolkit.io.formats.base import Block, Format, FormatError, Segment, Structured, open_zip, parse_xml, read_member
 from toolkit.options import DocumentOptions
 
@@ -160,16 +158,8 @@ class _Odf:
         data, trees, paragraphs, chains = doc.state
         for place in paragraphs:
             self._rebuild(place, translated, chains)
-        source = zipfile.ZipFile(io.BytesIO(data))
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w") as target:
-            for info in source.infolist():
-                if info.filename in {place.part for place in paragraphs}:  # other parts: as they were
-                    body = etree.tostring(trees[info.filename].getroottree(), xml_declaration=True, encoding="UTF-8")
-                else:
-                    body = source.read(info)
-                target.writestr(info, body)
-        return buffer.getvalue()
+        return base.rewrite_zip(data, {part: etree.tostring(trees[part].getroottree(), xml_declaration=True, encoding="UTF-8")
+                                  for part in {place.part for place in paragraphs}})  # other parts: as they were
 
     def _rebuild(self, place: _Paragraph, translated: Sequence[list[Segment]], chains: dict[str, list[Any]]) -> None:
         from lxml import etree
@@ -206,17 +196,7 @@ class _Odf:
                     _append_text(node, piece)
 
         for kind, payload, chain in entries:
-            keep = 0
-            while keep < len(stack) and keep < len(chain) and stack[keep][0] is chain[keep]:
-                keep += 1
-            del stack[keep:]
-            for wrapper in chain[keep:]:
-                shell = copy.copy(wrapper)
-                for child in list(shell):
-                    shell.remove(child)
-                shell.text = shell.tail = None
-                top().append(shell)
-                stack.append((wrapper, shell))
+            base.reopen_wrappers(stack, chain, paragraph.append)
             if kind == "text":
                 add_text(payload)
             else:
