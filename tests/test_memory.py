@@ -237,7 +237,7 @@ def test_memory_wraps_by_composition(tiny_marian: Path, tmp_path: Path) -> None:
 def test_server_serves_repeats_from_the_memory_and_counts_them(tiny_marian: Path, tmp_path: Path) -> None:
     pytest.importorskip("fastapi")
     httpx = pytest.importorskip("httpx")
-    from test_serve import running
+    from serve_helpers import running
 
     from toolkit.serve.settings import ServeSettings
 
