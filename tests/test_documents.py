@@ -222,6 +222,21 @@ def test_po_round_trip_keeps_every_msgid(messages: list[tuple[str, str]]) -> Non
     assert all(e.msgstr == e.msgid and "fuzzy" in e.flags for e in out)
 
 
+def test_po_in_the_charset_its_header_declares_is_read_and_written_as_utf8(translator) -> None:
+    """gettext allows any charset: an ISO-8859-1 catalogue was refused as "not valid UTF-8"; it is
+    read in its declared charset and written in UTF-8, with a header that says so."""
+    source = ('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=ISO-8859-1\\n"\n\n'
+              'msgid "Café crème à Noël."\nmsgstr ""\n').encode("latin-1")
+    out, report = translate_file(source, translator, name="latin.po")
+    text = out.decode("utf-8")
+    assert 'msgid "Café crème à Noël."' in text and "charset=UTF-8" in text and "ISO-8859-1" not in text
+    assert report.translated == 1 and report.structure_kept
+    with pytest.raises(FormatError, match="charset=NOPE, which is not a known encoding"):
+        read_structured(format_for("x.po"), source.replace(b"ISO-8859-1", b"NOPE"), "x.po")
+    with pytest.raises(FormatError, match="not valid UTF-8"):  # no declared charset: as before
+        read_structured(format_for("x.po"), 'msgid "Café"\nmsgstr ""\n'.encode("latin-1"), "x.po")
+
+
 # --- Word ------------------------------------------------------------------------------------
 
 def _png() -> bytes:
