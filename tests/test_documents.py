@@ -503,6 +503,27 @@ def test_epub_chapters_and_navigation_through_the_html_path_everything_else_byte
     assert chapter.find(f".//{xhtml}img").get("src") == "../img/a.png"
 
 
+def test_epub_hrefs_are_urls_a_chapter_name_with_a_space_is_found(translator) -> None:
+    """The package's href "text/Chapitre%201.xhtml" names the member "text/Chapitre 1.xhtml": the
+    book was refused ("the package lists … which the container lacks")."""
+    from toolkit.io.formats.base import rewrite_zip
+
+    source = _epub()
+    members = _members(source)
+    opf = members["OEBPS/content.opf"].replace(b'href="text/ch1.xhtml"', b'href="text/Chapitre%201.xhtml#debut"')
+    renamed = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(rewrite_zip(source, {"OEBPS/content.opf": opf})), "r") as old, \
+            zipfile.ZipFile(renamed, "w") as new:
+        for info in old.infolist():
+            data = old.read(info)
+            if info.filename == "OEBPS/text/ch1.xhtml":
+                info.filename = "OEBPS/text/Chapitre 1.xhtml"
+            new.writestr(info, data)
+    out, report = translate_file(renamed.getvalue(), translator, name="livre.epub")
+    assert report.structure_kept and report.counts_after["chapters"] == 2
+    assert _members(out)["OEBPS/text/Chapitre 1.xhtml"] != members["OEBPS/text/ch1.xhtml"]
+
+
 # --- OpenDocument ----------------------------------------------------------------------------
 
 def _odt() -> bytes:
@@ -560,6 +581,21 @@ def test_odt_keeps_headings_spans_links_footnotes_and_tables(translator) -> None
     (note,) = root.iter(f"{{{text}}}note")
     assert note.getparent().tag == f"{{{text}}}p" and note.find(f"{{{text}}}note-citation").text == "1"
     assert "".join(note.find(f"{{{text}}}note-body").itertext()).strip()
+
+
+@pytest.mark.parametrize("count", ["999999999", "-3", "x"])
+def test_odt_space_counts_are_bounded_and_a_bad_one_is_one_line(count: str) -> None:
+    """<text:s text:c="999999999"/> asked for a gigabyte of spaces from a file of a few bytes."""
+    from toolkit.io.formats.base import rewrite_zip
+
+    source = _odt()
+    content = _members(source)["content.xml"]
+    start = content.index(b"<text:p")
+    inside = content.index(b">", start) + 1
+    bad = rewrite_zip(source, {"content.xml": content[:inside] + f'<text:s text:c="{count}"/>'.encode()
+                               + content[inside:]})
+    with pytest.raises(FormatError, match=r"^x\.odt: content\.xml paragraph \d+: a text:s element with text:c="):
+        read_structured(format_for("x.odt"), bad, "x.odt")
 
 
 def test_odp_keeps_pages_frames_and_notes(translator) -> None:

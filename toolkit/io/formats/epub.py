@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from posixpath import dirname, join, normpath
+from urllib.parse import unquote
 from typing import Any
 
 from toolkit.io.formats.base import (
@@ -59,7 +60,8 @@ class Epub:
         chapters = []
         for item_id, item in items.items():
             if item.get("media-type") == "application/xhtml+xml":
-                path = normpath(join(base, item.get("href", "")))
+                # An href is a URL: "Chapitre%201.xhtml" names the member "Chapitre 1.xhtml".
+                path = normpath(join(base, unquote(item.get("href", "").split("#", 1)[0])))
                 if path not in names:
                     raise FormatError(f"{origin}: the package lists {path}, which the container lacks")
                 chapters.append((spine.index(item_id) if item_id in spine else len(spine), path))

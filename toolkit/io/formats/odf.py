@@ -48,7 +48,7 @@ def _walk(node: Any, chain: list[Any], items: list[tuple[str, Any, list[Any]]]) 
         elif tag in _WRAPPERS:
             _walk(child, [*chain, child], items)
         elif tag == f"{{{TEXT}}}s":
-            items.append(("text", " " * int(child.get(f"{{{TEXT}}}c", "1")), chain))
+            items.append(("text", " " * _space_count(child.get(f"{{{TEXT}}}c", "1")), chain))
         elif tag == f"{{{TEXT}}}tab":
             items.append(("text", "\t", chain))
         elif tag == f"{{{TEXT}}}line-break":
@@ -59,6 +59,18 @@ def _walk(node: Any, chain: list[Any], items: list[tuple[str, Any, list[Any]]]) 
             items.append(("element", child, chain))
         if child.tail:
             items.append(("text", child.tail, chain))
+
+
+# A text:s stands for this many spaces at most: its count is an attribute, so a file of a few
+# bytes could otherwise ask for gigabytes of spaces, past the zip container's limits.
+MAX_SPACES = 10_000
+
+
+def _space_count(value: str) -> int:
+    if not value.strip().isdigit() or not 1 <= int(value) <= MAX_SPACES:
+        raise FormatError(f"a text:s element with text:c={value[:20]!r}: expected a count of spaces from 1 to "
+                          f"{MAX_SPACES}")
+    return int(value)
 
 
 def _stretches(items: list[tuple[str, Any, list[Any]]]) -> list[list[tuple[str, Any, list[Any]]]]:
@@ -104,7 +116,10 @@ class _Odf:
             trees[part] = root
             for number, element in enumerate(e for e in root.iter(*_PARAGRAPHS) if self._wanted(part, e)):
                 items: list[tuple[str, Any, list[Any]]] = []
-                _walk(element, [], items)
+                try:
+                    _walk(element, [], items)
+                except FormatError as exc:
+                    raise FormatError(f"{origin}: {part} paragraph {number + 1}: {exc}") from None
                 place = _Paragraph(part, element, items, {})
                 for index, stretch in enumerate(_stretches(items)):
                     if not any(str(text).strip() for _, text, _ in stretch):
