@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from posixpath import dirname, join, normpath
-from urllib.parse import unquote
 from typing import Any
+from urllib.parse import unquote
 
 from toolkit.io.formats.base import (
     Block,
