@@ -305,3 +305,21 @@ def test_a_large_file_shares_the_batcher_and_a_disconnect_drops_its_work(tiny_ma
         time.sleep(0.5)
         assert metric(session.get("/metrics").text, 'toolkit_serve_batch_size_sum{model="translation:fr-en"}') \
             == decoded  # nothing more of the abandoned file is decoded
+
+
+def test_a_failed_store_leaves_no_partial_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A write that fails half-way (a full disk) left its partial file in the private folder,
+    which shutdown then could not remove."""
+    from toolkit.serve import files
+
+    store = files.FileStore(ttl=60, max_files=4, parent=tmp_path)
+
+    def full(fd: int, mode: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(files.os, "fchmod", full)
+    with pytest.raises(OSError, match="No space left"):
+        store.put(b"data", ".srt", "talk.srt", None)
+    assert list(store.root.iterdir()) == [] and len(store) == 0
+    store.close()
+    assert not store.root.exists()
