@@ -14,6 +14,7 @@ from collections import Counter
 from decimal import Decimal, InvalidOperation
 
 from toolkit.quality.context import Context
+from toolkit.quality.language import written_in
 from toolkit.quality.types import Flag, Languages, Skipped
 
 # Languages writing a decimal comma (and grouping thousands with spaces or dots).
@@ -161,8 +162,10 @@ def _show(keys: frozenset[str]) -> str:
 
 
 def numbers(source: str, output: str, langs: Languages, context: Context) -> Flag | Skipped | None:
-    """Source numbers missing or changed in the output, or output numbers the source lacks."""
-    lost, added = missing(source, output, langs.source, langs.target)
+    """Source numbers missing or changed in the output, or output numbers the source lacks. Each
+    side is read with the conventions of the language it is written in: an output left in the
+    source language (``7,4`` copied) is read as that language, not as the target."""
+    lost, added = missing(source, output, langs.source, written_in(source, output, langs, context))
     if lost and added:
         return Flag("numbers", f"changed: {', '.join(lost)} → {', '.join(added)}")
     if lost:
