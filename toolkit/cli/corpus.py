@@ -12,7 +12,6 @@ from toolkit.cli.output import EXIT_BROKEN_PIPE, EXIT_PARTIAL, print_json, set_i
 from toolkit.errors import InputError, ToolkitError
 from toolkit.runtime import Terminated
 
-
 ShardSizeOption = Annotated[int, typer.Option("--shard-size", min=1, max=10_000_000, help="JSONL inputs: records per output shard (part-00000.jsonl, …); part of what --resume checks.")]
 ResumeOption = Annotated[bool, typer.Option("--resume/--no-resume", help="JSONL inputs: continue an interrupted run in --out (same command and inputs); committed shards are kept.")]
 # Help is Rich markup: a backslash keeps `[ray]` from being read as a style tag (and dropped).

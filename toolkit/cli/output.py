@@ -25,7 +25,6 @@ from toolkit.runtime import (
 )
 
 
-
 class _StderrConsole(Console):
     def on_broken_pipe(self) -> None:
         # rich's own handler exits 1 (an unexpected failure, by the exit codes below) and leaves
