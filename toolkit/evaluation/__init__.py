@@ -76,7 +76,9 @@ def _evaluate(hypotheses: Sequence[str], references: Sequence[Sequence[str]], me
     if sources is not None and len(sources) != len(hypotheses):
         raise ToolkitError(f"{len(sources)} sources but {len(hypotheses)} hypotheses")
     lang = check_language(options.lang or "en")
-    context = MetricContext(lang, options.stem, options.lsum_split, options.neural, sources)
+    source_lang = check_language(options.src_lang, "--src-lang") if options.src_lang else None
+    context = MetricContext(lang, options.stem, options.lsum_split, options.neural, sources, source_lang,
+                            options.glossary)
     objects = build_metrics(metrics if metrics is not None else default_metrics(task), context)
     keys = list(keys) if keys is not None else [("", i) for i in range(len(hypotheses))]
     result = EvaluationResult(task, lang, len(hypotheses), len({d for d, _ in keys}),

@@ -161,11 +161,31 @@ def _show(keys: frozenset[str]) -> str:
     return key
 
 
+def compared(source: str, output: str, langs: Languages, context: Context) -> tuple[list[str], list[str]]:
+    """``missing`` with each side read in the language it is written in: the output in the target
+    language, unless it does not match so and is written in the source language (left
+    untranslated: ``7,4`` copied is 7.4, not 7 and 4)."""
+    lost, added = missing(source, output, langs.source, langs.target)
+    if lost or added:
+        lang = written_in(source, output, langs, context)
+        if lang != langs.target:
+            lost, added = missing(source, output, langs.source, lang)
+    return lost, added
+
+
+def carried(source: str, output: str, langs: Languages, context: Context) -> tuple[int, int]:
+    """(source mentions found in the output, source mentions): what the ``numbers`` metric counts."""
+    wanted = len(mentions(source, langs.source))
+    if not wanted:
+        return 0, 0
+    lost, _ = compared(source, output, langs, context)
+    return wanted - len(lost), wanted
+
+
 def numbers(source: str, output: str, langs: Languages, context: Context) -> Flag | Skipped | None:
     """Source numbers missing or changed in the output, or output numbers the source lacks. Each
-    side is read with the conventions of the language it is written in: an output left in the
-    source language (``7,4`` copied) is read as that language, not as the target."""
-    lost, added = missing(source, output, langs.source, written_in(source, output, langs, context))
+    side is read with the conventions of the language it is written in (``compared``)."""
+    lost, added = compared(source, output, langs, context)
     if lost and added:
         return Flag("numbers", f"changed: {', '.join(lost)} → {', '.join(added)}")
     if lost:
