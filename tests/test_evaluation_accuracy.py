@@ -112,3 +112,28 @@ def test_the_cli_takes_sources_languages_and_terms(tmp_path: Path) -> None:
     again = runner.invoke(app, ["evaluate", "--hyp", str(hyp), "--ref", str(ref), "--src", str(src),
                                 "--metrics", "numbers", "--bootstrap", "50", "--json"])
     assert json.loads(again.stdout)["scores"][0]["score"] == out["scores"][0]["score"]
+
+
+def test_numbers_and_terms_need_no_references(tmp_path: Path) -> None:
+    hyp, src, base = (tmp_path / f"{n}.txt" for n in ("hyp", "src", "base"))
+    for path, lines in ((hyp, BAD), (src, SOURCES), (base, GOOD)):
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["evaluate", "--hyp", str(hyp), "--src", str(src), "--src-lang", "fr",
+                                 "--metrics", "numbers,terms", "--baseline", str(base), "--bootstrap", "100", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert [round(s["score"], 2) for s in out["scores"]] == [66.67, 0.0] and out["ref"] == []  # the URL is lost
+    assert "segments" not in out  # segment-level chrF needs references
+    assert out["baseline"]["comparison"][0]["baseline"] == 100.0
+    # A JSONL of translations holding its sources needs neither --ref nor --src.
+    jsonl = tmp_path / "hyp.jsonl"
+    jsonl.write_text("".join(json.dumps({"doc_id": "d", "segment": i, "source": s, "translation": h}) + "\n"
+                             for i, (s, h) in enumerate(zip(SOURCES, BAD))), encoding="utf-8")
+    alone = runner.invoke(app, ["evaluate", "--hyp", str(jsonl), "--src-lang", "fr", "--metrics", "numbers",
+                                "--bootstrap", "50", "--json"])
+    assert alone.exit_code == 0, alone.output
+    assert round(json.loads(alone.stdout)["scores"][0]["score"], 2) == 66.67
+    for metrics in ("bleu,numbers", None):
+        args = ["evaluate", "--hyp", str(hyp), "--src", str(src)] + (["--metrics", metrics] if metrics else [])
+        refused = runner.invoke(app, args)
+        assert refused.exit_code == 2 and "--ref is required" in refused.stderr

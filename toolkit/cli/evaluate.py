@@ -27,7 +27,7 @@ from toolkit.errors import ToolkitError
 @app.command()
 def evaluate(
     hyp: Annotated[str, typer.Option("--hyp", help="Run folder of translate/summarize/pipeline, JSONL, or text (one segment per line).")],
-    ref: Annotated[list[str], typer.Option("--ref", help="References: JSONL (reference / references) or text; repeat for several references.")],
+    ref: Annotated[list[str] | None, typer.Option("--ref", help="References: JSONL (reference / references) or text; repeat for several references. Not needed for numbers and terms alone.")] = None,
     src: Annotated[str | None, typer.Option("--src", help="Source texts, for COMET, numbers and terms: text (one segment per line), JSONL (source), or a translate run folder (default: the sources in --hyp's run folder or JSONL, else in --ref's JSONL).")] = None,
     task: Annotated[str | None, typer.Option("--task", help="translation or summarization (default: from the run's manifest).")] = None,
     metrics: Annotated[str | None, typer.Option("--metrics", help="Comma-separated: bleu,chrf,ter,rouge (or rouge1,rouge2,rougeL,rougeLsum), bertscore, comet, and the reference-free numbers and terms (they read the sources).")] = None,
@@ -62,7 +62,8 @@ def evaluate(
         if names == []:
             raise ToolkitError("--metrics: no metric given (e.g. --metrics bleu,chrf)")
         terms = load_glossary(glossary, keep or [])
-        inputs = [Path(p) for p in [hyp, *ref, baseline, src, glossary] if p]
+        refs = ref or []
+        inputs = [Path(p) for p in [hyp, *refs, baseline, src, glossary] if p]
         run = RunFolder(out, overwrite=overwrite, inputs=inputs) if out is not None else None
         with run if run is not None else nullcontext():
             from toolkit.evaluation.options import EvaluationOptions, NeuralOptions
@@ -70,7 +71,7 @@ def evaluate(
             neural = NeuralOptions(comet_model, bertscore_model, bertscore_layers, device)
             options = EvaluationOptions(task, lang, stem.value, lsum_split.value, bootstrap, seed, jobs, neural, src_lang,
                                         terms.entries if terms else None)
-            result = evaluate_paths(hyp, ref, names, options, baseline=baseline, src=src).to_dict()
+            result = evaluate_paths(hyp, refs, names, options, baseline=baseline, src=src).to_dict()
             if run is not None:
                 write_reports(result, run)
                 run.commit({**base_manifest("evaluate"), "task": "evaluation"})
