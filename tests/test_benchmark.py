@@ -64,6 +64,41 @@ def test_smoke_benchmark_writes_every_report(smoke_run) -> None:
     assert "## translation (baseline: marian-torch)" in leaderboard and "| marian-ct2 |" in leaderboard
 
 
+def test_flag_rates_next_to_scores_and_speed(smoke_run) -> None:
+    """#26: each system's share of sentences per flag and per risk, from toolkit.quality's assess."""
+    from toolkit.quality import CHECKS, RISKS, Pair, assess
+
+    run, result = smoke_run
+    assert result.exit_code == 0, result.output
+    results = json.loads((run / "results.json").read_text())
+    by_system = {r["system"]: r for r in results["runs"]}
+    for name in ("marian-torch", "marian-ct2", "marian-then-textrank"):
+        entry = by_system[name]
+        pairs = [Pair(s, o, d, i) for d in entry["doc_order"]
+                 for i, (s, o) in enumerate(zip(entry["documents"][d]["translation_sources"],
+                                                entry["documents"][d]["translation"]))]
+        assessed = assess(pairs, "fr", "en")
+        rates = entry["flags"]
+        assert rates["sentences"] == len(pairs) > 0
+        assert rates["counts"]["flags"] == {c: sum(any(f.name == c for f in a.flags) for a in assessed) for c in CHECKS}
+        assert rates["counts"]["risk"] == {r: sum(a.risk == r for a in assessed) for r in RISKS}
+        assert rates["flags"]["numbers"] == rates["counts"]["flags"]["numbers"] / len(pairs)
+        assert sum(rates["risk"].values()) == pytest.approx(1.0)
+    assert "flags" not in by_system["lead-3"] and results["quality_checks"]["copy_similarity"] == 0.9
+    with (run / "results.csv").open() as handle:
+        rows = {(r["system"], r["task"]): r for r in csv.DictReader(handle)}
+    torch_row = rows[("marian-torch", "translation")]
+    assert float(torch_row["flagged"]) == pytest.approx(1 - by_system["marian-torch"]["flags"]["risk"]["ok"])
+    assert float(torch_row["flag untranslated"]) == by_system["marian-torch"]["flags"]["flags"]["untranslated"]
+    assert rows[("lead-3", "summarization")]["flagged"] == ""
+    leaderboard = (run / "leaderboard.md").read_text()
+    assert "### translation: flag rates" in leaderboard
+    header = next(line for line in leaderboard.splitlines() if line.startswith("| system | dataset | sentences"))
+    assert all(c in header for c in CHECKS) and "likely-wrong" in header
+    translation_header = next(line for line in leaderboard.splitlines() if line.startswith("| system | dataset | BLEU"))
+    assert "flagged" in translation_header
+
+
 def test_rerun_hits_the_cache_and_compare(smoke_run, workspace: Path) -> None:
 
     with pytest.MonkeyPatch.context() as patch:

@@ -285,11 +285,14 @@ def run_benchmark(config: Benchmark, config_path: Path, out: Path, systems: list
                   overwrite: bool = False) -> dict[str, Any]:
     """Run every selected system on every dataset, score, and write the run folder ``out``."""
     from toolkit.benchmark.report import markdown, plot, to_csv
+    from toolkit.benchmark.trust import flag_rates
+    from toolkit.config import load_defaults
     from toolkit.io.documents import read_inputs
     from toolkit.io.runs import RunFolder, base_manifest, environment, git_commit
     from toolkit.runtime import progress
 
     resolved = plan(systems, models_root)
+    checks = load_defaults().quality  # the thresholds of the flag rates, as `toolkit review` uses them
     datasets = {name: {**d.model_dump(), "sources": d.sources} for name, d in config.datasets.items()}
     sizes = {name: min(len(read_inputs(d.sources)), limit or 10**9) for name, d in config.datasets.items()}
     sources = [Path(s) for d in config.datasets.values() for s in d.sources]
@@ -304,6 +307,9 @@ def run_benchmark(config: Benchmark, config_path: Path, out: Path, systems: list
                                         bar.advance)
                     if "error" not in result:
                         result["speed"] = _speed(result)
+                        rates = flag_rates(result, dataset["source_lang"], dataset["target_lang"], checks)
+                        if rates is not None:
+                            result["flags"] = rates
                     result["resolved"] = {"references": item.references, "identities": item.identities,
                                           "status": item.status}
                     runs.append(result)
@@ -311,6 +317,7 @@ def run_benchmark(config: Benchmark, config_path: Path, out: Path, systems: list
             "run_id": out.name, "toolkit_version": toolkit_version, "git_commit": git_commit(),
             "environment": environment(), "config_file": str(config_path), "config": config.model_dump(mode="json"),
             "limit": limit, "systems": [s.name for s in systems], "runs": runs, "quality": score(config, runs),
+            "quality_checks": checks.model_dump(mode="json"),
             "failed": [{"system": r["system"], "dataset": r["dataset"], "error": r["error"]} for r in runs if "error" in r],
         }
         results["status"] = "failed" if results["failed"] else "complete"
