@@ -9,6 +9,7 @@ its day, month and year. Signs and units are not compared (``-5`` and ``5 °C`` 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from decimal import Decimal, InvalidOperation
@@ -103,24 +104,42 @@ def mentions(text: str, lang: str) -> list[frozenset[str]]:
             if name in SCALES:
                 keys.add(_key(value.scaleb(SCALES[name])))
         found.append((match.start(), frozenset(keys)))
-    months = MONTHS.get(lang)
-    if months:
-        for index, name in enumerate(months):
-            # English months are capitalised ("may" is a verb); other languages' are not.
-            month = (re.compile(rf"(?<!\w){name.capitalize()}(?!\w)") if lang == "en"
-                     else re.compile(rf"(?<!\w){name}(?!\w)", re.IGNORECASE))
-            for match in month.finditer(text):
-                found.append((match.start(), frozenset({f"m{index + 1}"})))
+    months = _months(lang)
+    if months is not None:
+        for match in months.finditer(text):
+            found.append((match.start(), frozenset({f"m{MONTHS[lang].index(match.group().lower()) + 1}"})))
     found.sort(key=lambda item: item[0])
     return [keys for _, keys in found]
 
 
+@functools.cache
+def _months(lang: str) -> re.Pattern[str] | None:
+    """One pattern for a language's month names. English months are capitalised ("may" is a
+    verb); other languages' are not."""
+    names = MONTHS.get(lang)
+    if not names:
+        return None
+    if lang == "en":
+        return re.compile(rf"(?<!\w)(?:{'|'.join(n.capitalize() for n in names)})(?!\w)")
+    return re.compile(rf"(?<!\w)(?:{'|'.join(names)})(?!\w)", re.IGNORECASE)
+
+
+@functools.cache
+def _number_words(lang: str) -> re.Pattern[str] | None:
+    words = WORDS.get(lang)
+    if not words:
+        return None
+    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
+
+
 def number_words(text: str, lang: str) -> Counter[str]:
     """Small numbers written as words (``two``, ``deux``): a translation may spell out a digit."""
-    words = WORDS.get(lang, [])
+    pattern = _number_words(lang)
     counts: Counter[str] = Counter()
-    for value, word in enumerate(words):
-        counts[str(value)] += len(re.findall(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text, re.IGNORECASE))
+    if pattern is not None:
+        for match in pattern.finditer(text):
+            counts[str(WORDS[lang].index(match.group().lower()))] += 1
     return counts
 
 
