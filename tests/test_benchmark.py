@@ -99,6 +99,24 @@ def test_flag_rates_next_to_scores_and_speed(smoke_run) -> None:
     assert "flagged" in translation_header
 
 
+def test_numbers_and_terms_metrics_in_a_benchmark(smoke_run, workspace: Path) -> None:
+    """The reference-free metrics read the dataset's sources, in the dataset's source language."""
+    import yaml
+
+    config = yaml.safe_load(SMOKE.read_text())
+    config["metrics"] = {"translation": ["chrf", "numbers", "terms"]}
+    (workspace / "configs" / "benchmarks" / "smoke-numbers.yaml").write_text(yaml.safe_dump(config))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(workspace)
+        result = runner.invoke(app, ["benchmark", "configs/benchmarks/smoke-numbers.yaml", "--out", "outputs/run-n",
+                                     "--quiet", "--systems", "marian-torch"])
+    assert result.exit_code == 0, result.output
+    [quality] = json.loads((workspace / "outputs/run-n/results.json").read_text())["quality"]
+    scores = {s["metric"]: s for s in quality["evaluation"]["scores"]}
+    assert set(scores) == {"chrF++", "Numbers", "Terms"} and "src:fr|tgt:en" in scores["Numbers"]["signature"]
+    assert all(0 <= d["Numbers"] <= 100 for d in quality["per_document"].values())
+
+
 def test_rerun_hits_the_cache_and_compare(smoke_run, workspace: Path) -> None:
 
     with pytest.MonkeyPatch.context() as patch:

@@ -240,11 +240,13 @@ def score(config: Benchmark, runs: list[dict[str, Any]]) -> list[dict[str, Any]]
             same_language = baseline_name in systems and (task == "translation" or systems[baseline_name].summary_lang(dataset) == lang)
             if baseline_run is not None and baseline_name != run["system"] and same_language:
                 _, baseline, _ = align(_hypotheses(baseline_run, task), refs)
-            options = EvaluationOptions(task=task, lang=lang, bootstrap=config.bootstrap, seed=config.seed, neural=neural)
+            source_lang = dataset.source_lang if task == "translation" else None  # what numbers reads
+            options = EvaluationOptions(task=task, lang=lang, bootstrap=config.bootstrap, seed=config.seed, neural=neural,
+                                        src_lang=source_lang)
             result = evaluate(hyps, references, config.metrics.get(task), options, baseline=baseline, keys=keys,
                               sources=sources).to_dict()
             metrics = build_metrics(config.metrics.get(task) or default_metrics(task),
-                                    MetricContext(lang, neural=neural, sources=sources))
+                                    MetricContext(lang, neural=neural, sources=sources, source_lang=source_lang))
             # Per-segment statistics once; a document's score is the metric of its segments' summed
             # statistics (what scoring that document alone gives).
             scored = [compute(m, hyps, references) for m in metrics]
