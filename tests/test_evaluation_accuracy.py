@@ -137,3 +137,25 @@ def test_numbers_and_terms_need_no_references(tmp_path: Path) -> None:
         args = ["evaluate", "--hyp", str(hyp), "--src", str(src)] + (["--metrics", metrics] if metrics else [])
         refused = runner.invoke(app, args)
         assert refused.exit_code == 2 and "--ref is required" in refused.stderr
+
+
+def test_a_translate_run_folder_scores_and_reviews_with_its_own_languages(tiny_marian: Path, tmp_path: Path) -> None:
+    from conftest import SEED_FILES
+
+    run = tmp_path / "run"
+    made = runner.invoke(app, ["translate", str(SEED_FILES[0]), "-m", str(tiny_marian), "--backend", "torch",
+                               "--out", str(run), "-q"])
+    assert made.exit_code == 0, made.output
+    # The run folder holds its sources: neither --ref nor --src is needed.
+    result = runner.invoke(app, ["evaluate", "--hyp", str(run), "--metrics", "numbers,terms", "--src-lang", "fr",
+                                 "--bootstrap", "50", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    segments = manifest["documents"][0]["segments"]
+    assert out["segments_count"] == len(segments) and out["lang"] == "en"
+    [m] = build_metrics(["numbers"], MetricContext(lang="en", sources=[s["source"] for s in segments], source_lang="fr"))
+    assert out["scores"][0]["score"] == compute(m, [s["output"] for s in segments], [[]] * len(segments)).score
+    reviewed = runner.invoke(app, ["review", str(run), "--out", str(tmp_path / "review"), "--json"])
+    assert reviewed.exit_code == 0, reviewed.output
+    assert json.loads(reviewed.stdout)["target_lang_from"] == "run" and "assuming" not in reviewed.stderr
