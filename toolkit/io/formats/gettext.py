@@ -118,8 +118,8 @@ class Gettext:
                 entry.msgstr_plural = {**entry.msgstr_plural, **{k: text for k in range(1, state.nplurals)}}
             if "fuzzy" not in entry.flags:
                 entry.flags.append("fuzzy")
-        if state.legacy_charset:  # the bytes written are UTF-8: a header still naming ISO-8859-1 would lie
-            content_type = state.catalogue.metadata.get("Content-Type", "")
+        content_type = state.catalogue.metadata.get("Content-Type", "")
+        if state.legacy_charset and "charset=" in content_type:  # the bytes written are UTF-8: say so
             state.catalogue.metadata["Content-Type"] = re.sub(r"charset=[A-Za-z0-9_.:-]+", "charset=UTF-8",
                                                               content_type)
         text = str(state.catalogue)
