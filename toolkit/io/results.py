@@ -32,6 +32,8 @@ class SegmentRecord:
     confidence: float | None = None
     flags: list[dict[str, str]] | None = None
     risk: str | None = None
+    # Other translations of the sentence from an n-best search, when asked for (``alternatives``).
+    alternatives: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         record = asdict(self)
@@ -41,7 +43,7 @@ class SegmentRecord:
         return record
 
 
-OPTIONAL_SEGMENT_FIELDS = ("confidence", "flags", "risk")
+OPTIONAL_SEGMENT_FIELDS = ("confidence", "flags", "risk", "alternatives")
 
 
 @dataclass
@@ -59,6 +61,8 @@ class DocumentResult:
     # A structured file's translation (docx, srt, po, …): written as these bytes with this suffix.
     file: bytes | None = None
     file_suffix: str = ""
+    # Other translations of the whole text (toolkit.tasks.translate.restore), when asked for.
+    alternatives: list[str] | None = None
 
     def to_manifest(self, output_file: str | None) -> dict[str, Any]:
         return {
@@ -70,6 +74,7 @@ class DocumentResult:
             "output_tokens": self.output_tokens,
             "segments": [s.to_dict() for s in self.segments],
             "warnings": self.warnings,
+            **({"alternatives": self.alternatives} if self.alternatives is not None else {}),
             **self.extra,
         }
 

@@ -128,6 +128,13 @@ class Deduplicator:
             on_batch(len(sentences) - len(unique))  # the progress bar counts every unit
         return out, out_warnings
 
+    def translate_hypotheses(self, sentences: Sequence[str], count: int) -> list[list[str]]:
+        """Hypotheses are never remembered (they would be served to requests for other counts);
+        within one call each distinct text is searched once."""
+        unique = list(dict.fromkeys(sentences)) if self.enabled else list(sentences)
+        found = dict(zip(unique, self.inner.translate_hypotheses(unique, count)))
+        return [list(found[text]) for text in sentences]
+
 
 class TranslationMemory:
     """A persistent translation memory in front of a sentence translator.
@@ -188,6 +195,10 @@ class TranslationMemory:
         if on_batch is not None and hits:
             on_batch(hits)
         return out, out_warnings
+
+    def translate_hypotheses(self, sentences: Sequence[str], count: int) -> list[list[str]]:
+        """Not from the memory, not into it: the memory holds translations only."""
+        return self.inner.translate_hypotheses(sentences, count)
 
 
 def compose(inner: SentenceTranslator, dedupe: bool = True, memory: str | Path | MemoryFile | None = None,
