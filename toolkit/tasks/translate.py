@@ -172,7 +172,7 @@ def restore(planned: Plan, generated: UnitResults, seconds: float = 0.0, alterna
         if alternatives:
             records[-1].alternatives = sentence_alternatives(
                 output, [r.output for r in done], hypotheses[index], alternatives,
-                lambda outputs: restore_pieces(parts, outputs, forbidden, paragraph.table_row, escape)[0])
+                partial(put_back, parts, forbidden=forbidden, table_cell=paragraph.table_row, escape=escape))
         if cleaned:
             raw_warnings.append((index, (f"{cleaned} model output(s) held a line break, a table pipe or a copy "
                                          "of a protected span: removed or escaped")))
@@ -205,7 +205,7 @@ def restore(planned: Plan, generated: UnitResults, seconds: float = 0.0, alterna
             warnings=warnings,
             newline=doc.newline,
             alternatives=document_alternatives(output, located, doc_records, len(seg.paragraphs), alternatives,
-                                               lambda texts, seg=seg: seg.reassemble(texts, separator))
+                                               partial(seg.reassemble, empty_separator=separator))
             if alternatives else None,
         ))
         if planned.glossary:
@@ -214,11 +214,18 @@ def restore(planned: Plan, generated: UnitResults, seconds: float = 0.0, alterna
     return results
 
 
+def put_back(parts: Sequence[Piece], outputs: Sequence[str], forbidden: Sequence[str] = (), table_cell: bool = False,
+             escape: Callable[[str], str] | None = None) -> str:
+    """A sentence rebuilt from its pieces with ``outputs`` for its units (protected spans and
+    glossary terms put back as for the translation)."""
+    return restore_pieces(parts, outputs, forbidden, table_cell, escape)[0]
+
+
 def distinct(candidates: Iterable[str], translation: str, count: int) -> list[str]:
     """At most ``count`` of ``candidates``, in order, without repeats, without ``translation``
     itself and without empty strings (LibreTranslate's ``filter_unique``)."""
     seen = {translation, ""}
-    kept = []
+    kept: list[str] = []
     for candidate in candidates:
         if candidate not in seen and len(kept) < count:
             seen.add(candidate)
