@@ -175,7 +175,8 @@ class TranslationMemory:
             per_unit[index].append(message)
         fresh = {text: Entry(record.output, {"pieces": record.pieces, "source_tokens": record.source_tokens,
                                              "output_tokens": record.output_tokens, "via": record.via,
-                                             "confidence": record.confidence}, messages)
+                                             "confidence": record.confidence, "truncated": record.truncated},
+                           messages)
                  for text, record, messages in zip(missing, records, per_unit)}
         with self._lock:
             self.file.store(self.digest, fresh)
@@ -189,7 +190,8 @@ class TranslationMemory:
             out.append(SegmentRecord(0, index, text, entry.output, int(entry.record["pieces"]),
                                      source_tokens=int(entry.record["source_tokens"]),
                                      output_tokens=int(entry.record["output_tokens"]),
-                                     via=list(entry.record["via"]), confidence=entry.record.get("confidence")))
+                                     via=list(entry.record["via"]), confidence=entry.record.get("confidence"),
+                                     truncated=entry.record.get("truncated")))
             out_warnings += [(index, message) for message in entry.warnings]
         hits = len(sentences) - len(missing)
         if on_batch is not None and hits:

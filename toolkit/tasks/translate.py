@@ -28,7 +28,7 @@ from toolkit.engines.base import Engine
 from toolkit.engines.loader import load_engine
 from toolkit.errors import ModelError, RouteError, ToolkitError
 from toolkit.io.documents import Document, as_documents, chunked
-from toolkit.io.results import DocumentResult, SegmentRecord
+from toolkit.io.results import DocumentResult, SegmentRecord, weighted_confidence
 from toolkit.models.registry import Hop, Registry, Route, hop_for_model, load_registry, resolve_route
 from toolkit.options import EngineOptions, GenerationOptions, LanguageCodes, build, split_options
 from toolkit.tasks.memory import UnitCounts, compose, counts_of
@@ -168,6 +168,10 @@ def restore(planned: Plan, generated: UnitResults, seconds: float = 0.0, alterna
                  for k in range(hops)],
             protected=sum(part.protected and part.replacement is None for part in parts),
             glossary=sum(part.replacement is not None for part in parts),
+            confidence=weighted_confidence([(r.confidence, r.output_tokens) for r in done]),
+            truncated=True if any(r.truncated for r in done) else None,
+            spans=[part.text for part in parts if part.protected and part.replacement is None],
+            terms={part.text: part.replacement for part in parts if part.replacement is not None},
         ))
         if alternatives:
             records[-1].alternatives = sentence_alternatives(
@@ -318,15 +322,20 @@ class EngineTranslator:
             owners.extend([index] * len(split))
         generated = self.engine.generate(parts, on_batch)
         records = [SegmentRecord(0, i, s, "", 0) for i, s in enumerate(sentences)]
+        scores: list[list[tuple[float | None, int]]] = [[] for _ in sentences]
         for owner, gen in zip(owners, generated):
             record = records[owner]
             record.output = f"{record.output} {gen.text}".strip()
             record.pieces += 1
             record.source_tokens += gen.source_tokens
             record.output_tokens += gen.output_tokens
+            scores[owner].append((gen.confidence, gen.output_tokens))
             if gen.hit_length_limit:
+                record.truncated = True
                 limit = self.engine.output_limit(gen.source_tokens)
                 warnings.append((owner, f"output reached the {limit}-token generation limit and may be cut"))
+        for record, parts_scores in zip(records, scores):
+            record.confidence = weighted_confidence(parts_scores)
         return records, warnings
 
     def translate_hypotheses(self, sentences: Sequence[str], count: int) -> list[list[str]]:
@@ -347,7 +356,11 @@ class EngineTranslator:
 
 class PivotTranslator:
     """Two (or more) sentence translators in a row, sentence by sentence: every source sentence
-    keeps its alignment to the final output, and the intermediate translations are recorded (``via``)."""
+    keeps its alignment to the final output, and the intermediate translations are recorded (``via``).
+
+    A pivoted sentence's confidence is its least confident hop's (an error in any hop carries
+    through to the output, so the chain is as trustworthy as its weakest link), unknown when any
+    hop's is; it is truncated when any hop was."""
 
     def __init__(self, hops: Sequence[SentenceTranslator], route: Route) -> None:
         if len(hops) < 2:
@@ -371,6 +384,9 @@ class PivotTranslator:
                 record.via.append(record.output)
                 record.output = nxt.output
                 record.output_tokens = nxt.output_tokens
+                record.confidence = (None if record.confidence is None or nxt.confidence is None
+                                     else min(record.confidence, nxt.confidence))
+                record.truncated = True if record.truncated or nxt.truncated else None
             warnings += [(i, f"{hop.source_lang}→{hop.target_lang}: {message}") for i, message in more]
         return records, warnings
 
