@@ -326,7 +326,9 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
             from toolkit.quality.annotate import annotate
 
             src, tgt = pair.split("-")
-            annotate(results, src, tgt, quality_options)
+            # CPU work (language identification, statistics): off the event loop, which keeps
+            # serving the other requests; py3langid's classifiers are only read.
+            await asyncio.to_thread(annotate, results, src, tgt, quality_options)
         answers = []
         for result, doc in zip(results, docs):
             answer: dict[str, Any] = {"text": result.output.replace("\n", doc.newline)}
