@@ -85,7 +85,7 @@ def output_tokens(metrics: str) -> float:
 
 
 async def load(url: str, sentences: list[str], clients: int, seconds: float, drain: float, timeout: float,
-               max_requests: int, extra: dict | None = None) -> dict:
+               max_requests: int, extra: dict | None = None, distinct: bool = False) -> dict:
     """``clients`` loops of request → answer → request for ``seconds`` (at most ``max_requests``
     requests in all); then the requests still in flight get ``drain`` seconds to finish (those
     that do not are cut off and reported)."""
@@ -105,6 +105,8 @@ async def load(url: str, sentences: list[str], clients: int, seconds: float, dra
             nonlocal errors, counter, last_answer
             while time.perf_counter() < deadline and counter < max_requests:
                 sentence = sentences[counter % len(sentences)]
+                if distinct:  # never the same text twice: the server's deduplication serves repeats unread
+                    sentence = f"{sentence} (n° {counter})"
                 counter += 1
                 sent = time.perf_counter()
                 try:
@@ -169,7 +171,7 @@ def run_one(model: Path, mode: str, clients: int, args: argparse.Namespace, sent
         for sentence in sentences[:2]:  # warm-up: first-call costs (the language identifier too) are not throughput
             httpx.post(f"{url}/translate", json={"q": sentence, "source": "fr", "target": "en", **extra}, timeout=120)
         result = asyncio.run(load(url, sentences, clients, args.seconds, args.drain, args.timeout,
-                                  args.max_requests, extra))
+                                  args.max_requests, extra, args.distinct))
         result["peak_rss_mib"] = peak_rss_mib(server.pid)
     finally:
         server.send_signal(signal.SIGTERM)
@@ -208,6 +210,9 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="the tests' tiny model instead of opus-mt dimensions")
     parser.add_argument("--quick", action="store_true", help="tiny model, 3 s per run, 1 and 8 clients")
     parser.add_argument("--out", type=Path, default=None, help="write the report (.md) and results (.json) here")
+    parser.add_argument("--distinct", action="store_true",
+                        help="make every request's text unique (the 25 seed sentences repeat, and the server's "
+                             "deduplication answers a repeat without decoding it)")
     parser.add_argument("--modes", default="sequential,dynamic",
                         help="comma-separated: sequential, dynamic, confidence (--confidence), quality (and "
                              '"quality": true in every request)')

@@ -696,16 +696,17 @@ class DocumentTranslator:
     def translate_document(self, doc: Document, on_batch: Callable[[int], None] | None = None) -> DocumentResult:
         return self.translate_batch([doc], on_batch)[0]
 
-    def translate_batch(self, docs: Sequence[Document],
-                            on_batch: Callable[[int], None] | None = None) -> list[DocumentResult]:
-        """All documents of one source language are batched together; results keep input order."""
+    def translate_batch(self, docs: Sequence[Document], on_batch: Callable[[int], None] | None = None,
+                        alternatives: int = 0) -> list[DocumentResult]:
+        """All documents of one source language are batched together; results keep input order.
+        ``alternatives``: as :meth:`Translator.translate_batch`."""
         results: dict[str, DocumentResult] = {}
         for lang, translator in self.translators.items():
             group = [doc for doc in docs if self.languages[doc.id] == lang]
             if self.glossary is not None:
                 translator = translator.with_glossary(self.glossary)
             if group:
-                for doc, result in zip(group, translator.translate_batch(group, on_batch)):
+                for doc, result in zip(group, translator.translate_batch(group, on_batch, alternatives)):
                     results[doc.id] = self._annotate(doc, result)
         return [results[doc.id] for doc in docs]
 
