@@ -109,6 +109,22 @@ def test_dedupe_searches_each_distinct_text_once(tiny_marian: Path) -> None:
     assert calls == [2] and hyps[0] == hyps[2]
 
 
+def test_a_pivot_gives_the_last_hops_hypotheses_of_the_pivot_text(tiny_marian: Path, tiny_en_de: Path) -> None:
+    from toolkit.models.registry import Hop, Route
+    from toolkit.tasks.translate import PivotTranslator
+
+    first = Translator.from_pretrained(str(tiny_marian), "fr", "en", backend="torch").sentences
+    second = Translator.from_pretrained(str(tiny_en_de), "en", "de", backend="torch").sentences
+    hops = [Hop(str(tiny_marian), "fr", "en", "direct"), Hop(str(tiny_en_de), "en", "de", "direct")]
+    pivot = Translator(PivotTranslator([first, second], Route("fr", "de", "pivot", hops)))
+    sentence = "Le président est arrivé."
+    english = first.translate_sentences([sentence])[0][0].output
+    assert pivot.sentences.translate_hypotheses([sentence], 3) == second.translate_hypotheses([english], 3)
+    plain = pivot.translate_batch([document_from_text(sentence, "a")])[0]
+    asked = pivot.translate_batch([document_from_text(sentence, "a")], alternatives=2)[0]
+    assert asked.output == plain.output and plain.output not in (asked.alternatives or [])
+
+
 def test_a_negative_count_is_a_user_error(translator: Translator) -> None:
     from toolkit.errors import ToolkitError
 
