@@ -125,6 +125,16 @@ def test_a_pivot_gives_the_last_hops_hypotheses_of_the_pivot_text(tiny_marian: P
     assert asked.output == plain.output and plain.output not in (asked.alternatives or [])
 
 
+def test_the_routing_translator_passes_alternatives_on(tiny_marian: Path) -> None:
+    from toolkit.tasks.translate import document_translator
+
+    doc = document_from_text(TEXT, "a")
+    router = document_translator([doc], str(tiny_marian), "fr", "en", engine=EngineOptions(backend="ct2"))
+    plain = router.translate_batch([doc])[0]
+    asked = router.translate_batch([doc], alternatives=2)[0]
+    assert asked.output == plain.output and asked.alternatives and plain.alternatives is None
+
+
 def test_a_negative_count_is_a_user_error(translator: Translator) -> None:
     from toolkit.errors import ToolkitError
 

@@ -706,7 +706,10 @@ class DocumentTranslator:
             if self.glossary is not None:
                 translator = translator.with_glossary(self.glossary)
             if group:
-                for doc, result in zip(group, translator.translate_batch(group, on_batch, alternatives)):
+                # Asked for only when wanted: a translator of one's own need not know alternatives.
+                done = translator.translate_batch(group, on_batch, alternatives) if alternatives else \
+                    translator.translate_batch(group, on_batch)
+                for doc, result in zip(group, done):
                     results[doc.id] = self._annotate(doc, result)
         return [results[doc.id] for doc in docs]
 
