@@ -77,7 +77,8 @@ def worst_first(pairs: Sequence[Pair], assessments: Sequence[Assessment]) -> lis
     return sorted(range(len(pairs)), key=lambda i: (tuple(-x for x in severity(assessments[i])), i))
 
 
-def _counts(assessments: Sequence[Assessment]) -> dict[str, Any]:
+def counts(assessments: Sequence[Assessment]) -> dict[str, Any]:
+    """Sentences, and how many of them at each risk, with each flag, and left unchecked by each check."""
     flags: Counter[str] = Counter(f.name for a in assessments for f in a.flags)
     risks: Counter[str] = Counter(a.risk for a in assessments)
     unchecked: Counter[str] = Counter(s.name for a in assessments for s in a.unchecked)
@@ -90,6 +91,7 @@ def summarize(pairs: Sequence[Pair], assessments: Sequence[Assessment], worst: i
     """Counts per risk and per flag for the run and for each document, and the worst sentences
     (as ``{"doc_id", "position"}``, worst first)."""
     order = worst_first(pairs, assessments)
+    _counts = counts
     documents: dict[str, list[int]] = {}
     for index, pair in enumerate(pairs):
         documents.setdefault(pair.doc_id, []).append(index)

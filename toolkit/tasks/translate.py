@@ -28,7 +28,7 @@ from toolkit.engines.base import Engine
 from toolkit.engines.loader import load_engine
 from toolkit.errors import ModelError, RouteError, ToolkitError
 from toolkit.io.documents import Document, as_documents, chunked
-from toolkit.io.results import DocumentResult, SegmentRecord
+from toolkit.io.results import DocumentResult, SegmentRecord, weighted_confidence
 from toolkit.models.registry import Hop, Registry, Route, hop_for_model, load_registry, resolve_route
 from toolkit.options import EngineOptions, GenerationOptions, LanguageCodes, build, split_options
 from toolkit.tasks.memory import UnitCounts, compose, counts_of
@@ -97,6 +97,8 @@ class UnitResults:
 
     records: list[SegmentRecord]
     warnings: list[tuple[int, str]] = field(default_factory=list)
+    # Per unit, the hypotheses of an n-best search (best first), when alternatives are asked for.
+    hypotheses: list[list[str]] | None = None
 
     def split(self) -> list[tuple[SegmentRecord, list[str]]]:
         """Per unit: its record and its warnings (what a batcher hands back to each request)."""
@@ -134,15 +136,22 @@ def plan(docs: Sequence[Document], source_lang: str, target_lang: str, glossary:
     return Plan(list(docs), segmented, sentences, units, applied, target_lang, glossary is not None)
 
 
-def restore(planned: Plan, generated: UnitResults, seconds: float = 0.0) -> list[DocumentResult]:
+def restore(planned: Plan, generated: UnitResults, seconds: float = 0.0, alternatives: int = 0) -> list[DocumentResult]:
     """One result per planned document: the units' outputs put back between the protected spans,
     the sentences back in their paragraphs. ``seconds`` (the run's time) is apportioned by each
-    document's share of the source tokens."""
+    document's share of the source tokens. ``alternatives`` > 0 (with ``generated.hypotheses``):
+    each sentence and each document also gets at most that many other translations
+    (:func:`sentence_alternatives`, :func:`document_alternatives`)."""
     if len(generated.records) != len(planned.units):
         raise ValueError(f"{len(generated.records)} unit results for a plan of {len(planned.units)} units")
+    if alternatives and (generated.hypotheses is None or len(generated.hypotheses) != len(planned.units)):
+        raise ValueError("alternatives asked for without one list of hypotheses per unit")
     per_sentence: list[list[SegmentRecord]] = [[] for _ in planned.sentences]
     for (owner, _), record in zip(planned.units, generated.records):
         per_sentence[owner].append(record)
+    hypotheses: list[list[list[str]]] = [[] for _ in planned.sentences]
+    for (owner, _), unit_hypotheses in zip(planned.units, generated.hypotheses or []):
+        hypotheses[owner].append(unit_hypotheses)
     raw_warnings = [(planned.units[i][0], message) for i, message in generated.warnings]
     records = []
     for index, (sentence, done) in enumerate(zip(planned.sentences, per_sentence)):
@@ -159,7 +168,15 @@ def restore(planned: Plan, generated: UnitResults, seconds: float = 0.0) -> list
                  for k in range(hops)],
             protected=sum(part.protected and part.replacement is None for part in parts),
             glossary=sum(part.replacement is not None for part in parts),
+            confidence=weighted_confidence([(r.confidence, r.output_tokens) for r in done]),
+            truncated=True if any(r.truncated for r in done) else None,
+            spans=[part.text for part in parts if part.protected and part.replacement is None],
+            terms={part.text: part.replacement for part in parts if part.replacement is not None},
         ))
+        if alternatives:
+            records[-1].alternatives = sentence_alternatives(
+                output, [r.output for r in done], hypotheses[index], alternatives,
+                partial(put_back, parts, forbidden=forbidden, table_cell=paragraph.table_row, escape=escape))
         if cleaned:
             raw_warnings.append((index, (f"{cleaned} model output(s) held a line break, a table pipe or a copy "
                                          "of a protected span: removed or escaped")))
@@ -179,21 +196,74 @@ def restore(planned: Plan, generated: UnitResults, seconds: float = 0.0) -> list
         warnings = [f"{doc.id}: paragraph {located[i - offset][0] + 1}, sentence {located[i - offset][1] + 1}: {message}"
                     for i, message in raw_warnings if offset <= i < offset + len(located)]
         source_tokens = sum(r.source_tokens for r in doc_records)
+        separator = word_separator(planned.target_lang)
+        output = seg.reassemble(outputs, separator)
         results.append(DocumentResult(
             id=doc.id,
             source=doc.source,
-            output=seg.reassemble(outputs, word_separator(planned.target_lang)),
+            output=output,
             seconds=seconds * source_tokens / total_tokens,
             source_tokens=source_tokens,
             output_tokens=sum(r.output_tokens for r in doc_records),
             segments=doc_records,
             warnings=warnings,
             newline=doc.newline,
+            alternatives=document_alternatives(output, located, doc_records, len(seg.paragraphs), alternatives,
+                                               partial(seg.reassemble, empty_separator=separator))
+            if alternatives else None,
         ))
         if planned.glossary:
             results[-1].extra["glossary"] = {"applied": sum(counts.values()), "per_term": dict(sorted(counts.items()))}
         offset += len(located)
     return results
+
+
+def put_back(parts: Sequence[Piece], outputs: Sequence[str], forbidden: Sequence[str] = (), table_cell: bool = False,
+             escape: Callable[[str], str] | None = None) -> str:
+    """A sentence rebuilt from its pieces with ``outputs`` for its units (protected spans and
+    glossary terms put back as for the translation)."""
+    return restore_pieces(parts, outputs, forbidden, table_cell, escape)[0]
+
+
+def distinct(candidates: Iterable[str], translation: str, count: int) -> list[str]:
+    """At most ``count`` of ``candidates``, in order, without repeats, without ``translation``
+    itself and without empty strings (LibreTranslate's ``filter_unique``)."""
+    seen = {translation, ""}
+    kept: list[str] = []
+    for candidate in candidates:
+        if candidate not in seen and len(kept) < count:
+            seen.add(candidate)
+            kept.append(candidate)
+    return kept
+
+
+def sentence_alternatives(output: str, unit_outputs: list[str], unit_hypotheses: list[list[str]], count: int,
+                          put_back: Callable[[list[str]], str]) -> list[str]:
+    """A sentence's other translations: the k-th is the sentence with each of its units' k-th
+    alternative hypothesis (a unit's hypotheses other than its translation, in the search's order;
+    a unit with fewer keeps its translation), its spans and terms put back by ``put_back``."""
+    if not unit_outputs:
+        return []
+    others = [distinct(hyps, best, count) for best, hyps in zip(unit_outputs, unit_hypotheses)]
+    candidates = (put_back([unit[k] if k < len(unit) else best for best, unit in zip(unit_outputs, others)])
+                  for k in range(max(len(unit) for unit in others)))
+    return distinct(candidates, output, count)
+
+
+def document_alternatives(output: str, located: Sequence[tuple[int, int, str]], records: Sequence[SegmentRecord],
+                          paragraphs: int, count: int, reassemble: Callable[[list[list[str]]], str]) -> list[str]:
+    """A text's other translations, as Argos Translate (LibreTranslate's engine) builds them: the
+    k-th is the text with every sentence's k-th alternative (a sentence with fewer keeps its
+    translation); repeats and copies of the translation left out, at most ``count``."""
+    depth = max((len(r.alternatives or []) for r in records), default=0)
+    candidates = []
+    for k in range(depth):
+        texts: list[list[str]] = [[] for _ in range(paragraphs)]
+        for (p, _, _), record in zip(located, records):
+            others = record.alternatives or []
+            texts[p].append(others[k] if k < len(others) else record.output)
+        candidates.append(reassemble(texts))
+    return distinct(candidates, output, count)
 
 
 # -- sentence translators (the generate step) ------------------------------------------------------
@@ -209,6 +279,11 @@ class SentenceTranslator(Protocol):
 
     def translate_sentences(self, sentences: Sequence[str], on_batch: Callable[[int], None] | None = None
                             ) -> tuple[list[SegmentRecord], list[tuple[int, str]]]: ...
+
+    def translate_hypotheses(self, sentences: Sequence[str], count: int) -> list[list[str]]:
+        """Per sentence, the ``count`` best hypotheses of an n-best search, best first (for
+        alternatives; the translation itself comes from ``translate_sentences``)."""
+        ...
 
     def describe(self) -> dict[str, Any]: ...
 
@@ -247,21 +322,45 @@ class EngineTranslator:
             owners.extend([index] * len(split))
         generated = self.engine.generate(parts, on_batch)
         records = [SegmentRecord(0, i, s, "", 0) for i, s in enumerate(sentences)]
+        scores: list[list[tuple[float | None, int]]] = [[] for _ in sentences]
         for owner, gen in zip(owners, generated):
             record = records[owner]
             record.output = f"{record.output} {gen.text}".strip()
             record.pieces += 1
             record.source_tokens += gen.source_tokens
             record.output_tokens += gen.output_tokens
+            scores[owner].append((gen.confidence, gen.output_tokens))
             if gen.hit_length_limit:
+                record.truncated = True
                 limit = self.engine.output_limit(gen.source_tokens)
                 warnings.append((owner, f"output reached the {limit}-token generation limit and may be cut"))
+        for record, parts_scores in zip(records, scores):
+            record.confidence = weighted_confidence(parts_scores)
         return records, warnings
+
+    def translate_hypotheses(self, sentences: Sequence[str], count: int) -> list[list[str]]:
+        """A sentence split to the input limit: its k-th hypothesis joins its pieces' k-th (a piece
+        with fewer gives its last)."""
+        parts: list[str] = []
+        owners: list[int] = []
+        for index, sentence in enumerate(sentences):
+            split = split_to_budget(sentence, self.engine.count_tokens, self.engine.input_limit)
+            parts.extend(split)
+            owners.extend([index] * len(split))
+        pieces_of: list[list[list[str]]] = [[] for _ in sentences]
+        for owner, hyps in zip(owners, self.engine.hypotheses(parts, count)):
+            pieces_of[owner].append(hyps)
+        return [[" ".join(p[min(k, len(p) - 1)] for p in pieces).strip() for k in range(max(len(p) for p in pieces))]
+                if pieces else [] for pieces in pieces_of]
 
 
 class PivotTranslator:
     """Two (or more) sentence translators in a row, sentence by sentence: every source sentence
-    keeps its alignment to the final output, and the intermediate translations are recorded (``via``)."""
+    keeps its alignment to the final output, and the intermediate translations are recorded (``via``).
+
+    A pivoted sentence's confidence is its least confident hop's (an error in any hop carries
+    through to the output, so the chain is as trustworthy as its weakest link), unknown when any
+    hop's is; it is truncated when any hop was."""
 
     def __init__(self, hops: Sequence[SentenceTranslator], route: Route) -> None:
         if len(hops) < 2:
@@ -285,8 +384,19 @@ class PivotTranslator:
                 record.via.append(record.output)
                 record.output = nxt.output
                 record.output_tokens = nxt.output_tokens
+                record.confidence = (None if record.confidence is None or nxt.confidence is None
+                                     else min(record.confidence, nxt.confidence))
+                record.truncated = True if record.truncated or nxt.truncated else None
             warnings += [(i, f"{hop.source_lang}→{hop.target_lang}: {message}") for i, message in more]
         return records, warnings
+
+    def translate_hypotheses(self, sentences: Sequence[str], count: int) -> list[list[str]]:
+        """The last hop's hypotheses for the earlier hops' translations (not a product of every
+        hop's hypotheses: alternatives differ in the final wording, the pivot text stays one)."""
+        texts = list(sentences)
+        for hop in self.hops[:-1]:
+            texts = [record.output for record in hop.translate_sentences(texts)[0]]
+        return self.hops[-1].translate_hypotheses(texts, count)
 
 
 # -- documents -------------------------------------------------------------------------------------
@@ -383,17 +493,26 @@ class Translator:
     def plan(self, docs: Sequence[Document]) -> Plan:
         return plan(docs, self.source_lang, self.target_lang, self.glossary)
 
-    def translate_batch(self, docs: Sequence[Document],
-                        on_batch: Callable[[int], None] | None = None) -> list[DocumentResult]:
+    def translate_batch(self, docs: Sequence[Document], on_batch: Callable[[int], None] | None = None,
+                        alternatives: int = 0) -> list[DocumentResult]:
         """Translate several documents with their sentences batched together.
 
         Many short documents (a JSONL of headlines) then fill batches instead of running one
         sentence at a time. The batches are shared, so each document's ``seconds`` is the run's
-        time apportioned by its share of the source tokens (exact for a single document)."""
+        time apportioned by its share of the source tokens (exact for a single document).
+
+        ``alternatives`` > 0: each result (and each of its sentences) also carries at most that
+        many other translations, from an n-best search of ``alternatives + 1`` hypotheses run
+        after the translation — which is the same as without alternatives, byte for byte."""
+        if alternatives < 0:
+            raise ToolkitError(f"alternatives: {alternatives} must not be negative")
         start = time.perf_counter()
         planned = self.plan(docs)
         records, warnings = self.generator.translate_sentences(planned.texts, on_batch)
-        return restore(planned, UnitResults(records, warnings), time.perf_counter() - start)
+        hypotheses = self.generator.translate_hypotheses(planned.texts, alternatives + 1) \
+            if alternatives and planned.units else None
+        return restore(planned, UnitResults(records, warnings, hypotheses or [[] for _ in planned.units]),
+                       time.perf_counter() - start, alternatives)
 
     def count_sentences(self, doc: Document) -> int:
         return len(segment(doc, self.source_lang).sentences)
@@ -577,16 +696,20 @@ class DocumentTranslator:
     def translate_document(self, doc: Document, on_batch: Callable[[int], None] | None = None) -> DocumentResult:
         return self.translate_batch([doc], on_batch)[0]
 
-    def translate_batch(self, docs: Sequence[Document],
-                            on_batch: Callable[[int], None] | None = None) -> list[DocumentResult]:
-        """All documents of one source language are batched together; results keep input order."""
+    def translate_batch(self, docs: Sequence[Document], on_batch: Callable[[int], None] | None = None,
+                        alternatives: int = 0) -> list[DocumentResult]:
+        """All documents of one source language are batched together; results keep input order.
+        ``alternatives``: as :meth:`Translator.translate_batch`."""
         results: dict[str, DocumentResult] = {}
         for lang, translator in self.translators.items():
             group = [doc for doc in docs if self.languages[doc.id] == lang]
             if self.glossary is not None:
                 translator = translator.with_glossary(self.glossary)
             if group:
-                for doc, result in zip(group, translator.translate_batch(group, on_batch)):
+                # Asked for only when wanted: a translator of one's own need not know alternatives.
+                done = translator.translate_batch(group, on_batch, alternatives) if alternatives else \
+                    translator.translate_batch(group, on_batch)
+                for doc, result in zip(group, done):
                     results[doc.id] = self._annotate(doc, result)
         return [results[doc.id] for doc in docs]
 
