@@ -153,11 +153,36 @@ def emit(run: Any, results: list[Any], warnings: list[str], fmt: str, output_key
         return
     entries = write_results(run, results, fmt, output_key=output_key)
     target = run.commit({**head, "format": fmt, "documents": entries, "warnings": warnings})
-    report(target, {"": entries}, warnings, as_json, quiet, title)
+    report(target, {"": entries}, warnings, as_json, quiet, title, head.get("quality"))
+
+
+def quality_choice(no_checks: bool) -> Any:
+    """The checks' thresholds (the configured defaults), or None with ``--no-checks``."""
+    from toolkit.config import load_defaults
+
+    return None if no_checks else load_defaults().quality
+
+
+def with_confidence(engine: Any, quality: Any) -> Any:
+    """With the checks on, the model's confidence too where it is free: the ct2 backend (and auto,
+    which picks ct2 for every model it supports). The torch backend's recorder costs translate
+    time, so torch runs stay without it (``EngineOptions(confidence=True)`` in the Python API)."""
+    if quality is None or engine.backend == "torch" or engine.confidence:
+        return engine
+    return engine.replace(confidence=True)
+
+
+def quality_line(quality: dict[str, Any]) -> str:
+    """One line of a run's quality summary: risks, then the flags raised."""
+    risks = quality["risk"]
+    flags = ", ".join(f"{name} {count}" for name, count in quality["flags"].items() if count)
+    return (f"Checked {quality['sentences']} sentence(s): {risks['ok']} ok, {risks['review']} to review, "
+            f"{risks['likely-wrong']} likely wrong" + (f" (flags: {flags})" if flags else "")
+            + ("; see toolkit review RUN_DIR" if risks["review"] or risks["likely-wrong"] else ""))
 
 
 def report(target: Path, stages: dict[str, list[dict[str, Any]]], warnings: list[str], as_json: bool, quiet: bool,
-            title: str) -> None:
+            title: str, quality: dict[str, Any] | None = None) -> None:
     from toolkit.cli.output import report_warnings
 
     report_warnings(warnings, str(target / "manifest.json"))
@@ -169,10 +194,14 @@ def report(target: Path, stages: dict[str, list[dict[str, Any]]], warnings: list
             summary["documents"] = rows[""]
         else:
             summary["stages"] = rows
+        if quality is not None:
+            summary["quality"] = quality
         print_json(summary)
     elif not quiet:
         for stage, entries in stages.items():
             stderr.print(summary_table(f"{title} {stage}".strip(), entries))
+        if quality is not None:
+            stderr.print(quality_line(quality), markup=False, highlight=False)
         stderr.print(f"Wrote {target}/ (manifest.json has the alignment and settings)")
 
 
@@ -239,6 +268,7 @@ def summary_generation(beams: int | None, min_length: int | None, max_length: in
 
 
 # Work never done twice (#29): translate's deduplication and translation memory.
+NoChecksOption = Annotated[bool, typer.Option("--no-checks/--checks", help="Do not assess the translations (default: every sentence gets its flags and risk in the manifest, see toolkit review).")]
 NoDedupeOption = Annotated[bool, typer.Option("--no-dedupe/--dedupe", help="Decode every copy of a repeated sentence (default: each distinct sentence once; the output is the same).")]
 MemoryOption = Annotated[Path | None, typer.Option("--tm", metavar="PATH", help="Translation memory (SQLite file, created if absent): sentences translated before with the same model and settings are not decoded again.")]
 MemoryMaxOption = Annotated[int | None, typer.Option("--tm-max-entries", min=1, help="Bound of the --tm file (least recently used entries go first; kept in the file).")]

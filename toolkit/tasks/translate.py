@@ -30,7 +30,7 @@ from toolkit.errors import ModelError, RouteError, ToolkitError
 from toolkit.io.documents import Document, as_documents, chunked
 from toolkit.io.results import DocumentResult, SegmentRecord, weighted_confidence
 from toolkit.models.registry import Hop, Registry, Route, hop_for_model, load_registry, resolve_route
-from toolkit.options import EngineOptions, GenerationOptions, LanguageCodes, build, split_options
+from toolkit.options import EngineOptions, GenerationOptions, LanguageCodes, QualityOptions, build, split_options
 from toolkit.tasks.memory import UnitCounts, compose, counts_of
 from toolkit.text.glossary import Glossary
 from toolkit.text.protect import Piece, forbidden_strings, pieces
@@ -316,9 +316,13 @@ class Translator:
     """
 
     def __init__(self, sentences: SentenceTranslator, glossary: Glossary | None = None,
-                 generator: SentenceTranslator | None = None) -> None:
+                 generator: SentenceTranslator | None = None, quality: QualityOptions | None = None) -> None:
         self.sentences = sentences
         self.glossary = glossary
+        # With quality options, every result is assessed (toolkit.quality.annotate): each sentence
+        # gets its flags and risk, each document extra["quality"]; the run's statistics are
+        # learned from each translate_batch call's documents together.
+        self.quality = quality
         # What the generate step calls: ``sentences`` itself, or it behind deduplication and a
         # translation memory (toolkit.tasks.memory; from_pretrained sets it from EngineOptions).
         self.generator = generator if generator is not None else sentences
@@ -331,20 +335,27 @@ class Translator:
     @classmethod
     def from_pretrained(cls, reference: str | None = None, source_lang: str = "fr", target_lang: str = "en", *,
                         engine: EngineOptions | None = None, generation: GenerationOptions | None = None,
-                        hop: Hop | None = None, glossary: Glossary | None = None, **options: Any) -> Translator:
+                        hop: Hop | None = None, glossary: Glossary | None = None,
+                        quality: QualityOptions | None = None, **options: Any) -> Translator:
         """A hub id or local folder (default: the configured model for the pair). Options come
-        as objects (``engine=EngineOptions(...)``) or by field name (``backend="ct2"``, ``num_beams=4``)."""
+        as objects (``engine=EngineOptions(...)``) or by field name (``backend="ct2"``, ``num_beams=4``).
+        ``quality=QualityOptions()`` assesses every sentence (flags, risk); add ``confidence=True``
+        for the model's confidence too."""
         engine_options, generation_options = split_options(options, engine, generation)
         reference = reference or (hop.model if hop else default_translation_model(source_lang, target_lang))
         codes = LanguageCodes(source_prefix=hop.source_prefix, src_code=hop.src_code,
                               tgt_code=hop.tgt_code) if hop else None
         loaded = load_engine(reference, "translation", engine_options, generation_options, codes)
         sentences = EngineTranslator(loaded, source_lang, target_lang, hop)
-        return cls(sentences, glossary, with_memory(sentences, engine_options))
+        return cls(sentences, glossary, with_memory(sentences, engine_options), quality)
 
     def with_glossary(self, glossary: Glossary | None) -> Translator:
         """The same model with other glossary terms (nothing is loaded again)."""
-        return Translator(self.sentences, glossary, self.generator)
+        return Translator(self.sentences, glossary, self.generator, self.quality)
+
+    def with_quality(self, quality: QualityOptions | None) -> Translator:
+        """The same model, its results assessed with ``quality`` (None: not assessed)."""
+        return Translator(self.sentences, self.glossary, self.generator, quality)
 
     @property
     def source_lang(self) -> str:
@@ -409,7 +420,13 @@ class Translator:
         start = time.perf_counter()
         planned = self.plan(docs)
         records, warnings = self.generator.translate_sentences(planned.texts, on_batch)
-        return restore(planned, UnitResults(records, warnings), time.perf_counter() - start)
+        results = restore(planned, UnitResults(records, warnings), time.perf_counter() - start)
+        if self.quality is not None:
+            from toolkit.quality.annotate import annotate
+
+            annotate(results, self.source_lang, self.target_lang, self.quality,
+                     self.glossary.entries if self.glossary is not None else None)
+        return results
 
     def count_sentences(self, doc: Document) -> int:
         return len(segment(doc, self.source_lang).sentences)
@@ -434,12 +451,13 @@ def model_source_language(model: str, revision: str | None = None) -> str | None
 
 def load_translator(model: str | None, src: str, tgt: str, registry: Registry | None = None, allow_pivot: bool = True,
                     pinned: dict[str, str] | None = None, engine: EngineOptions | None = None,
-                    generation: GenerationOptions | None = None, glossary: Glossary | None = None) -> Translator:
+                    generation: GenerationOptions | None = None, glossary: Glossary | None = None,
+                    quality: QualityOptions | None = None) -> Translator:
     """``--model`` if given, else the registry's route for ``src`` → ``tgt`` (one or more hops)."""
     registry = registry or load_registry()
     if model:
         return Translator.from_pretrained(model, src, tgt, hop=hop_for_model(model, src, tgt, registry),
-                                          engine=engine, generation=generation, glossary=glossary)
+                                          engine=engine, generation=generation, glossary=glossary, quality=quality)
     route = resolve_route(src, tgt, registry, allow_pivot, pinned)
     engine = engine or EngineOptions()
     # Deduplication and the memory wrap the whole route once, not each hop.
@@ -447,7 +465,7 @@ def load_translator(model: str | None, src: str, tgt: str, registry: Registry | 
     hops = [Translator.from_pretrained(None, hop.src, hop.tgt, hop=hop, engine=bare, generation=generation).sentences
             for hop in route.hops]
     sentences = hops[0] if len(hops) == 1 else PivotTranslator(hops, route)
-    return Translator(sentences, glossary, with_memory(sentences, engine))
+    return Translator(sentences, glossary, with_memory(sentences, engine), quality)
 
 
 def with_memory(sentences: SentenceTranslator, engine: EngineOptions) -> SentenceTranslator:
@@ -472,7 +490,8 @@ class DocumentTranslator:
     language's translator."""
 
     def __init__(self, src: str, tgt: str, factory: Callable[[str], Translator],
-                 candidates: frozenset[str] | None = None, glossary: Glossary | None = None) -> None:
+                 candidates: frozenset[str] | None = None, glossary: Glossary | None = None,
+                 quality: QualityOptions | None = None) -> None:
         self.src = src
         self.target_lang = tgt
         self.factory = factory
@@ -484,6 +503,7 @@ class DocumentTranslator:
         self.fallbacks: dict[str, str] = {}
         self.skipped: dict[str, str] = {}
         self.glossary = glossary
+        self.quality = quality  # every language's translator assesses its results with these
 
     def prepare(self, docs: Sequence[Document], require_any: bool = True) -> None:
         """Detect languages (if asked) and load one translator per source language, before any run.
@@ -559,7 +579,8 @@ class DocumentTranslator:
         would fail for every language."""
         if lang not in self._loaded:
             try:
-                self._loaded[lang] = self.factory(lang)
+                loaded = self.factory(lang)
+                self._loaded[lang] = loaded.with_quality(self.quality) if self.quality is not None else loaded
             except (RouteError, ModelError) as exc:
                 self._loaded[lang] = exc
         return self._loaded[lang]
@@ -660,7 +681,8 @@ def translation_pair(src: str | None, tgt: str | None, defaults: Defaults | None
 def document_translator(docs: Sequence[Document], model: str | None = None, src: str | None = None,
                         tgt: str | None = None, *, allow_pivot: bool = True, registry_path: Path | None = None,
                         engine: EngineOptions | None = None, generation: GenerationOptions | None = None,
-                        defaults: Defaults | None = None, glossary: Glossary | None = None) -> DocumentTranslator:
+                        defaults: Defaults | None = None, glossary: Glossary | None = None,
+                        quality: QualityOptions | None = None) -> DocumentTranslator:
     """The translator `toolkit translate` and `pipeline` use: languages from the arguments or the
     configured defaults (``auto``: detected per document), models from ``model`` or the registry,
     loaded (and documents routed) before any work starts.
@@ -668,7 +690,7 @@ def document_translator(docs: Sequence[Document], model: str | None = None, src:
     With ``src="auto"`` and a ``model``, a document is given to the model only in a language the
     model translates from (as its registry entry or its tokenizer's ``source_lang`` says); a
     Spanish document and a French-English model are skipped with the reason. A model that declares
-    nothing takes every detected language."""
+    nothing takes every detected language. ``quality``: every sentence assessed (flags, risk)."""
     from toolkit.config import load_defaults
     from toolkit.models.registry import routable_sources
 
@@ -684,7 +706,7 @@ def document_translator(docs: Sequence[Document], model: str | None = None, src:
         return load_translator(model, lang, target, routes, allow_pivot, pinned, engine, generation)
 
     candidates = routable_sources(target, routes, allow_pivot, pinned) if source == "auto" and not model else None
-    translator = DocumentTranslator(source, target, factory, candidates, glossary)
+    translator = DocumentTranslator(source, target, factory, candidates, glossary, quality)
     translator.prepare(docs)
     return translator
 
