@@ -75,7 +75,7 @@ def test_a_corpus_run_records_them_in_its_details_and_manifest(tiny_marian: Path
     assert found["quality"]["sentences"] == len(segments) == json.loads(result.stdout)["quality"]["sentences"]
     assert found["quality"]["flags"]["truncated"] == len(segments)
     assert {w["doc_id"] for w in found["quality"]["worst"]} <= {d["id"] for d in details}
-    assert sum(shard["quality"]["sentences"] for shard in found["shards"]) == len(segments)
+    assert all("quality" not in shard for shard in found["shards"])  # in the completion log only: small manifests
 
 
 def test_the_python_api_assesses_when_asked(tiny_marian: Path) -> None:
