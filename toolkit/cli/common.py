@@ -30,6 +30,15 @@ OutOption = Annotated[str | None, typer.Option("--out", "-o", help="Run folder t
 FormatOption = Annotated[Format, typer.Option("--format", help="Output file format (auto: .md / .html for Markdown / HTML inputs, else .txt; html also reads every input as HTML).")]
 
 
+class OnRisk(str, Enum):
+    """``--on-risk``: what to do with a likely-wrong sentence (toolkit/tasks/fallback.py)."""
+
+    keep = "keep"
+    retry = "retry"
+    pivot = "pivot"
+    source = "source"
+
+
 class TranslateFormat(str, Enum):
     """``translate --format``: the output formats, and the document formats (toolkit.io.formats),
     which force how every input is read (and written back)."""
@@ -156,11 +165,16 @@ def emit(run: Any, results: list[Any], warnings: list[str], fmt: str, output_key
     report(target, {"": entries}, warnings, as_json, quiet, title, head.get("quality"))
 
 
-def quality_choice(no_checks: bool) -> Any:
-    """The checks' thresholds (the configured defaults), or None with ``--no-checks``."""
+def quality_choice(no_checks: bool, on_risk: OnRisk | None = None) -> Any:
+    """The checks' thresholds (the configured defaults) with ``--on-risk``, or None with ``--no-checks``."""
     from toolkit.config import load_defaults
 
-    return None if no_checks else load_defaults().quality
+    if no_checks:
+        if on_risk not in (None, OnRisk.keep):
+            raise ToolkitError(f"--on-risk {on_risk.value} acts on what the checks find: drop --no-checks")
+        return None
+    quality = load_defaults().quality
+    return quality.replace(on_risk=on_risk.value) if on_risk is not None else quality
 
 
 def with_confidence(engine: Any, quality: Any) -> Any:
@@ -268,6 +282,7 @@ def summary_generation(beams: int | None, min_length: int | None, max_length: in
 
 
 # Work never done twice (#29): translate's deduplication and translation memory.
+OnRiskOption = Annotated[OnRisk | None, typer.Option("--on-risk", help="Likely-wrong sentences: keep them flagged (default), retry them (more beams, no repeated 3-gram), route them through the registry's pivot, or keep their source, marked.")]
 NoChecksOption = Annotated[bool, typer.Option("--no-checks/--checks", help="Do not assess the translations (default: every sentence gets its flags and risk in the manifest, see toolkit review).")]
 NoDedupeOption = Annotated[bool, typer.Option("--no-dedupe/--dedupe", help="Decode every copy of a repeated sentence (default: each distinct sentence once; the output is the same).")]
 MemoryOption = Annotated[Path | None, typer.Option("--tm", metavar="PATH", help="Translation memory (SQLite file, created if absent): sentences translated before with the same model and settings are not decoded again.")]

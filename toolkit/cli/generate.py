@@ -28,6 +28,7 @@ from toolkit.cli.common import (
     NoDedupeOption,
     NoPivotOption,
     NoRepeatOption,
+    OnRiskOption,
     RegistryOption,
     RevisionOption,
     SummarizerOption,
@@ -71,6 +72,7 @@ def translate(
     tm: MemoryOption = None,
     tm_max_entries: MemoryMaxOption = None,
     no_checks: NoChecksOption = False,
+    on_risk: OnRiskOption = None,
     options: RunOptions = RunOptions(),
 ) -> None:
     """Translate documents sentence by sentence, keeping their paragraphs and layout."""
@@ -82,7 +84,7 @@ def translate(
         engine = memory_choices(engine, no_dedupe, tm, tm_max_entries)
         generation = generation_choices(beams, max_new_tokens=max_new_tokens)
         terms = load_glossary(glossary, keep or [])
-        quality = quality_choice(no_checks)
+        quality = quality_choice(no_checks, on_risk)
         engine = with_confidence(engine, quality)
 
         # --format docx (any document format) forces how the inputs are read; the output format is
@@ -201,6 +203,7 @@ def pipeline(
     glossary: GlossaryOption = None,
     keep: KeepOption = None,
     no_checks: NoChecksOption = False,
+    on_risk: OnRiskOption = None,
     options: RunOptions = RunOptions(),
 ) -> None:
     """Translate then summarise (or summarise then translate): both outputs per document, one manifest."""
@@ -219,7 +222,7 @@ def pipeline(
         engine = options.engine("translation")
         summary_engine = options.engine("summarization")
         terms = load_glossary(glossary, keep or [])
-        quality = quality_choice(no_checks)
+        quality = quality_choice(no_checks, on_risk)
         engine = with_confidence(engine, quality)
 
         def job() -> Any:

@@ -90,6 +90,10 @@ def recorded_counts(results: Sequence[DocumentResult]) -> dict[str, Any]:
         for name, count in (result.extra.get("quality") or {}).get("unchecked", {}).items():
             unchecked[name] = unchecked.get(name, 0) + count
     found["unchecked"] = unchecked
+    acted = [record.on_risk for result in results for record in result.segments if record.on_risk is not None]
+    if acted:
+        found["on_risk"] = {"mode": acted[0]["action"], "sentences": len(acted),
+                            "replaced": sum(bool(a.get("replaced")) for a in acted)}
     return found
 
 
@@ -115,6 +119,10 @@ def merge_summaries(summaries: Sequence[Mapping[str, Any] | None], worst: int = 
             for name, count in summary.get(key, {}).items():
                 total[key][name] = total[key].get(name, 0) + count
         entries += summary.get("worst", [])
+        if "on_risk" in summary:
+            acted = total.setdefault("on_risk", {"mode": summary["on_risk"]["mode"], "sentences": 0, "replaced": 0})
+            acted["sentences"] += summary["on_risk"]["sentences"]
+            acted["replaced"] += summary["on_risk"]["replaced"]
     # stable: earlier shards first among equals
     total["worst"] = [dict(e) for e in sorted(entries, key=_severity, reverse=True)[:worst]]
     return total

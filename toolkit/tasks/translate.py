@@ -316,13 +316,18 @@ class Translator:
     """
 
     def __init__(self, sentences: SentenceTranslator, glossary: Glossary | None = None,
-                 generator: SentenceTranslator | None = None, quality: QualityOptions | None = None) -> None:
+                 generator: SentenceTranslator | None = None, quality: QualityOptions | None = None,
+                 fallback: SentenceTranslator | None = None) -> None:
         self.sentences = sentences
         self.glossary = glossary
         # With quality options, every result is assessed (toolkit.quality.annotate): each sentence
         # gets its flags and risk, each document extra["quality"]; the run's statistics are
         # learned from each translate_batch call's documents together.
         self.quality = quality
+        # ``quality.on_risk``: "pivot" translates likely-wrong sentences again with ``fallback``;
+        # "retry" with ``sentences`` under a stricter search (toolkit.tasks.fallback).
+        self.fallback = fallback
+        self._retry: SentenceTranslator | None = None
         # What the generate step calls: ``sentences`` itself, or it behind deduplication and a
         # translation memory (toolkit.tasks.memory; from_pretrained sets it from EngineOptions).
         self.generator = generator if generator is not None else sentences
@@ -351,11 +356,15 @@ class Translator:
 
     def with_glossary(self, glossary: Glossary | None) -> Translator:
         """The same model with other glossary terms (nothing is loaded again)."""
-        return Translator(self.sentences, glossary, self.generator, self.quality)
+        return Translator(self.sentences, glossary, self.generator, self.quality, self.fallback)
 
     def with_quality(self, quality: QualityOptions | None) -> Translator:
         """The same model, its results assessed with ``quality`` (None: not assessed)."""
-        return Translator(self.sentences, self.glossary, self.generator, quality)
+        return Translator(self.sentences, self.glossary, self.generator, quality, self.fallback)
+
+    def with_fallback(self, fallback: SentenceTranslator | None) -> Translator:
+        """The same model; ``--on-risk pivot`` sends likely-wrong sentences to ``fallback``."""
+        return Translator(self.sentences, self.glossary, self.generator, self.quality, fallback)
 
     @property
     def source_lang(self) -> str:
@@ -420,13 +429,36 @@ class Translator:
         start = time.perf_counter()
         planned = self.plan(docs)
         records, warnings = self.generator.translate_sentences(planned.texts, on_batch)
-        results = restore(planned, UnitResults(records, warnings), time.perf_counter() - start)
+        generated = UnitResults(records, warnings)
+        results = restore(planned, generated, time.perf_counter() - start)
         if self.quality is not None:
             from toolkit.quality.annotate import annotate
 
-            annotate(results, self.source_lang, self.target_lang, self.quality,
-                     self.glossary.entries if self.glossary is not None else None)
+            terms = self.glossary.entries if self.glossary is not None else None
+            annotate(results, self.source_lang, self.target_lang, self.quality, terms)
+            if self.quality.on_risk != "keep":
+                from toolkit.tasks.fallback import act_on_risk
+
+                results = act_on_risk(planned, generated, results, self.quality.on_risk, self._alternative(),
+                                      self.source_lang, self.target_lang, self.quality, terms,
+                                      time.perf_counter() - start)
         return results
+
+    def _alternative(self) -> SentenceTranslator | None:
+        """What ``--on-risk`` translates likely-wrong sentences with (None: ``source`` needs none)."""
+        assert self.quality is not None
+        if self.quality.on_risk == "pivot":
+            if self.fallback is None:
+                raise ToolkitError(f"--on-risk pivot: no pivot route for {self.source_lang}→{self.target_lang} "
+                                   "(the registry has none other than the route used)")
+            return self.fallback
+        if self.quality.on_risk == "retry":
+            if self._retry is None:
+                from toolkit.tasks.fallback import retry_translator
+
+                self._retry = retry_translator(self.sentences)
+            return self._retry
+        return None
 
     def count_sentences(self, doc: Document) -> int:
         return len(segment(doc, self.source_lang).sentences)
@@ -466,6 +498,23 @@ def load_translator(model: str | None, src: str, tgt: str, registry: Registry | 
             for hop in route.hops]
     sentences = hops[0] if len(hops) == 1 else PivotTranslator(hops, route)
     return Translator(sentences, glossary, with_memory(sentences, engine), quality)
+
+
+def pivot_fallback(src: str, tgt: str, registry: Registry, pinned: dict[str, str] | None,
+                   engine: EngineOptions | None, generation: GenerationOptions | None) -> SentenceTranslator:
+    """``--on-risk pivot``'s second route: through the registry's pivot language (models loaded
+    now, without deduplication or memory: its outputs are a fallback's, not the route's)."""
+    from toolkit.models.registry import pivot_route
+
+    route = pivot_route(src, tgt, registry, pinned)
+    if route is None:
+        raise ToolkitError(f"--on-risk pivot: the registry has no route for {src}→{tgt} through {registry.pivot} "
+                           "(use --on-risk retry or source)")
+    bare = build(EngineOptions, {**(engine or EngineOptions()).given(), "dedupe": False, "memory": None,
+                                 "memory_max_entries": None})
+    hops = [Translator.from_pretrained(None, hop.src, hop.tgt, hop=hop, engine=bare, generation=generation).sentences
+            for hop in route.hops]
+    return PivotTranslator(hops, route)
 
 
 def with_memory(sentences: SentenceTranslator, engine: EngineOptions) -> SentenceTranslator:
@@ -703,7 +752,10 @@ def document_translator(docs: Sequence[Document], model: str | None = None, src:
     def factory(lang: str) -> Translator:
         if model and source == "auto":
             _check_model_source(model, lang, target, routes, engine.revision if engine else None)
-        return load_translator(model, lang, target, routes, allow_pivot, pinned, engine, generation)
+        translator = load_translator(model, lang, target, routes, allow_pivot, pinned, engine, generation)
+        if quality is not None and quality.on_risk == "pivot":
+            translator = translator.with_fallback(pivot_fallback(lang, target, routes, pinned, engine, generation))
+        return translator
 
     candidates = routable_sources(target, routes, allow_pivot, pinned) if source == "auto" and not model else None
     translator = DocumentTranslator(source, target, factory, candidates, glossary, quality)
