@@ -177,11 +177,11 @@ def quality_choice(no_checks: bool, on_risk: OnRisk | None = None) -> Any:
     return quality.replace(on_risk=on_risk.value) if on_risk is not None else quality
 
 
-def with_confidence(engine: Any, quality: Any) -> Any:
-    """With the checks on, the model's confidence too where it is free: the ct2 backend (and auto,
-    which picks ct2 for every model it supports). The torch backend's recorder costs translate
-    time, so torch runs stay without it (``EngineOptions(confidence=True)`` in the Python API)."""
-    if quality is None or engine.backend == "torch" or engine.confidence:
+def with_confidence(engine: Any, wanted: bool = True) -> Any:
+    """The model's confidence where it is free (when ``wanted``): the ct2 backend (and auto, which
+    picks ct2 for every model it supports). The torch backend's recorder costs generation time,
+    so torch runs stay without it (``EngineOptions(confidence=True)`` in the Python API)."""
+    if not wanted or engine.backend == "torch" or engine.confidence:
         return engine
     return engine.replace(confidence=True)
 

@@ -328,6 +328,12 @@ class Seq2SeqSummarizer(Summarizer):
                 extra={"method": "seq2seq", "token_unit": "model", "map_reduce_levels": state.levels,
                        "chunked": bool(state.levels)},
             ))
+            # The final generation's (a map-reduce summary's earlier levels are not in it); written
+            # only when the engine scored it (EngineOptions.confidence), as translation records do.
+            if final.confidence is not None:
+                results[-1].extra["confidence"] = final.confidence
+            if final.hit_length_limit:
+                results[-1].extra["truncated"] = True
         return results
 
 
