@@ -19,13 +19,17 @@ def _plain(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.casefold()))
 
 
-def similarity(source: str, output: str) -> float:
-    """0–1: how much of the two texts' words and letters they share (1: the same text)."""
+def similarity(source: str, output: str, at_least: float = 0.5) -> float:
+    """0–1: how much of the two texts' words and letters they share (1: the same text); 0 when
+    it is certainly below ``at_least`` (the cheap upper bounds say so, sparing the quadratic match)."""
     a, b = _plain(source), _plain(output)
     if not a or not b:
         return 0.0
     matcher = SequenceMatcher(None, a, b, autojunk=False)
-    return matcher.ratio() if matcher.real_quick_ratio() >= 0.5 else 0.0
+    floor = max(0.5, at_least)
+    if matcher.real_quick_ratio() < floor or matcher.quick_ratio() < floor:
+        return 0.0
+    return matcher.ratio()
 
 
 def untranslated(source: str, output: str, langs: Languages, context: Context) -> Flag | Skipped | None:
@@ -34,7 +38,7 @@ def untranslated(source: str, output: str, langs: Languages, context: Context) -
     if langs.source == langs.target:
         return None
     if len(re.findall(r"\w+", source)) >= options.copy_min_words:
-        score = similarity(source, output)
+        score = similarity(source, output, options.copy_similarity)
         if score >= options.copy_similarity:
             return Flag("untranslated", f"the output is {score:.0%} the same as its source")
     if letters(output) < options.min_letters:

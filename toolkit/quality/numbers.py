@@ -9,6 +9,7 @@ its day, month and year. Signs and units are not compared (``-5`` and ``5 °C`` 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from decimal import Decimal, InvalidOperation
@@ -104,22 +105,38 @@ def mentions(text: str, lang: str) -> list[frozenset[str]]:
         found.append((match.start(), frozenset(keys)))
     months = MONTHS.get(lang)
     if months:
-        for index, name in enumerate(months):
-            # English months are capitalised ("may" is a verb); other languages' are not.
-            month = (re.compile(rf"(?<!\w){name.capitalize()}(?!\w)") if lang == "en"
-                     else re.compile(rf"(?<!\w){name}(?!\w)", re.IGNORECASE))
+        for index, month in enumerate(_month_patterns(lang)):
             for match in month.finditer(text):
                 found.append((match.start(), frozenset({f"m{index + 1}"})))
     found.sort(key=lambda item: item[0])
     return [keys for _, keys in found]
 
 
+@functools.cache
+def _number_words_pattern(lang: str) -> re.Pattern[str] | None:
+    # One pass for every word: each whole word (hyphenated ones too: "dix-sept") matches one entry.
+    words = sorted(WORDS.get(lang, []), key=len, reverse=True)
+    if not words:
+        return None
+    return re.compile(rf"(?<![\w-])(?:{'|'.join(re.escape(w) for w in words)})(?![\w-])", re.IGNORECASE)
+
+
+@functools.cache
+def _month_patterns(lang: str) -> tuple[re.Pattern[str], ...]:
+    # English months are capitalised ("may" is a verb); other languages' are not.
+    return tuple(re.compile(rf"(?<!\w){name.capitalize()}(?!\w)") if lang == "en"
+                 else re.compile(rf"(?<!\w){name}(?!\w)", re.IGNORECASE) for name in MONTHS.get(lang, []))
+
+
 def number_words(text: str, lang: str) -> Counter[str]:
     """Small numbers written as words (``two``, ``deux``): a translation may spell out a digit."""
-    words = WORDS.get(lang, [])
-    counts: Counter[str] = Counter()
-    for value, word in enumerate(words):
-        counts[str(value)] += len(re.findall(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text, re.IGNORECASE))
+    pattern = _number_words_pattern(lang)
+    counts: Counter[str] = Counter({str(value): 0 for value in range(len(WORDS.get(lang, [])))})
+    if pattern is None:
+        return counts
+    index = {word.casefold(): value for value, word in enumerate(WORDS[lang])}
+    for match in pattern.finditer(text):
+        counts[str(index[match.group().casefold()])] += 1
     return counts
 
 
