@@ -177,15 +177,6 @@ def quality_choice(no_checks: bool, on_risk: OnRisk | None = None) -> Any:
     return quality.replace(on_risk=on_risk.value) if on_risk is not None else quality
 
 
-def with_confidence(engine: Any, wanted: bool = True) -> Any:
-    """The model's confidence where it is free (when ``wanted``): the ct2 backend (and auto, which
-    picks ct2 for every model it supports). The torch backend's recorder costs generation time,
-    so torch runs stay without it (``EngineOptions(confidence=True)`` in the Python API)."""
-    if not wanted or engine.backend == "torch" or engine.confidence:
-        return engine
-    return engine.replace(confidence=True)
-
-
 def quality_line(quality: dict[str, Any]) -> str:
     """One line of a run's quality summary: risks, then the flags raised."""
     risks = quality["risk"]

@@ -43,7 +43,6 @@ from toolkit.cli.common import (
     report,
     routable,
     summary_generation,
-    with_confidence,
 )
 from toolkit.cli.group import RunOptions, run_inputs, with_options
 from toolkit.cli.output import user_errors
@@ -85,7 +84,6 @@ def translate(
         generation = generation_choices(beams, max_new_tokens=max_new_tokens)
         terms = load_glossary(glossary, keep or [])
         quality = quality_choice(no_checks, on_risk)
-        engine = with_confidence(engine, quality is not None)
 
         # --format docx (any document format) forces how the inputs are read; the output format is
         # then the documents' own.
@@ -153,7 +151,7 @@ def summarize(
         from toolkit.text.languages import check_language
 
         generation = summary_generation(beams, min_length, max_length, length_penalty, no_repeat_ngram)
-        engine = with_confidence(options.engine("summarization", batch_size, revision))
+        engine = options.engine("summarization", batch_size, revision)
         lang = check_language(lang or load_defaults().summarization.lang)
         wanted = check_language(summary_lang, "--summary-lang") if summary_lang else lang
         translation_engine = options.engine("translation")
@@ -223,7 +221,6 @@ def pipeline(
         summary_engine = options.engine("summarization")
         terms = load_glossary(glossary, keep or [])
         quality = quality_choice(no_checks, on_risk)
-        engine = with_confidence(engine, quality is not None)
 
         def job() -> Any:
             from toolkit.execution.jobs import PipelineJob, check_model, translate_job

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -106,9 +106,10 @@ class TranslateJob:
     registry_path: Path | None = None
     glossary: Glossary | None = None
     command: str = "translate"
-    # The checks' thresholds (None: sentences not assessed). Fingerprinted: the flags and risks
-    # they give are in the details files, which a resumed run must write as the first run did.
-    quality: QualityOptions | None = None
+    # The checks' thresholds (None: sentences not assessed), on by default as in the CLI.
+    # Fingerprinted: the flags and risks they give are in the details files, which a resumed run
+    # must write as the first run did.
+    quality: QualityOptions | None = field(default_factory=QualityOptions)
 
     def build(self) -> TranslateTask:
         return TranslateTask(self)
@@ -130,7 +131,8 @@ class TranslateJob:
 def translate_job(model: str | None, src: str | None, tgt: str | None, engine: EngineOptions,
                   generation: GenerationOptions, *, allow_pivot: bool = True, registry_path: Path | None = None,
                   glossary: Glossary | None = None, quality: QualityOptions | None = None) -> TranslateJob:
-    """A TranslateJob with the languages given or configured (``auto``: detected per document)."""
+    """A TranslateJob with the languages given or configured (``auto``: detected per document);
+    ``quality=None``: not assessed."""
     from toolkit.tasks.translate import translation_pair
 
     source, target = translation_pair(src, tgt)
@@ -240,7 +242,7 @@ class SummarizeTask:
         self.router = None
         if job.summary_lang and job.summary_lang != job.lang:
             self.router = _router(TranslateJob(None, job.lang, job.summary_lang, job.translation_engine or job.engine,
-                                               GenerationOptions()))
+                                               GenerationOptions(), quality=None))
 
     def run(self, docs: Sequence[Document], on_progress: Callable[[int], None] | None = None
             ) -> list[DocumentOutput | str]:
@@ -326,7 +328,8 @@ class PipelineTask:
         if (via, wanted) not in self.summary_routers:
             self.summary_routers[via, wanted] = _router(TranslateJob(
                 None, via, wanted, self.job.translator.engine, GenerationOptions(),
-                allow_pivot=self.job.translator.allow_pivot, registry_path=self.job.translator.registry_path))
+                allow_pivot=self.job.translator.allow_pivot, registry_path=self.job.translator.registry_path,
+                quality=None))
         return self.summary_routers[via, wanted]
 
     def run(self, docs: Sequence[Document], on_progress: Callable[[int], None] | None = None

@@ -12,7 +12,7 @@ from toolkit.text.languages import ISO_639_1
 
 
 def letters(text: str) -> int:
-    return sum(ch.isalpha() for ch in text)
+    return sum(map(str.isalpha, text))
 
 
 def _plain(text: str) -> str:

@@ -25,7 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from toolkit.config import Defaults, default_translation_model
 from toolkit.engines.base import Engine
-from toolkit.engines.loader import load_engine
+from toolkit.engines.loader import load_engine, with_free_confidence
 from toolkit.errors import ModelError, RouteError, ToolkitError
 from toolkit.io.documents import Document, as_documents, chunked
 from toolkit.io.results import DocumentResult, SegmentRecord, weighted_confidence
@@ -344,9 +344,11 @@ class Translator:
                         quality: QualityOptions | None = None, **options: Any) -> Translator:
         """A hub id or local folder (default: the configured model for the pair). Options come
         as objects (``engine=EngineOptions(...)``) or by field name (``backend="ct2"``, ``num_beams=4``).
-        ``quality=QualityOptions()`` assesses every sentence (flags, risk); add ``confidence=True``
-        for the model's confidence too."""
+        ``quality=QualityOptions()`` assesses every sentence (flags, risk), with the model's
+        confidence where it is free (ct2; torch only with ``confidence=True``)."""
         engine_options, generation_options = split_options(options, engine, generation)
+        if quality is not None:
+            engine_options = with_free_confidence(engine_options)
         reference = reference or (hop.model if hop else default_translation_model(source_lang, target_lang))
         codes = LanguageCodes(source_prefix=hop.source_prefix, src_code=hop.src_code,
                               tgt_code=hop.tgt_code) if hop else None
@@ -487,6 +489,8 @@ def load_translator(model: str | None, src: str, tgt: str, registry: Registry | 
                     quality: QualityOptions | None = None) -> Translator:
     """``--model`` if given, else the registry's route for ``src`` → ``tgt`` (one or more hops)."""
     registry = registry or load_registry()
+    if quality is not None:
+        engine = with_free_confidence(engine)
     if model:
         return Translator.from_pretrained(model, src, tgt, hop=hop_for_model(model, src, tgt, registry),
                                           engine=engine, generation=generation, glossary=glossary, quality=quality)
@@ -745,6 +749,8 @@ def document_translator(docs: Sequence[Document], model: str | None = None, src:
 
     defaults = defaults or load_defaults()
     source, target = translation_pair(src, tgt, defaults)
+    if quality is not None:
+        engine = with_free_confidence(engine)
     routes = load_registry(registry_path) if registry_path else load_registry()
     # Pairs pinned in the defaults refine the shipped registry; a registry of your own decides alone.
     pinned = {} if registry_path else defaults.translation.models
