@@ -272,9 +272,11 @@ def summary_generation(beams: int | None, min_length: int | None, max_length: in
 
 
 
-# Work never done twice (#29): translate's deduplication and translation memory.
+# Trust signals (#26): the checks on every translated sentence, and what to do with the worst.
 OnRiskOption = Annotated[OnRisk | None, typer.Option("--on-risk", help="Likely-wrong sentences: keep them flagged (default), retry them (more beams, no repeated 3-gram), route them through the registry's pivot, or keep their source, marked.")]
 NoChecksOption = Annotated[bool, typer.Option("--no-checks/--checks", help="Do not assess the translations (default: every sentence gets its flags and risk in the manifest, see toolkit review).")]
+
+# Work never done twice (#29): translate's deduplication and translation memory.
 NoDedupeOption = Annotated[bool, typer.Option("--no-dedupe/--dedupe", help="Decode every copy of a repeated sentence (default: each distinct sentence once; the output is the same).")]
 MemoryOption = Annotated[Path | None, typer.Option("--tm", metavar="PATH", help="Translation memory (SQLite file, created if absent): sentences translated before with the same model and settings are not decoded again.")]
 MemoryMaxOption = Annotated[int | None, typer.Option("--tm-max-entries", min=1, help="Bound of the --tm file (least recently used entries go first; kept in the file).")]
