@@ -114,3 +114,18 @@ def test_a_structured_file_records_them(tiny_marian: Path, tmp_path: Path) -> No
     [doc] = manifest(out)["documents"]
     assert doc["quality"]["sentences"] == len(doc["segments"]) == 2
     assert all(s["risk"] != "ok" for s in doc["segments"]) and manifest(out)["quality"]["sentences"] == 2
+
+
+def test_a_resumed_corpus_run_records_the_same_signals(tiny_marian: Path, tmp_path: Path, monkeypatch) -> None:
+    from test_corpus import _interrupted_run, files_of, write_corpus
+
+    corpus = write_corpus(tmp_path / "c.jsonl", 10)
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    command = ["translate", str(corpus), "-m", str(tiny_marian), "--shard-size", "3", "-q"]
+    assert runner.invoke(app, [*command, "--out", str(whole)]).exit_code == 0
+    _interrupted_run(tiny_marian, corpus, cut, monkeypatch)
+    assert runner.invoke(app, [*command, "--out", str(cut), "--resume"]).exit_code == 0
+    assert files_of(cut) == files_of(whole)  # details (flags, risk, confidence) included
+    details = (whole / "details" / "part-00000.jsonl").read_text(encoding="utf-8")
+    assert '"risk":' in details and '"flags":' in details and '"confidence":' in details
+    assert manifest(cut)["quality"] == manifest(whole)["quality"]  # resumed shards' counts from the log
