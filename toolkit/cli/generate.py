@@ -262,7 +262,7 @@ def pipeline(
             stages, tables = [], {}
             checked = None
             for stage in result.stages:
-                entries = write_results(run, stage.results, "auto", subdir=stage.folder)
+                entries = write_results(run, stage.results, stage.output_format, subdir=stage.folder)
                 stage_warnings = [w for r in stage.results for w in r.warnings]
                 warnings += stage_warnings
                 stages.append({"stage": stage.name, "folder": stage.folder, **stage.description,
