@@ -156,3 +156,39 @@ def test_annotate_on_a_real_run_with_a_glossary(tiny_marian: Path) -> None:
     assert summary["risk"]["likely-wrong"] == len(records)
     # the glossary term and the URL are restored by the plan, so they are never missing
     assert all("terms" not in [f["name"] for f in r.flags] for r in records)
+
+
+# -- the summariser ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("backend", ["ct2", "torch"])
+def test_a_summary_records_the_engines_confidence(tiny_bart: Path, backend: str) -> None:
+    from toolkit.tasks.summarize import document_sentences, load_summarizer
+
+    options = EngineOptions(device="cpu", backend=backend, dtype="float32",
+                            quantization="float32" if backend == "ct2" else None, confidence=True)
+    summarizer = load_summarizer(str(tiny_bart), "fr", options)
+    doc = Document(id="d", text="Le président est arrivé à Moscou. Il a rencontré le maire.", source="d")
+    [result] = summarizer.summarize_documents([doc])
+    [expected] = summarizer.engine.generate([" ".join(document_sentences(doc, "fr"))])
+    assert expected.confidence is not None
+    assert result.extra["confidence"] == pytest.approx(expected.confidence, abs=1e-5)
+    assert result.to_manifest(None)["confidence"] == result.extra["confidence"]
+    # ct2's scores are free: always recorded; torch's recorder only when asked
+    [plain] = load_summarizer(str(tiny_bart), "fr", options.replace(confidence=False)).summarize_documents([doc])
+    assert ("confidence" in plain.extra) == (backend == "ct2")
+
+
+def test_summarize_cli_records_confidence_on_ct2(tiny_bart: Path, tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from toolkit.cli import app
+
+    source = tmp_path / "a.txt"
+    source.write_text("Le président est arrivé à Moscou. Il a rencontré le maire.", encoding="utf-8")
+    result = CliRunner().invoke(app, ["summarize", str(source), "-m", str(tiny_bart), "--lang", "fr", "--backend",
+                                      "ct2", "--out", str(tmp_path / "run"), "-q"])
+    assert result.exit_code == 0, result.output
+    [doc] = json.loads((tmp_path / "run" / "manifest.json").read_text(encoding="utf-8"))["documents"]
+    assert isinstance(doc["confidence"], float) and doc["confidence"] <= 0

@@ -171,6 +171,20 @@ class Engine:
             "engine_options": self.options.model_dump(), **self.describe(),
         }
 
+    def with_settings(self, overrides: dict[str, Any]) -> Engine:
+        """The same loaded model decoding with these generation settings changed (nothing is
+        loaded again; the copy shares the model with this engine)."""
+        import copy
+
+        other = copy.copy(self)
+        other.settings = {**self.settings, **overrides}
+        other.overridden = sorted(set(self.overridden) | set(overrides))
+        other.settings_changed()
+        return other
+
+    def settings_changed(self) -> None:
+        """Called on a copy whose ``settings`` changed (a backend that derives options from them)."""
+
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(self.prefix + text)["input_ids"])
 

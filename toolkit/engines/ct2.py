@@ -235,6 +235,9 @@ class CT2Engine(Engine):
         quantization = options.quantization or default_quantization(device)
         return cls(tokenizer, ref, device, settings, options, quantization, prefix, config, generation)
 
+    def settings_changed(self) -> None:
+        self.decoding = decoding_options(self.settings, self.forced_eos)
+
     def output_limit(self, source_tokens: int) -> int:
         # The limit as the user set it (--max-new-tokens 6 is "6"), not CTranslate2's decoding
         # length, which leaves out a forced end token.

@@ -37,6 +37,9 @@ class SegmentRecord:
     # True when the engine stopped at its generation limit (a piece of the sentence, or a hop of
     # a pivot): the ``truncated`` check's evidence. Unset (omitted) otherwise.
     truncated: bool | None = None
+    # What ``--on-risk`` did with this likely-wrong sentence (toolkit/tasks/fallback.py): the action,
+    # whether its output was replaced, the first output's risk, flags and (when replaced) text.
+    on_risk: dict[str, Any] | None = None
     # What the plan put back verbatim, for the ``terms`` check (toolkit.quality.annotate); never
     # written: the protected spans of the source, and the glossary terms (source → target) applied.
     spans: list[str] | None = field(default=None, compare=False, repr=False)
@@ -52,7 +55,7 @@ class SegmentRecord:
         return record
 
 
-OPTIONAL_SEGMENT_FIELDS = ("confidence", "flags", "risk", "truncated", "alternatives")
+OPTIONAL_SEGMENT_FIELDS = ("confidence", "flags", "risk", "truncated", "on_risk", "alternatives")
 NOT_WRITTEN = ("spans", "terms")
 
 

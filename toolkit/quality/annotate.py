@@ -12,8 +12,8 @@ from typing import Any
 
 from toolkit.io.results import DocumentResult, SegmentRecord
 from toolkit.options import QualityOptions
-from toolkit.quality.checks import assess, counts, summarize, worst_first
-from toolkit.quality.types import Assessment, Pair
+from toolkit.quality.checks import CHECKS, assess, counts, summarize, worst_first
+from toolkit.quality.types import RISKS, Assessment, Flag, Pair, risk_rank
 
 
 def pairs_of(results: Sequence[DocumentResult], glossary: Mapping[str, str] | None = None) -> list[Pair]:
@@ -58,3 +58,79 @@ def document_summary(pairs: Sequence[Pair], assessments: Sequence[Assessment], w
     found = counts(assessments)
     return {**found, "worst": [pairs[i].position for i in worst_first(pairs, assessments)[:worst]
                                if assessments[i].risk != "ok"]}
+
+
+# -- summaries from recorded signals (a run's manifest, a corpus's shards) ------------------------
+
+def _severity(entry: Mapping[str, Any]) -> tuple[int, int, float]:
+    confidence = entry.get("confidence")
+    return risk_rank(entry["risk"]), len(entry["flags"]), -(confidence if confidence is not None else 0.0)
+
+
+def worst_entries(results: Sequence[DocumentResult], worst: int = 10) -> list[dict[str, Any]]:
+    """The assessed sentences of ``results`` that are not ok, worst first (risk, then number of
+    flags, then low confidence; input order among equals): where they are and what they got."""
+    entries = [{"doc_id": result.id, "position": position, "risk": record.risk,
+                "flags": [flag["name"] for flag in record.flags or []],
+                "confidence": None if record.confidence is None else round(record.confidence, 4)}
+               for result in results for position, record in enumerate(result.segments)
+               if record.risk is not None and record.risk != "ok"]
+    return sorted(entries, key=_severity, reverse=True)[:worst]
+
+
+def recorded_counts(results: Sequence[DocumentResult]) -> dict[str, Any]:
+    """Counts per risk and flag of the sentences of ``results`` that were assessed (their records
+    carry a risk); checks left unchecked are summed from the documents' summaries."""
+    assessments = [Assessment(record.confidence, tuple(Flag(f["name"], f["reason"]) for f in record.flags or []),
+                              record.risk)
+                   for result in results for record in result.segments if record.risk is not None]
+    found = counts(assessments)
+    unchecked: dict[str, int] = {}
+    for result in results:
+        for name, count in (result.extra.get("quality") or {}).get("unchecked", {}).items():
+            unchecked[name] = unchecked.get(name, 0) + count
+    found["unchecked"] = unchecked
+    acted = [record.on_risk for result in results for record in result.segments if record.on_risk is not None]
+    if acted:
+        found["on_risk"] = {"mode": acted[0]["action"], "sentences": len(acted),
+                            "replaced": sum(bool(a.get("replaced")) for a in acted)}
+    return found
+
+
+def run_summary(results: Sequence[DocumentResult], worst: int = 10) -> dict[str, Any] | None:
+    """A run's quality summary from what its records carry (None when nothing was assessed):
+    counts per risk and flag, and its worst sentences."""
+    if not any(record.risk is not None for result in results for record in result.segments):
+        return None
+    return {**recorded_counts(results), "worst": worst_entries(results, worst)}
+
+
+def merge_summaries(summaries: Sequence[Mapping[str, Any] | None], worst: int = 10) -> dict[str, Any] | None:
+    """Run summaries added up (a corpus's shards, chunk by chunk): counts summed, the worst kept."""
+    present = [s for s in summaries if s]
+    if not present:
+        return None
+    total: dict[str, Any] = {"sentences": 0, "risk": {r: 0 for r in RISKS}, "flags": {n: 0 for n in CHECKS},
+                             "unchecked": {}}
+    entries: list[Mapping[str, Any]] = []
+    for summary in present:
+        total["sentences"] += summary.get("sentences", 0)
+        for key in ("risk", "flags", "unchecked"):
+            for name, count in summary.get(key, {}).items():
+                total[key][name] = total[key].get(name, 0) + count
+        entries += summary.get("worst", [])
+        if "on_risk" in summary:
+            acted = total.setdefault("on_risk", {"mode": summary["on_risk"]["mode"], "sentences": 0, "replaced": 0})
+            acted["sentences"] += summary["on_risk"]["sentences"]
+            acted["replaced"] += summary["on_risk"]["replaced"]
+    # stable: earlier shards first among equals
+    total["worst"] = [dict(e) for e in sorted(entries, key=_severity, reverse=True)[:worst]]
+    return total
+
+
+def recorded_document_summary(result: DocumentResult, worst: int = 10) -> dict[str, Any] | None:
+    """A document's ``extra["quality"]`` from its records (a structured file, whose sentences were
+    assessed block batch by block batch), or None when none was assessed."""
+    if not any(record.risk is not None for record in result.segments):
+        return None
+    return {**recorded_counts([result]), "worst": [e["position"] for e in worst_entries([result], worst)]}

@@ -50,7 +50,15 @@ def assess(pairs: Sequence[Pair], source_lang: str, target_lang: str, options: Q
     langs = Languages(source_lang, target_lang)
     run = run_statistics(pairs, options)
     results = []
+    # A check is a function of its pair, the options and the run's statistics: identical pairs
+    # (a corpus's boilerplate, deduplicated sentences) are judged once.
+    judged: dict[tuple[Any, ...], Assessment] = {}
     for pair in pairs:
+        key = (pair.source, pair.output, pair.confidence, pair.hit_length_limit, tuple(sorted(pair.glossary.items())),
+               None if pair.protected is None else tuple(pair.protected))
+        if key in judged:
+            results.append(judged[key])
+            continue
         context = Context(pair, options, run)
         flags: list[Flag] = []
         skipped: list[Skipped] = []
@@ -61,8 +69,8 @@ def assess(pairs: Sequence[Pair], source_lang: str, target_lang: str, options: Q
                     flags.append(verdict)
                 elif isinstance(verdict, Skipped):
                     skipped.append(verdict)
-        results.append(Assessment(pair.confidence, tuple(flags), risk(flags, pair.confidence, options),
-                                  tuple(skipped)))
+        judged[key] = Assessment(pair.confidence, tuple(flags), risk(flags, pair.confidence, options), tuple(skipped))
+        results.append(judged[key])
     return results
 
 

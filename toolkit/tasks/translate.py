@@ -25,12 +25,12 @@ from typing import Any, Protocol, runtime_checkable
 
 from toolkit.config import Defaults, default_translation_model
 from toolkit.engines.base import Engine
-from toolkit.engines.loader import load_engine
+from toolkit.engines.loader import load_engine, with_free_confidence
 from toolkit.errors import ModelError, RouteError, ToolkitError
 from toolkit.io.documents import Document, as_documents, chunked
 from toolkit.io.results import DocumentResult, SegmentRecord, weighted_confidence
 from toolkit.models.registry import Hop, Registry, Route, hop_for_model, load_registry, resolve_route
-from toolkit.options import EngineOptions, GenerationOptions, LanguageCodes, build, split_options
+from toolkit.options import EngineOptions, GenerationOptions, LanguageCodes, QualityOptions, build, split_options
 from toolkit.tasks.memory import UnitCounts, compose, counts_of
 from toolkit.text.glossary import Glossary
 from toolkit.text.protect import Piece, forbidden_strings, pieces
@@ -410,9 +410,18 @@ class Translator:
     """
 
     def __init__(self, sentences: SentenceTranslator, glossary: Glossary | None = None,
-                 generator: SentenceTranslator | None = None) -> None:
+                 generator: SentenceTranslator | None = None, quality: QualityOptions | None = None,
+                 fallback: SentenceTranslator | None = None) -> None:
         self.sentences = sentences
         self.glossary = glossary
+        # With quality options, every result is assessed (toolkit.quality.annotate): each sentence
+        # gets its flags and risk, each document extra["quality"]; the run's statistics are
+        # learned from each translate_batch call's documents together.
+        self.quality = quality
+        # ``quality.on_risk``: "pivot" translates likely-wrong sentences again with ``fallback``;
+        # "retry" with ``sentences`` under a stricter search (toolkit.tasks.fallback).
+        self.fallback = fallback
+        self._retry: SentenceTranslator | None = None
         # What the generate step calls: ``sentences`` itself, or it behind deduplication and a
         # translation memory (toolkit.tasks.memory; from_pretrained sets it from EngineOptions).
         self.generator = generator if generator is not None else sentences
@@ -425,20 +434,33 @@ class Translator:
     @classmethod
     def from_pretrained(cls, reference: str | None = None, source_lang: str = "fr", target_lang: str = "en", *,
                         engine: EngineOptions | None = None, generation: GenerationOptions | None = None,
-                        hop: Hop | None = None, glossary: Glossary | None = None, **options: Any) -> Translator:
+                        hop: Hop | None = None, glossary: Glossary | None = None,
+                        quality: QualityOptions | None = None, **options: Any) -> Translator:
         """A hub id or local folder (default: the configured model for the pair). Options come
-        as objects (``engine=EngineOptions(...)``) or by field name (``backend="ct2"``, ``num_beams=4``)."""
+        as objects (``engine=EngineOptions(...)``) or by field name (``backend="ct2"``, ``num_beams=4``).
+        ``quality=QualityOptions()`` assesses every sentence (flags, risk), with the model's
+        confidence where it is free (ct2; torch only with ``confidence=True``)."""
         engine_options, generation_options = split_options(options, engine, generation)
+        if quality is not None:
+            engine_options = with_free_confidence(engine_options)
         reference = reference or (hop.model if hop else default_translation_model(source_lang, target_lang))
         codes = LanguageCodes(source_prefix=hop.source_prefix, src_code=hop.src_code,
                               tgt_code=hop.tgt_code) if hop else None
         loaded = load_engine(reference, "translation", engine_options, generation_options, codes)
         sentences = EngineTranslator(loaded, source_lang, target_lang, hop)
-        return cls(sentences, glossary, with_memory(sentences, engine_options))
+        return cls(sentences, glossary, with_memory(sentences, engine_options), quality)
 
     def with_glossary(self, glossary: Glossary | None) -> Translator:
         """The same model with other glossary terms (nothing is loaded again)."""
-        return Translator(self.sentences, glossary, self.generator)
+        return Translator(self.sentences, glossary, self.generator, self.quality, self.fallback)
+
+    def with_quality(self, quality: QualityOptions | None) -> Translator:
+        """The same model, its results assessed with ``quality`` (None: not assessed)."""
+        return Translator(self.sentences, self.glossary, self.generator, quality, self.fallback)
+
+    def with_fallback(self, fallback: SentenceTranslator | None) -> Translator:
+        """The same model; ``--on-risk pivot`` sends likely-wrong sentences to ``fallback``."""
+        return Translator(self.sentences, self.glossary, self.generator, self.quality, fallback)
 
     @property
     def source_lang(self) -> str:
@@ -506,13 +528,44 @@ class Translator:
         after the translation — which is the same as without alternatives, byte for byte."""
         if alternatives < 0:
             raise ToolkitError(f"alternatives: {alternatives} must not be negative")
+        if alternatives and self.quality is not None and self.quality.on_risk != "keep":
+            # A replaced sentence's alternatives would be those of the translation it replaced.
+            raise ToolkitError(f"alternatives cannot be combined with on_risk={self.quality.on_risk!r}")
         start = time.perf_counter()
         planned = self.plan(docs)
         records, warnings = self.generator.translate_sentences(planned.texts, on_batch)
         hypotheses = self.generator.translate_hypotheses(planned.texts, alternatives + 1) \
             if alternatives and planned.units else None
-        return restore(planned, UnitResults(records, warnings, hypotheses or [[] for _ in planned.units]),
-                       time.perf_counter() - start, alternatives)
+        generated = UnitResults(records, warnings, hypotheses or [[] for _ in planned.units])
+        results = restore(planned, generated, time.perf_counter() - start, alternatives)
+        if self.quality is not None:
+            from toolkit.quality.annotate import annotate
+
+            terms = self.glossary.entries if self.glossary is not None else None
+            annotate(results, self.source_lang, self.target_lang, self.quality, terms)
+            if self.quality.on_risk != "keep":
+                from toolkit.tasks.fallback import act_on_risk
+
+                results = act_on_risk(planned, generated, results, self.quality.on_risk, self._alternative(),
+                                      self.source_lang, self.target_lang, self.quality, terms,
+                                      time.perf_counter() - start)
+        return results
+
+    def _alternative(self) -> SentenceTranslator | None:
+        """What ``--on-risk`` translates likely-wrong sentences with (None: ``source`` needs none)."""
+        assert self.quality is not None
+        if self.quality.on_risk == "pivot":
+            if self.fallback is None:
+                raise ToolkitError(f"--on-risk pivot: no pivot route for {self.source_lang}→{self.target_lang} "
+                                   "(the registry has none other than the route used)")
+            return self.fallback
+        if self.quality.on_risk == "retry":
+            if self._retry is None:
+                from toolkit.tasks.fallback import retry_translator
+
+                self._retry = retry_translator(self.sentences)
+            return self._retry
+        return None
 
     def count_sentences(self, doc: Document) -> int:
         return len(segment(doc, self.source_lang).sentences)
@@ -537,12 +590,15 @@ def model_source_language(model: str, revision: str | None = None) -> str | None
 
 def load_translator(model: str | None, src: str, tgt: str, registry: Registry | None = None, allow_pivot: bool = True,
                     pinned: dict[str, str] | None = None, engine: EngineOptions | None = None,
-                    generation: GenerationOptions | None = None, glossary: Glossary | None = None) -> Translator:
+                    generation: GenerationOptions | None = None, glossary: Glossary | None = None,
+                    quality: QualityOptions | None = None) -> Translator:
     """``--model`` if given, else the registry's route for ``src`` → ``tgt`` (one or more hops)."""
     registry = registry or load_registry()
+    if quality is not None:
+        engine = with_free_confidence(engine)
     if model:
         return Translator.from_pretrained(model, src, tgt, hop=hop_for_model(model, src, tgt, registry),
-                                          engine=engine, generation=generation, glossary=glossary)
+                                          engine=engine, generation=generation, glossary=glossary, quality=quality)
     route = resolve_route(src, tgt, registry, allow_pivot, pinned)
     engine = engine or EngineOptions()
     # Deduplication and the memory wrap the whole route once, not each hop.
@@ -550,7 +606,24 @@ def load_translator(model: str | None, src: str, tgt: str, registry: Registry | 
     hops = [Translator.from_pretrained(None, hop.src, hop.tgt, hop=hop, engine=bare, generation=generation).sentences
             for hop in route.hops]
     sentences = hops[0] if len(hops) == 1 else PivotTranslator(hops, route)
-    return Translator(sentences, glossary, with_memory(sentences, engine))
+    return Translator(sentences, glossary, with_memory(sentences, engine), quality)
+
+
+def pivot_fallback(src: str, tgt: str, registry: Registry, pinned: dict[str, str] | None,
+                   engine: EngineOptions | None, generation: GenerationOptions | None) -> SentenceTranslator:
+    """``--on-risk pivot``'s second route: through the registry's pivot language (models loaded
+    now, without deduplication or memory: its outputs are a fallback's, not the route's)."""
+    from toolkit.models.registry import pivot_route
+
+    route = pivot_route(src, tgt, registry, pinned)
+    if route is None:
+        raise ToolkitError(f"--on-risk pivot: the registry has no route for {src}→{tgt} through {registry.pivot} "
+                           "(use --on-risk retry or source)")
+    bare = build(EngineOptions, {**(engine or EngineOptions()).given(), "dedupe": False, "memory": None,
+                                 "memory_max_entries": None})
+    hops = [Translator.from_pretrained(None, hop.src, hop.tgt, hop=hop, engine=bare, generation=generation).sentences
+            for hop in route.hops]
+    return PivotTranslator(hops, route)
 
 
 def with_memory(sentences: SentenceTranslator, engine: EngineOptions) -> SentenceTranslator:
@@ -575,7 +648,8 @@ class DocumentTranslator:
     language's translator."""
 
     def __init__(self, src: str, tgt: str, factory: Callable[[str], Translator],
-                 candidates: frozenset[str] | None = None, glossary: Glossary | None = None) -> None:
+                 candidates: frozenset[str] | None = None, glossary: Glossary | None = None,
+                 quality: QualityOptions | None = None) -> None:
         self.src = src
         self.target_lang = tgt
         self.factory = factory
@@ -587,6 +661,7 @@ class DocumentTranslator:
         self.fallbacks: dict[str, str] = {}
         self.skipped: dict[str, str] = {}
         self.glossary = glossary
+        self.quality = quality  # every language's translator assesses its results with these
 
     def prepare(self, docs: Sequence[Document], require_any: bool = True) -> None:
         """Detect languages (if asked) and load one translator per source language, before any run.
@@ -662,7 +737,8 @@ class DocumentTranslator:
         would fail for every language."""
         if lang not in self._loaded:
             try:
-                self._loaded[lang] = self.factory(lang)
+                loaded = self.factory(lang)
+                self._loaded[lang] = loaded.with_quality(self.quality) if self.quality is not None else loaded
             except (RouteError, ModelError) as exc:
                 self._loaded[lang] = exc
         return self._loaded[lang]
@@ -767,7 +843,8 @@ def translation_pair(src: str | None, tgt: str | None, defaults: Defaults | None
 def document_translator(docs: Sequence[Document], model: str | None = None, src: str | None = None,
                         tgt: str | None = None, *, allow_pivot: bool = True, registry_path: Path | None = None,
                         engine: EngineOptions | None = None, generation: GenerationOptions | None = None,
-                        defaults: Defaults | None = None, glossary: Glossary | None = None) -> DocumentTranslator:
+                        defaults: Defaults | None = None, glossary: Glossary | None = None,
+                        quality: QualityOptions | None = None) -> DocumentTranslator:
     """The translator `toolkit translate` and `pipeline` use: languages from the arguments or the
     configured defaults (``auto``: detected per document), models from ``model`` or the registry,
     loaded (and documents routed) before any work starts.
@@ -775,12 +852,14 @@ def document_translator(docs: Sequence[Document], model: str | None = None, src:
     With ``src="auto"`` and a ``model``, a document is given to the model only in a language the
     model translates from (as its registry entry or its tokenizer's ``source_lang`` says); a
     Spanish document and a French-English model are skipped with the reason. A model that declares
-    nothing takes every detected language."""
+    nothing takes every detected language. ``quality``: every sentence assessed (flags, risk)."""
     from toolkit.config import load_defaults
     from toolkit.models.registry import routable_sources
 
     defaults = defaults or load_defaults()
     source, target = translation_pair(src, tgt, defaults)
+    if quality is not None:
+        engine = with_free_confidence(engine)
     routes = load_registry(registry_path) if registry_path else load_registry()
     # Pairs pinned in the defaults refine the shipped registry; a registry of your own decides alone.
     pinned = {} if registry_path else defaults.translation.models
@@ -788,10 +867,13 @@ def document_translator(docs: Sequence[Document], model: str | None = None, src:
     def factory(lang: str) -> Translator:
         if model and source == "auto":
             _check_model_source(model, lang, target, routes, engine.revision if engine else None)
-        return load_translator(model, lang, target, routes, allow_pivot, pinned, engine, generation)
+        translator = load_translator(model, lang, target, routes, allow_pivot, pinned, engine, generation)
+        if quality is not None and quality.on_risk == "pivot":
+            translator = translator.with_fallback(pivot_fallback(lang, target, routes, pinned, engine, generation))
+        return translator
 
     candidates = routable_sources(target, routes, allow_pivot, pinned) if source == "auto" and not model else None
-    translator = DocumentTranslator(source, target, factory, candidates, glossary)
+    translator = DocumentTranslator(source, target, factory, candidates, glossary, quality)
     translator.prepare(docs)
     return translator
 
