@@ -87,3 +87,19 @@ def test_on_risk_needs_the_checks(tiny_marian: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["translate", str(SEED_FILES[0]), "-m", str(tiny_marian), "--out", str(tmp_path / "x"),
                                  "--no-checks", "--on-risk", "retry"])
     assert result.exit_code == 2 and "--no-checks" in result.output and not (tmp_path / "x").exists()
+
+
+def test_alternatives_with_an_acting_on_risk_are_refused(tiny_marian: Path) -> None:
+    import pytest
+
+    from toolkit import Translator
+    from toolkit.errors import ToolkitError
+    from toolkit.io.documents import Document
+    from toolkit.options import QualityOptions
+
+    translator = Translator.from_pretrained(str(tiny_marian), backend="ct2", device="cpu",
+                                            quality=QualityOptions(on_risk="source"))
+    doc = Document(id="a", text="Le chat dort.", source="<text>")
+    with pytest.raises(ToolkitError, match="alternatives cannot be combined"):
+        translator.translate_batch([doc], alternatives=2)
+    assert translator.translate_batch([doc])[0].output  # on_risk alone still works
