@@ -38,7 +38,10 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_TOKENIZER = REPO.parent / "shared" / "models" / "opus-mt-tc-big-fr-en-tokenizer"
+# The project's shared folder beside the checkout (or beside a worktree's parent: /work/wt/<branch>).
+SHARED_TOKENIZER = next((p / "shared" / "models" / "opus-mt-tc-big-fr-en-tokenizer" for p in REPO.parents
+                         if (p / "shared" / "models" / "opus-mt-tc-big-fr-en-tokenizer").is_dir()),
+                        REPO.parent / "shared" / "models" / "opus-mt-tc-big-fr-en-tokenizer")
 SIZES = {"small": dict(d_model=256, layers=3, heads=4, ffn=1024),
          "opus-mt": dict(d_model=512, layers=6, heads=8, ffn=2048),
          "tiny": dict(d_model=64, layers=1, heads=2, ffn=128)}

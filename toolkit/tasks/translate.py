@@ -29,9 +29,10 @@ from toolkit.engines.loader import load_engine
 from toolkit.errors import ModelError, RouteError, ToolkitError
 from toolkit.io.documents import Document, as_documents, chunked
 from toolkit.io.results import DocumentResult, SegmentRecord
+from toolkit.models.hub import resolve_model
 from toolkit.models.registry import Hop, Registry, Route, hop_for_model, load_registry, resolve_route
 from toolkit.options import EngineOptions, GenerationOptions, LanguageCodes, build, split_options
-from toolkit.tasks.memory import UnitCounts, compose, counts_of
+from toolkit.tasks.memory import DeferredTranslator, UnitCounts, compose, counts_of, deferred
 from toolkit.text.glossary import Glossary
 from toolkit.text.protect import Piece, forbidden_strings, pieces
 from toolkit.text.protect import restore as restore_pieces
@@ -315,15 +316,31 @@ class Translator:
     @classmethod
     def from_pretrained(cls, reference: str | None = None, source_lang: str = "fr", target_lang: str = "en", *,
                         engine: EngineOptions | None = None, generation: GenerationOptions | None = None,
-                        hop: Hop | None = None, glossary: Glossary | None = None, **options: Any) -> Translator:
+                        hop: Hop | None = None, glossary: Glossary | None = None, memory_of: str | None = None,
+                        **options: Any) -> Translator:
         """A hub id or local folder (default: the configured model for the pair). Options come
-        as objects (``engine=EngineOptions(...)``) or by field name (``backend="ct2"``, ``num_beams=4``)."""
+        as objects (``engine=EngineOptions(...)``) or by field name (``backend="ct2"``, ``num_beams=4``).
+        With a translation memory (``engine.memory``, or ``memory_of`` for a hop of a route the
+        memory wraps whole) the model loads at the first unit the memory does not hold."""
         engine_options, generation_options = split_options(options, engine, generation)
         reference = reference or (hop.model if hop else default_translation_model(source_lang, target_lang))
         codes = LanguageCodes(source_prefix=hop.source_prefix, src_code=hop.src_code,
                               tgt_code=hop.tgt_code) if hop else None
-        loaded = load_engine(reference, "translation", engine_options, generation_options, codes)
-        sentences = EngineTranslator(loaded, source_lang, target_lang, hop)
+
+        def load() -> EngineTranslator:
+            loaded = load_engine(reference, "translation", engine_options, generation_options, codes)
+            return EngineTranslator(loaded, source_lang, target_lang, hop)
+
+        memory = engine_options.memory or memory_of
+        sentences: SentenceTranslator
+        if memory is None:
+            sentences = load()
+        else:
+            what = {"model": resolve_model(reference, engine_options.revision).to_dict(), "task": "translation",
+                    "engine": engine_options.model_dump(exclude={"dedupe", "memory", "memory_max_entries"}),
+                    "generation": generation_options.model_dump(), "codes": codes.model_dump() if codes else None,
+                    "hop": asdict(hop) if hop else None, "pair": [source_lang, target_lang]}
+            sentences = deferred(load, memory, what, source_lang, target_lang)
         return cls(sentences, glossary, with_memory(sentences, engine_options))
 
     def with_glossary(self, glossary: Glossary | None) -> Translator:
@@ -340,16 +357,19 @@ class Translator:
 
     @property
     def engine(self) -> Engine:
-        """The engine of a one-model translator (a pivot has one per hop: ``sentences.hops``)."""
-        if not isinstance(self.sentences, EngineTranslator):
-            raise AttributeError(f"{type(self.sentences).__name__} has no single engine")
-        return self.sentences.engine
+        """The engine of a one-model translator (a pivot has one per hop: ``sentences.hops``),
+        loaded now if its loading was deferred."""
+        sentences = self.sentences.loaded() if isinstance(self.sentences, DeferredTranslator) else self.sentences
+        if not isinstance(sentences, EngineTranslator):
+            raise AttributeError(f"{type(sentences).__name__} has no single engine")
+        return sentences.engine
 
     @property
     def hop(self) -> Hop:
-        if not isinstance(self.sentences, EngineTranslator):
-            raise AttributeError(f"{type(self.sentences).__name__} has no single hop")
-        return self.sentences.hop
+        sentences = self.sentences.loaded() if isinstance(self.sentences, DeferredTranslator) else self.sentences
+        if not isinstance(sentences, EngineTranslator):
+            raise AttributeError(f"{type(sentences).__name__} has no single hop")
+        return sentences.hop
 
     @property
     def counts(self) -> UnitCounts:
@@ -428,8 +448,8 @@ def load_translator(model: str | None, src: str, tgt: str, registry: Registry | 
     engine = engine or EngineOptions()
     # Deduplication and the memory wrap the whole route once, not each hop.
     bare = build(EngineOptions, {**engine.given(), "dedupe": False, "memory": None, "memory_max_entries": None})
-    hops = [Translator.from_pretrained(None, hop.src, hop.tgt, hop=hop, engine=bare, generation=generation).sentences
-            for hop in route.hops]
+    hops = [Translator.from_pretrained(None, hop.src, hop.tgt, hop=hop, engine=bare, generation=generation,
+                                       memory_of=engine.memory).sentences for hop in route.hops]
     sentences = hops[0] if len(hops) == 1 else PivotTranslator(hops, route)
     return Translator(sentences, glossary, with_memory(sentences, engine))
 
