@@ -231,3 +231,40 @@ def test_segment_records_are_written_as_before(record: SegmentRecord) -> None:
     assert got["via"] is not record.via
     if record.flags:
         assert got["flags"][0] is not record.flags[0]
+
+
+def _tree(run: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(run)): p.read_bytes() for p in sorted(run.rglob("*"))
+            if p.is_file() and p.name != "manifest.json" and ".run" not in p.parts}
+
+
+def test_pipeline_takes_the_translation_memory(tiny_marian: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from toolkit.cli import app
+
+    runner = CliRunner()
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i, text in enumerate(_documents()[:3]):
+        (folder / f"d{i}.txt").write_text(text + "\n", encoding="utf-8")
+    corpus = _corpus(tmp_path / "wire.jsonl", _documents())
+    for source, units in ((folder, lambda m: m["units"]),
+                          (corpus, lambda m: {"decoded": m["totals"]["units_decoded"],
+                                              "from_memory": m["totals"]["units_from_memory"]})):
+        runs = {}
+        tm = tmp_path / f"{Path(source).stem}.tm"
+        for name, extra in (("plain", []), ("first", ["--tm", str(tm)]), ("second", ["--tm", str(tm)]),
+                            ("copies", ["--no-dedupe"])):
+            out = tmp_path / f"{Path(source).stem}-{name}"
+            result = runner.invoke(app, ["pipeline", str(source), "--translator", str(tiny_marian), "--summarizer",
+                                         "lead-2", "--src", "fr", "--tgt", "en", "--backend", "torch", "--out",
+                                         str(out), "-q", *extra])
+            assert result.exit_code == 0, result.output
+            runs[name] = (_tree(out), units(json.loads((out / "manifest.json").read_text())))
+        assert runs["plain"][0] == runs["first"][0] == runs["second"][0] == runs["copies"][0]
+        assert runs["second"][1]["decoded"] == 0 and runs["second"][1]["from_memory"] > 0
+        assert runs["first"][1]["from_memory"] == 0 and runs["first"][1]["decoded"] > 0
+    bad = runner.invoke(app, ["pipeline", str(folder), "--translator", str(tiny_marian), "--summarizer", "lead-1",
+                              "--tm-max-entries", "5", "--out", str(tmp_path / "bad"), "-q"])
+    assert bad.exit_code == 2 and "--tm-max-entries needs --tm PATH" in bad.output

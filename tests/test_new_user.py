@@ -40,8 +40,8 @@ FLAGS = {
     "pipeline": "--translator --summarizer --order --src --tgt --summary-lang --no-pivot --registry --min-length "
                 "--max-length --length-penalty --no-repeat-ngram --beams --glossary --keep --out --device --backend "
                 "--quantization --dtype --threads --encoding --overwrite --json --quiet --shard-size --resume "
-                "--engine --ray-address --actors",
-}  # the options of each command before the group (HEAD 563a84c)
+                "--engine --ray-address --actors --no-dedupe --tm --tm-max-entries",
+}  # the options of each command before the group (HEAD 563a84c), and the memory's (#29)
 
 
 @pytest.mark.parametrize("command", sorted(FLAGS))

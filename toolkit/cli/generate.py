@@ -190,6 +190,9 @@ def pipeline(
     beams: Annotated[int | None, typer.Option("--beams", **bounds("num_beams"), help="Beam size for both stages (default: each model's).")] = None,
     glossary: GlossaryOption = None,
     keep: KeepOption = None,
+    no_dedupe: NoDedupeOption = False,
+    tm: MemoryOption = None,
+    tm_max_entries: MemoryMaxOption = None,
     options: RunOptions = RunOptions(),
 ) -> None:
     """Translate then summarise (or summarise then translate): both outputs per document, one manifest."""
@@ -205,7 +208,8 @@ def pipeline(
             raise ToolkitError(f"--order {order}: expected translate-first or summarize-first")
         generation = summary_generation(beams, min_length, max_length, length_penalty, no_repeat_ngram)
         translation_generation = generation_choices(beams)
-        engine = options.engine("translation")
+        # The translation stage (and a summary's translation) takes the same memory as translate.
+        engine = memory_choices(options.engine("translation"), no_dedupe, tm, tm_max_entries)
         summary_engine = options.engine("summarization")
         terms = load_glossary(glossary, keep or [])
 
@@ -254,7 +258,8 @@ def pipeline(
                 tables[stage.folder] = entries
             manifest = {**base_manifest("pipeline"), "task": "pipeline", "order": order, "timing": TIMING_NOTE,
                         "source_lang": source, "target_lang": target, "summary_lang": result.summary_lang,
-                        "stages": stages, "outputs": result.outputs, "skipped": skipped, "warnings": warnings}
+                        "stages": stages, "outputs": result.outputs, "units": translator.counts.to_dict(),
+                        "skipped": skipped, "warnings": warnings}
             target_dir = run.commit(manifest)
             report(target_dir, tables, warnings, options.as_json, options.quiet, "Pipeline:")
 
