@@ -268,3 +268,50 @@ def test_pipeline_takes_the_translation_memory(tiny_marian: Path, tmp_path: Path
     bad = runner.invoke(app, ["pipeline", str(folder), "--translator", str(tiny_marian), "--summarizer", "lead-1",
                               "--tm-max-entries", "5", "--out", str(tmp_path / "bad"), "-q"])
     assert bad.exit_code == 2 and "--tm-max-entries needs --tm PATH" in bad.output
+
+
+_WORDS = st.sampled_from(["Le", "président", "a", "parlé", "M", "Mme", "Dr", "etc", "No", "p", "J", "A", "i", "ii",
+                          "iv", "U", "S", "12", "3", "2024", "1er", "d'euros", "l’État", "aujourd'hui", "PARIS",
+                          "AFP", "Inc", "St", "é", "Ça", "x", "www", "com", "fr", "e", "mail", "Über", "niño"])
+_GLUE = st.sampled_from([" ", " ", ", ", " - ", "-", " % ", "'", "’", "  ", ",", " ,"])
+
+
+@st.composite
+def _one_line(draw: st.DrawFn) -> str:
+    words = draw(st.lists(_WORDS, min_size=1, max_size=12))
+    text = words[0] + "".join(draw(_GLUE) + w for w in words[1:])
+    return text + draw(st.sampled_from(["", ".", "!", "?", " .", ". ", " ", "%"]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(_one_line(), st.sampled_from(sorted(__import__("toolkit.text.segment", fromlist=["x"]).ONE_SENTENCE_LANGUAGES)))
+def test_lines_pysbd_is_not_asked_about_are_those_it_keeps_whole(text: str, lang: str) -> None:
+    from toolkit.text import segment
+
+    if segment._ONE_SENTENCE.fullmatch(text):
+        assert segment._pysbd_ends(text, lang) == {len(text.rstrip())}, text
+
+
+def test_one_sentence_lines_skip_pysbd_and_segment_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolkit.text import segment
+
+    lines = [line for text in seed_texts() for line in text.split("\n") if line.strip()]
+    lines += ["PARIS (AFP) -", "Par Marie Dupont.", "Tous droits de reproduction réservés.", "Lire aussi : Le maire.",
+              "© AFP", "Le gouvernement a annoncé lundi un nouveau plan, selon un communiqué, pour 12 %."]
+    fast = [line for line in lines if segment._ONE_SENTENCE.fullmatch(line)]
+    assert len(fast) >= 3
+    for line in lines:
+        assert segment._pysbd_ends(line, "fr") == {len(line.rstrip())} or line not in fast, line
+    expected = {line: segment._windowed_pysbd_ends(line, "fr") for line in lines}
+    asked: list[str] = []
+    monkeypatch.setattr(segment, "_windowed_pysbd_ends", lambda text, lang: asked.append(text) or expected[text])
+    segment._remembered_spans.cache_clear()
+    for line in lines:
+        assert segment._sentence_spans(line, "fr", ()) == legacy_spans(line)
+    assert not set(asked) & set(fast)
+
+
+def legacy_spans(line: str) -> list[tuple[int, int]]:
+    import legacy_segment
+
+    return legacy_segment.sentence_spans(line, "fr")
