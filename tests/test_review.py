@@ -102,6 +102,50 @@ def test_bad_inputs_are_one_line(system, tmp_path: Path) -> None:
     assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # nothing half-written left
 
 
+def test_the_target_language_is_never_taken_from_the_translations(system, tmp_path: Path) -> None:
+    # #26 tester: French in, French out passed as "fr → fr" (the target was identified from the outputs).
+    src, _, _ = system
+    copy = tmp_path / "copy.txt"
+    copy.write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
+    result = review("--src", str(src), "--hyp", str(copy), "--out", str(tmp_path / "out"), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["target_lang"] == "en" and summary["target_lang_from"] == "default"
+    assert "assuming en, the configured default" in result.stderr
+    assert summary["flags"]["untranslated"] >= 20 and summary["risk"]["ok"] <= 5
+    given = review("--src", str(src), "--hyp", str(copy), "--tgt-lang", "en", "--out", str(tmp_path / "o2"), "--json")
+    assert json.loads(given.stdout)["target_lang_from"] == "given" and "assuming" not in given.stderr
+
+
+def test_the_library_requires_a_target_language_it_cannot_read(system, tmp_path: Path) -> None:
+    from toolkit.errors import ToolkitError
+    from toolkit.quality.review import review_paths
+
+    src, hyp, _ = system
+    with pytest.raises(ToolkitError, match="--tgt-lang"):
+        review_paths(str(hyp), str(src))
+    assert review_paths(str(hyp), str(src), default_target_lang="en").target_lang == "en"
+
+
+def test_review_exits_quietly_when_its_reader_leaves(system, tmp_path: Path) -> None:
+    # #26 tester: `toolkit review … 2>&1 | head -1` exited 1 with a traceback (rich's broken-pipe exit).
+    import os
+    import subprocess
+    import sys
+
+    src, hyp, _ = system
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    proc = subprocess.Popen([sys.executable, "-m", "toolkit", "review", "--src", str(src), "--hyp", str(hyp),
+                             "--tgt-lang", "en", "--out", str(tmp_path / "out")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()  # what `| head -1` does
+    assert proc.wait(timeout=120) == 141, first  # the shell's status for a writer whose reader left
+    assert first.startswith(b"Reviewed 25 sentences")
+    assert (tmp_path / "out" / "review.html").is_file()  # the work was done and kept
+
+
 def test_overwrite_replaces_an_earlier_review(system, tmp_path: Path) -> None:
     src, hyp, _ = system
     out = tmp_path / "out"

@@ -8,11 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from toolkit.cli.output import EXIT_PARTIAL, print_json, set_interrupt_note, stderr
+from toolkit.cli.output import EXIT_BROKEN_PIPE, EXIT_PARTIAL, print_json, set_interrupt_note, stderr
 from toolkit.errors import InputError, ToolkitError
 from toolkit.runtime import Terminated
-
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
 
 ShardSizeOption = Annotated[int, typer.Option("--shard-size", min=1, max=10_000_000, help="JSONL inputs: records per output shard (part-00000.jsonl, …); part of what --resume checks.")]
 ResumeOption = Annotated[bool, typer.Option("--resume/--no-resume", help="JSONL inputs: continue an interrupted run in --out (same command and inputs); committed shards are kept.")]

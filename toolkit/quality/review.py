@@ -25,9 +25,11 @@ class Review:
     source_lang: str
     target_lang: str
     inputs: dict[str, str | None] = field(default_factory=dict)
+    target_lang_from: str = "given"  # given | run (the run's manifest) | default (the configured target)
 
     def summary(self, worst: int = 10) -> dict[str, Any]:
-        return {"source_lang": self.source_lang, "target_lang": self.target_lang, **self.inputs,
+        return {"source_lang": self.source_lang, "target_lang": self.target_lang,
+                "target_lang_from": self.target_lang_from, **self.inputs,
                 **summarize(self.pairs, self.assessments, worst)}
 
     def records(self) -> list[dict[str, Any]]:
@@ -62,10 +64,16 @@ def _language(texts: Sequence[str]) -> str:
 
 
 def review_paths(hyp: str, src: str | None = None, source_lang: str | None = None, target_lang: str | None = None,
-                 options: QualityOptions | None = None, glossary: Mapping[str, str] | None = None) -> Review:
+                 options: QualityOptions | None = None, glossary: Mapping[str, str] | None = None,
+                 default_target_lang: str | None = None) -> Review:
     """Assess the translations in ``hyp`` against their sources (``src``, else those ``hyp``
-    holds: a translate run folder or JSONL with ``source`` fields). Languages default to the
-    run's, else to what the language identifier says of the texts."""
+    holds: a translate run folder or JSONL with ``source`` fields).
+
+    The target language is ``target_lang``, else the run's (its manifest), else
+    ``default_target_lang`` (the CLI passes the configured default and says so), else an error:
+    it is never identified from the translations, since an untranslated output would then pass
+    as written in the target language. The source language is ``source_lang``, else identified
+    from the sources."""
     from toolkit.evaluation.data import align, align_sources, load_segments
     from toolkit.text.languages import check_language
 
@@ -84,10 +92,20 @@ def review_paths(hyp: str, src: str | None = None, source_lang: str | None = Non
         outputs, sources = [t[0] for t in hyp_segments.texts], found
     if not keys:
         raise InputError(f"{hyp}: no segments to review")
-    target = check_language(target_lang or hyp_segments.lang or _language(outputs), "--tgt-lang")
+    if target_lang:
+        target, target_from = target_lang, "given"
+    elif hyp_segments.lang:
+        target, target_from = hyp_segments.lang, "run"
+    elif default_target_lang:
+        target, target_from = default_target_lang, "default"
+    else:
+        raise InputError(f"{hyp}: the translations' language is not recorded: pass --tgt-lang (it is not guessed "
+                         "from the translations, where an untranslated output would pass)")
+    target = check_language(target, "--tgt-lang")
     source = check_language(source_lang or _language(sources), "--src-lang")
     signals = _run_signals(Path(hyp)) if Path(hyp).is_dir() else {}
     pairs = [Pair(s, o, doc_id, position, confidence=signals.get((doc_id, position), {}).get("confidence"),
                   glossary=dict(glossary or {}))
              for (doc_id, position), s, o in zip(keys, sources, outputs)]
-    return Review(pairs, assess(pairs, source, target, options), source, target, {"hyp": hyp, "src": src})
+    return Review(pairs, assess(pairs, source, target, options), source, target, {"hyp": hyp, "src": src},
+                  target_from)
