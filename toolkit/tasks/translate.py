@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import time
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -167,6 +168,7 @@ def restore(planned: Plan, generated: UnitResults, seconds: float = 0.0) -> list
     # In sentence order (stable: a sentence's own messages keep theirs), whatever order the
     # generate step found them in: deduplicated and memory-served units give the same warnings.
     raw_warnings.sort(key=lambda warning: warning[0])
+    warned = [i for i, _ in raw_warnings]  # each document's warnings are a slice: found by bisection
     total_tokens = sum(r.source_tokens for r in records) or 1
     results = []
     offset = 0
@@ -178,7 +180,7 @@ def restore(planned: Plan, generated: UnitResults, seconds: float = 0.0) -> list
             record.paragraph, record.sentence = p, s
             outputs[p].append(record.output)
         warnings = [f"{doc.id}: paragraph {located[i - offset][0] + 1}, sentence {located[i - offset][1] + 1}: {message}"
-                    for i, message in raw_warnings if offset <= i < offset + len(located)]
+                    for i, message in raw_warnings[bisect_left(warned, offset):bisect_left(warned, offset + len(located))]]
         source_tokens = sum(r.source_tokens for r in doc_records)
         results.append(DocumentResult(
             id=doc.id,
