@@ -250,7 +250,7 @@ def pipeline(
             result = run_pipeline(docs, translator, summarizer, order, not options.quiet, wanted, summary_translator)
             stages, tables = [], {}
             for stage in result.stages:
-                entries = write_results(run, stage.results, "auto", subdir=stage.folder)
+                entries = write_results(run, stage.results, stage.output_format, subdir=stage.folder)
                 stage_warnings = [w for r in stage.results for w in r.warnings]
                 warnings += stage_warnings
                 stages.append({"stage": stage.name, "folder": stage.folder, **stage.description,

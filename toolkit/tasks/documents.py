@@ -170,6 +170,11 @@ class FileJob:
             report.spanning += spanning
             report.translated += 1
             report.warnings += result.warnings
+            lost = dropped_formatting(self.doc.blocks[i].segments, self.translated[i])
+            if lost:
+                quoted = ", ".join(f"“{_clip(text)}”" for text in lost[:3]) + (" …" if len(lost) > 3 else "")
+                report.warnings.append(f"{self.origin}: {self.names[i]}: the translation is too short to carry all "
+                                       f"its formatting: that of {quoted} was dropped")
             for record in result.segments:
                 record.paragraph = i
             report.segments += result.segments
@@ -289,6 +294,21 @@ def restyle(segments: Sequence[Segment], result: DocumentResult) -> tuple[list[S
         else:
             merged.append(Segment(ch, style))
     return merged, spanning
+
+
+def dropped_formatting(segments: Sequence[Segment], styled: Sequence[Segment]) -> list[str]:
+    """The source stretches (text, in order) whose style no visible character of the restyled
+    translation carries: a translation shorter than the runs it replaces (a one-word output for
+    three runs) cannot carry them all, and their bold or italic is gone. An empty translation
+    loses its text, not its formatting: nothing is reported for it here."""
+    kept = {s.style for s in styled if s.text.strip()}
+    if not kept:
+        return []
+    return [s.text.strip() for s in segments if s.text.strip() and s.style not in kept]
+
+
+def _clip(text: str, limit: int = 30) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _runs(char_styles: Sequence[str], a: int, b: int) -> list[tuple[str, int, int]]:
