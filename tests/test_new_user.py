@@ -41,8 +41,8 @@ FLAGS = {
     "pipeline": "--translator --summarizer --order --src --tgt --summary-lang --no-pivot --registry --min-length "
                 "--max-length --length-penalty --no-repeat-ngram --beams --glossary --keep --out --device --backend "
                 "--quantization --dtype --threads --encoding --overwrite --json --quiet --shard-size --resume "
-                "--engine --ray-address --actors --no-checks --on-risk",
-}  # the options of each command before the group (HEAD 563a84c)
+                "--engine --ray-address --actors --no-checks --on-risk --no-dedupe --tm --tm-max-entries",
+}  # the options of each command before the group (HEAD 563a84c), the trust (#26) and memory (#29) ones
 
 
 @pytest.mark.parametrize("command", sorted(FLAGS))

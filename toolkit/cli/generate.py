@@ -202,6 +202,9 @@ def pipeline(
     keep: KeepOption = None,
     no_checks: NoChecksOption = False,
     on_risk: OnRiskOption = None,
+    no_dedupe: NoDedupeOption = False,
+    tm: MemoryOption = None,
+    tm_max_entries: MemoryMaxOption = None,
     options: RunOptions = RunOptions(),
 ) -> None:
     """Translate then summarise (or summarise then translate): both outputs per document, one manifest."""
@@ -217,7 +220,8 @@ def pipeline(
             raise ToolkitError(f"--order {order}: expected translate-first or summarize-first")
         generation = summary_generation(beams, min_length, max_length, length_penalty, no_repeat_ngram)
         translation_generation = generation_choices(beams)
-        engine = options.engine("translation")
+        # The translation stage (and a summary's translation) takes the same memory as translate.
+        engine = memory_choices(options.engine("translation"), no_dedupe, tm, tm_max_entries)
         summary_engine = options.engine("summarization")
         terms = load_glossary(glossary, keep or [])
         quality = quality_choice(no_checks, on_risk)
@@ -273,7 +277,8 @@ def pipeline(
                 tables[stage.folder] = entries
             manifest = {**base_manifest("pipeline"), "task": "pipeline", "order": order, "timing": TIMING_NOTE,
                         "source_lang": source, "target_lang": target, "summary_lang": result.summary_lang,
-                        "stages": stages, "outputs": result.outputs, "skipped": skipped, "warnings": warnings}
+                        "stages": stages, "outputs": result.outputs, "units": translator.counts.to_dict(),
+                        "skipped": skipped, "warnings": warnings}
             target_dir = run.commit(manifest)
             report(target_dir, tables, warnings, options.as_json, options.quiet, "Pipeline:", checked)
 

@@ -20,6 +20,7 @@ from toolkit.io.results import DocumentResult, SegmentRecord
 from toolkit.options import QualityOptions
 from toolkit.quality.annotate import annotate
 from toolkit.quality.types import risk_rank
+from toolkit.tasks.memory import DeferredTranslator
 from toolkit.tasks.translate import EngineTranslator, PivotTranslator, Plan, SentenceTranslator, UnitResults, restore
 
 MODES = ("keep", "retry", "pivot", "source")
@@ -33,6 +34,8 @@ def retry_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
 
 def retry_translator(sentences: SentenceTranslator) -> SentenceTranslator:
     """``sentences`` decoding with the retry settings (the same loaded models, hop by hop)."""
+    if isinstance(sentences, DeferredTranslator):  # a retry decodes: the model is needed now
+        sentences = sentences.loaded()
     if isinstance(sentences, EngineTranslator):
         engine = sentences.engine
         return EngineTranslator(engine.with_settings(retry_settings(engine.settings)), sentences.source_lang,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import time
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -29,9 +30,10 @@ from toolkit.engines.loader import load_engine, with_free_confidence
 from toolkit.errors import ModelError, RouteError, ToolkitError
 from toolkit.io.documents import Document, as_documents, chunked
 from toolkit.io.results import DocumentResult, SegmentRecord, weighted_confidence
+from toolkit.models.hub import resolve_model
 from toolkit.models.registry import Hop, Registry, Route, hop_for_model, load_registry, resolve_route
 from toolkit.options import EngineOptions, GenerationOptions, LanguageCodes, QualityOptions, build, split_options
-from toolkit.tasks.memory import UnitCounts, compose, counts_of
+from toolkit.tasks.memory import DeferredTranslator, UnitCounts, compose, counts_of, deferred
 from toolkit.text.glossary import Glossary
 from toolkit.text.protect import Piece, forbidden_strings, pieces
 from toolkit.text.protect import restore as restore_pieces
@@ -183,6 +185,7 @@ def restore(planned: Plan, generated: UnitResults, seconds: float = 0.0, alterna
     # In sentence order (stable: a sentence's own messages keep theirs), whatever order the
     # generate step found them in: deduplicated and memory-served units give the same warnings.
     raw_warnings.sort(key=lambda warning: warning[0])
+    warned = [i for i, _ in raw_warnings]  # each document's warnings are a slice: found by bisection
     total_tokens = sum(r.source_tokens for r in records) or 1
     results = []
     offset = 0
@@ -194,7 +197,7 @@ def restore(planned: Plan, generated: UnitResults, seconds: float = 0.0, alterna
             record.paragraph, record.sentence = p, s
             outputs[p].append(record.output)
         warnings = [f"{doc.id}: paragraph {located[i - offset][0] + 1}, sentence {located[i - offset][1] + 1}: {message}"
-                    for i, message in raw_warnings if offset <= i < offset + len(located)]
+                    for i, message in raw_warnings[bisect_left(warned, offset):bisect_left(warned, offset + len(located))]]
         source_tokens = sum(r.source_tokens for r in doc_records)
         separator = word_separator(planned.target_lang)
         output = seg.reassemble(outputs, separator)
@@ -435,19 +438,35 @@ class Translator:
     def from_pretrained(cls, reference: str | None = None, source_lang: str = "fr", target_lang: str = "en", *,
                         engine: EngineOptions | None = None, generation: GenerationOptions | None = None,
                         hop: Hop | None = None, glossary: Glossary | None = None,
-                        quality: QualityOptions | None = None, **options: Any) -> Translator:
+                        quality: QualityOptions | None = None, memory_of: str | None = None,
+                        **options: Any) -> Translator:
         """A hub id or local folder (default: the configured model for the pair). Options come
         as objects (``engine=EngineOptions(...)``) or by field name (``backend="ct2"``, ``num_beams=4``).
         ``quality=QualityOptions()`` assesses every sentence (flags, risk), with the model's
-        confidence where it is free (ct2; torch only with ``confidence=True``)."""
+        confidence where it is free (ct2; torch only with ``confidence=True``).
+        With a translation memory (``engine.memory``, or ``memory_of`` for a hop of a route the
+        memory wraps whole) the model loads at the first unit the memory does not hold."""
         engine_options, generation_options = split_options(options, engine, generation)
         if quality is not None:
             engine_options = with_free_confidence(engine_options)
         reference = reference or (hop.model if hop else default_translation_model(source_lang, target_lang))
         codes = LanguageCodes(source_prefix=hop.source_prefix, src_code=hop.src_code,
                               tgt_code=hop.tgt_code) if hop else None
-        loaded = load_engine(reference, "translation", engine_options, generation_options, codes)
-        sentences = EngineTranslator(loaded, source_lang, target_lang, hop)
+
+        def load() -> EngineTranslator:
+            loaded = load_engine(reference, "translation", engine_options, generation_options, codes)
+            return EngineTranslator(loaded, source_lang, target_lang, hop)
+
+        memory = engine_options.memory or memory_of
+        sentences: SentenceTranslator
+        if memory is None:
+            sentences = load()
+        else:
+            what = {"model": resolve_model(reference, engine_options.revision).to_dict(), "task": "translation",
+                    "engine": engine_options.model_dump(exclude={"dedupe", "memory", "memory_max_entries"}),
+                    "generation": generation_options.model_dump(), "codes": codes.model_dump() if codes else None,
+                    "hop": asdict(hop) if hop else None, "pair": [source_lang, target_lang]}
+            sentences = deferred(load, memory, what, source_lang, target_lang)
         return cls(sentences, glossary, with_memory(sentences, engine_options), quality)
 
     def with_glossary(self, glossary: Glossary | None) -> Translator:
@@ -472,16 +491,19 @@ class Translator:
 
     @property
     def engine(self) -> Engine:
-        """The engine of a one-model translator (a pivot has one per hop: ``sentences.hops``)."""
-        if not isinstance(self.sentences, EngineTranslator):
-            raise AttributeError(f"{type(self.sentences).__name__} has no single engine")
-        return self.sentences.engine
+        """The engine of a one-model translator (a pivot has one per hop: ``sentences.hops``),
+        loaded now if its loading was deferred."""
+        sentences = self.sentences.loaded() if isinstance(self.sentences, DeferredTranslator) else self.sentences
+        if not isinstance(sentences, EngineTranslator):
+            raise AttributeError(f"{type(sentences).__name__} has no single engine")
+        return sentences.engine
 
     @property
     def hop(self) -> Hop:
-        if not isinstance(self.sentences, EngineTranslator):
-            raise AttributeError(f"{type(self.sentences).__name__} has no single hop")
-        return self.sentences.hop
+        sentences = self.sentences.loaded() if isinstance(self.sentences, DeferredTranslator) else self.sentences
+        if not isinstance(sentences, EngineTranslator):
+            raise AttributeError(f"{type(sentences).__name__} has no single hop")
+        return sentences.hop
 
     @property
     def counts(self) -> UnitCounts:
@@ -603,8 +625,8 @@ def load_translator(model: str | None, src: str, tgt: str, registry: Registry | 
     engine = engine or EngineOptions()
     # Deduplication and the memory wrap the whole route once, not each hop.
     bare = build(EngineOptions, {**engine.given(), "dedupe": False, "memory": None, "memory_max_entries": None})
-    hops = [Translator.from_pretrained(None, hop.src, hop.tgt, hop=hop, engine=bare, generation=generation).sentences
-            for hop in route.hops]
+    hops = [Translator.from_pretrained(None, hop.src, hop.tgt, hop=hop, engine=bare, generation=generation,
+                                       memory_of=engine.memory).sentences for hop in route.hops]
     sentences = hops[0] if len(hops) == 1 else PivotTranslator(hops, route)
     return Translator(sentences, glossary, with_memory(sentences, engine), quality)
 
