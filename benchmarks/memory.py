@@ -38,7 +38,10 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_TOKENIZER = REPO.parent / "shared" / "models" / "opus-mt-tc-big-fr-en-tokenizer"
+# The project's shared folder beside the checkout (or beside a worktree's parent: /work/wt/<branch>).
+SHARED_TOKENIZER = next((p / "shared" / "models" / "opus-mt-tc-big-fr-en-tokenizer" for p in REPO.parents
+                         if (p / "shared" / "models" / "opus-mt-tc-big-fr-en-tokenizer").is_dir()),
+                        REPO.parent / "shared" / "models" / "opus-mt-tc-big-fr-en-tokenizer")
 SIZES = {"small": dict(d_model=256, layers=3, heads=4, ffn=1024),
          "opus-mt": dict(d_model=512, layers=6, heads=8, ffn=2048),
          "tiny": dict(d_model=64, layers=1, heads=2, ffn=128)}
@@ -135,6 +138,16 @@ def translate(corpus_path: Path, out: Path, model: Path, args: argparse.Namespac
             "outputs_sha256": hashlib.sha256(outputs).hexdigest(), "command": " ".join(command[1:])}
 
 
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=5000)
@@ -144,6 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--beams", type=int, default=4)
     parser.add_argument("--tokens", type=int, default=16, help="--max-new-tokens of every sentence")
     parser.add_argument("--out", type=Path, default=REPO / "outputs" / "benchmarks" / "memory")
+    parser.add_argument("--commit", default=None, help="the commit measured, when run from an exported copy")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     for stale in ("dedupe", "no-dedupe", "tm-first", "tm-second", "news.tm", "news.tm-wal", "news.tm-shm"):
@@ -154,6 +168,7 @@ def main(argv: list[str] | None = None) -> None:
             shutil.rmtree(target)
         elif target.exists():
             target.unlink()
+    load_start = os.getloadavg()
     records = corpus(args.docs, args.seed)
     corpus_path = args.out / "corpus.jsonl"
     corpus_path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
@@ -165,9 +180,10 @@ def main(argv: list[str] | None = None) -> None:
     units = runs["no-dedupe"]["units"] or {}
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()},
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                 cwd=REPO).stdout.strip(),
+        "machine": {"cpu": _cpu_model(), "cores": os.cpu_count()},
+        "commit": args.commit or subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                                text=True, cwd=REPO).stdout.strip(),
+        "load_average": {"start": load_start, "end": os.getloadavg()},
         "corpus": {"documents": len(records), "bytes": corpus_path.stat().st_size, "seed": args.seed,
                    "units": units.get("units"),
                    "distinct_units": (runs["dedupe"]["units"] or {}).get("units_decoded")},

@@ -155,7 +155,12 @@ def _report_finished(target: Path) -> None:
 def _report(target: Path, result: Any, as_json: bool, quiet: bool) -> None:
     if as_json:
         print_json({"run_dir": str(target), "manifest": str(target / "manifest.json"), "layout": "shards",
-                    "totals": result.totals(), "failures_file": str(target / "failures.jsonl")})
+                    "totals": result.totals(), "failures_file": str(target / "failures.jsonl"),
+                    **({"quality": result.quality} if result.quality is not None else {})})
     elif not quiet:
         stderr.print(f"{result.outputs} of {result.records} record(s) in {result.shards} shard(s), "
                      f"{result.failed} failed, {result.warnings} warning(s) (details/); wrote {target}/")
+        if result.quality is not None:
+            from toolkit.cli.common import quality_line
+
+            stderr.print(quality_line(result.quality), markup=False, highlight=False)

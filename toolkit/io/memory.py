@@ -43,7 +43,13 @@ CREATE TABLE IF NOT EXISTS contexts (digest TEXT PRIMARY KEY, source_lang TEXT N
 CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, context TEXT NOT NULL REFERENCES contexts(digest),
     source TEXT NOT NULL, output TEXT NOT NULL, record TEXT NOT NULL, created REAL NOT NULL, used REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS entries_used ON entries(used);
+CREATE TABLE IF NOT EXISTS loads (key TEXT PRIMARY KEY, description TEXT NOT NULL, stored REAL NOT NULL);
 """
+# What a model load gave (its description, the memory's key and the manifest need it), by a digest
+# of everything that load depends on: a later run whose units are all in the memory need not load
+# the model at all (toolkit.tasks.memory.DeferredTranslator). Added to version-1 files when first
+# written; a file without it is read as having no remembered loads.
+_LOADS = "CREATE TABLE IF NOT EXISTS loads (key TEXT PRIMARY KEY, description TEXT NOT NULL, stored REAL NOT NULL)"
 
 
 @dataclass
@@ -151,6 +157,15 @@ class MemoryFile:
             db.execute("INSERT OR IGNORE INTO contexts VALUES (?, ?, ?, ?)",
                        (digest, source_lang, target_lang, json.dumps(description, sort_keys=True)))
 
+    def remember_load(self, key: str, description: dict[str, Any]) -> None:
+        """Keep the description a model load gave, under the digest of what that load depends on."""
+        text = json.dumps(description, sort_keys=True, ensure_ascii=False)
+        with self._write() as db:
+            db.execute(_LOADS)
+            row = db.execute("SELECT description FROM loads WHERE key = ?", (key,)).fetchone()
+            if row is None or row[0] != text:
+                db.execute("INSERT OR REPLACE INTO loads VALUES (?, ?, ?)", (key, text, time.time()))
+
     def lookup(self, context: str, sources: Sequence[str]) -> dict[str, Entry]:
         """The entries found for ``sources`` (by source text); their use time is refreshed (LRU)."""
         keys = {entry_key(context, s): s for s in dict.fromkeys(sources)}
@@ -224,6 +239,28 @@ class MemoryFile:
 
     def close(self) -> None:
         self.db.close()
+
+
+def remembered_load(path: str | Path, key: str) -> dict[str, Any] | None:
+    """The description a model load with ``key`` gave before (:meth:`MemoryFile.remember_load`),
+    or None: no file, no such load, or a file that is not readable as a memory (it is then refused,
+    with its reason, when it is opened as one). Read-only: nothing is created or changed."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        return None
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            row = db.execute("SELECT description FROM loads WHERE key = ?", (key,)).fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None
+    try:
+        found = json.loads(row[0]) if row else None
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
 
 
 # Characters XML 1.0 cannot hold, even escaped.

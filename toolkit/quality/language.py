@@ -12,20 +12,24 @@ from toolkit.text.languages import ISO_639_1
 
 
 def letters(text: str) -> int:
-    return sum(ch.isalpha() for ch in text)
+    return sum(map(str.isalpha, text))
 
 
 def _plain(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.casefold()))
 
 
-def similarity(source: str, output: str) -> float:
-    """0–1: how much of the two texts' words and letters they share (1: the same text)."""
+def similarity(source: str, output: str, at_least: float = 0.5) -> float:
+    """0–1: how much of the two texts' words and letters they share (1: the same text); 0 when
+    it is certainly below ``at_least`` (the cheap upper bounds say so, sparing the quadratic match)."""
     a, b = _plain(source), _plain(output)
     if not a or not b:
         return 0.0
     matcher = SequenceMatcher(None, a, b, autojunk=False)
-    return matcher.ratio() if matcher.real_quick_ratio() >= 0.5 else 0.0
+    floor = max(0.5, at_least)
+    if matcher.real_quick_ratio() < floor or matcher.quick_ratio() < floor:
+        return 0.0
+    return matcher.ratio()
 
 
 def _plain_words(text: str) -> list[str]:
@@ -68,7 +72,7 @@ def written_in(source: str, output: str, langs: Languages, context: Context) -> 
     options = context.options
     if langs.source == langs.target:
         return langs.target
-    if identical(source, output) or similarity(source, output) >= options.copy_similarity:
+    if identical(source, output) or similarity(source, output, options.copy_similarity) >= options.copy_similarity:
         return langs.source
     if letters(output) >= options.min_letters:
         known = frozenset(lang for lang in (langs.source, langs.target) if lang in ISO_639_1)
@@ -91,7 +95,7 @@ def untranslated(source: str, output: str, langs: Languages, context: Context) -
             return None
         return Flag("untranslated", "the output is its source, unchanged")
     if len(re.findall(r"\w+", source)) >= options.copy_min_words:
-        score = similarity(source, output)
+        score = similarity(source, output, options.copy_similarity)
         if score >= options.copy_similarity:
             return Flag("untranslated", f"the output is {score:.0%} the same as its source")
     if letters(output) < options.min_letters:

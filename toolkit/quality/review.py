@@ -6,16 +6,15 @@ or plain text, one segment per line."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from toolkit.errors import InputError
 from toolkit.options import QualityOptions
 from toolkit.quality.checks import assess, summarize, worst_first
-from toolkit.quality.types import Assessment, Pair
+from toolkit.quality.risk import risk
+from toolkit.quality.types import Assessment, Flag, Pair
 
 
 @dataclass
@@ -41,20 +40,24 @@ class Review:
         return worst_first(self.pairs, self.assessments)
 
 
-def _run_signals(folder: Path) -> dict[tuple[str, int], dict[str, Any]]:
-    """A translate run's recorded confidence and truncation per (document, sentence), where the
-    manifest holds them (text runs; corpus runs keep segments in their details files)."""
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+def recorded_signals(segments: Any) -> dict[tuple[str, int], dict[str, Any]]:
+    """A translate run's recorded confidence, truncation and flags per (document, sentence): its
+    manifest's segments (text runs) or its details files (corpus runs), as load_segments read them."""
+    if segments.signals is None or segments.keys is None:
         return {}
-    signals: dict[tuple[str, int], dict[str, Any]] = {}
-    documents = manifest.get("documents") if isinstance(manifest, dict) else None
-    for doc in documents if isinstance(documents, list) else []:
-        for index, segment in enumerate(doc.get("segments") or []):
-            if isinstance(segment, dict) and isinstance(segment.get("confidence"), (int, float)):
-                signals[(str(doc.get("id")), index)] = {"confidence": float(segment["confidence"])}
-    return signals
+    return {key: signal for key, signal in zip(segments.keys, segments.signals) if signal}
+
+
+def with_recorded_flags(assessment: Assessment, signal: Mapping[str, Any], options: QualityOptions) -> Assessment:
+    """``assessment`` with the flags the run recorded and review did not find again (the run knew
+    the protected spans and glossary terms of its plan, and learned its statistics per chunk), and
+    the risk they add up to."""
+    names = {flag.name for flag in assessment.flags}
+    extra = [Flag(name, reason) for name, reason in signal.get("flags", []) if name not in names]
+    if not extra:
+        return assessment
+    flags = (*assessment.flags, *extra)
+    return replace(assessment, flags=flags, risk=risk(flags, assessment.confidence, options))
 
 
 def _language(texts: Sequence[str]) -> str:
@@ -103,9 +106,11 @@ def review_paths(hyp: str, src: str | None = None, source_lang: str | None = Non
                          "from the translations, where an untranslated output would pass)")
     target = check_language(target, "--tgt-lang")
     source = check_language(source_lang or _language(sources), "--src-lang")
-    signals = _run_signals(Path(hyp)) if Path(hyp).is_dir() else {}
+    options = options or QualityOptions()
+    signals = recorded_signals(hyp_segments)
     pairs = [Pair(s, o, doc_id, position, confidence=signals.get((doc_id, position), {}).get("confidence"),
-                  glossary=dict(glossary or {}))
+                  hit_length_limit=signals.get((doc_id, position), {}).get("truncated"), glossary=dict(glossary or {}))
              for (doc_id, position), s, o in zip(keys, sources, outputs)]
-    return Review(pairs, assess(pairs, source, target, options), source, target, {"hyp": hyp, "src": src},
-                  target_from)
+    assessments = [with_recorded_flags(a, signals.get((p.doc_id, p.position), {}), options)
+                   for p, a in zip(pairs, assess(pairs, source, target, options))]
+    return Review(pairs, assessments, source, target, {"hyp": hyp, "src": src}, target_from)

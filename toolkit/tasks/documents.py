@@ -30,6 +30,7 @@ from toolkit.io.formats import FORMATS, format_for, read_structured
 from toolkit.io.formats.base import Segment, Structured
 from toolkit.io.results import DocumentResult, SegmentRecord
 from toolkit.options import DocumentOptions
+from toolkit.quality.annotate import recorded_document_summary
 from toolkit.tasks.translate import DocumentTranslator, Translator
 
 TranslateBatch = Callable[[Sequence[Document]], list[DocumentResult]]
@@ -217,10 +218,14 @@ def document_result(doc: Document, translator: Any, options: DocumentOptions | N
     structured = read_structured(fmt, data, doc.source, options)
     output, report = translate_structured(structured, fmt, _batch_of(translator), doc.source, options)
     suffix = path.suffix.lower() if fmt.output_format().name == fmt.name else fmt.output_format().extensions[0]
-    return DocumentResult(id=doc.id, source=doc.source, output=report.text, seconds=report.seconds,
-                          source_tokens=report.source_tokens, output_tokens=report.output_tokens,
-                          segments=report.segments, warnings=report.warnings,
-                          extra={"document": report.to_dict()}, file=output, file_suffix=suffix)
+    result = DocumentResult(id=doc.id, source=doc.source, output=report.text, seconds=report.seconds,
+                            source_tokens=report.source_tokens, output_tokens=report.output_tokens,
+                            segments=report.segments, warnings=report.warnings,
+                            extra={"document": report.to_dict()}, file=output, file_suffix=suffix)
+    quality = recorded_document_summary(result)
+    if quality is not None:
+        result.extra["quality"] = quality
+    return result
 
 
 def _route(translator: Translator | DocumentTranslator, doc: Document) -> Translator:

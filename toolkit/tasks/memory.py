@@ -5,6 +5,8 @@
   requests) is not decoded again either.
 - :class:`TranslationMemory`: a persistent memory (an SQLite file, toolkit.io.memory) in front of
   the wrapped translator: hits skip the model, misses are decoded and stored.
+- :class:`DeferredTranslator`: with a memory, the model is loaded at the first unit the memory
+  does not hold: a run whose units are all in the memory never loads it (nor imports its library).
 
 Both key a unit by its exact text (what the model reads, after protection and glossary terms
 were cut out) and by what else decides the output: the wrapped translator's description (model
@@ -16,18 +18,28 @@ for that text: the same bytes, the same token counts and the same warnings.
 
 from __future__ import annotations
 
+import copy
+import glob
+import hashlib
+import json
+import logging
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from toolkit.io.memory import Entry, MemoryFile, context_digest
+from toolkit.io.memory import Entry, MemoryFile, context_digest, remembered_load
 from toolkit.io.results import SegmentRecord
+from toolkit.version import __version__ as toolkit_version
 
 if TYPE_CHECKING:
     from toolkit.tasks.translate import SentenceTranslator
+
+log = logging.getLogger(__name__)
 
 DEDUPE_CACHE = 100_000  # units remembered by a Deduplicator (a few tens of MB at most)
 # Keys of a description that do not change an output byte.
@@ -72,7 +84,11 @@ def identity(description: Any) -> Any:
 
 
 def _copy(record: SegmentRecord, index: int) -> SegmentRecord:
-    return replace(record, sentence=index, via=list(record.via))
+    # What dataclasses.replace(record, sentence=index, via=list(record.via)) gives, without
+    # calling __init__ again (a few % of a memory-served run).
+    copied = copy.copy(record)
+    copied.sentence, copied.via = index, list(record.via)
+    return copied
 
 
 Generated = tuple[list[SegmentRecord], list[tuple[int, str]]]
@@ -128,6 +144,108 @@ class Deduplicator:
             on_batch(len(sentences) - len(unique))  # the progress bar counts every unit
         return out, out_warnings
 
+    def translate_hypotheses(self, sentences: Sequence[str], count: int) -> list[list[str]]:
+        """Hypotheses are never remembered (they would be served to requests for other counts);
+        within one call each distinct text is searched once."""
+        unique = list(dict.fromkeys(sentences)) if self.enabled else list(sentences)
+        found = dict(zip(unique, self.inner.translate_hypotheses(unique, count)))
+        return [list(found[text]) for text in sentences]
+
+
+# Libraries whose version may change what a load gives (settings resolved, tokenizer, conversion).
+ENGINE_PACKAGES = ("ctranslate2", "torch", "transformers", "tokenizers", "sentencepiece")
+# Environment variables that may change a load: GPUs seen, thread pools, CTranslate2's own settings.
+_LOAD_ENVIRONMENT = ("CUDA_", "CT2_", "OMP_", "MKL_", "HIP_", "ROCR_")
+
+
+def _package_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def load_key(what: dict[str, Any]) -> str:
+    """A digest of everything a model load depends on: ``what`` (the model's identity — content
+    hash or hub commit —, the options, the language pair and codes), the toolkit's and the engine
+    libraries' versions, and the machine as the load sees it (CPU features and count, GPU device
+    files, the environment variables that choose devices and threads). Read without importing any
+    engine library; whatever changes, the key changes and the model is loaded again."""
+    from toolkit.engines.base import cpu_flags
+
+    machine = {"cpu_flags": sorted(cpu_flags()), "cpus": os.cpu_count(),
+               "gpus": sorted(glob.glob("/dev/nvidia[0-9]*") + glob.glob("/dev/dri/renderD*")),
+               "environment": {k: v for k, v in sorted(os.environ.items()) if k.startswith(_LOAD_ENVIRONMENT)}}
+    everything = {"toolkit": toolkit_version, "packages": {p: _package_version(p) for p in ENGINE_PACKAGES},
+                  "machine": machine, **what}
+    return hashlib.sha256(json.dumps(everything, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+
+
+class DeferredTranslator:
+    """A sentence translator loaded at its first use (``loaded()``). Until then its description
+    is the one the same load gave before (remembered in the translation memory by
+    :func:`load_key`), which is all the memory's key and the manifest need: a run whose units are
+    all in the memory never loads the model. Without a remembered description it loads at once."""
+
+    def __init__(self, load: Callable[[], SentenceTranslator], key: str, remembered: dict[str, Any] | None,
+                 source_lang: str, target_lang: str) -> None:
+        self._load = load
+        self.key = key
+        self.source_lang, self.target_lang = source_lang, target_lang
+        self._remembered = remembered
+        self._inner: SentenceTranslator | None = None if remembered is not None else load()
+        self.on_load: list[Callable[[DeferredTranslator], None]] = []
+        self._lock = threading.Lock()
+
+    @property
+    def is_loaded(self) -> bool:
+        return self._inner is not None
+
+    def loaded(self) -> SentenceTranslator:
+        """The translator, loaded now if it was not (then ``on_load`` is told)."""
+        with self._lock:
+            fresh = self._inner is None
+            if self._inner is None:
+                self._inner = self._load()
+            inner = self._inner
+        if fresh:
+            for callback in list(self.on_load):
+                callback(self)
+        return inner
+
+    def describe(self) -> dict[str, Any]:
+        if self._inner is not None:
+            return self._inner.describe()
+        remembered = dict(self._remembered or {})
+        if "converted_this_run" in remembered:  # nothing was loaded, so nothing was converted
+            remembered["converted_this_run"] = False
+        return remembered
+
+    def translate_sentences(self, sentences: Sequence[str],
+                            on_batch: Callable[[int], None] | None = None) -> Generated:
+        return self.loaded().translate_sentences(sentences, on_batch)
+
+    def translate_hypotheses(self, sentences: Sequence[str], count: int) -> list[list[str]]:
+        # n-best searches never come from the memory, so they always need the model.
+        return self.loaded().translate_hypotheses(sentences, count)
+
+
+def deferred(load: Callable[[], SentenceTranslator], memory: str | Path | None, what: dict[str, Any],
+             source_lang: str, target_lang: str) -> SentenceTranslator:
+    """``load()`` now without a memory; with one, a :class:`DeferredTranslator` that loads at the
+    first unit the memory does not hold (at once if the memory remembers no such load)."""
+    if memory is None:
+        return load()
+    key = load_key(what)
+    return DeferredTranslator(load, key, remembered_load(memory, key), source_lang, target_lang)
+
+
+def _deferred_in(inner: Any) -> list[DeferredTranslator]:
+    """The deferred loads behind ``inner``: itself, or a pivot's hops."""
+    if isinstance(inner, DeferredTranslator):
+        return [inner]
+    return [hop for hop in getattr(inner, "hops", []) if isinstance(hop, DeferredTranslator)]
+
 
 class TranslationMemory:
     """A persistent translation memory in front of a sentence translator.
@@ -150,6 +268,26 @@ class TranslationMemory:
         self.outermost = True  # counts the units asked for (False behind a Deduplicator)
         with self._lock:
             self.file.register(self.digest, self.source_lang, self.target_lang, self.context)
+        self._deferred = _deferred_in(inner)
+        for load in self._deferred:
+            if load.is_loaded:
+                with self._lock:
+                    self.file.remember_load(load.key, load.describe())
+            else:
+                load.on_load.append(self._on_load)
+
+    def _on_load(self, load: DeferredTranslator) -> None:
+        """A deferred model was loaded: remember its description, and key by it from now on (it is
+        the remembered one unless :func:`load_key` missed something that changed the load)."""
+        context = identity(self.inner.describe())
+        digest = context_digest(context)
+        with self._lock:
+            self.file.remember_load(load.key, load.describe())
+            if digest != self.digest:
+                log.warning("%s: the model loaded differs from the load remembered in the translation memory; "
+                            "its entries are looked up under the loaded model's settings", self.file.path)
+                self.context, self.digest = context, digest
+                self.file.register(digest, self.source_lang, self.target_lang, context)
 
     def describe(self) -> dict[str, Any]:
         return {**self.inner.describe(), "translation_memory": {"path": str(self.file.path),
@@ -162,13 +300,22 @@ class TranslationMemory:
                 self.counts.units += len(sentences)
             found = self.file.lookup(self.digest, sentences)
         missing = [s for s in dict.fromkeys(sentences) if s not in found]
+        if missing and not all(load.is_loaded for load in self._deferred):
+            digest = self.digest
+            for load in self._deferred:
+                load.loaded()  # the first miss loads the model (its settings may move the key)
+            if self.digest != digest:
+                with self._lock:
+                    found = self.file.lookup(self.digest, sentences)
+                missing = [s for s in dict.fromkeys(sentences) if s not in found]
         records, warnings = self.inner.translate_sentences(missing, on_batch) if missing else ([], [])
         per_unit: list[list[str]] = [[] for _ in missing]
         for index, message in warnings:
             per_unit[index].append(message)
         fresh = {text: Entry(record.output, {"pieces": record.pieces, "source_tokens": record.source_tokens,
                                              "output_tokens": record.output_tokens, "via": record.via,
-                                             "confidence": record.confidence}, messages)
+                                             "confidence": record.confidence, "truncated": record.truncated},
+                           messages)
                  for text, record, messages in zip(missing, records, per_unit)}
         with self._lock:
             self.file.store(self.digest, fresh)
@@ -182,12 +329,17 @@ class TranslationMemory:
             out.append(SegmentRecord(0, index, text, entry.output, int(entry.record["pieces"]),
                                      source_tokens=int(entry.record["source_tokens"]),
                                      output_tokens=int(entry.record["output_tokens"]),
-                                     via=list(entry.record["via"]), confidence=entry.record.get("confidence")))
+                                     via=list(entry.record["via"]), confidence=entry.record.get("confidence"),
+                                     truncated=entry.record.get("truncated")))
             out_warnings += [(index, message) for message in entry.warnings]
         hits = len(sentences) - len(missing)
         if on_batch is not None and hits:
             on_batch(hits)
         return out, out_warnings
+
+    def translate_hypotheses(self, sentences: Sequence[str], count: int) -> list[list[str]]:
+        """Not from the memory, not into it: the memory holds translations only."""
+        return self.inner.translate_hypotheses(sentences, count)
 
 
 def compose(inner: SentenceTranslator, dedupe: bool = True, memory: str | Path | MemoryFile | None = None,
