@@ -300,7 +300,9 @@ class TorchEngine(Engine):
 
         features = self.tokenizer.pad({"input_ids": list(batch)}, return_tensors="pt")
         features = {k: v.to(self.device) for k, v in features.items()}
-        recorder = ChosenTokenScores(int(self.settings.get("num_beams", 1))) if self.options.confidence else None
+        eos = self.model.generation_config.eos_token_id
+        ends = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
+        recorder = ChosenTokenScores(int(self.settings.get("num_beams", 1)), ends) if self.options.confidence else None
         confidences: list[float | None] = [None] * len(batch)
         with torch.inference_mode():
             if recorder is None:
