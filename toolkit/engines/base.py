@@ -236,21 +236,15 @@ def torch_dtype(dtype: str, device: str, flags: set[str] | None = None) -> str:
     return "bfloat16" if has_native_bf16(flags) else "float32"
 
 
-def attention_implementation(device: str, dtype: str, flags: set[str] | None = None) -> str | None:
+def attention_implementation(device: str, dtype: str) -> str | None:
     """transformers' attention for this device and dtype (None: its default, SDPA).
 
-    On the CPU in bfloat16/float16 the faster kernel depends on the CPU. Without AMX, PyTorch's
-    SDPA kernel is slower than plain matrix products for the short queries of step-by-step
-    decoding: measured on AMD EPYC (AVX512-BF16), eager attention decoded 1.35x (MarianMT) and
-    1.28x (BART) faster in bfloat16. With AMX (Intel Xeon, ``amx_bf16``) SDPA's flash-attention
-    kernel is the faster one in bfloat16: eager took 1.4x as long (MarianMT). float16 was not
-    measured there and stays eager. In float32 SDPA, transformers' default, stays (README,
-    "Measured: plain transformers vs toolkit vs CTranslate2").
+    On the CPU in bfloat16/float16, PyTorch's SDPA kernel is slower than plain matrix products
+    for the short queries of step-by-step decoding: measured on AMD EPYC (AVX512-BF16), eager
+    attention decoded 1.35x (MarianMT) and 1.28x (BART) faster in bfloat16, and the same as SDPA
+    in float32 (README, "Measured: plain transformers vs toolkit vs CTranslate2").
     """
-    if device != "cpu" or dtype not in ("bfloat16", "float16"):
-        return None
-    flags = cpu_flags() if flags is None else flags
-    return None if dtype == "bfloat16" and "amx_bf16" in flags else "eager"
+    return "eager" if device == "cpu" and dtype in ("bfloat16", "float16") else None
 
 
 class TorchEngine(Engine):
