@@ -103,7 +103,12 @@ def main() -> None:
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--quick", action="store_true", help="a tenth of the sizes")
     parser.add_argument("--out", type=Path, default=REPO / "evaluation" / "benchmarks" / "evaluation-scale.md")
+    parser.add_argument("--rows", default="",
+                        help="only these rows (1-based, comma-separated, e.g. 13): measured and merged into --out's "
+                             "table (a row with the same corpus and command is replaced), with a dated note; the "
+                             "other rows are kept as they are")
     args = parser.parse_args()
+    only = {int(n) for n in args.rows.split(",") if n.strip()}
     if args.quick:
         args.documents, args.pairs = args.documents // 10, args.pairs // 10
     rows = []
@@ -163,7 +168,11 @@ def main() -> None:
              [*toolkit, "--hyp", str(lhyp), "--ref", str(lref), "--baseline", str(lbase), *boot,
               "--out", str(long / "scores")]),
         ]
-        for corpus, metrics, cli in cases:
+        if only - set(range(1, len(cases) + 1)):
+            raise SystemExit(f"--rows: the rows are 1 to {len(cases)}")
+        for number, (corpus, metrics, cli) in enumerate(cases, start=1):
+            if only and number not in only:
+                continue
             print(f"running: {corpus}: {metrics}", file=sys.stderr)
             load = os.getloadavg()[0]
             seconds, cpu, rss, code = measure(cli)
@@ -171,6 +180,9 @@ def main() -> None:
                 raise SystemExit(f"{cli[2]} failed with exit code {code}")
             rows.append((corpus, metrics, seconds, cpu, rss, load))
             print(f"  {seconds:.1f} s wall, {cpu:.1f} s CPU, peak RSS {rss:.0f} MiB", file=sys.stderr)
+    if only:
+        merge_rows(args.out, rows, args.bootstrap, sorted(only))
+        return
     lines = [
         "# `toolkit evaluate` at scale",
         "",
@@ -192,6 +204,31 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out}", file=sys.stderr)
+
+
+def merge_rows(out: Path, rows: list[tuple[str, str, float, float, float, float]], bootstrap: int,
+               numbers: list[int]) -> None:
+    """``rows`` put into the table of ``out`` (same corpus and command: replaced, else appended),
+    and a note under the table saying when, where and at which commit they were measured."""
+    lines = out.read_text(encoding="utf-8").splitlines()
+    table_end = max(i for i, line in enumerate(lines) if line.startswith("|")) + 1
+    for corpus, metrics, seconds, cpu, rss, load in rows:
+        row = f"| {corpus} | {metrics} | {seconds:.1f} | {cpu:.1f} | {rss:.0f} | {load:.1f} |"
+        same = [i for i, line in enumerate(lines[:table_end]) if line.startswith(f"| {corpus} | {metrics} |")]
+        if same:
+            lines[same[0]] = row
+        else:
+            lines.insert(table_end, row)
+            table_end += 1
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout
+    note = (f"Row{'s' if len(numbers) > 1 else ''} {', '.join(map(str, numbers))} of the script measured "
+            f"{dt.date.today().isoformat()} on {cpu_model()} ({os.cpu_count()} logical CPUs, shared), Python "
+            f"{platform.python_version()}, commit {commit.strip() or 'unknown'}, {bootstrap} resamples: "
+            f"`python benchmarks/evaluation_scale.py --rows {','.join(map(str, numbers))}`; the other rows are "
+            "from the date above.")
+    lines[table_end:table_end] = ["", note]
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"merged into {out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@
     python benchmarks/serve_load.py --quick         # tiny model, short runs: checks the machinery
 
 For each mode (``sequential``: ``--max-batch-size 1``; ``dynamic``: batches of up to
-``--max-batch-size`` sentences) and each number of concurrent clients (1, 8, 32, 128), a fresh
+``--max-batch-size`` sentences; ``confidence``: dynamic, the server started with ``--confidence``;
+``quality``: that, every request with ``"quality": true``) and each number of concurrent clients
+(1, 8, 32, 128), a fresh
 ``toolkit serve`` process is started on 127.0.0.1 (only), warmed up, and loaded for ``--seconds``
 by that many clients, each sending one seed sentence per request (French → English) as soon as
 its previous answer arrives. Requests still in flight at the deadline are awaited and counted.
@@ -83,7 +85,7 @@ def output_tokens(metrics: str) -> float:
 
 
 async def load(url: str, sentences: list[str], clients: int, seconds: float, drain: float, timeout: float,
-               max_requests: int) -> dict:
+               max_requests: int, extra: dict | None = None, distinct: bool = False) -> dict:
     """``clients`` loops of request → answer → request for ``seconds`` (at most ``max_requests``
     requests in all); then the requests still in flight get ``drain`` seconds to finish (those
     that do not are cut off and reported)."""
@@ -103,10 +105,13 @@ async def load(url: str, sentences: list[str], clients: int, seconds: float, dra
             nonlocal errors, counter, last_answer
             while time.perf_counter() < deadline and counter < max_requests:
                 sentence = sentences[counter % len(sentences)]
+                if distinct:  # never the same text twice: the server's deduplication serves repeats unread
+                    sentence = f"{sentence} (n° {counter})"
                 counter += 1
                 sent = time.perf_counter()
                 try:
-                    response = await session.post("/translate", json={"q": sentence, "source": "fr", "target": "en"})
+                    response = await session.post("/translate", json={"q": sentence, "source": "fr", "target": "en",
+                                                                      **(extra or {})})
                     ok = response.status_code == 200 and isinstance(response.json().get("translatedText"), str)
                 except httpx.HTTPError:
                     ok = False
@@ -145,6 +150,8 @@ def run_one(model: Path, mode: str, clients: int, args: argparse.Namespace, sent
                "--max-wait-ms", str(args.max_wait_ms), "--char-limit", "0", "--max-queue", "100000"]
     if args.backend:
         command += ["--backend", args.backend]
+    if mode in ("confidence", "quality"):
+        command += ["--confidence"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -160,10 +167,11 @@ def run_one(model: Path, mode: str, clients: int, args: argparse.Namespace, sent
             if time.monotonic() > deadline:
                 raise SystemExit("the server did not start within 5 minutes")
             time.sleep(0.2)
-        for sentence in sentences[:2]:  # warm-up: first-call costs are not throughput
-            httpx.post(f"{url}/translate", json={"q": sentence, "source": "fr", "target": "en"}, timeout=120)
+        extra = {"quality": True} if mode == "quality" else {}
+        for sentence in sentences[:2]:  # warm-up: first-call costs (the language identifier too) are not throughput
+            httpx.post(f"{url}/translate", json={"q": sentence, "source": "fr", "target": "en", **extra}, timeout=120)
         result = asyncio.run(load(url, sentences, clients, args.seconds, args.drain, args.timeout,
-                                  args.max_requests))
+                                  args.max_requests, extra, args.distinct))
         result["peak_rss_mib"] = peak_rss_mib(server.pid)
     finally:
         server.send_signal(signal.SIGTERM)
@@ -176,15 +184,16 @@ def run_one(model: Path, mode: str, clients: int, args: argparse.Namespace, sent
 
 def table(rows: list[dict]) -> str:
     head = ["mode", "clients", "requests", "req/s", "output tok/s", "p50 latency (s)", "p99 latency (s)",
-            "peak RSS (MiB)", "errors", "cut off", "× sequential (req/s)"]
+            "peak RSS (MiB)", "errors", "cut off", "× sequential (req/s)", "× dynamic (req/s)"]
     sequential = {r["clients"]: r["requests_per_s"] for r in rows if r["mode"] == "sequential"}
+    dynamic = {r["clients"]: r["requests_per_s"] for r in rows if r["mode"] == "dynamic"}
     cells = []
     for r in rows:
-        base = sequential.get(r["clients"])
-        ratio = f"{r['requests_per_s'] / base:.2f}×" if base else "—"
+        ratios = [f"{r['requests_per_s'] / base:.2f}×" if base else "—"
+                  for base in (sequential.get(r["clients"]), dynamic.get(r["clients"]))]
         cells.append([f"{r['mode']} (max batch {r['max_batch_size']})", r["clients"], r["requests"],
                       f"{r['requests_per_s']:.2f}", f"{r['tokens_per_s']:.0f}", f"{r['p50_s']:.2f}", f"{r['p99_s']:.2f}",
-                      f"{r['peak_rss_mib']:.0f}", r["errors"], r["cut_off"], ratio])
+                      f"{r['peak_rss_mib']:.0f}", r["errors"], r["cut_off"], *ratios])
     return "\n".join(markdown_table(head, cells))
 
 
@@ -201,7 +210,16 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="the tests' tiny model instead of opus-mt dimensions")
     parser.add_argument("--quick", action="store_true", help="tiny model, 3 s per run, 1 and 8 clients")
     parser.add_argument("--out", type=Path, default=None, help="write the report (.md) and results (.json) here")
+    parser.add_argument("--distinct", action="store_true",
+                        help="make every request's text unique (the 25 seed sentences repeat, and the server's "
+                             "deduplication answers a repeat without decoding it)")
+    parser.add_argument("--modes", default="sequential,dynamic",
+                        help="comma-separated: sequential, dynamic, confidence (--confidence), quality (and "
+                             '"quality": true in every request)')
     args = parser.parse_args()
+    modes = args.modes.split(",")
+    if set(modes) - {"sequential", "dynamic", "confidence", "quality"}:
+        parser.error(f"--modes {args.modes}: expected sequential, dynamic, confidence or quality")
     if args.quick:
         args.tiny, args.seconds, args.drain, args.clients = True, 3.0, 10.0, "1,8"
     work = REPO / "outputs" / "benchmarks" / "serve-load"
@@ -215,7 +233,7 @@ def main() -> None:
     Translator.from_pretrained(str(model), "fr", "en", backend=args.backend or "auto").translate(sentences[:1])
     rows = []
     for clients in [int(c) for c in args.clients.split(",")]:
-        for mode in ("sequential", "dynamic"):
+        for mode in modes:
             row = run_one(model, mode, clients, args, sentences)
             rows.append(row)
             print(f"{mode:10s} clients={clients:3d} req/s={row['requests_per_s']:.2f} tok/s={row['tokens_per_s']:.0f} "

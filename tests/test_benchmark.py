@@ -64,6 +64,59 @@ def test_smoke_benchmark_writes_every_report(smoke_run) -> None:
     assert "## translation (baseline: marian-torch)" in leaderboard and "| marian-ct2 |" in leaderboard
 
 
+def test_flag_rates_next_to_scores_and_speed(smoke_run) -> None:
+    """#26: each system's share of sentences per flag and per risk, from toolkit.quality's assess."""
+    from toolkit.quality import CHECKS, RISKS, Pair, assess
+
+    run, result = smoke_run
+    assert result.exit_code == 0, result.output
+    results = json.loads((run / "results.json").read_text())
+    by_system = {r["system"]: r for r in results["runs"]}
+    for name in ("marian-torch", "marian-ct2", "marian-then-textrank"):
+        entry = by_system[name]
+        pairs = [Pair(s, o, d, i) for d in entry["doc_order"]
+                 for i, (s, o) in enumerate(zip(entry["documents"][d]["translation_sources"],
+                                                entry["documents"][d]["translation"]))]
+        assessed = assess(pairs, "fr", "en")
+        rates = entry["flags"]
+        assert rates["sentences"] == len(pairs) > 0
+        assert rates["counts"]["flags"] == {c: sum(any(f.name == c for f in a.flags) for a in assessed) for c in CHECKS}
+        assert rates["counts"]["risk"] == {r: sum(a.risk == r for a in assessed) for r in RISKS}
+        assert rates["flags"]["numbers"] == rates["counts"]["flags"]["numbers"] / len(pairs)
+        assert sum(rates["risk"].values()) == pytest.approx(1.0)
+    assert "flags" not in by_system["lead-3"] and results["quality_checks"]["copy_similarity"] == 0.9
+    with (run / "results.csv").open() as handle:
+        rows = {(r["system"], r["task"]): r for r in csv.DictReader(handle)}
+    torch_row = rows[("marian-torch", "translation")]
+    assert float(torch_row["flagged"]) == pytest.approx(1 - by_system["marian-torch"]["flags"]["risk"]["ok"])
+    assert float(torch_row["flag untranslated"]) == by_system["marian-torch"]["flags"]["flags"]["untranslated"]
+    assert rows[("lead-3", "summarization")]["flagged"] == ""
+    leaderboard = (run / "leaderboard.md").read_text()
+    assert "### translation: flag rates" in leaderboard
+    header = next(line for line in leaderboard.splitlines() if line.startswith("| system | dataset | sentences"))
+    assert all(c in header for c in CHECKS) and "likely-wrong" in header
+    translation_header = next(line for line in leaderboard.splitlines() if line.startswith("| system | dataset | BLEU"))
+    assert "flagged" in translation_header
+
+
+def test_numbers_and_terms_metrics_in_a_benchmark(smoke_run, workspace: Path) -> None:
+    """The reference-free metrics read the dataset's sources, in the dataset's source language."""
+    import yaml
+
+    config = yaml.safe_load(SMOKE.read_text())
+    config["metrics"] = {"translation": ["chrf", "numbers", "terms"]}
+    (workspace / "configs" / "benchmarks" / "smoke-numbers.yaml").write_text(yaml.safe_dump(config))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(workspace)
+        result = runner.invoke(app, ["benchmark", "configs/benchmarks/smoke-numbers.yaml", "--out", "outputs/run-n",
+                                     "--quiet", "--systems", "marian-torch"])
+    assert result.exit_code == 0, result.output
+    [quality] = json.loads((workspace / "outputs/run-n/results.json").read_text())["quality"]
+    scores = {s["metric"]: s for s in quality["evaluation"]["scores"]}
+    assert set(scores) == {"chrF++", "Numbers", "Terms"} and "src:fr|tgt:en" in scores["Numbers"]["signature"]
+    assert all(0 <= d["Numbers"] <= 100 for d in quality["per_document"].values())
+
+
 def test_rerun_hits_the_cache_and_compare(smoke_run, workspace: Path) -> None:
 
     with pytest.MonkeyPatch.context() as patch:

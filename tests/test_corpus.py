@@ -468,7 +468,7 @@ def test_every_option_that_can_change_an_output_changes_the_fingerprint(tiny_mar
     from toolkit.config import packaged
     from toolkit.execution.corpus import corpus_fingerprint
     from toolkit.execution.jobs import NOT_FINGERPRINTED, PipelineJob, SummarizeJob, TranslateJob
-    from toolkit.options import CorpusOptions, EngineOptions, GenerationOptions
+    from toolkit.options import CorpusOptions, EngineOptions, GenerationOptions, QualityOptions
     from toolkit.text.glossary import load_glossary
 
     corpus = write_corpus(tmp_path / "c.jsonl", 3)
@@ -494,7 +494,8 @@ def test_every_option_that_can_change_an_output_changes_the_fingerprint(tiny_mar
     per_job = {"TranslateJob.model": str(other_model), "TranslateJob.registry_path": registry,
                "TranslateJob.glossary": load_glossary(None, ["Moscou"]),
                "TranslateJob.engine": EngineOptions(batch_size=2),
-               "TranslateJob.generation": GenerationOptions(num_beams=4)}
+               "TranslateJob.generation": GenerationOptions(num_beams=4),
+               "TranslateJob.quality": QualityOptions(length_ratio_z=3.0)}
     for field in dataclasses.fields(TranslateJob):
         name = f"TranslateJob.{field.name}"
         value = per_job.get(name, OTHER_VALUES.get(name))

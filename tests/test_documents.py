@@ -18,7 +18,7 @@ from toolkit.io.formats import format_for, read_structured
 from toolkit.io.formats.base import FormatError, Segment
 from toolkit.io.results import DocumentResult, SegmentRecord
 from toolkit.options import DocumentOptions
-from toolkit.tasks.documents import restyle, translate_file
+from toolkit.tasks.documents import dropped_formatting, restyle, translate_file
 
 FRENCH = ["Le président a parlé hier soir.", "Les journalistes ont posé des questions.", "Merci beaucoup.",
           "La ville de Paris prépare les jeux.", "Il pleut depuis trois jours."]
@@ -64,6 +64,48 @@ def test_runs_not_found_share_the_sentence_in_order_at_word_boundaries() -> None
     assert [s.style for s in styled] == ["a", "b", "c"][: len(styled)]
     for left, right in zip(styled, styled[1:]):  # cuts only between words
         assert left.text.endswith(" ") or right.text.startswith(" ")
+
+
+def test_formatting_a_short_translation_cannot_carry_is_named() -> None:
+    segments = [Segment("Le ", ""), Segment("président", "bold"), Segment(" a parlé.", "italic")]
+    styled, _ = restyle(segments, _result("Le président a parlé.", "Oh"))  # two characters, three styles
+    assert "".join(s.text for s in styled) == "Oh"
+    lost = dropped_formatting(segments, styled)
+    assert len(lost) == 1 and lost[0] in ("Le", "président", "a parlé.")
+    full, _ = restyle(segments, _result("Le président a parlé.", "The president spoke."))
+    assert dropped_formatting(segments, full) == []
+
+
+def test_docx_run_formatting_dropped_by_a_short_output_is_a_warning_in_manifest_and_stderr(
+        tiny_marian: Path, tmp_path: Path) -> None:
+    """Two generated tokens cannot carry the styles of "Hier, **le président** a parlé devant
+    *les journalistes*": a paragraph is named exactly when its written runs lost a formatting."""
+    import json
+
+    import docx
+    from typer.testing import CliRunner
+
+    from toolkit.cli import app
+
+    source = tmp_path / "journal.docx"
+    source.write_bytes(_docx())
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["translate", str(source), "-m", str(tiny_marian), "--backend", "torch",
+                                      "--out", str(out), "--max-new-tokens", "2"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    (entry,) = manifest["documents"]
+    named = {w.split(": ")[1] for w in entry["warnings"] if "too short to carry all its formatting" in w}
+    before, after = docx.Document(str(source)), docx.Document(str(out / "journal.docx"))
+    lost = set()
+    for number, (pa, pb) in enumerate(zip(before.paragraphs, after.paragraphs), start=1):
+        def formats(p):
+            return {(bool(r.bold), bool(r.italic)) for r in p.runs if r.text.strip()}
+        if formats(pb) and formats(pa) - formats(pb):
+            lost.add(f"word/document.xml paragraph {number}")
+    assert lost and named == lost
+    stderr = " ".join(result.stderr.split())
+    assert all(f"{place}: the translation is too short to carry all its formatting" in stderr for place in lost)
 
 
 # --- subtitles -------------------------------------------------------------------------------
@@ -178,6 +220,21 @@ def test_po_round_trip_keeps_every_msgid(messages: list[tuple[str, str]]) -> Non
     out = polib.pofile(fmt.write(doc, [b.segments for b in doc.blocks]).decode())
     assert [e.msgid for e in out] == [e.msgid for e in catalogue]
     assert all(e.msgstr == e.msgid and "fuzzy" in e.flags for e in out)
+
+
+def test_po_in_the_charset_its_header_declares_is_read_and_written_as_utf8(translator) -> None:
+    """gettext allows any charset: an ISO-8859-1 catalogue was refused as "not valid UTF-8"; it is
+    read in its declared charset and written in UTF-8, with a header that says so."""
+    source = ('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=ISO-8859-1\\n"\n\n'
+              'msgid "Café crème à Noël."\nmsgstr ""\n').encode("latin-1")
+    out, report = translate_file(source, translator, name="latin.po")
+    text = out.decode("utf-8")
+    assert 'msgid "Café crème à Noël."' in text and "charset=UTF-8" in text and "ISO-8859-1" not in text
+    assert report.translated == 1 and report.structure_kept
+    with pytest.raises(FormatError, match="charset=NOPE, which is not a known encoding"):
+        read_structured(format_for("x.po"), source.replace(b"ISO-8859-1", b"NOPE"), "x.po")
+    with pytest.raises(FormatError, match="not valid UTF-8"):  # no declared charset: as before
+        read_structured(format_for("x.po"), 'msgid "Café"\nmsgstr ""\n'.encode("latin-1"), "x.po")
 
 
 # --- Word ------------------------------------------------------------------------------------
@@ -446,6 +503,27 @@ def test_epub_chapters_and_navigation_through_the_html_path_everything_else_byte
     assert chapter.find(f".//{xhtml}img").get("src") == "../img/a.png"
 
 
+def test_epub_hrefs_are_urls_a_chapter_name_with_a_space_is_found(translator) -> None:
+    """The package's href "text/Chapitre%201.xhtml" names the member "text/Chapitre 1.xhtml": the
+    book was refused ("the package lists … which the container lacks")."""
+    from toolkit.io.formats.base import rewrite_zip
+
+    source = _epub()
+    members = _members(source)
+    opf = members["OEBPS/content.opf"].replace(b'href="text/ch1.xhtml"', b'href="text/Chapitre%201.xhtml#debut"')
+    renamed = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(rewrite_zip(source, {"OEBPS/content.opf": opf})), "r") as old, \
+            zipfile.ZipFile(renamed, "w") as new:
+        for info in old.infolist():
+            data = old.read(info)
+            if info.filename == "OEBPS/text/ch1.xhtml":
+                info.filename = "OEBPS/text/Chapitre 1.xhtml"
+            new.writestr(info, data)
+    out, report = translate_file(renamed.getvalue(), translator, name="livre.epub")
+    assert report.structure_kept and report.counts_after["chapters"] == 2
+    assert _members(out)["OEBPS/text/Chapitre 1.xhtml"] != members["OEBPS/text/ch1.xhtml"]
+
+
 # --- OpenDocument ----------------------------------------------------------------------------
 
 def _odt() -> bytes:
@@ -503,6 +581,21 @@ def test_odt_keeps_headings_spans_links_footnotes_and_tables(translator) -> None
     (note,) = root.iter(f"{{{text}}}note")
     assert note.getparent().tag == f"{{{text}}}p" and note.find(f"{{{text}}}note-citation").text == "1"
     assert "".join(note.find(f"{{{text}}}note-body").itertext()).strip()
+
+
+@pytest.mark.parametrize("count", ["999999999", "-3", "x"])
+def test_odt_space_counts_are_bounded_and_a_bad_one_is_one_line(count: str) -> None:
+    """<text:s text:c="999999999"/> asked for a gigabyte of spaces from a file of a few bytes."""
+    from toolkit.io.formats.base import rewrite_zip
+
+    source = _odt()
+    content = _members(source)["content.xml"]
+    start = content.index(b"<text:p")
+    inside = content.index(b">", start) + 1
+    bad = rewrite_zip(source, {"content.xml": content[:inside] + f'<text:s text:c="{count}"/>'.encode()
+                               + content[inside:]})
+    with pytest.raises(FormatError, match=r"^x\.odt: content\.xml paragraph \d+: a text:s element with text:c="):
+        read_structured(format_for("x.odt"), bad, "x.odt")
 
 
 def test_odp_keeps_pages_frames_and_notes(translator) -> None:
@@ -822,3 +915,24 @@ def test_markdown_files_are_markdown_in_folders_too(tmp_path: Path) -> None:
     found = read_inputs([str(tmp_path)])
     assert [(d.id, d.format) for d in found] == [("notes", "md"), ("other", "txt")]
     assert [d.format for d in read_inputs([str(tmp_path / "notes.markdown")])] == ["md"]
+
+
+def test_reopen_wrappers_keeps_shared_wrappers_open_and_copies_no_source_text() -> None:
+    """One helper (toolkit.io.formats.base) for the ODF and OOXML writers: consecutive pieces of
+    one link stay in one link; a shell carries the wrapper's attributes, not its text or tail."""
+    from lxml import etree
+
+    from toolkit.io.formats.base import reopen_wrappers
+
+    source = etree.fromstring('<p><a href="x"><b>old</b>tail of b</a>tail of a<i>other</i></p>')
+    link, bold, other = source[0], source[0][0], source[1]
+    paragraph = etree.Element("p")
+    stack: list[tuple[object, object]] = []
+    for chain, text in (([link], "one "), ([link, bold], "two "), ([link], "three "), ([other], "four"), ([], "!")):
+        reopen_wrappers(stack, chain, paragraph.append)
+        node = stack[-1][1] if stack else paragraph
+        if len(node):
+            node[-1].tail = (node[-1].tail or "") + text
+        else:
+            node.text = (node.text or "") + text
+    assert etree.tostring(paragraph).decode() == '<p><a href="x">one <b>two </b>three </a><i>four</i>!</p>'

@@ -92,7 +92,7 @@ def test_no_import_cycle_in_evaluation() -> None:
 
 
 def test_the_first_compiled_ter_run_says_it_compiles(monkeypatch: pytest.MonkeyPatch, caplog) -> None:
-    caplog.set_level(logging.WARNING)
+    caplog.set_level(logging.INFO)  # a diagnostic (polish #4), not a warning
     monkeypatch.setattr(ter, "kernel_cached", lambda: False)
     evaluate(HYPS, REFS, ["ter"], EvaluationOptions(bootstrap=5), baseline=HYPS)
     assert caplog.text.count("compiling TER's search once (numba") == 1  # once, though the baseline is scored too
@@ -102,6 +102,40 @@ def test_the_first_compiled_ter_run_says_it_compiles(monkeypatch: pytest.MonkeyP
     evaluate(HYPS, REFS, ["ter"], EvaluationOptions(bootstrap=5))
     assert "compiling" not in caplog.text
     assert len(HYPS) < metrics.TER_HINT_SEGMENTS  # the no-numba hint is not what was tested
+
+
+_CLI_WITH = """
+import importlib.util, sys
+from toolkit.evaluation import metrics, ter
+ter.kernel_cached = lambda: False  # as on a first run: the compile note is due
+if sys.argv[1] == "no-numba":
+    real = importlib.util.find_spec
+    importlib.util.find_spec = lambda name, *a: None if name == "numba" else real(name, *a)
+    metrics.TER_HINT_SEGMENTS = 3
+from toolkit.cli import app
+app(sys.argv[2:])
+"""
+
+
+@pytest.mark.parametrize("case", ["compile", "no-numba"])
+def test_evaluate_ter_prints_no_raw_logging_line(case: str, tmp_path: Path) -> None:
+    """Polish #4: `evaluate --metrics ter` showed a timestamped logging line while the kernel
+    compiled. Now the compile note is a diagnostic (TOOLKIT_LOG=info), and a warning one plain line."""
+    import subprocess
+    import sys
+
+    ref = Path(__file__).parent.parent / "evaluation/references/translations.fr-en.jsonl"
+    env = {k: v for k, v in os.environ.items() if k != "TOOLKIT_LOG"}
+    done = subprocess.run([sys.executable, "-c", _CLI_WITH, case, "evaluate", "--hyp", str(ref), "--ref", str(ref),
+                           "--metrics", "ter", "--bootstrap", "5", "--json"], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "toolkit.evaluation" not in done.stderr and " WARNING " not in done.stderr
+    if case == "compile":
+        assert done.stderr == ""
+    else:
+        (line,) = done.stderr.splitlines()
+        assert line.startswith("warning: TER on 25 segments in pure Python")
 
 
 def test_kernel_cached_reads_numbas_index(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

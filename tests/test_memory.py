@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from toolkit.cli import app
 from toolkit.errors import ToolkitError
 from toolkit.io.documents import Document
-from toolkit.io.memory import MemoryFile
+from toolkit.io.memory import Entry, MemoryFile
 from toolkit.options import EngineOptions
 from toolkit.tasks.memory import Deduplicator, TranslationMemory
 from toolkit.tasks.translate import Translator
@@ -224,6 +224,19 @@ def test_cli_tm_and_manifest_counts(tiny_marian: Path, tmp_path: Path) -> None:
     assert pruned.exit_code == 0 and MemoryFile(tm).stats()["entries"] == 1
 
 
+def test_tm_export_over_the_memory_itself_is_refused_and_the_memory_kept(tmp_path: Path) -> None:
+    """`tm export news.tm -o news.tm --overwrite` replaced the memory with its TMX: data lost."""
+    tm = tmp_path / "news.tm"
+    memory = MemoryFile(tm)
+    memory.register("ctx", "fr", "en", {})
+    memory.store("ctx", {"a": Entry("A", {"pieces": 1, "source_tokens": 1, "output_tokens": 1, "via": []}, [])})
+    memory.close()
+    for out in (tm, tmp_path / "news.tm-wal", tmp_path / "." / "news.tm"):
+        result = runner.invoke(app, ["tm", "export", str(tm), "--out", str(out), "--overwrite"])
+        assert result.exit_code == 2 and "is the translation memory being exported" in result.stderr
+    assert tm.read_bytes().startswith(b"SQLite format 3") and MemoryFile(tm).stats()["entries"] == 1
+
+
 def test_memory_wraps_by_composition(tiny_marian: Path, tmp_path: Path) -> None:
     tr = Translator.from_pretrained(str(tiny_marian), engine=options("torch", dedupe=False))
     memory = TranslationMemory(tr.sentences, tmp_path / "lib.tm")
@@ -237,7 +250,7 @@ def test_memory_wraps_by_composition(tiny_marian: Path, tmp_path: Path) -> None:
 def test_server_serves_repeats_from_the_memory_and_counts_them(tiny_marian: Path, tmp_path: Path) -> None:
     pytest.importorskip("fastapi")
     httpx = pytest.importorskip("httpx")
-    from test_serve import running
+    from serve_helpers import running
 
     from toolkit.serve.settings import ServeSettings
 

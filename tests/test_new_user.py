@@ -33,14 +33,15 @@ def run(*args: str):
 FLAGS = {
     "translate": "--model --src --tgt --no-pivot --registry --out --format --beams --max-new-tokens --batch-size "
                  "--device --backend --quantization --dtype --threads --revision --encoding --overwrite --json --quiet "
-                 "--glossary --keep --shard-size --resume --engine --ray-address --actors --no-dedupe --tm --tm-max-entries",
+                 "--glossary --keep --shard-size --resume --engine --ray-address --actors --no-dedupe --tm --tm-max-entries "
+                 "--no-checks --on-risk",
     "summarize": "--model --lang --summary-lang --min-length --max-length --beams --length-penalty --no-repeat-ngram "
                  "--out --format --batch-size --device --backend --quantization --dtype --threads --revision "
                  "--encoding --overwrite --json --quiet --shard-size --resume --engine --ray-address --actors",
     "pipeline": "--translator --summarizer --order --src --tgt --summary-lang --no-pivot --registry --min-length "
                 "--max-length --length-penalty --no-repeat-ngram --beams --glossary --keep --out --device --backend "
                 "--quantization --dtype --threads --encoding --overwrite --json --quiet --shard-size --resume "
-                "--engine --ray-address --actors",
+                "--engine --ray-address --actors --no-checks --on-risk",
 }  # the options of each command before the group (HEAD 563a84c)
 
 

@@ -86,7 +86,7 @@ def cli_outputs(model: Path, backend: str, folder: Path, *extra: str) -> dict[st
 def test_cli_api_and_server_give_the_same_bytes(tiny_marian: Path, tmp_path: Path, backend: str) -> None:
     pytest.importorskip("fastapi")
     import httpx
-    from test_serve import running
+    from serve_helpers import running
 
     from toolkit.serve.settings import ServeSettings
     from toolkit.tasks.translate import Translator
@@ -127,7 +127,7 @@ def test_cli_api_and_server_give_the_same_bytes(tiny_marian: Path, tmp_path: Pat
 def test_text_format_is_the_cli_txt_path_crlf_included(tiny_marian: Path, tmp_path: Path) -> None:
     pytest.importorskip("fastapi")
     import httpx
-    from test_serve import running
+    from serve_helpers import running
 
     from toolkit.serve.settings import ServeSettings
 
@@ -148,7 +148,7 @@ def test_a_pivot_pair_through_the_batcher_is_the_cli_output(tiny_marian: Path, t
     pytest.importorskip("fastapi")
     import httpx
     import yaml
-    from test_serve import running
+    from serve_helpers import running
 
     from toolkit.serve.settings import ServeSettings
 
@@ -172,7 +172,8 @@ def test_a_pivot_pair_through_the_batcher_is_the_cli_output(tiny_marian: Path, t
 def test_request_glossaries_are_checked(tiny_marian: Path, tmp_path: Path) -> None:
     pytest.importorskip("fastapi")
     import httpx
-    from test_serve import assert_clean_error, running
+    from serve_helpers import running
+    from test_serve import assert_clean_error
 
     from toolkit.errors import ToolkitError
     from toolkit.serve.app import create_app
@@ -184,7 +185,7 @@ def test_request_glossaries_are_checked(tiny_marian: Path, tmp_path: Path) -> No
         create_app(ServeSettings(translators={"fr-en": str(tiny_marian)}, glossary=bad))  # `toolkit serve`: exit 2
     with pytest.raises(ToolkitError, match="--keep needs a non-empty term"):
         create_app(ServeSettings(translators={"fr-en": str(tiny_marian)}, keep=[" "]))
-    from test_serve import free_port
+    from serve_helpers import free_port
 
     started = runner.invoke(app, ["serve", "--port", str(free_port()), "--translator", f"fr-en={tiny_marian}",
                                   "--glossary", str(bad), "--keep", "Kremlin"])

@@ -40,6 +40,29 @@ def test_untranslated_catches_a_copy_and_a_source_language_output() -> None:
     assert "untranslated" not in flags("Agence France-Presse", "Agence France-Presse")  # names are kept
 
 
+def test_a_short_copy_is_untranslated_unless_it_is_language_neutral() -> None:
+    # #26 tester: short identical sentences passed (the similarity rule starts at 4 words).
+    for short in ("Merci.", "Oui, bien sûr.", "« Non ! »", "Il y a.", "A320 et B737"):
+        assert "untranslated" in flags(short, short), short
+        assert "untranslated" in flags(short, "  " + short.upper().replace(".", "") + " "), short  # case, spaces, punctuation
+    for neutral in ("2024", "7,4 %", "14h30", "ONU", "COVID-19", "https://example.org/a", "Emmanuel Macron",
+                    "Kassym-Jomart Tokaïev", "contact@example.org"):
+        assert "untranslated" not in flags(neutral, neutral), neutral
+    [kept, name] = assess([Pair("Astana.", "Astana."), Pair("Le sommet d'Astana s'ouvre.", "The Astana summit opens.")],
+                          "fr", "en")
+    assert "untranslated" not in [f.name for f in kept.flags]  # a name the run keeps
+
+
+def test_numbers_read_an_untranslated_output_in_its_own_language() -> None:
+    # #26 tester: the copied French "7,4" was read with English conventions: "7.4 → 7".
+    for source in ("Le taux est de 7,4 %.", "Il a gagné 1 234,5 euros.", "Le 3 mars 2024, 8,3 millions."):
+        assert "numbers" not in flags(source, source), source
+    long = "Le taux de chômage a atteint 7,4 % au troisième trimestre selon l'Insee, contre 7,1 % auparavant."
+    assert "numbers" not in flags(long, long.replace("selon", "d'après"))  # a near copy
+    assert "numbers" in flags(long, long.replace("7,4", "4,7"))  # a changed number in a copy is still caught
+    assert "numbers" not in flags("Le taux est de 7,4 %.", "The rate is 7.4%.")
+
+
 def test_wrong_language_catches_a_third_language_and_skips_short_outputs() -> None:
     source = "Le gouvernement a présenté mercredi un nouveau projet de loi sur le logement."
     found = flags(source, "Die Regierung hat am Mittwoch einen neuen Gesetzentwurf zum Wohnungsbau vorgestellt.")

@@ -102,6 +102,50 @@ def test_bad_inputs_are_one_line(system, tmp_path: Path) -> None:
     assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # nothing half-written left
 
 
+def test_the_target_language_is_never_taken_from_the_translations(system, tmp_path: Path) -> None:
+    # #26 tester: French in, French out passed as "fr → fr" (the target was identified from the outputs).
+    src, _, _ = system
+    copy = tmp_path / "copy.txt"
+    copy.write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
+    result = review("--src", str(src), "--hyp", str(copy), "--out", str(tmp_path / "out"), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["target_lang"] == "en" and summary["target_lang_from"] == "default"
+    assert "assuming en, the configured default" in result.stderr
+    assert summary["flags"]["untranslated"] >= 20 and summary["risk"]["ok"] <= 5
+    given = review("--src", str(src), "--hyp", str(copy), "--tgt-lang", "en", "--out", str(tmp_path / "o2"), "--json")
+    assert json.loads(given.stdout)["target_lang_from"] == "given" and "assuming" not in given.stderr
+
+
+def test_the_library_requires_a_target_language_it_cannot_read(system, tmp_path: Path) -> None:
+    from toolkit.errors import ToolkitError
+    from toolkit.quality.review import review_paths
+
+    src, hyp, _ = system
+    with pytest.raises(ToolkitError, match="--tgt-lang"):
+        review_paths(str(hyp), str(src))
+    assert review_paths(str(hyp), str(src), default_target_lang="en").target_lang == "en"
+
+
+def test_review_exits_quietly_when_its_reader_leaves(system, tmp_path: Path) -> None:
+    # #26 tester: `toolkit review … 2>&1 | head -1` exited 1 with a traceback (rich's broken-pipe exit).
+    import os
+    import subprocess
+    import sys
+
+    src, hyp, _ = system
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    proc = subprocess.Popen([sys.executable, "-m", "toolkit", "review", "--src", str(src), "--hyp", str(hyp),
+                             "--tgt-lang", "en", "--out", str(tmp_path / "out")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()  # what `| head -1` does
+    assert proc.wait(timeout=120) == 141, first  # the shell's status for a writer whose reader left
+    assert first.startswith(b"Reviewed 25 sentences")
+    assert (tmp_path / "out" / "review.html").is_file()  # the work was done and kept
+
+
 def test_overwrite_replaces_an_earlier_review(system, tmp_path: Path) -> None:
     src, hyp, _ = system
     out = tmp_path / "out"
@@ -112,8 +156,9 @@ def test_overwrite_replaces_an_earlier_review(system, tmp_path: Path) -> None:
 
 def test_review_of_a_translate_run_folder(tiny_marian: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
+    # --no-checks: a run without recorded signals, which review assesses from the texts alone
     result = runner.invoke(app, ["translate", str(SEED_FILES[0]), "-m", str(tiny_marian), "--backend", "torch",
-                                 "--out", str(run), "-q"])
+                                 "--out", str(run), "-q", "--no-checks"])
     assert result.exit_code == 0, result.output
     manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
     segments = manifest["documents"][0]["segments"]
@@ -134,12 +179,13 @@ def test_review_reads_recorded_confidence(tiny_marian: Path, tmp_path: Path) -> 
     raises the risk. The run is a real one, its manifest given the field by hand."""
     run = tmp_path / "run"
     assert runner.invoke(app, ["translate", str(SEED_FILES[0]), "-m", str(tiny_marian), "--backend", "torch",
-                               "--out", str(run), "-q"]).exit_code == 0
+                               "--out", str(run), "-q", "--no-checks"]).exit_code == 0
     manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
     segments = manifest["documents"][0]["segments"]
     references = [json.loads(line) for line in REFERENCES.read_text(encoding="utf-8").splitlines()]
     for segment, reference, confidence in zip(segments, references, [-0.2, -2.0, -5.0]):
         segment["output"], segment["confidence"] = reference["reference"], confidence
+        segment.pop("truncated", None)  # the random model's output, replaced, was cut at the limit
     manifest["documents"][0]["segments"] = segments[:3]
     (run / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
     out = review(str(run), "--src-lang", "fr", "--out", str(tmp_path / "review"), "--json")
@@ -147,6 +193,37 @@ def test_review_reads_recorded_confidence(tiny_marian: Path, tmp_path: Path) -> 
     lines = [json.loads(line) for line in (tmp_path / "review" / "review.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [r["confidence"] for r in lines] == [-0.2, -2.0, -5.0]
     assert [r["risk"] for r in lines] == ["ok", "review", "likely-wrong"]
+
+
+def test_review_uses_a_runs_recorded_signals_text_and_corpus(tiny_marian: Path, tmp_path: Path) -> None:
+    """A run made with the checks (default): review takes its confidence, truncation and flags,
+    from the manifest (text run) and from the details files (corpus run)."""
+    text_run, corpus_run = tmp_path / "text", tmp_path / "corpus"
+    assert runner.invoke(app, ["translate", str(SEED_FILES[0]), "-m", str(tiny_marian), "--backend", "ct2",
+                               "--src", "fr", "--out", str(text_run), "-q"]).exit_code == 0
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(json.dumps({"id": "a", "text": SEED_FILES[0].read_text(encoding="utf-8")}) + "\n",
+                      encoding="utf-8")
+    assert runner.invoke(app, ["translate", str(corpus), "-m", str(tiny_marian), "--backend", "ct2", "--src", "fr",
+                               "--out", str(corpus_run), "-q"]).exit_code == 0
+    manifest = json.loads((text_run / "manifest.json").read_text(encoding="utf-8"))
+    segments = manifest["documents"][0]["segments"]
+    # A flag only the run could know (a glossary term of its plan): planted in its records.
+    planted = {"name": "terms", "reason": "planted"}
+    manifest["documents"][0]["segments"][0]["flags"].insert(0, planted)
+    (text_run / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    details_file = corpus_run / "details" / "part-00000.jsonl"
+    [detail] = [json.loads(line) for line in details_file.read_text(encoding="utf-8").splitlines()]
+    detail["segments"][0]["flags"].insert(0, planted)
+    details_file.write_text(json.dumps(detail, ensure_ascii=False) + "\n", encoding="utf-8")
+    for run, name in ((text_run, "r1"), (corpus_run, "r2")):
+        out = review(str(run), "--src-lang", "fr", "--out", str(tmp_path / name), "--json")
+        assert out.exit_code == 0, out.output
+        lines = [json.loads(line) for line in (tmp_path / name / "review.jsonl").read_text(encoding="utf-8").splitlines()]
+        assert len(lines) == len(segments)
+        assert [r["confidence"] for r in lines] == [round(s["confidence"], 4) for s in segments]
+        assert all("truncated" in [f["name"] for f in r["flags"]] for r in lines)  # recorded, not guessed
+        assert planted in lines[0]["flags"] and all(planted not in r["flags"] for r in lines[1:])
 
 
 # -- the page, in a real headless browser ---------------------------------------------------------

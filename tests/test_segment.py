@@ -319,3 +319,33 @@ def test_linear_segmentation_gives_the_same_sentences_in_long_paragraphs() -> No
 def test_a_dotted_acronym_ends_a_sentence_before_a_sentence_starter(text: str, expected: list[str]) -> None:
     """Issue 28.5: decided on the evidence of the next word, as pySBD does for English."""
     assert split_sentences(text, "fr") == expected
+
+
+_AFTER_A_TIME = ["Elle est partie.", "Il pleuvait.", "Le train était parti.", "M. Dupont est arrivé ensuite.",
+                 "Puis tout s'est calmé.", "Personne n'était là."]
+_REAL_ABBREVIATIONS = [
+    "Il a vu M. Dupont hier.", "Voir p. 12 du rapport.", "Il est né en 50 av. J.-C. César régnait.",
+    "Le Dr. Martin et Mme Roy sont venus.", "Rendez-vous bd. Haussmann ce soir.", "Lisez le chap. III en entier.",
+    "Il habite au n° 5 de la rue.", "Le gén. Leclerc est entré.", "Signé H. Dupont, à Paris.",
+    "Il travaille pour M. Durand depuis 10 h ce matin.", "La réunion de 10 h 30 est annulée.",
+    "Il part à 8 h. et revient à midi.", "Le rapport (cf. Annexe B) est publié.",
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(hour=st.integers(min_value=0, max_value=23), unit=st.sampled_from(["h", "min"]),
+       before=st.sampled_from(["Il est arrivé à", "Le train part vers", "Elle a attendu", "Rendez-vous à"]),
+       after=st.sampled_from(_AFTER_A_TIME), space=st.sampled_from([" ", "\u00a0", "\u202f"]))
+def test_a_time_ends_a_sentence_before_a_capital(hour: int, unit: str, before: str, after: str, space: str) -> None:
+    """"10 h." is an abbreviation that also ends the sentence when a capitalised word follows."""
+    first = f"{before} {hour}{space}{unit}."
+    assert split_sentences(f"{first} {after}", "fr") == [first, after]
+
+
+@pytest.mark.parametrize("sentence", _REAL_ABBREVIATIONS)
+def test_real_abbreviations_still_do_not_split(sentence: str) -> None:
+    assert split_sentences(sentence, "fr") == [sentence]
+    # Between two time-ended sentences too: the time rule splits around it, never inside it.
+    text = f"Il est arrivé à 10 h. {sentence} Elle est partie à 11 h. Personne n'a rien vu."
+    assert split_sentences(text, "fr") == ["Il est arrivé à 10 h.", sentence, "Elle est partie à 11 h.",
+                                           "Personne n'a rien vu."]

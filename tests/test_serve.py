@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
 
 from conftest import SEED_FILES, seed_texts  # noqa: E402  (after the skips: the server's extra may be absent)
+from serve_helpers import free_port, running  # noqa: E402
 
 from toolkit.io.documents import Document  # noqa: E402
 from toolkit.options import GenerationOptions  # noqa: E402
@@ -33,34 +33,6 @@ from toolkit.text.segment import segment_document  # noqa: E402
 
 FRENCH = "Le gouvernement a présenté mercredi un nouveau projet de loi sur le logement."
 TOOLKIT = Path(sys.executable).with_name("toolkit")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextmanager
-def running(settings: ServeSettings) -> Iterator[str]:
-    """uvicorn in a thread on a free port; yields the base URL, stops (gracefully) afterwards."""
-    from toolkit.serve.app import create_app
-    from toolkit.serve.server import make_server, uvicorn_config
-
-    settings.port = free_port()
-    app = create_app(settings)
-    server = make_server(uvicorn_config(app, settings, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{settings.port}"
-    finally:
-        server.should_exit = True
-        thread.join(60)
 
 
 def seed_sentences() -> list[str]:

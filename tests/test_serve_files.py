@@ -16,8 +16,9 @@ import pytest
 pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
 
+from serve_helpers import abandoned_request, metric, running  # noqa: E402
 from test_documents import PO, _docx, _pdf, _srt_bytes, _zip  # noqa: E402
-from test_serve import _chromium, assert_clean_error, running  # noqa: E402
+from test_serve import _chromium, assert_clean_error  # noqa: E402
 
 from toolkit.serve.settings import ServeSettings  # noqa: E402
 
@@ -278,10 +279,6 @@ def test_web_page_uploads_a_file_and_offers_its_download(client: httpx.Client) -
 # -- the batcher: a large file shares it, and a client that goes away takes its file's work along -------
 
 def test_a_large_file_shares_the_batcher_and_a_disconnect_drops_its_work(tiny_marian: Path) -> None:
-    import socket
-
-    from test_serve_abuse import _metric
-
     # One sentence a batch: the file takes many decoding rounds, so sharing and abandoning matter.
     settings = ServeSettings(translators={"fr-en": str(tiny_marian)}, max_batch_size=1, max_wait_ms=0, preload=True)
     cues = 300
@@ -292,30 +289,37 @@ def test_a_large_file_shares_the_batcher_and_a_disconnect_drops_its_work(tiny_ma
     parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="long.srt"\r\n'
                  "Content-Type: application/x-subrip\r\n\r\n".encode() + data + f"\r\n--{boundary}--\r\n".encode())
     body = b"".join(parts)
+    request = (b"POST /translate_file HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary="
+               + boundary.encode() + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
     with running(settings) as url, httpx.Client(base_url=url, timeout=60) as session:
-        port = int(url.rsplit(":", 1)[1])
-        sock = socket.create_connection(("127.0.0.1", port))
-        sock.sendall(b"POST /translate_file HTTP/1.1\r\nHost: x\r\n"
-                     b"Content-Type: multipart/form-data; boundary=" + boundary.encode() + b"\r\n"
-                     b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        deadline = time.monotonic() + 30
-        while _metric(session.get("/metrics").text, "toolkit_serve_queued_items") == 0:
-            assert time.monotonic() < deadline, "the file's sentences never queued"
-            time.sleep(0.02)
-        small = session.post("/translate", json={"q": FRENCH[2], "source": "fr", "target": "en"})
-        assert small.status_code == 200
-        # The small request was answered while the file's sentences were still waiting: it did not
-        # wait for the file.
-        assert _metric(session.get("/metrics").text, "toolkit_serve_queued_items") > 0
-        sock.close()  # the client goes away
-        deadline = time.monotonic() + 30
-        while 'toolkit_serve_rejected_total{reason="gone"} 1.0' not in session.get("/metrics").text:
-            assert time.monotonic() < deadline, "the disconnect was not noticed"
-            time.sleep(0.05)
+        with abandoned_request(url, session, request, "the file's sentences never queued"):
+            small = session.post("/translate", json={"q": FRENCH[2], "source": "fr", "target": "en"})
+            assert small.status_code == 200
+            # The small request was answered while the file's sentences were still waiting: it did
+            # not wait for the file.
+            assert metric(session.get("/metrics").text, "toolkit_serve_queued_items") > 0
         metrics = session.get("/metrics").text
-        assert _metric(metrics, "toolkit_serve_queued_items") == 0
-        decoded = _metric(metrics, 'toolkit_serve_batch_size_sum{model="translation:fr-en"}')
+        assert metric(metrics, "toolkit_serve_queued_items") == 0
+        decoded = metric(metrics, 'toolkit_serve_batch_size_sum{model="translation:fr-en"}')
         assert decoded < cues
         time.sleep(0.5)
-        assert _metric(session.get("/metrics").text, 'toolkit_serve_batch_size_sum{model="translation:fr-en"}') \
+        assert metric(session.get("/metrics").text, 'toolkit_serve_batch_size_sum{model="translation:fr-en"}') \
             == decoded  # nothing more of the abandoned file is decoded
+
+
+def test_a_failed_store_leaves_no_partial_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A write that fails half-way (a full disk) left its partial file in the private folder,
+    which shutdown then could not remove."""
+    from toolkit.serve import files
+
+    store = files.FileStore(ttl=60, max_files=4, parent=tmp_path)
+
+    def full(fd: int, mode: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(files.os, "fchmod", full)
+    with pytest.raises(OSError, match="No space left"):
+        store.put(b"data", ".srt", "talk.srt", None)
+    assert list(store.root.iterdir()) == [] and len(store) == 0
+    store.close()
+    assert not store.root.exists()

@@ -188,6 +188,26 @@ def test_pipeline_summarize_first(tiny_marian: Path, tmp_path: Path) -> None:
     assert scored.exit_code == 2 and "has no translation output" in scored.stderr
 
 
+def test_pipeline_summarize_first_on_html_writes_plain_text(tiny_marian: Path, tmp_path: Path) -> None:
+    """The summary of an HTML page is plain text, and so is its translation: a .txt file, as
+    `toolkit summarize` names it, and its "<" and "&" are text, not markup."""
+    page = tmp_path / "page.html"
+    page.write_text("<html><body><h1>Titre &amp; sujet</h1><p>Il est arrivé à Paris. Le prix est de 5 &lt; 10 "
+                    "euros. Puis il est parti.</p></body></html>\n", encoding="utf-8")
+    out = tmp_path / "p"
+    result = runner.invoke(app, ["pipeline", str(page), "--translator", str(tiny_marian), "--summarizer", "lead-3",
+                                 "--order", "summarize-first", "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("page.*")) == [
+        "source-summaries/page.txt", "summaries/page.txt"]
+    french = (out / "source-summaries" / "page.txt").read_text(encoding="utf-8")
+    assert "5 < 10" in french
+    manifest = json.loads((out / "manifest.json").read_text())
+    translated = manifest["stages"][1]["documents"][0]
+    assert translated["output_file"] == "summaries/page.txt"
+    assert " ".join(s["source"] for s in translated["segments"]) == french
+
+
 def test_pipeline_errors(tmp_path: Path) -> None:
     result = runner.invoke(app, ["pipeline", str(SEEDS), "--order", "sideways", "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "--order sideways" in result.stderr

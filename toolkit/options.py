@@ -8,7 +8,7 @@ resolves the configured defaults plus overrides.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -170,3 +170,6 @@ class QualityOptions(Options):
     # at least this share of the outputs of the sources holding it, over at least this many
     names_kept_share: float = Field(0.6, gt=0, le=1)
     names_min_occurrences: int = Field(2, ge=1)
+    # what translate does with a likely-wrong sentence (toolkit/tasks/fallback.py): keep it (flagged),
+    # retry it with a stricter search, route it through a pivot, or keep its source, marked
+    on_risk: Literal["keep", "retry", "pivot", "source"] = "keep"

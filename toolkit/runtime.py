@@ -62,8 +62,18 @@ def set_debug(enabled: bool) -> None:
     enabled = enabled or os.environ.get("TOOLKIT_LOG", "").lower() == "debug"
     _debug[:] = [enabled]
     level = os.environ.get("TOOLKIT_LOG", "").upper()
+    handler = logging.StreamHandler()
+    # Without --debug a diagnostic that reaches the user is one plain line ("warning: ..."), as
+    # the CLI's own; timestamps and logger names are for debugging.
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s") if enabled
+                         else _PlainLines())
     logging.basicConfig(level=logging.DEBUG if enabled else getattr(logging, level, logging.WARNING),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+                        handlers=[handler])
+
+
+class _PlainLines(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {record.getMessage()}"
 
 
 def debugging() -> bool:

@@ -39,8 +39,37 @@ def leaderboard_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
         row.update({k: run["speed"][k] for k in ("latency_p50", "latency_p95", "generated_tokens_per_second",
                                                   "source_tokens_per_second", "load_seconds", "peak_rss_mb", "model_size_mb")})
         row["cached"] = run.get("cached", False)
+        if quality["task"] == "translation" and "flags" in run:
+            row.update(_flag_cells(run["flags"]))
         rows.append(row)
     return rows
+
+
+def _flag_cells(rates: dict[str, Any]) -> dict[str, Any]:
+    """A run's flag rates as flat leaderboard fields (CSV columns): shares, 0–1."""
+    cells: dict[str, Any] = {"flagged": 1.0 - rates["risk"]["ok"], "likely-wrong": rates["risk"]["likely-wrong"]}
+    cells.update({f"flag {name}": share for name, share in rates["flags"].items()})
+    cells["checked sentences"] = rates["sentences"]
+    return cells
+
+
+def _percent(share: float | None) -> str:
+    return "–" if share is None else f"{100 * share:.1f}%"
+
+
+def flag_table(rows: list[dict[str, Any]]) -> list[str]:
+    """leaderboard.md's flag rates: per system, the share of its sentences at each risk and per check."""
+    rows = [r for r in rows if r["task"] == "translation" and "flagged" in r]
+    if not rows:
+        return []
+    checks = [key[len("flag "):] for key in rows[0] if key.startswith("flag ")]
+    head = ["system", "dataset", "sentences", "review or worse", "likely-wrong", *checks]
+    body = [[r["system"], r["dataset"], str(r["checked sentences"]), _percent(r["flagged"]), _percent(r["likely-wrong"]),
+             *[_percent(r.get(f"flag {c}")) for c in checks]] for r in rows]
+    return ["### translation: flag rates", "",
+            ("Share of each system's translated sentences flagged by each check of `toolkit review` (no reference "
+             "needed; the thresholds are results.json's `quality_checks`), and at each risk level."), "",
+            *markdown_table(head, body), ""]
 
 
 def _fmt_quality(row: dict[str, Any], metric: str) -> str:
@@ -55,11 +84,14 @@ def _fmt_quality(row: dict[str, Any], metric: str) -> str:
 
 
 def _columns(task: str) -> list[str]:
-    return ["system", "dataset", *HEADLINE[task], "p50 s/doc", "p95 s/doc", "gen tok/s", "load s", "peak MiB", "size MB"]
+    flagged = ["flagged"] if task == "translation" else []
+    return ["system", "dataset", *HEADLINE[task], *flagged, "p50 s/doc", "p95 s/doc", "gen tok/s", "load s", "peak MiB",
+            "size MB"]
 
 
 def _cells(row: dict[str, Any]) -> list[str]:
-    return [row["system"], row["dataset"], *[_fmt_quality(row, m) for m in HEADLINE[row["task"]]],
+    flagged = [_percent(row.get("flagged"))] if row["task"] == "translation" else []
+    return [row["system"], row["dataset"], *[_fmt_quality(row, m) for m in HEADLINE[row["task"]]], *flagged,
             f"{row['latency_p50']:.2f}", f"{row['latency_p95']:.2f}", f"{row['generated_tokens_per_second'] or 0:.1f}",
             f"{row['load_seconds']:.1f}", f"{row['peak_rss_mb']:.0f}", f"{row['model_size_mb']:.0f}"]
 
@@ -83,13 +115,16 @@ def tables(results: dict[str, Any]) -> list[Table]:
             continue
         first = HEADLINE[task][0]
         table = Table(title=f"{task}: quality (±95% CI half-width), Δ {first} vs baseline (p, AR), cost", title_justify="left")
-        columns = ["system"] + (["dataset"] if several else []) + HEADLINE[task] + [f"Δ {first} (p)", "s/doc p50", "peak MiB", "MB"]
+        flagged = ["flagged", "likely-wrong"] if task == "translation" else []
+        columns = (["system"] + (["dataset"] if several else []) + HEADLINE[task] + [f"Δ {first} (p)"] + flagged
+                   + ["s/doc p50", "peak MiB", "MB"])
         for column in columns:
             table.add_column(column, no_wrap=True, justify="left" if column in ("system", "dataset") else "right")
         for row in task_rows:
             delta = f"{row[f'{first} Δ']:+.1f} ({row[f'{first} p']:.3f})" if f"{first} Δ" in row else "–"
+            rates = [_percent(row.get("flagged")), _percent(row.get("likely-wrong"))] if task == "translation" else []
             table.add_row(row["system"], *([row["dataset"]] if several else []), *[_short(row, m) for m in HEADLINE[task]],
-                          delta, f"{row['latency_p50']:.2f}", f"{row['peak_rss_mb']:.0f}", f"{row['model_size_mb']:.0f}")
+                          delta, *rates, f"{row['latency_p50']:.2f}", f"{row['peak_rss_mb']:.0f}", f"{row['model_size_mb']:.0f}")
         out.append(table)
     failed = [r for r in results["runs"] if "error" in r]
     if failed:
@@ -111,7 +146,8 @@ def markdown(results: dict[str, Any]) -> str:
              + ", ".join(f"{k} {v}" for k, v in env["packages"].items() if v), "",
              (f"Quality: score [95% bootstrap CI, {results['config']['bootstrap']} resamples]; (Δ vs baseline, * = p < 0.05, "
              "approximate randomization). Cost: per-document latency p50/p95, generated tokens per second, model load time, "
-             "peak resident memory of the system's own process, model size on disk."), ""]
+             "peak resident memory of the system's own process, model size on disk. Flagged: share of the translated "
+             "sentences that `toolkit review`'s checks flag (review or likely-wrong)."), ""]
     failed = [r for r in results["runs"] if "error" in r]
     if failed:
         lines += [(f"**FAILED: {len(failed)} of {len(results['runs'])} system runs failed** "
@@ -129,6 +165,8 @@ def markdown(results: dict[str, Any]) -> str:
         lines += [f"## {task}" + (f" (baseline: {baseline})" if baseline else ""), ""]
         lines += markdown_table(_columns(task), [_cells(r) for r in task_rows] + failed_rows)
         lines.append("")
+        if task == "translation":
+            lines += flag_table(task_rows)
     if failed:
         lines += ["## Failed systems", ""] + [f"- {r['system']} on {r['dataset']}: {r['error']}" for r in failed] + [""]
     return "\n".join(lines)
@@ -199,7 +237,7 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> tuple[Table, list[str]]:
         table.add_column(column, no_wrap=True)
     for key in sorted(set(rows_a) & set(rows_b)):
         ra, rb = rows_a[key], rows_b[key]
-        for metric in HEADLINE[key[2]] + ["generated_tokens_per_second", "latency_p50", "peak_rss_mb"]:
+        for metric in HEADLINE[key[2]] + ["flagged", "generated_tokens_per_second", "latency_p50", "peak_rss_mb"]:
             if metric in ra and metric in rb and ra[metric] is not None and rb[metric] is not None:
                 table.add_row(*key, metric, f"{ra[metric]:.2f}", f"{rb[metric]:.2f}", f"{rb[metric] - ra[metric]:+.2f}")
     notes = [f"only in A: {k[0]} ({k[1]}, {k[2]})" for k in sorted(set(rows_a) - set(rows_b))]

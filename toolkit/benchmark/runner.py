@@ -240,11 +240,13 @@ def score(config: Benchmark, runs: list[dict[str, Any]]) -> list[dict[str, Any]]
             same_language = baseline_name in systems and (task == "translation" or systems[baseline_name].summary_lang(dataset) == lang)
             if baseline_run is not None and baseline_name != run["system"] and same_language:
                 _, baseline, _ = align(_hypotheses(baseline_run, task), refs)
-            options = EvaluationOptions(task=task, lang=lang, bootstrap=config.bootstrap, seed=config.seed, neural=neural)
+            source_lang = dataset.source_lang if task == "translation" else None  # what numbers reads
+            options = EvaluationOptions(task=task, lang=lang, bootstrap=config.bootstrap, seed=config.seed, neural=neural,
+                                        src_lang=source_lang)
             result = evaluate(hyps, references, config.metrics.get(task), options, baseline=baseline, keys=keys,
                               sources=sources).to_dict()
             metrics = build_metrics(config.metrics.get(task) or default_metrics(task),
-                                    MetricContext(lang, neural=neural, sources=sources))
+                                    MetricContext(lang, neural=neural, sources=sources, source_lang=source_lang))
             # Per-segment statistics once; a document's score is the metric of its segments' summed
             # statistics (what scoring that document alone gives).
             scored = [compute(m, hyps, references) for m in metrics]
@@ -285,11 +287,14 @@ def run_benchmark(config: Benchmark, config_path: Path, out: Path, systems: list
                   overwrite: bool = False) -> dict[str, Any]:
     """Run every selected system on every dataset, score, and write the run folder ``out``."""
     from toolkit.benchmark.report import markdown, plot, to_csv
+    from toolkit.benchmark.trust import flag_rates
+    from toolkit.config import load_defaults
     from toolkit.io.documents import read_inputs
     from toolkit.io.runs import RunFolder, base_manifest, environment, git_commit
     from toolkit.runtime import progress
 
     resolved = plan(systems, models_root)
+    checks = load_defaults().quality  # the thresholds of the flag rates, as `toolkit review` uses them
     datasets = {name: {**d.model_dump(), "sources": d.sources} for name, d in config.datasets.items()}
     sizes = {name: min(len(read_inputs(d.sources)), limit or 10**9) for name, d in config.datasets.items()}
     sources = [Path(s) for d in config.datasets.values() for s in d.sources]
@@ -304,6 +309,9 @@ def run_benchmark(config: Benchmark, config_path: Path, out: Path, systems: list
                                         bar.advance)
                     if "error" not in result:
                         result["speed"] = _speed(result)
+                        rates = flag_rates(result, dataset["source_lang"], dataset["target_lang"], checks)
+                        if rates is not None:
+                            result["flags"] = rates
                     result["resolved"] = {"references": item.references, "identities": item.identities,
                                           "status": item.status}
                     runs.append(result)
@@ -311,6 +319,7 @@ def run_benchmark(config: Benchmark, config_path: Path, out: Path, systems: list
             "run_id": out.name, "toolkit_version": toolkit_version, "git_commit": git_commit(),
             "environment": environment(), "config_file": str(config_path), "config": config.model_dump(mode="json"),
             "limit": limit, "systems": [s.name for s in systems], "runs": runs, "quality": score(config, runs),
+            "quality_checks": checks.model_dump(mode="json"),
             "failed": [{"system": r["system"], "dataset": r["dataset"], "error": r["error"]} for r in runs if "error" in r],
         }
         results["status"] = "failed" if results["failed"] else "complete"

@@ -30,6 +30,15 @@ OutOption = Annotated[str | None, typer.Option("--out", "-o", help="Run folder t
 FormatOption = Annotated[Format, typer.Option("--format", help="Output file format (auto: .md / .html for Markdown / HTML inputs, else .txt; html also reads every input as HTML).")]
 
 
+class OnRisk(str, Enum):
+    """``--on-risk``: what to do with a likely-wrong sentence (toolkit/tasks/fallback.py)."""
+
+    keep = "keep"
+    retry = "retry"
+    pivot = "pivot"
+    source = "source"
+
+
 class TranslateFormat(str, Enum):
     """``translate --format``: the output formats, and the document formats (toolkit.io.formats),
     which force how every input is read (and written back)."""
@@ -153,11 +162,32 @@ def emit(run: Any, results: list[Any], warnings: list[str], fmt: str, output_key
         return
     entries = write_results(run, results, fmt, output_key=output_key)
     target = run.commit({**head, "format": fmt, "documents": entries, "warnings": warnings})
-    report(target, {"": entries}, warnings, as_json, quiet, title)
+    report(target, {"": entries}, warnings, as_json, quiet, title, head.get("quality"))
+
+
+def quality_choice(no_checks: bool, on_risk: OnRisk | None = None) -> Any:
+    """The checks' thresholds (the configured defaults) with ``--on-risk``, or None with ``--no-checks``."""
+    from toolkit.config import load_defaults
+
+    if no_checks:
+        if on_risk not in (None, OnRisk.keep):
+            raise ToolkitError(f"--on-risk {on_risk.value} acts on what the checks find: drop --no-checks")
+        return None
+    quality = load_defaults().quality
+    return quality.replace(on_risk=on_risk.value) if on_risk is not None else quality
+
+
+def quality_line(quality: dict[str, Any]) -> str:
+    """One line of a run's quality summary: risks, then the flags raised."""
+    risks = quality["risk"]
+    flags = ", ".join(f"{name} {count}" for name, count in quality["flags"].items() if count)
+    return (f"Checked {quality['sentences']} sentence(s): {risks['ok']} ok, {risks['review']} to review, "
+            f"{risks['likely-wrong']} likely wrong" + (f" (flags: {flags})" if flags else "")
+            + ("; see toolkit review RUN_DIR" if risks["review"] or risks["likely-wrong"] else ""))
 
 
 def report(target: Path, stages: dict[str, list[dict[str, Any]]], warnings: list[str], as_json: bool, quiet: bool,
-            title: str) -> None:
+            title: str, quality: dict[str, Any] | None = None) -> None:
     from toolkit.cli.output import report_warnings
 
     report_warnings(warnings, str(target / "manifest.json"))
@@ -169,10 +199,14 @@ def report(target: Path, stages: dict[str, list[dict[str, Any]]], warnings: list
             summary["documents"] = rows[""]
         else:
             summary["stages"] = rows
+        if quality is not None:
+            summary["quality"] = quality
         print_json(summary)
     elif not quiet:
         for stage, entries in stages.items():
             stderr.print(summary_table(f"{title} {stage}".strip(), entries))
+        if quality is not None:
+            stderr.print(quality_line(quality), markup=False, highlight=False)
         stderr.print(f"Wrote {target}/ (manifest.json has the alignment and settings)")
 
 
@@ -237,6 +271,10 @@ def summary_generation(beams: int | None, min_length: int | None, max_length: in
 
 
 
+
+# Trust signals (#26): the checks on every translated sentence, and what to do with the worst.
+OnRiskOption = Annotated[OnRisk | None, typer.Option("--on-risk", help="Likely-wrong sentences: keep them flagged (default), retry them (more beams, no repeated 3-gram), route them through the registry's pivot, or keep their source, marked.")]
+NoChecksOption = Annotated[bool, typer.Option("--no-checks/--checks", help="Do not assess the translations (default: every sentence gets its flags and risk in the manifest, see toolkit review).")]
 
 # Work never done twice (#29): translate's deduplication and translation memory.
 NoDedupeOption = Annotated[bool, typer.Option("--no-dedupe/--dedupe", help="Decode every copy of a repeated sentence (default: each distinct sentence once; the output is the same).")]

@@ -8,11 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from toolkit.cli.output import EXIT_PARTIAL, print_json, set_interrupt_note, stderr
+from toolkit.cli.output import EXIT_BROKEN_PIPE, EXIT_PARTIAL, print_json, set_interrupt_note, stderr
 from toolkit.errors import InputError, ToolkitError
 from toolkit.runtime import Terminated
-
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
 
 ShardSizeOption = Annotated[int, typer.Option("--shard-size", min=1, max=10_000_000, help="JSONL inputs: records per output shard (part-00000.jsonl, …); part of what --resume checks.")]
 ResumeOption = Annotated[bool, typer.Option("--resume/--no-resume", help="JSONL inputs: continue an interrupted run in --out (same command and inputs); committed shards are kept.")]
@@ -157,7 +155,12 @@ def _report_finished(target: Path) -> None:
 def _report(target: Path, result: Any, as_json: bool, quiet: bool) -> None:
     if as_json:
         print_json({"run_dir": str(target), "manifest": str(target / "manifest.json"), "layout": "shards",
-                    "totals": result.totals(), "failures_file": str(target / "failures.jsonl")})
+                    "totals": result.totals(), "failures_file": str(target / "failures.jsonl"),
+                    **({"quality": result.quality} if result.quality is not None else {})})
     elif not quiet:
         stderr.print(f"{result.outputs} of {result.records} record(s) in {result.shards} shard(s), "
                      f"{result.failed} failed, {result.warnings} warning(s) (details/); wrote {target}/")
+        if result.quality is not None:
+            from toolkit.cli.common import quality_line
+
+            stderr.print(quality_line(result.quality), markup=False, highlight=False)

@@ -24,9 +24,11 @@ from toolkit.cli.common import (
     MemoryMaxOption,
     MemoryOption,
     MinLengthOption,
+    NoChecksOption,
     NoDedupeOption,
     NoPivotOption,
     NoRepeatOption,
+    OnRiskOption,
     RegistryOption,
     RevisionOption,
     SummarizerOption,
@@ -37,6 +39,7 @@ from toolkit.cli.common import (
     generation_choices,
     is_document_format,
     memory_choices,
+    quality_choice,
     report,
     routable,
     summary_generation,
@@ -67,6 +70,8 @@ def translate(
     no_dedupe: NoDedupeOption = False,
     tm: MemoryOption = None,
     tm_max_entries: MemoryMaxOption = None,
+    no_checks: NoChecksOption = False,
+    on_risk: OnRiskOption = None,
     options: RunOptions = RunOptions(),
 ) -> None:
     """Translate documents sentence by sentence, keeping their paragraphs and layout."""
@@ -78,6 +83,7 @@ def translate(
         engine = memory_choices(engine, no_dedupe, tm, tm_max_entries)
         generation = generation_choices(beams, max_new_tokens=max_new_tokens)
         terms = load_glossary(glossary, keep or [])
+        quality = quality_choice(no_checks, on_risk)
 
         # --format docx (any document format) forces how the inputs are read; the output format is
         # then the documents' own.
@@ -90,10 +96,11 @@ def translate(
                 raise ToolkitError(f"--format {fmt.value} reads document files; a JSONL corpus is written as txt, "
                                    "md, html or jsonl")
             return translate_job(model, src, tgt, engine, generation, allow_pivot=not no_pivot, registry_path=registry,
-                                 glossary=terms)
+                                 glossary=terms, quality=quality)
 
         def plain(docs: list[Any], warnings: list[str], skipped: list[dict[str, str]], run: Any) -> None:
             from toolkit.io.runs import base_manifest
+            from toolkit.quality.annotate import run_summary
             from toolkit.tasks.documents import with_structured_files
             from toolkit.tasks.runner import run_batched
             from toolkit.tasks.translate import document_translator
@@ -103,13 +110,16 @@ def translate(
             if is_document_format(fmt):
                 forced_document_format(docs, fmt)
             translator = document_translator(docs, model, src, tgt, allow_pivot=not no_pivot, registry_path=registry,
-                                             engine=engine, generation=generation, glossary=terms)
+                                             engine=engine, generation=generation, glossary=terms, quality=quality)
             docs, unroutable = routable(docs, translator)
             skipped += unroutable
             results = run_batched(docs, with_structured_files(translator), translator.count_sentences,
                                   "translating", show_progress=not options.quiet)
             head = {**base_manifest("translate"), "task": "translation", **translator.describe(),
                     "units": translator.counts.to_dict(), "timing": TIMING_NOTE, "skipped": skipped}
+            summary = run_summary(results)
+            if summary is not None:
+                head["quality"] = summary
             emit(run, results, warnings + [f"{s['id']}: skipped: {s['reason']}" for s in unroutable], out_fmt,
                  "translation", head, options.as_json, options.quiet,
                  f"Translated {len(results)} document(s) to {translator.target_lang}")
@@ -190,6 +200,8 @@ def pipeline(
     beams: Annotated[int | None, typer.Option("--beams", **bounds("num_beams"), help="Beam size for both stages (default: each model's).")] = None,
     glossary: GlossaryOption = None,
     keep: KeepOption = None,
+    no_checks: NoChecksOption = False,
+    on_risk: OnRiskOption = None,
     options: RunOptions = RunOptions(),
 ) -> None:
     """Translate then summarise (or summarise then translate): both outputs per document, one manifest."""
@@ -208,13 +220,15 @@ def pipeline(
         engine = options.engine("translation")
         summary_engine = options.engine("summarization")
         terms = load_glossary(glossary, keep or [])
+        quality = quality_choice(no_checks, on_risk)
 
         def job() -> Any:
             from toolkit.execution.jobs import PipelineJob, check_model, translate_job
 
             check_model(summarizer_model)
             translation = translate_job(translator_model, src, tgt, engine, translation_generation,
-                                        allow_pivot=not no_pivot, registry_path=registry, glossary=terms)
+                                        allow_pivot=not no_pivot, registry_path=registry, glossary=terms,
+                                        quality=quality)
             wanted = check_language(summary_lang, "--summary-lang") if summary_lang else None
             if order == "summarize-first" and wanted is not None and wanted == translation.src:
                 raise ToolkitError("--order summarize-first with --summary-lang equal to the source language "
@@ -224,13 +238,14 @@ def pipeline(
         def plain(docs: list[Any], warnings: list[str], skipped: list[dict[str, str]], run: Any) -> None:
             from toolkit.io.results import write_results
             from toolkit.io.runs import base_manifest
+            from toolkit.quality.annotate import run_summary
             from toolkit.tasks.pipeline import run_pipeline
             from toolkit.tasks.summarize import load_summarizer
             from toolkit.tasks.translate import document_translator
 
             translator = document_translator(docs, translator_model, src, tgt, allow_pivot=not no_pivot,
                                              registry_path=registry, engine=engine, generation=translation_generation,
-                                             glossary=terms)
+                                             glossary=terms, quality=quality)
             docs, unroutable = routable(docs, translator)
             skipped += unroutable
             warnings += [f"{s['id']}: skipped: {s['reason']}" for s in unroutable]
@@ -245,17 +260,21 @@ def pipeline(
             summarizer = load_summarizer(summarizer_model, summary_input_lang, summary_engine, generation)
             result = run_pipeline(docs, translator, summarizer, order, not options.quiet, wanted, summary_translator)
             stages, tables = [], {}
+            checked = None
             for stage in result.stages:
-                entries = write_results(run, stage.results, "auto", subdir=stage.folder)
+                entries = write_results(run, stage.results, stage.output_format, subdir=stage.folder)
                 stage_warnings = [w for r in stage.results for w in r.warnings]
                 warnings += stage_warnings
                 stages.append({"stage": stage.name, "folder": stage.folder, **stage.description,
                                "documents": entries, "warnings": stage_warnings})
+                quality_summary = run_summary(stage.results) if stage.name == "translate" else None
+                if quality_summary is not None:
+                    stages[-1]["quality"] = checked = quality_summary
                 tables[stage.folder] = entries
             manifest = {**base_manifest("pipeline"), "task": "pipeline", "order": order, "timing": TIMING_NOTE,
                         "source_lang": source, "target_lang": target, "summary_lang": result.summary_lang,
                         "stages": stages, "outputs": result.outputs, "skipped": skipped, "warnings": warnings}
             target_dir = run.commit(manifest)
-            report(target_dir, tables, warnings, options.as_json, options.quiet, "Pipeline:")
+            report(target_dir, tables, warnings, options.as_json, options.quiet, "Pipeline:", checked)
 
         run_inputs("pipeline", inputs, options, job, plain, "auto", "translating and summarising", stdout=False)

@@ -9,7 +9,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -24,12 +24,22 @@ from toolkit.runtime import (
     user_log,
 )
 
+
+class _StderrConsole(Console):
+    def on_broken_pipe(self) -> None:
+        # rich's own handler exits 1 (an unexpected failure, by the exit codes below) and leaves
+        # stderr on the closed pipe; a reader that left (`2>&1 | head -1`) is not a failure.
+        self.quiet = True
+        reader_left()
+
+
 # Logs and CI captures are not terminals: rich would wrap them at 80 columns.
-stderr = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 120)
+stderr = _StderrConsole(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 120)
 # Exit codes, the same for every command (README, "Safety"): 1 is an unexpected failure (a bug).
 EXIT_OK = 0
 EXIT_USER_ERROR = 2
 EXIT_PARTIAL = 3
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 
@@ -96,6 +106,29 @@ def report_interrupt(kind: str) -> None:
 def _bar(description: str, total: int | None, completed: int) -> Iterator[ProgressBar]:
     with rich_bar(stderr, description, total, completed) as bar:
         yield bar
+
+
+def reader_left() -> NoReturn:
+    """The reader of stdout or stderr left (``… 2>&1 | head -1``): stop quietly with the shell's
+    broken-pipe status, as a shell pipeline expects. Both streams are pointed at the null device
+    so that nothing more is written to the closed pipe, not even at interpreter exit."""
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+    raise typer.Exit(EXIT_BROKEN_PIPE)
+
+
+@contextlib.contextmanager
+def reader_may_leave() -> Iterator[None]:
+    """A command's closing report (JSON on stdout, the summary on stderr), whose reader may leave
+    early: the work is done and committed, so a closed pipe ends the command quietly
+    (``reader_left``), not with a traceback or Click's exit 1."""
+    try:
+        yield
+    except BrokenPipeError:
+        reader_left()
 
 
 def print_json(obj: Any) -> None:

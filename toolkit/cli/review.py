@@ -11,7 +11,7 @@ from rich.text import Text
 
 from toolkit.cli.app import app
 from toolkit.cli.common import GlossaryOption, JsonOption, KeepOption, OverwriteOption, QuietOption
-from toolkit.cli.output import print_json, printable, stderr, user_errors
+from toolkit.cli.output import print_json, printable, reader_may_leave, stderr, user_errors, warn
 from toolkit.errors import ToolkitError
 
 
@@ -21,7 +21,7 @@ def review(
     hyp: Annotated[str | None, typer.Option("--hyp", help="Translations from any system: run folder, JSONL or text (one segment per line), aligned as for evaluate.")] = None,
     src: Annotated[str | None, typer.Option("--src", help="Their sources: text, JSONL (source) or a run folder (default: the sources --hyp holds).")] = None,
     src_lang: Annotated[str | None, typer.Option("--src-lang", help="Language of the sources (default: identified from them).")] = None,
-    tgt_lang: Annotated[str | None, typer.Option("--tgt-lang", help="Language of the translations (default: the run's, else identified).")] = None,
+    tgt_lang: Annotated[str | None, typer.Option("--tgt-lang", help="Language of the translations (default: the run's, else the configured target language, said on stderr; never guessed from the translations).")] = None,
     glossary: GlossaryOption = None,
     keep: KeepOption = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder for review.jsonl and review.html (default: outputs/review-<time>).")] = None,
@@ -46,17 +46,24 @@ def review(
         terms = load_glossary(glossary, keep or [])
         inputs = [Path(p) for p in (target, src, glossary) if p]
         with RunFolder(out or default_run_dir("review"), overwrite=overwrite, inputs=inputs) as run:
-            options = load_defaults().quality
-            result = review_paths(target, src, src_lang, tgt_lang, options, terms.entries if terms else None)
+            defaults = load_defaults()
+            options = defaults.quality
+            result = review_paths(target, src, src_lang, tgt_lang, options, terms.entries if terms else None,
+                                  default_target_lang=defaults.translation.target_lang)
             summary = write_review(result, run, Path(target).name)
             folder = run.commit({**base_manifest("review"), "task": "review", "hyp": target, "src": src,
                                  "source_lang": result.source_lang, "target_lang": result.target_lang,
+                                 "target_lang_from": result.target_lang_from,
                                  "quality": options.model_dump(mode="json"), "summary": _small(summary)})
-        if as_json:
-            print_json({"run_dir": str(folder), "review_jsonl": str(folder / "review.jsonl"),
-                        "review_html": str(folder / "review.html"), **summary})
-        elif not quiet:
-            _print_summary(summary, result, folder)
+        with reader_may_leave():
+            if result.target_lang_from == "default" and not quiet:
+                warn(f"target language not given: assuming {result.target_lang}, the configured default "
+                     "(pass --tgt-lang to set it)")
+            if as_json:
+                print_json({"run_dir": str(folder), "review_jsonl": str(folder / "review.jsonl"),
+                            "review_html": str(folder / "review.html"), **summary})
+            elif not quiet:
+                _print_summary(summary, result, folder)
 
 
 def _small(summary: dict[str, Any]) -> dict[str, Any]:

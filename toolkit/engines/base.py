@@ -6,7 +6,7 @@ The engine knows nothing of documents; it turns a list of source texts into outp
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -118,6 +118,8 @@ class Generated:
     hit_length_limit: bool
     # Mean log-probability of the chosen tokens (toolkit/engines/confidence.py); None if unknown.
     confidence: float | None = None
+    # The next best hypotheses of an n-best decoding (``Engine.hypotheses``), best first.
+    alternatives: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -128,6 +130,7 @@ class Decoded:
     output_tokens: int
     hit_length_limit: bool
     confidence: float | None = None
+    alternatives: list[str] = field(default_factory=list)
 
 
 class Engine:
@@ -168,21 +171,55 @@ class Engine:
             "engine_options": self.options.model_dump(), **self.describe(),
         }
 
+    def with_settings(self, overrides: dict[str, Any]) -> Engine:
+        """The same loaded model decoding with these generation settings changed (nothing is
+        loaded again; the copy shares the model with this engine)."""
+        import copy
+
+        other = copy.copy(self)
+        other.settings = {**self.settings, **overrides}
+        other.overridden = sorted(set(self.overridden) | set(overrides))
+        other.settings_changed()
+        return other
+
+    def settings_changed(self) -> None:
+        """Called on a copy whose ``settings`` changed (a backend that derives options from them)."""
+
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(self.prefix + text)["input_ids"])
 
     def generate(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None) -> list[Generated]:
         """Outputs for ``texts``, in order, decoded in length-sorted batches within the budget."""
+        return self._generate(texts, on_batch, 1)
+
+    def hypotheses(self, texts: Sequence[str], count: int) -> list[list[str]]:
+        """The ``count`` best hypotheses of a beam search for each text, best first (fewer where the
+        backend finds fewer). The search uses the model's settings with ``num_beams`` raised to
+        ``count`` where it is smaller, so its best hypothesis may differ from ``generate``'s output:
+        callers take the translation from ``generate`` and only the alternatives from here."""
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        return [[g.text, *g.alternatives] for g in self._generate(texts, None, count)]
+
+    def nbest_beams(self, count: int) -> int:
+        """The beams of an n-best search for ``count`` hypotheses: the model's, or ``count`` if more."""
+        return max(int(self.settings.get("num_beams", 1)), count)
+
+    def _generate(self, texts: Sequence[str], on_batch: Callable[[int], None] | None,
+                  hypotheses: int) -> list[Generated]:
         if not texts:
             return []
         encoded = self.tokenizer([self.prefix + t for t in texts])["input_ids"]
         lengths = [len(ids) for ids in encoded]
         batches = self.plan_batches(lengths)
         results: list[Generated | None] = [None] * len(texts)
-        for batch, decoded in zip(batches, self.decode_batches([[encoded[i] for i in b] for b in batches])):
+        inputs = [[encoded[i] for i in b] for b in batches]
+        # One hypothesis: the one-argument call every caller (and the speed benchmark's probe) knows.
+        outputs = self.decode_batches(inputs) if hypotheses == 1 else self.decode_batches(inputs, hypotheses)
+        for batch, decoded in zip(batches, outputs):
             for index, output in zip(batch, decoded):
                 results[index] = Generated(output.text, lengths[index], output.output_tokens, output.hit_length_limit,
-                                           output.confidence)
+                                           output.confidence, output.alternatives)
             if on_batch:
                 on_batch(len(batch))
         return [r for r in results if r is not None]
@@ -191,12 +228,14 @@ class Engine:
         """Indices of the inputs grouped into the batches to decode, in decoding order."""
         return make_batches(lengths, self.batch_size, self.max_batch_tokens)
 
-    def decode_batches(self, batches: Sequence[Sequence[Sequence[int]]]) -> Iterator[list[Decoded]]:
-        """One list of outputs per batch, in order (a backend may keep several in flight)."""
+    def decode_batches(self, batches: Sequence[Sequence[Sequence[int]]],
+                       hypotheses: int = 1) -> Iterator[list[Decoded]]:
+        """One list of outputs per batch, in order (a backend may keep several in flight).
+        ``hypotheses`` > 1: an n-best search, the next best in each output's ``alternatives``."""
         for batch in batches:
-            yield self.decode_batch(batch)
+            yield self.decode_batch(batch, hypotheses)
 
-    def decode_batch(self, batch: Sequence[Sequence[int]]) -> list[Decoded]:
+    def decode_batch(self, batch: Sequence[Sequence[int]], hypotheses: int = 1) -> list[Decoded]:
         raise NotImplementedError
 
     def output_limit(self, source_tokens: int) -> int:
@@ -292,7 +331,7 @@ class TorchEngine(Engine):
             return int(self.settings["max_new_tokens"])
         return int(self.settings.get("max_length", 512)) - 1  # minus the decoder start token
 
-    def decode_batch(self, batch: Sequence[Sequence[int]]) -> list[Decoded]:
+    def decode_batch(self, batch: Sequence[Sequence[int]], hypotheses: int = 1) -> list[Decoded]:
         import torch
         from transformers import LogitsProcessorList
 
@@ -300,15 +339,20 @@ class TorchEngine(Engine):
 
         features = self.tokenizer.pad({"input_ids": list(batch)}, return_tensors="pt")
         features = {k: v.to(self.device) for k, v in features.items()}
+        settings = self.settings
+        if hypotheses > 1:  # transformers returns the rows of each input together, best first
+            settings = {**settings, "num_beams": self.nbest_beams(hypotheses), "num_return_sequences": hypotheses}
+        # Confidence is the translation's (a single-hypothesis decoding), never an alternative's.
         eos = self.model.generation_config.eos_token_id
         ends = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
-        recorder = ChosenTokenScores(int(self.settings.get("num_beams", 1)), ends) if self.options.confidence else None
+        recorder = ChosenTokenScores(int(self.settings.get("num_beams", 1)), ends) \
+            if self.options.confidence and hypotheses == 1 else None
         confidences: list[float | None] = [None] * len(batch)
         with torch.inference_mode():
             if recorder is None:
-                output = self.model.generate(**features, **self.settings).cpu()
+                output = self.model.generate(**features, **settings).cpu()
             else:
-                result = self.model.generate(**features, **self.settings, return_dict_in_generate=True,
+                result = self.model.generate(**features, **settings, return_dict_in_generate=True,
                                              logits_processor=LogitsProcessorList([recorder]))
                 output = result.sequences.cpu()
         if recorder is not None:
@@ -320,10 +364,11 @@ class TorchEngine(Engine):
         start = getattr(self.model.generation_config, "decoder_start_token_id", None)
         decoded = []
         for row, source in enumerate(batch):
-            ids = output[row]
+            first = row * hypotheses
+            ids = output[first]
             produced = int((ids != pad_id).sum()) if pad_id is not None else len(ids)
             if start is not None and len(ids) and int(ids[0]) == start and start != pad_id:
                 produced -= 1
-            decoded.append(Decoded(texts[row].strip(), produced, produced >= self.output_limit(len(source)),
-                                   confidences[row]))
+            decoded.append(Decoded(texts[first].strip(), produced, produced >= self.output_limit(len(source)),
+                                   confidences[row], [t.strip() for t in texts[first + 1:first + hypotheses]]))
         return decoded

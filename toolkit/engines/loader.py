@@ -98,6 +98,17 @@ def choose_backend(backend: str, ref: ModelRef) -> tuple[str, str | None]:
     return "ct2", "auto: CTranslate2 supports this model" if backend == "auto" else None
 
 
+def with_free_confidence(options: EngineOptions | None) -> EngineOptions:
+    """``options`` asking for the model's confidence where it is free: the ct2 backend (and auto,
+    which picks ct2 for every model it supports; a model it falls back to torch for pays the
+    recorder). The torch backend's recorder costs generation time (docs/trust.md), so a torch
+    run records it only when asked (``confidence=True``)."""
+    options = options or EngineOptions()
+    if options.backend == "torch" or options.confidence:
+        return options
+    return options.replace(confidence=True)
+
+
 def load_engine(reference: str, task: str, options: EngineOptions | None = None,
                 generation: GenerationOptions | None = None, codes: LanguageCodes | None = None) -> Engine:
     """Resolve ``reference`` and build the engine that will run it.

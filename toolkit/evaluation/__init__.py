@@ -76,7 +76,9 @@ def _evaluate(hypotheses: Sequence[str], references: Sequence[Sequence[str]], me
     if sources is not None and len(sources) != len(hypotheses):
         raise ToolkitError(f"{len(sources)} sources but {len(hypotheses)} hypotheses")
     lang = check_language(options.lang or "en")
-    context = MetricContext(lang, options.stem, options.lsum_split, options.neural, sources)
+    source_lang = check_language(options.src_lang, "--src-lang") if options.src_lang else None
+    context = MetricContext(lang, options.stem, options.lsum_split, options.neural, sources, source_lang,
+                            options.glossary)
     objects = build_metrics(metrics if metrics is not None else default_metrics(task), context)
     keys = list(keys) if keys is not None else [("", i) for i in range(len(hypotheses))]
     result = EvaluationResult(task, lang, len(hypotheses), len({d for d, _ in keys}),
@@ -108,7 +110,7 @@ def _score(result: EvaluationResult, objects: list[Metric], hypotheses: Sequence
         if baseline_score is not None:
             base_scored.append(baseline_score())
             base_stats.append(_take_stats(base_scored[-1]))
-    if result.task == "translation" and chrf is None:
+    if result.task == "translation" and chrf is None and any(references):  # none: reference-free metrics only
         chrf = SacreMetric("chrf", result.lang)
         chrf_stats = chrf.compute(hypotheses, references, pool).stats
     if release:
@@ -153,7 +155,7 @@ def evaluate_paths(hyp: str, refs: Sequence[str], metrics: Sequence[str] | str |
 
     options = _options(options, settings)
     if not refs:
-        raise ToolkitError("--ref is required")
+        return _reference_free(hyp, metrics, options, baseline, src)
     hyp_segments = load_segments(hyp, "hyp", options.task)
     ref_segments = merge_references([load_segments(r, "ref", options.task) for r in refs])
     task = options.task or hyp_segments.task or ref_segments.task or "translation"
@@ -176,3 +178,44 @@ def evaluate_paths(hyp: str, refs: Sequence[str], metrics: Sequence[str] | str |
         result.baseline.path = baseline
     return result
 
+
+
+def _reference_free(hyp: str, metrics: Sequence[str] | str | None, options: EvaluationOptions, baseline: str | None,
+                    src: str | None) -> EvaluationResult:
+    """``evaluate_paths`` without references: only the reference-free metrics (numbers, terms),
+    the hypotheses aligned with their sources as ``toolkit review`` aligns them."""
+    from toolkit.evaluation.accuracy import REFERENCE_FREE
+    from toolkit.evaluation.data import align, align_sources, load_segments
+    from toolkit.evaluation.registry import metric_names
+
+    names = metric_names(metrics) if metrics is not None else []
+    if not names or any(name not in REFERENCE_FREE for name in names):
+        raise ToolkitError("--ref is required (without references only the reference-free metrics score: "
+                           "--metrics numbers,terms)")
+    task = options.task or "translation"
+    if task != "translation":
+        raise ToolkitError("numbers and terms score translations: --ref is required for summaries")
+    hyp_segments = load_segments(hyp, "hyp", task)
+    if src is not None:
+        keys, hypotheses, nested = align(hyp_segments, load_segments(src, "src", task))
+        sources: list[str] | None = [s[0] for s in nested]
+    else:
+        keys = hyp_segments.keys or [("", i) for i in range(len(hyp_segments))]
+        hypotheses, sources = [t[0] for t in hyp_segments.texts], align_sources(keys, hyp_segments, quiet=True)
+    baseline_texts = None
+    if baseline is not None:
+        # Aligned to the same sources, by the same rule as the system.
+        base_segments = load_segments(baseline, "hyp", task)
+        if src is not None:
+            _, baseline_texts, _ = align(base_segments, load_segments(src, "src", task))
+        else:
+            _, baseline_texts, _ = align(base_segments, hyp_segments)
+    lang = options.lang or hyp_segments.lang or "en"
+    references: list[list[str]] = [[] for _ in hypotheses]
+    result = _evaluate(hypotheses, references, names, dataclasses.replace(options, task=task, lang=lang),
+                       baseline_texts, sources, keys, release=True)
+    result.hyp = hyp
+    result.ref = []
+    if baseline is not None and result.baseline is not None:
+        result.baseline.path = baseline
+    return result

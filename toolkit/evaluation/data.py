@@ -26,6 +26,9 @@ class Segments:
     task: str | None = None  # translation | summarization, when the source says
     lang: str | None = None
     sources: list[str] | None = None  # each segment's source text, when the input holds them all
+    # A translate run's recorded quality signals per segment (confidence, truncated, flags), when
+    # it recorded any (toolkit review uses them; evaluate ignores them).
+    signals: list[dict[str, Any]] | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -61,12 +64,14 @@ def _run_segments(folder: Path, manifest: Any, task: str | None) -> Segments:
     keys: list[Key] = []
     texts: list[list[str]] = []
     sources: list[str | None] = []
+    signals: list[dict[str, Any]] = []
     for doc in section["documents"]:
         if run_task == "translation":
             for index, segment in enumerate(doc["segments"]):
                 keys.append((str(doc["id"]), index))
                 texts.append([str(segment["output"])])
                 sources.append(segment.get("source"))
+                signals.append(_signals(segment))
         else:
             try:
                 # A manifest names files inside its own folder; one that points elsewhere is refused.
@@ -77,7 +82,8 @@ def _run_segments(folder: Path, manifest: Any, task: str | None) -> Segments:
             keys.append((str(doc["id"]), 0))
             texts.append([read_text_file(path).strip()])
     lang = section.get("target_lang") or section.get("lang")
-    return Segments(str(folder), keys, texts, run_task, lang, _all_texts(sources, len(keys)))
+    return Segments(str(folder), keys, texts, run_task, lang, _all_texts(sources, len(keys)),
+                    signals if any(signals) else None)
 
 
 def _shard_segments(folder: Path, manifest: dict[str, Any], task: str | None) -> Segments:
@@ -95,6 +101,7 @@ def _shard_segments(folder: Path, manifest: dict[str, Any], task: str | None) ->
     keys: list[Key] = []
     texts: list[list[str]] = []
     sources: list[str | None] = []
+    signals: list[dict[str, Any]] = []
     seen: dict[str, str] = {}
     for shard in manifest["shards"]:
         try:
@@ -113,11 +120,29 @@ def _shard_segments(folder: Path, manifest: dict[str, Any], task: str | None) ->
                     keys.append((doc_id, index))
                     texts.append([str(segment["output"])])
                     sources.append(segment.get("source"))
+                    signals.append(_signals(segment))
             else:
                 keys.append((doc_id, 0))
                 texts.append([str(record["summary"]).strip()])
     lang = manifest.get("target_lang") or manifest.get("lang") or manifest.get("translation", {}).get("target_lang")
-    return Segments(str(folder), keys, texts, run_task, lang, _all_texts(sources, len(keys)))
+    return Segments(str(folder), keys, texts, run_task, lang, _all_texts(sources, len(keys)),
+                    signals if any(signals) else None)
+
+
+def _signals(segment: Any) -> dict[str, Any]:
+    """The quality signals a run recorded for one sentence (well-typed ones only)."""
+    found: dict[str, Any] = {}
+    if not isinstance(segment, dict):
+        return found
+    if isinstance(segment.get("confidence"), (int, float)) and not isinstance(segment.get("confidence"), bool):
+        found["confidence"] = float(segment["confidence"])
+    if segment.get("truncated") is True:
+        found["truncated"] = True
+    flags = segment.get("flags")
+    if isinstance(flags, list):
+        found["flags"] = [(str(f["name"]), str(f.get("reason", ""))) for f in flags
+                          if isinstance(f, dict) and isinstance(f.get("name"), str)]
+    return found
 
 
 def _all_texts(sources: Sequence[Any], count: int) -> list[str] | None:

@@ -25,8 +25,8 @@ logger = logging.getLogger(__name__)
 
 
 def hint_compiled_ter(metrics: Sequence[Any], segments: int) -> None:
-    """Say how to speed TER up when a large corpus would run its pure-Python search, and that the
-    first compiled run compiles (silent for ~10 s otherwise)."""
+    """Warn how to speed TER up when a large corpus would run its pure-Python search; note (at
+    INFO: ``--debug`` or ``TOOLKIT_LOG=info`` shows it) that the first compiled run compiles."""
     if not any(getattr(m, "name", None) == "ter" for m in metrics):
         return
     # find_spec, not an import: numba would add ~100 MB to this process, and workers may do the work.
@@ -35,7 +35,8 @@ def hint_compiled_ter(metrics: Sequence[Any], segments: int) -> None:
             logger.warning("TER on %d segments in pure Python: seconds to many minutes (its cost grows faster than "
                            "segment length); pip install 'toolkit[fast]' compiles it with numba, same scores", segments)
     elif not ter.kernel_cached():
-        logger.warning("compiling TER's search once (numba, ~10 s; cached for later runs)…")
+        # A diagnostic, not a warning: nothing is wrong, and the wait is once per install.
+        logger.info("compiling TER's search once (numba, ~10 s; cached for later runs)…")
 
 
 def ref_streams(references: Sequence[Sequence[str]]) -> list[list[str | None]]:

@@ -3,6 +3,7 @@ configs fill in alike."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from toolkit.errors import ToolkitError
@@ -31,7 +32,9 @@ class EvaluationOptions:
     (toolkit.evaluation.rouge); ``neural`` picks the models and device of ``bertscore``/``comet``.
     ``jobs`` processes extract the statistics of inputs of more than one slice (0: one per CPU, at
     most 8; the CLI's default); workers are spawned, so a script using ``jobs != 1`` needs the usual
-    ``if __name__ == "__main__":`` guard.
+    ``if __name__ == "__main__":`` guard. ``src_lang`` is the sources' language for ``numbers``
+    (None: identified from the sources); ``glossary`` the source → target terms (a kept term maps
+    to itself) that ``terms`` looks for.
     """
 
     task: str | None = None
@@ -42,6 +45,8 @@ class EvaluationOptions:
     seed: int = 12345
     jobs: int = 1
     neural: NeuralOptions = field(default_factory=NeuralOptions)
+    src_lang: str | None = None
+    glossary: Mapping[str, str] | None = None
 
     def check(self) -> None:
         if self.task is not None and self.task not in TASKS:

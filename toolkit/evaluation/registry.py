@@ -8,7 +8,7 @@ metrics. Adding a metric is one class that satisfies toolkit.evaluation.base.Met
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from toolkit.errors import ToolkitError
@@ -24,13 +24,17 @@ SUMMARIZATION_METRICS = ("rouge",)
 @dataclass(frozen=True)
 class MetricContext:
     """What a metric may need besides its name: the language of the texts, ROUGE's conventions,
-    the neural metrics' models and device, and the segments' source texts (COMET reads them)."""
+    the neural metrics' models and device, the segments' source texts (COMET, numbers and terms
+    read them), the sources' language (None: identified from them) and the glossary and kept
+    terms (terms)."""
 
     lang: str = "en"
     stem: str | bool = "auto"
     lsum_split: str = "newline"
     neural: NeuralOptions = field(default_factory=NeuralOptions)
     sources: Sequence[str] | None = None
+    source_lang: str | None = None
+    glossary: Mapping[str, str] | None = None
 
 
 def _sacre(name: str, context: MetricContext) -> Metric:
@@ -53,13 +57,26 @@ def _comet(name: str, context: MetricContext) -> Metric:
     return CometMetric(context.neural, context.sources)
 
 
+def _numbers(name: str, context: MetricContext) -> Metric:
+    from toolkit.evaluation.accuracy import NumbersMetric
+
+    return NumbersMetric(context.sources, context.source_lang, context.lang)
+
+
+def _terms(name: str, context: MetricContext) -> Metric:
+    from toolkit.evaluation.accuracy import TermsMetric
+
+    return TermsMetric(context.sources, context.glossary)
+
+
 REGISTRY: dict[str, Callable[[str, MetricContext], Metric]] = {
     "bleu": _sacre, "chrf": _sacre, "ter": _sacre,
     **{variant: _rouge for variant in VARIANTS},
     "bertscore": _bertscore, "comet": _comet,
+    "numbers": _numbers, "terms": _terms,
 }
 GROUPS = {"rouge": VARIANTS}
-KNOWN = ("bleu", "chrf", "ter", "rouge", *VARIANTS, "comet", "bertscore")
+KNOWN = ("bleu", "chrf", "ter", "rouge", *VARIANTS, "comet", "bertscore", "numbers", "terms")
 
 
 def default_metrics(task: str) -> list[str]:
@@ -95,6 +112,7 @@ def metric_names(names: Sequence[str] | str) -> list[str]:
 
 def build_metrics(names: Sequence[str] | str, context: MetricContext | None = None) -> list[Metric]:
     """Metric objects for names such as ``bleu,chrf,ter,rouge`` (``rouge`` = its four variants),
-    ``bertscore`` (optional extra ``toolkit[neural]``) and ``comet``, in the order given."""
+    ``bertscore`` (optional extra ``toolkit[neural]``), ``comet`` and the reference-free
+    ``numbers`` and ``terms`` (toolkit.evaluation.accuracy), in the order given."""
     context = context or MetricContext()
     return [REGISTRY[name](name, context) for name in metric_names(names)]

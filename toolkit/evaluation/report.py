@@ -13,6 +13,9 @@ from toolkit.io.tables import markdown_table
 if TYPE_CHECKING:
     from toolkit.io.runs import RunFolder
 
+# The reference-free metrics (toolkit.evaluation.accuracy) by reported name: what they count.
+REFERENCE_FREE = {"Numbers": "numbers, amounts, dates and times",
+                  "Terms": "glossary and kept terms and protected spans (URLs, e-mails, paths)"}
 
 
 def _p(value: float) -> str:
@@ -87,6 +90,10 @@ def to_markdown(result: dict[str, Any]) -> str:
                       _p(row["p_bootstrap"]), _p(row["p_randomization"])]
         table_rows.append(cells)
     lines += markdown_table(head, table_rows)
+    free = [r["metric"] for r in rows if r["metric"] in REFERENCE_FREE]
+    if free:
+        lines += ["", f"{' and '.join(free)}: reference-free, from the sources — the share (%) of the sources' "
+                      + " and ".join(REFERENCE_FREE[m] for m in free) + " found in the outputs."]
     lines += ["", "Signatures:", ""] + [f"- {r['metric']}: `{r['signature']}`" for r in rows]
     return "\n".join(lines) + "\n"
 

@@ -81,6 +81,7 @@ class CorpusResult:
     cluster: dict[str, Any] | None = None
     run_dir: Path | None = None
     units: dict[str, int] = field(default_factory=dict)  # translation units: decoded, deduplicated, from memory
+    quality: dict[str, Any] | None = None  # the shards' quality summaries added up (assessed runs)
 
     def totals(self) -> dict[str, Any]:
         return {"records": self.records, "outputs": self.outputs, "failed": self.failed, "warnings": self.warnings,
@@ -91,9 +92,12 @@ class CorpusResult:
 
 def shard_summary(out: ShardOutput) -> dict[str, Any]:
     """A committed shard's line in the completion log and the manifest."""
-    return {"records": out.records, "outputs": out.outputs, "failed": len(out.failures), "warnings": out.warnings,
-            "source_tokens": out.source_tokens, "output_tokens": out.output_tokens,
-            "seconds": round(out.seconds, 3), "worker": out.worker, "units": out.units, "failures": out.failures}
+    summary = {"records": out.records, "outputs": out.outputs, "failed": len(out.failures), "warnings": out.warnings,
+               "source_tokens": out.source_tokens, "output_tokens": out.output_tokens,
+               "seconds": round(out.seconds, 3), "worker": out.worker, "units": out.units, "failures": out.failures}
+    if out.quality is not None:
+        summary["quality"] = out.quality
+    return summary
 
 
 class CorpusProgress:
@@ -163,6 +167,9 @@ def run_corpus(job: CorpusJob, inputs: Sequence[Path], sink: ShardSink, options:
         result.output_tokens += entry.get("output_tokens", 0)
         for key, value in entry.get("units", {}).items():
             result.units[key] = result.units.get(key, 0) + value
+    from toolkit.quality.annotate import merge_summaries
+
+    result.quality = merge_summaries([sink.done[i].get("quality") for i in sorted(sink.done)])
     return result
 
 
@@ -192,7 +199,8 @@ def corpus_manifest(job: CorpusJob, inputs: Sequence[Path], sink: ShardSink, opt
               if result.seconds else None}
     return {**base_manifest(job.command), **description, "layout": "shards", "format": "jsonl",
             "engine": options.engine, "cluster": result.cluster, "shard_size": options.shard_size,
-            "inputs": [str(p) for p in inputs], "totals": result.totals(), "timing": timing}
+            "inputs": [str(p) for p in inputs], "totals": result.totals(), "timing": timing,
+            **({"quality": result.quality} if result.quality is not None else {})}
 
 
 def process_corpus(job: CorpusJob, inputs: Sequence[Path], out: Path, options: CorpusOptions | None = None, *,

@@ -6,14 +6,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkit.execution.work import DocumentOutput
 from toolkit.io.documents import Document
 from toolkit.io.results import DocumentResult
-from toolkit.options import EngineOptions, GenerationOptions
+from toolkit.options import EngineOptions, GenerationOptions, QualityOptions
+from toolkit.quality.annotate import run_summary
 from toolkit.version import __version__ as toolkit_version
 
 if TYPE_CHECKING:
@@ -105,6 +106,10 @@ class TranslateJob:
     registry_path: Path | None = None
     glossary: Glossary | None = None
     command: str = "translate"
+    # The checks' thresholds (None: sentences not assessed), on by default as in the CLI.
+    # Fingerprinted: the flags and risks they give are in the details files, which a resumed run
+    # must write as the first run did.
+    quality: QualityOptions | None = field(default_factory=QualityOptions)
 
     def build(self) -> TranslateTask:
         return TranslateTask(self)
@@ -119,19 +124,22 @@ class TranslateJob:
         return {"command": self.command, "toolkit_version": toolkit_version, **routing,
                 "src": self.src, "tgt": self.tgt, "allow_pivot": self.allow_pivot,
                 "engine": _engine_fingerprint(self.engine), "generation": self.generation.model_dump(),
-                "glossary": _glossary_fingerprint(self.glossary)}
+                "glossary": _glossary_fingerprint(self.glossary),
+                "quality": self.quality.model_dump(mode="json") if self.quality is not None else None}
 
 
 def translate_job(model: str | None, src: str | None, tgt: str | None, engine: EngineOptions,
                   generation: GenerationOptions, *, allow_pivot: bool = True, registry_path: Path | None = None,
-                  glossary: Glossary | None = None) -> TranslateJob:
-    """A TranslateJob with the languages given or configured (``auto``: detected per document)."""
+                  glossary: Glossary | None = None, quality: QualityOptions | None = None) -> TranslateJob:
+    """A TranslateJob with the languages given or configured (``auto``: detected per document);
+    ``quality=None``: not assessed."""
     from toolkit.tasks.translate import translation_pair
 
     source, target = translation_pair(src, tgt)
     if model:
         check_model(model, engine.revision)
-    return TranslateJob(model, source, target, engine, generation, allow_pivot, registry_path, glossary)
+    return TranslateJob(model, source, target, engine, generation, allow_pivot, registry_path, glossary,
+                        quality=quality)
 
 
 def check_model(reference: str | None, revision: str | None = None) -> None:
@@ -148,7 +156,7 @@ def _router(job: TranslateJob) -> DocumentTranslator:
 
     router = document_translator([], job.model, job.src, job.tgt, allow_pivot=job.allow_pivot,
                                  registry_path=job.registry_path, engine=job.engine, generation=job.generation,
-                                 glossary=job.glossary)
+                                 glossary=job.glossary, quality=job.quality)
     if job.src != "auto":  # a model that cannot be loaded stops the run, before any shard
         router.prepare([Document(id="", text="", source="", lang=job.src)])
     return router
@@ -181,7 +189,8 @@ class TranslateTask:
             fields: dict[str, Any] = {"translation": result.output}
             if self.job.src == "auto":
                 fields["source_lang"] = result.extra.get("source_lang")
-            outputs.append(DocumentOutput(fields, _details(result), result.source_tokens, result.output_tokens))
+            outputs.append(DocumentOutput(fields, _details(result), result.source_tokens, result.output_tokens,
+                                          run_summary([result])))
         return outputs
 
     def describe(self) -> dict[str, Any]:
@@ -233,7 +242,7 @@ class SummarizeTask:
         self.router = None
         if job.summary_lang and job.summary_lang != job.lang:
             self.router = _router(TranslateJob(None, job.lang, job.summary_lang, job.translation_engine or job.engine,
-                                               GenerationOptions()))
+                                               GenerationOptions(), quality=None))
 
     def run(self, docs: Sequence[Document], on_progress: Callable[[int], None] | None = None
             ) -> list[DocumentOutput | str]:
@@ -319,7 +328,8 @@ class PipelineTask:
         if (via, wanted) not in self.summary_routers:
             self.summary_routers[via, wanted] = _router(TranslateJob(
                 None, via, wanted, self.job.translator.engine, GenerationOptions(),
-                allow_pivot=self.job.translator.allow_pivot, registry_path=self.job.translator.registry_path))
+                allow_pivot=self.job.translator.allow_pivot, registry_path=self.job.translator.registry_path,
+                quality=None))
         return self.summary_routers[via, wanted]
 
     def run(self, docs: Sequence[Document], on_progress: Callable[[int], None] | None = None
@@ -355,8 +365,10 @@ class PipelineTask:
                     "stages": {stage.folder: _details(stage.results[i]) for stage in result.stages},
                     "warnings": [w for stage in result.stages for w in stage.results[i].warnings]}
                 first = result.stages[0].results[i]
+                translated = [stage.results[i] for stage in result.stages if stage.name == "translate"]
                 done[doc.id] = DocumentOutput(fields, details, first.source_tokens,
-                                              sum(stage.results[i].output_tokens for stage in result.stages))
+                                              sum(stage.results[i].output_tokens for stage in result.stages),
+                                              run_summary(translated) if translated else None)
         return [done[d.id] if d.id in done else router.skipped[d.id] for d in docs]
 
     def unit_counts(self) -> dict[str, int]:

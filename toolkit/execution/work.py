@@ -35,6 +35,8 @@ class DocumentOutput:
     details: dict[str, Any]
     source_tokens: int = 0
     output_tokens: int = 0
+    # Its quality summary (toolkit.quality.annotate.run_summary) when its sentences were assessed.
+    quality: dict[str, Any] | None = None
 
 
 class CorpusTask(Protocol):
@@ -80,6 +82,7 @@ class ShardOutput:
     description: dict[str, Any] | None = None
     worker: str = ""
     units: dict[str, int] = field(default_factory=dict)  # translation units of this shard (decoded, …)
+    quality: dict[str, Any] | None = None  # counts per risk and flag, worst sentences (assessed runs)
 
     @property
     def outputs(self) -> int:
@@ -149,6 +152,8 @@ class ShardProcessor:
                 out.warnings += len(result.details.get("warnings", []))
                 out.source_tokens += result.source_tokens
                 out.output_tokens += result.output_tokens
+                if result.quality is not None:
+                    out.quality = _add_quality(out.quality, result.quality, record.id)
 
     def _alone(self, record: CorpusRecord) -> DocumentOutput | str:
         assert record.document is not None
@@ -157,6 +162,14 @@ class ShardProcessor:
         except Exception as exc:  # one record's failure is reported, not raised
             log.debug("document %s failed", record.document.id, exc_info=True)
             return f"{type(exc).__name__}: {exc}" if not _is_user_error(exc) else str(exc)
+
+
+def _add_quality(total: dict[str, Any] | None, document: dict[str, Any], doc_id: str) -> dict[str, Any] | None:
+    """A shard's quality summary with one more document's (its worst sentences under the record's id)."""
+    from toolkit.quality.annotate import merge_summaries
+
+    named = {**document, "worst": [{**entry, "doc_id": doc_id} for entry in document.get("worst", [])]}
+    return merge_summaries([total, named])
 
 
 def _is_user_error(exc: Exception) -> bool:

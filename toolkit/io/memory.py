@@ -237,6 +237,9 @@ def _xml_text(text: str) -> str:
 def export_tmx(memory: MemoryFile, out: Path, version: str) -> int:
     """Write every entry as TMX 1.4b (the format CAT tools read), streamed; returns the count.
     The file is written beside ``out`` and renamed into place, so it is whole or absent."""
+    target = out.resolve()
+    if target in {memory.path.resolve().with_name(memory.path.resolve().name + tail) for tail in ("", "-wal", "-shm")}:
+        raise ToolkitError(f"--out {out}: is the translation memory being exported; give another file name")
     sources = {src for src, in memory.db.execute("SELECT DISTINCT source_lang FROM contexts")}
     srclang = next(iter(sources)) if len(sources) == 1 else "*all*"
     partial = out.with_name(f".{out.name}.partial")

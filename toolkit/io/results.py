@@ -32,16 +32,43 @@ class SegmentRecord:
     confidence: float | None = None
     flags: list[dict[str, str]] | None = None
     risk: str | None = None
+    # Other translations of the sentence from an n-best search, when asked for (``alternatives``).
+    alternatives: list[str] | None = None
+    # True when the engine stopped at its generation limit (a piece of the sentence, or a hop of
+    # a pivot): the ``truncated`` check's evidence. Unset (omitted) otherwise.
+    truncated: bool | None = None
+    # What ``--on-risk`` did with this likely-wrong sentence (toolkit/tasks/fallback.py): the action,
+    # whether its output was replaced, the first output's risk, flags and (when replaced) text.
+    on_risk: dict[str, Any] | None = None
+    # What the plan put back verbatim, for the ``terms`` check (toolkit.quality.annotate); never
+    # written: the protected spans of the source, and the glossary terms (source → target) applied.
+    spans: list[str] | None = field(default=None, compare=False, repr=False)
+    terms: dict[str, str] | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         record = asdict(self)
+        for key in NOT_WRITTEN:
+            del record[key]
         for key in OPTIONAL_SEGMENT_FIELDS:
             if record[key] is None:
                 del record[key]
         return record
 
 
-OPTIONAL_SEGMENT_FIELDS = ("confidence", "flags", "risk")
+OPTIONAL_SEGMENT_FIELDS = ("confidence", "flags", "risk", "truncated", "on_risk", "alternatives")
+NOT_WRITTEN = ("spans", "terms")
+
+
+def weighted_confidence(parts: Sequence[tuple[float | None, int]]) -> float | None:
+    """The confidence of a sentence made of several decoded parts, given as (confidence, output
+    tokens): their mean log-probabilities weighted by their tokens, i.e. the mean over all the
+    sentence's tokens. Unknown (None) when any part's is unknown: a partial mean would hide it."""
+    if not parts or any(confidence is None for confidence, _ in parts):
+        return None
+    total = sum(max(tokens, 0) for _, tokens in parts)
+    if total == 0:
+        return sum(c for c, _ in parts if c is not None) / len(parts)
+    return sum(c * max(tokens, 0) for c, tokens in parts if c is not None) / total
 
 
 @dataclass
@@ -59,6 +86,8 @@ class DocumentResult:
     # A structured file's translation (docx, srt, po, …): written as these bytes with this suffix.
     file: bytes | None = None
     file_suffix: str = ""
+    # Other translations of the whole text (toolkit.tasks.translate.restore), when asked for.
+    alternatives: list[str] | None = None
 
     def to_manifest(self, output_file: str | None) -> dict[str, Any]:
         return {
@@ -70,6 +99,7 @@ class DocumentResult:
             "output_tokens": self.output_tokens,
             "segments": [s.to_dict() for s in self.segments],
             "warnings": self.warnings,
+            **({"alternatives": self.alternatives} if self.alternatives is not None else {}),
             **self.extra,
         }
 

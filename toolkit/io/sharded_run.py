@@ -340,7 +340,9 @@ class ShardedRun:
         checksums = {FAILURES: self._write_lines(FAILURES, self._logged_failures())}
         for entry in shards:
             checksums.update(_entry_files(entry))
-        listed = [{k: v for k, v in e.items() if k not in ("failures", "description")} for e in shards]
+        # A shard's quality summary stays in the completion log: the manifest has the run's (added
+        # up from them), and stays small at any number of shards.
+        listed = [{k: v for k, v in e.items() if k not in ("failures", "description", "quality")} for e in shards]
         body = finished_manifest({**manifest, "fingerprint": self.fingerprint, "shards": listed,
                                   "failures_file": FAILURES, "resumed": self.resumed}, checksums)
         self._write(MANIFEST, (json.dumps(body, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
@@ -386,3 +388,4 @@ def _line(obj: Any) -> str:
     except UnicodeEncodeError:  # a failed record's id with a lone surrogate: kept as its \u escape
         text = json.dumps(obj, separators=(",", ":"))
     return text + "\n"
+

@@ -146,6 +146,18 @@ def resolve_route(src: str, tgt: str, registry: Registry | None = None, allow_pi
                        "pass --model or a registry of your own (--registry)")
 
 
+def pivot_route(src: str, tgt: str, registry: Registry, pinned: dict[str, str] | None = None) -> Route | None:
+    """A route through the registry's pivot language (each hop by any kind but pivoting), or None
+    when there is none (``--on-risk pivot``: a second opinion for a sentence the first route got wrong)."""
+    pivot = registry.pivot
+    if pivot in (src, tgt):
+        return None
+    kinds = [k for k in registry.preferences if k != "pivot"]
+    first = _single_hop(src, pivot, registry, pinned or {}, kinds)
+    second = _single_hop(pivot, tgt, registry, pinned or {}, kinds)
+    return Route(src, tgt, "pivot", [first, second]) if first and second else None
+
+
 def hop_for_model(model: str, src: str, tgt: str, registry: Registry) -> Hop:
     """The hop for a model named explicitly (--model): a registry entry for that id supplies the
     target token or language codes a multi-target or many-to-many model needs."""

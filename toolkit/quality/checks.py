@@ -50,7 +50,15 @@ def assess(pairs: Sequence[Pair], source_lang: str, target_lang: str, options: Q
     langs = Languages(source_lang, target_lang)
     run = run_statistics(pairs, options)
     results = []
+    # A check is a function of its pair, the options and the run's statistics: identical pairs
+    # (a corpus's boilerplate, deduplicated sentences) are judged once.
+    judged: dict[tuple[Any, ...], Assessment] = {}
     for pair in pairs:
+        key = (pair.source, pair.output, pair.confidence, pair.hit_length_limit, tuple(sorted(pair.glossary.items())),
+               None if pair.protected is None else tuple(pair.protected))
+        if key in judged:
+            results.append(judged[key])
+            continue
         context = Context(pair, options, run)
         flags: list[Flag] = []
         skipped: list[Skipped] = []
@@ -61,8 +69,8 @@ def assess(pairs: Sequence[Pair], source_lang: str, target_lang: str, options: Q
                     flags.append(verdict)
                 elif isinstance(verdict, Skipped):
                     skipped.append(verdict)
-        results.append(Assessment(pair.confidence, tuple(flags), risk(flags, pair.confidence, options),
-                                  tuple(skipped)))
+        judged[key] = Assessment(pair.confidence, tuple(flags), risk(flags, pair.confidence, options), tuple(skipped))
+        results.append(judged[key])
     return results
 
 
@@ -77,7 +85,8 @@ def worst_first(pairs: Sequence[Pair], assessments: Sequence[Assessment]) -> lis
     return sorted(range(len(pairs)), key=lambda i: (tuple(-x for x in severity(assessments[i])), i))
 
 
-def _counts(assessments: Sequence[Assessment]) -> dict[str, Any]:
+def counts(assessments: Sequence[Assessment]) -> dict[str, Any]:
+    """Sentences, and how many of them at each risk, with each flag, and left unchecked by each check."""
     flags: Counter[str] = Counter(f.name for a in assessments for f in a.flags)
     risks: Counter[str] = Counter(a.risk for a in assessments)
     unchecked: Counter[str] = Counter(s.name for a in assessments for s in a.unchecked)
@@ -90,6 +99,7 @@ def summarize(pairs: Sequence[Pair], assessments: Sequence[Assessment], worst: i
     """Counts per risk and per flag for the run and for each document, and the worst sentences
     (as ``{"doc_id", "position"}``, worst first)."""
     order = worst_first(pairs, assessments)
+    _counts = counts
     documents: dict[str, list[int]] = {}
     for index, pair in enumerate(pairs):
         documents.setdefault(pair.doc_id, []).append(index)

@@ -9,11 +9,13 @@ its day, month and year. Signs and units are not compared (``-5`` and ``5 °C`` 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from decimal import Decimal, InvalidOperation
 
 from toolkit.quality.context import Context
+from toolkit.quality.language import written_in
 from toolkit.quality.types import Flag, Languages, Skipped
 
 # Languages writing a decimal comma (and grouping thousands with spaces or dots).
@@ -102,24 +104,42 @@ def mentions(text: str, lang: str) -> list[frozenset[str]]:
             if name in SCALES:
                 keys.add(_key(value.scaleb(SCALES[name])))
         found.append((match.start(), frozenset(keys)))
-    months = MONTHS.get(lang)
-    if months:
-        for index, name in enumerate(months):
-            # English months are capitalised ("may" is a verb); other languages' are not.
-            month = (re.compile(rf"(?<!\w){name.capitalize()}(?!\w)") if lang == "en"
-                     else re.compile(rf"(?<!\w){name}(?!\w)", re.IGNORECASE))
-            for match in month.finditer(text):
-                found.append((match.start(), frozenset({f"m{index + 1}"})))
+    months = _months(lang)
+    if months is not None:
+        for match in months.finditer(text):
+            found.append((match.start(), frozenset({f"m{MONTHS[lang].index(match.group().lower()) + 1}"})))
     found.sort(key=lambda item: item[0])
     return [keys for _, keys in found]
 
 
+@functools.cache
+def _months(lang: str) -> re.Pattern[str] | None:
+    """One pattern for a language's month names. English months are capitalised ("may" is a
+    verb); other languages' are not."""
+    names = MONTHS.get(lang)
+    if not names:
+        return None
+    if lang == "en":
+        return re.compile(rf"(?<!\w)(?:{'|'.join(n.capitalize() for n in names)})(?!\w)")
+    return re.compile(rf"(?<!\w)(?:{'|'.join(names)})(?!\w)", re.IGNORECASE)
+
+
+@functools.cache
+def _number_words(lang: str) -> re.Pattern[str] | None:
+    words = WORDS.get(lang)
+    if not words:
+        return None
+    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
+
+
 def number_words(text: str, lang: str) -> Counter[str]:
     """Small numbers written as words (``two``, ``deux``): a translation may spell out a digit."""
-    words = WORDS.get(lang, [])
+    pattern = _number_words(lang)
     counts: Counter[str] = Counter()
-    for value, word in enumerate(words):
-        counts[str(value)] += len(re.findall(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text, re.IGNORECASE))
+    if pattern is not None:
+        for match in pattern.finditer(text):
+            counts[str(WORDS[lang].index(match.group().lower()))] += 1
     return counts
 
 
@@ -160,9 +180,31 @@ def _show(keys: frozenset[str]) -> str:
     return key
 
 
-def numbers(source: str, output: str, langs: Languages, context: Context) -> Flag | Skipped | None:
-    """Source numbers missing or changed in the output, or output numbers the source lacks."""
+def compared(source: str, output: str, langs: Languages, context: Context) -> tuple[list[str], list[str]]:
+    """``missing`` with each side read in the language it is written in: the output in the target
+    language, unless it does not match so and is written in the source language (left
+    untranslated: ``7,4`` copied is 7.4, not 7 and 4)."""
     lost, added = missing(source, output, langs.source, langs.target)
+    if lost or added:
+        lang = written_in(source, output, langs, context)
+        if lang != langs.target:
+            lost, added = missing(source, output, langs.source, lang)
+    return lost, added
+
+
+def carried(source: str, output: str, langs: Languages, context: Context) -> tuple[int, int]:
+    """(source mentions found in the output, source mentions): what the ``numbers`` metric counts."""
+    wanted = len(mentions(source, langs.source))
+    if not wanted:
+        return 0, 0
+    lost, _ = compared(source, output, langs, context)
+    return wanted - len(lost), wanted
+
+
+def numbers(source: str, output: str, langs: Languages, context: Context) -> Flag | Skipped | None:
+    """Source numbers missing or changed in the output, or output numbers the source lacks. Each
+    side is read with the conventions of the language it is written in (``compared``)."""
+    lost, added = compared(source, output, langs, context)
     if lost and added:
         return Flag("numbers", f"changed: {', '.join(lost)} → {', '.join(added)}")
     if lost:

@@ -53,15 +53,26 @@ def protected_spans(pair: Pair) -> list[str]:
     return [pair.source[s.start:s.end] for s in find_protected(pair.source)]
 
 
+def required(pair: Pair) -> list[tuple[str, int, int]]:
+    """What the output must carry over from the source, as (shown, expected, found): each glossary
+    or kept term the source uses (once), and each protected span (as often as in the source)."""
+    items: list[tuple[str, int, int]] = []
+    for term, target in pair.glossary.items():
+        used = contains(pair.source, term) or (term[:1].islower() and contains(pair.source, term[0].upper() + term[1:]))
+        if used:
+            items.append((target if target == term else f"{target} (for {term})", 1,
+                          int(contains(pair.output, target, ignore_case=True))))
+    for span in dict.fromkeys(protected_spans(pair)):
+        expected = pair.source.count(span)
+        items.append((span, expected, min(expected, pair.output.count(span))))
+    return items
+
+
 def terms(source: str, output: str, langs: Languages, context: Context) -> Flag | Skipped | None:
     missing: list[str] = []
-    for term, target in context.pair.glossary.items():
-        used = contains(source, term) or (term[:1].islower() and contains(source, term[0].upper() + term[1:]))
-        if used and not contains(output, target, ignore_case=True):
-            missing.append(target if target == term else f"{target} (for {term})")
-    for span in protected_spans(context.pair):
-        if output.count(span) < source.count(span) and span not in missing:
-            missing.append(span)
+    for shown, expected, found in required(context.pair):
+        if found < expected and shown not in missing:
+            missing.append(shown)
     for name in sorted(names(source) & context.run.kept_names):
         if not contains(output, name) and name not in missing:
             missing.append(name)

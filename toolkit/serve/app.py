@@ -33,6 +33,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from toolkit.config import load_defaults
 from toolkit.errors import ToolkitError
 from toolkit.io.documents import Document
 from toolkit.io.formats import SUFFIXES
@@ -48,6 +49,7 @@ from toolkit.serve.http import (
     Shutdown,
     bearer,
     error_response,
+    optional_bool,
     optional_int,
     read_params,
     unless_disconnected,
@@ -74,6 +76,18 @@ MAX_TERM_CHARS = 200
 _UNSAFE_NAME = re.compile(r"[^\w.\- ]+")
 
 
+def quality_of(result: DocumentResult) -> dict[str, Any]:
+    """A translated text's ``quality``: its sentences' confidence (null unless the server runs with
+    --confidence), flags and risk, as toolkit.quality.annotate recorded them, and the text's risk
+    (its worst sentence's)."""
+    from toolkit.quality import RISKS
+
+    sentences = [{"source": record.source, "translation": record.output, "confidence": record.confidence,
+                  "flags": record.flags or [], "risk": record.risk} for record in result.segments]
+    worst = max((RISKS.index(s["risk"]) for s in sentences if s["risk"] in RISKS), default=0)
+    return {"risk": RISKS[worst], "sentences": sentences}
+
+
 def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastAPI:
     """The app for ``settings`` (the catalog of models is found now; nothing is loaded until used)."""
     settings.check()
@@ -88,6 +102,8 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
     # must be reported as German (and refused by name), not as the served language it is nearest.
     detect_candidates = None
     server_terms = load_glossary(settings.glossary, settings.keep)  # a bad file stops the start (exit 2)
+    # The checks' thresholds for "quality": true, as `toolkit review` takes them (packaged defaults).
+    quality_options = load_defaults().quality
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -233,11 +249,12 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
                                 "per request; split it over several requests")
 
     async def run(request: Request, key: ModelKey, payloads: list[Any], group: tuple[Any, ...] = (),
-                  bounded: bool = True) -> list[Any]:
+                  bounded: bool = True, weight: int = 1) -> list[Any]:
         """``payloads`` through the model's batcher; ``bounded``: counted against the request's
-        work bounds (a file is bounded by --file-char-limit instead, and queued a group at a time)."""
+        work bounds (a file is bounded by --file-char-limit instead, and queued a group at a time);
+        ``weight``: each payload's estimated tokens counted that many times (an n-best search's beams)."""
         pool: ModelPool = request.app.state.pool
-        tokens = [estimate_tokens(p if isinstance(p, str) else p[0]) for p in payloads]
+        tokens = [weight * estimate_tokens(p if isinstance(p, str) else p[0]) for p in payloads]
         if bounded:
             bound_work(request, tokens)
 
@@ -285,19 +302,42 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
             raise ApiError(400, f"Invalid request: {exc}") from None
 
     async def translate_documents(request: Request, pair: str, docs: list[Document], glossary: Glossary | None,
-                                  bounded: bool = True) -> list[DocumentResult]:
-        """The library's plan and restore around the batcher: the same output as `toolkit translate`."""
+                                  bounded: bool = True, alternatives: int = 0) -> list[DocumentResult]:
+        """The library's plan and restore around the batcher: the same output as `toolkit translate`.
+        With ``alternatives``, the units' n-best search follows in batches of its own, so that the
+        translation is the one every other request gets (Translator.translate_batch does the same)."""
         src, tgt = pair.split("-")
         planned = plan(docs, src, tgt, glossary)
-        per_unit = await run(request, ModelKey("translation", pair), planned.texts, bounded=bounded) \
-            if planned.units else []
-        return restore(planned, UnitResults.join(per_unit))
+        key = ModelKey("translation", pair)
+        per_unit = await run(request, key, planned.texts, bounded=bounded) if planned.units else []
+        generated = UnitResults.join(per_unit)
+        if alternatives:
+            count = alternatives + 1
+            generated.hypotheses = await run(request, key, [(text, count) for text in planned.texts],
+                                             ("hypotheses", count), bounded, count) if planned.units else []
+        return restore(planned, generated, alternatives=alternatives)
 
-    async def translate_group(request: Request, pair: str, texts: list[str], fmt: str,
-                              glossary: Glossary | None) -> list[str]:
+    async def translate_group(request: Request, pair: str, texts: list[str], fmt: str, glossary: Glossary | None,
+                              alternatives: int = 0, quality: bool = False) -> list[dict[str, Any]]:
+        """Per text: its translation, and its alternatives and quality when asked for."""
         docs = [document_from_text(text, str(i), FORMATS[fmt], "http") for i, text in enumerate(texts)]
-        results = await translate_documents(request, pair, docs, glossary)
-        return [result.output.replace("\n", doc.newline) for result, doc in zip(results, docs)]
+        results = await translate_documents(request, pair, docs, glossary, alternatives=alternatives)
+        if quality:
+            from toolkit.quality.annotate import annotate
+
+            src, tgt = pair.split("-")
+            # CPU work (language identification, statistics): off the event loop, which keeps
+            # serving the other requests; py3langid's classifiers are only read.
+            await asyncio.to_thread(annotate, results, src, tgt, quality_options)
+        answers = []
+        for result, doc in zip(results, docs):
+            answer: dict[str, Any] = {"text": result.output.replace("\n", doc.newline)}
+            if alternatives:
+                answer["alternatives"] = [text.replace("\n", doc.newline) for text in result.alternatives or []]
+            if quality:
+                answer["quality"] = quality_of(result)
+            answers.append(answer)
+        return answers
 
     def pair_for(source: str, target: str, detected: bool) -> str:
         pair = f"{source}-{target}"
@@ -329,6 +369,7 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
         alternatives = optional_int(params.get("alternatives"), "alternatives") or 0
         if alternatives > settings.alternatives_limit:
             raise ApiError(400, f"Invalid request: alternatives parameter must be <= {settings.alternatives_limit}")
+        quality = optional_bool(params.get("quality"), "quality")
         detections = None
         if source == "auto":
             detections = [detect_one(text, detect_candidates) for text in texts]
@@ -342,16 +383,23 @@ def create_app(settings: ServeSettings, catalog: Catalog | None = None) -> FastA
                 groups.setdefault(f"{lang}-{target}", []).append(index)
         for pair in groups:
             pair_for(pair.split("-")[0], target, source == "auto")
-        outputs = list(texts)
+        # A text already in the target language comes back as it is, without alternatives or checks.
+        answers: list[dict[str, Any]] = [{"text": text, "alternatives": [], "quality": {"risk": None, "sentences": []}}
+                                         for text in texts]
         pairs = list(groups)
         translated = await asyncio.gather(*(translate_group(request, pair, [texts[i] for i in groups[pair]], fmt,
-                                                            glossary) for pair in pairs))
+                                                            glossary, alternatives, quality) for pair in pairs))
         for pair, results in zip(pairs, translated):
-            for index, text in zip(groups[pair], results):
-                outputs[index] = text
+            for index, answer in zip(groups[pair], results):
+                answers[index].update(answer)
+        outputs = [answer["text"] for answer in answers]
         result: dict[str, Any] = {"translatedText": outputs if batch else outputs[0]}
-        if alternatives:  # n-best lists are not decoded yet: LibreTranslate's shape, with none offered
-            result["alternatives"] = [[] for _ in outputs] if batch else []
+        if alternatives:  # LibreTranslate's shape: a list per text (a list of lists for a batch)
+            listed = [answer["alternatives"] for answer in answers]
+            result["alternatives"] = listed if batch else listed[0]
+        if quality:  # this server's extension, absent unless asked for
+            checked = [answer["quality"] for answer in answers]
+            result["quality"] = checked if batch else checked[0]
         if detections is not None:
             result["detectedLanguage"] = detections if batch else detections[0]
         return result

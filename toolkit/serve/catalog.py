@@ -150,11 +150,16 @@ def _summarize(model: Any, payloads: list[tuple[str, tuple[tuple[str, Any], ...]
         return bool(EXTRACTIVE.match(model.lower())) and not Path(model).exists()
 
 
-def _generate(model: Translator, units: list[str]) -> Decoded:
+def _generate(model: Translator, units: list[Any]) -> Decoded:
     """The generate step of the library's document path for one batch of units (the texts of
-    planned sentences, from any number of requests): one (record, warnings) per unit."""
+    planned sentences, from any number of requests): one (record, warnings) per unit. Units asking
+    for alternatives come as (text, hypotheses) in batches of their own (the batcher's group): one
+    list of hypotheses each, searched apart from every translation, never from or into the memory."""
     from toolkit.tasks.translate import UnitResults
 
+    if units and isinstance(units[0], tuple):
+        count = units[0][1]
+        return Decoded(model.generator.translate_hypotheses([text for text, _ in units], count), 0, 0)
     before = model.counts.decoded
     records, warnings = model.generator.translate_sentences(units)  # through its memory (#29)
     decoded = model.counts.decoded - before

@@ -44,6 +44,7 @@ def serve(
     quantization: Annotated[str | None, typer.Option("--quantization", help="ct2 weights: int8 (CPU default), int8_float16, float16, …")] = None,
     threads: Annotated[int, typer.Option("--threads", **bounds("threads"), help="CPU threads for inference (0: the library's default).")] = 0,
     beams: Annotated[int | None, typer.Option("--beams", **bounds("num_beams"), help="Beam size (default: the model's generation config).")] = None,
+    confidence: Annotated[bool, typer.Option("--confidence/--no-confidence", help="Score every translation (the confidence \"quality\": true requests get; free on ct2, about +11% translate time on torch).")] = False,
     glossary: GlossaryOption = None,
     keep: KeepOption = None,
     tm: MemoryOption = None,
@@ -80,7 +81,8 @@ def serve(
         settings = ServeSettings(
             host=host, port=port, translators=parse_translators(translator or []),
             summarizers=parse_summarizers(summarizer or []), registry=registry, allow_pivot=not no_pivot,
-            engine=memory_choices(engine_choices(device, backend, quantization, threads), False, tm, None),
+            engine=memory_choices(engine_choices(device, backend, quantization, threads), False, tm, None)
+            .replace(confidence=confidence or None),
             generation=generation_choices(beams), glossary=glossary, keep=list(keep or []),
             max_batch_size=max_batch_size, max_batch_tokens=max_batch_tokens,
             max_wait_ms=max_wait_ms, max_queue=max_queue, max_loaded_models=max_loaded_models, preload=preload,

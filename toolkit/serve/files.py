@@ -61,8 +61,12 @@ class FileStore:
             raise ValueError(f"bad suffix {suffix!r}")
         path = inside(self.root, name)
         with open(path, "xb") as out:  # x: never over a file that is not ours
-            os.fchmod(out.fileno(), 0o600)
-            out.write(data)
+            try:
+                os.fchmod(out.fileno(), 0o600)
+                out.write(data)
+            except BaseException:  # a full disk: the partial file is ours; not left for close() to trip on
+                path.unlink(missing_ok=True)
+                raise
         self.files[token] = Stored(path, filename, owner, time.monotonic() + self.ttl)
         return name
 

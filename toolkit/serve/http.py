@@ -117,6 +117,17 @@ def optional_int(value: Any, name: str, maximum: int | None = None) -> int | Non
     return number
 
 
+def optional_bool(value: Any, name: str) -> bool:
+    """A switch from JSON (true/false) or a form ("true"/"false", "1"/"0"); absent: False."""
+    if value is None or value == "":
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "1", "false", "0"):
+        return value.strip().lower() in ("true", "1")
+    raise ApiError(400, f"Invalid request: {name} parameter must be true or false")
+
+
 def check_text(params: dict[str, Any]) -> None:
     """Every string in the parameters must be text UTF-8 can carry: JSON's ``\\ud800`` escapes
     give lone surrogates, which no tokenizer (nor the JSON answer) can encode."""

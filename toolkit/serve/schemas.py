@@ -23,8 +23,11 @@ class TranslateBody(BaseModel):
                           "terms of 200 characters; in a form, this object as JSON)",
         examples=[{"Kremlin": "Kremlin"}])
     keep: str | list[str] | None = Field(None, description="Extension: terms kept as they are (as --keep)")
-    alternatives: int = Field(0, ge=0, description="Alternative translations wanted (at most --alternatives-limit); "
-                                                   "none are decoded yet, the list comes back empty")
+    alternatives: int = Field(0, ge=0, description="Alternative translations wanted (at most --alternatives-limit): "
+                                                   "the text with each sentence's k-th other hypothesis of an n-best "
+                                                   "beam search, distinct, none equal to translatedText")
+    quality: bool = Field(False, description="Extension: per sentence, confidence, flags and risk (toolkit review's "
+                                             "checks); confidence is null unless the server runs with --confidence")
     api_key: str | None = Field(None, description="API key (needed when the server runs with --require-key)")
 
 
@@ -41,11 +44,31 @@ class DetectedLanguage(BaseModel):
     confidence: float = Field(description="0-100, as LibreTranslate")
 
 
+class Flag(BaseModel):
+    name: str = Field(description="untranslated, wrong-language, repetition, length-ratio, numbers, terms or truncated")
+    reason: str
+
+
+class SentenceQuality(BaseModel):
+    source: str
+    translation: str
+    confidence: float | None = Field(description="Mean log-probability per token (<= 0); null without --confidence")
+    flags: list[Flag]
+    risk: Literal["ok", "review", "likely-wrong"]
+
+
+class TextQuality(BaseModel):
+    risk: Literal["ok", "review", "likely-wrong"] | None = Field(
+        description="The worst sentence's; null for a text already in the target language (returned as it is)")
+    sentences: list[SentenceQuality]
+
+
 class TranslateResponse(BaseModel):
     translatedText: str | list[str]
     detectedLanguage: DetectedLanguage | list[DetectedLanguage] | None = Field(
         None, description="Only with source=auto")
     alternatives: list[str] | list[list[str]] | None = Field(None, description="Only with alternatives > 0")
+    quality: TextQuality | list[TextQuality] | None = Field(None, description="Only with quality: true")
 
 
 class DetectBody(BaseModel):

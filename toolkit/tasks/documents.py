@@ -30,6 +30,7 @@ from toolkit.io.formats import FORMATS, format_for, read_structured
 from toolkit.io.formats.base import Segment, Structured
 from toolkit.io.results import DocumentResult, SegmentRecord
 from toolkit.options import DocumentOptions
+from toolkit.quality.annotate import recorded_document_summary
 from toolkit.tasks.translate import DocumentTranslator, Translator
 
 TranslateBatch = Callable[[Sequence[Document]], list[DocumentResult]]
@@ -170,6 +171,11 @@ class FileJob:
             report.spanning += spanning
             report.translated += 1
             report.warnings += result.warnings
+            lost = dropped_formatting(self.doc.blocks[i].segments, self.translated[i])
+            if lost:
+                quoted = ", ".join(f"“{_clip(text)}”" for text in lost[:3]) + (" …" if len(lost) > 3 else "")
+                report.warnings.append(f"{self.origin}: {self.names[i]}: the translation is too short to carry all "
+                                       f"its formatting: that of {quoted} was dropped")
             for record in result.segments:
                 record.paragraph = i
             report.segments += result.segments
@@ -212,10 +218,14 @@ def document_result(doc: Document, translator: Any, options: DocumentOptions | N
     structured = read_structured(fmt, data, doc.source, options)
     output, report = translate_structured(structured, fmt, _batch_of(translator), doc.source, options)
     suffix = path.suffix.lower() if fmt.output_format().name == fmt.name else fmt.output_format().extensions[0]
-    return DocumentResult(id=doc.id, source=doc.source, output=report.text, seconds=report.seconds,
-                          source_tokens=report.source_tokens, output_tokens=report.output_tokens,
-                          segments=report.segments, warnings=report.warnings,
-                          extra={"document": report.to_dict()}, file=output, file_suffix=suffix)
+    result = DocumentResult(id=doc.id, source=doc.source, output=report.text, seconds=report.seconds,
+                            source_tokens=report.source_tokens, output_tokens=report.output_tokens,
+                            segments=report.segments, warnings=report.warnings,
+                            extra={"document": report.to_dict()}, file=output, file_suffix=suffix)
+    quality = recorded_document_summary(result)
+    if quality is not None:
+        result.extra["quality"] = quality
+    return result
 
 
 def _route(translator: Translator | DocumentTranslator, doc: Document) -> Translator:
@@ -289,6 +299,21 @@ def restyle(segments: Sequence[Segment], result: DocumentResult) -> tuple[list[S
         else:
             merged.append(Segment(ch, style))
     return merged, spanning
+
+
+def dropped_formatting(segments: Sequence[Segment], styled: Sequence[Segment]) -> list[str]:
+    """The source stretches (text, in order) whose style no visible character of the restyled
+    translation carries: a translation shorter than the runs it replaces (a one-word output for
+    three runs) cannot carry them all, and their bold or italic is gone. An empty translation
+    loses its text, not its formatting: nothing is reported for it here."""
+    kept = {s.style for s in styled if s.text.strip()}
+    if not kept:
+        return []
+    return [s.text.strip() for s in segments if s.text.strip() and s.style not in kept]
+
+
+def _clip(text: str, limit: int = 30) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _runs(char_styles: Sequence[str], a: int, b: int) -> list[tuple[str, int, int]]:

@@ -128,6 +128,13 @@ class Deduplicator:
             on_batch(len(sentences) - len(unique))  # the progress bar counts every unit
         return out, out_warnings
 
+    def translate_hypotheses(self, sentences: Sequence[str], count: int) -> list[list[str]]:
+        """Hypotheses are never remembered (they would be served to requests for other counts);
+        within one call each distinct text is searched once."""
+        unique = list(dict.fromkeys(sentences)) if self.enabled else list(sentences)
+        found = dict(zip(unique, self.inner.translate_hypotheses(unique, count)))
+        return [list(found[text]) for text in sentences]
+
 
 class TranslationMemory:
     """A persistent translation memory in front of a sentence translator.
@@ -168,7 +175,8 @@ class TranslationMemory:
             per_unit[index].append(message)
         fresh = {text: Entry(record.output, {"pieces": record.pieces, "source_tokens": record.source_tokens,
                                              "output_tokens": record.output_tokens, "via": record.via,
-                                             "confidence": record.confidence}, messages)
+                                             "confidence": record.confidence, "truncated": record.truncated},
+                           messages)
                  for text, record, messages in zip(missing, records, per_unit)}
         with self._lock:
             self.file.store(self.digest, fresh)
@@ -182,12 +190,17 @@ class TranslationMemory:
             out.append(SegmentRecord(0, index, text, entry.output, int(entry.record["pieces"]),
                                      source_tokens=int(entry.record["source_tokens"]),
                                      output_tokens=int(entry.record["output_tokens"]),
-                                     via=list(entry.record["via"]), confidence=entry.record.get("confidence")))
+                                     via=list(entry.record["via"]), confidence=entry.record.get("confidence"),
+                                     truncated=entry.record.get("truncated")))
             out_warnings += [(index, message) for message in entry.warnings]
         hits = len(sentences) - len(missing)
         if on_batch is not None and hits:
             on_batch(hits)
         return out, out_warnings
+
+    def translate_hypotheses(self, sentences: Sequence[str], count: int) -> list[list[str]]:
+        """Not from the memory, not into it: the memory holds translations only."""
+        return self.inner.translate_hypotheses(sentences, count)
 
 
 def compose(inner: SentenceTranslator, dedupe: bool = True, memory: str | Path | MemoryFile | None = None,

@@ -23,6 +23,9 @@ class Stage:
     description: dict[str, Any]
     results: list[DocumentResult]
     folder: str  # where its outputs go inside the run folder
+    # How its outputs are written (toolkit.io.results.document_format): "auto" mirrors the inputs;
+    # a summary and its translation are plain text whatever the input was, so "txt".
+    output_format: str = "auto"
 
 
 @dataclass
@@ -34,9 +37,12 @@ class PipelineResult:
     summary_lang: str | None = None
 
 
-def _as_documents(results: Sequence[DocumentResult], sources: Sequence[Document], lang: str) -> list[Document]:
-    return [Document(id=r.id, text=r.output, source=r.source, format="html" if s.format == "html" else "txt",
-                     newline=s.newline, lang=lang)
+def _as_documents(results: Sequence[DocumentResult], sources: Sequence[Document], lang: str,
+                  plain: bool = False) -> list[Document]:
+    """The outputs of a stage as the next stage's inputs: a translation keeps its source's format
+    (HTML stays HTML), a summary (``plain``) is plain text, whose "<" and "&" are not markup."""
+    return [Document(id=r.id, text=r.output, source=r.source,
+                     format="html" if s.format == "html" and not plain else "txt", newline=s.newline, lang=lang)
             for r, s in zip(results, sources)]
 
 
@@ -62,13 +68,14 @@ def run_pipeline(docs: Sequence[Document], translator: Translator | DocumentTran
                            "nothing: use translate-first, or toolkit summarize")
     result = PipelineResult(order)
 
-    def translate(stage_docs: Sequence[Document], with_: Translator | DocumentTranslator, folder: str) -> list[DocumentResult]:
+    def translate(stage_docs: Sequence[Document], with_: Translator | DocumentTranslator, folder: str,
+                  output_format: str = "auto") -> list[DocumentResult]:
         from toolkit.tasks.documents import with_structured_files
 
         # A structured input (docx, srt, …) is translated into its own format; its summary is text.
         results = run_batched(stage_docs, with_structured_files(with_), with_.count_sentences, "translating",
                               show_progress)
-        result.stages.append(Stage("translate", with_.describe(), results, folder))
+        result.stages.append(Stage("translate", with_.describe(), results, folder, output_format))
         return results
 
     def summarize(stage_docs: Sequence[Document], folder: str) -> list[DocumentResult]:
@@ -86,11 +93,12 @@ def run_pipeline(docs: Sequence[Document], translator: Translator | DocumentTran
             summarize(_as_documents(translations, docs, tgt), "summaries")
         else:
             summaries = summarize(_as_documents(translations, docs, tgt), f"summaries-{tgt}")
-            translate(_as_documents(summaries, docs, tgt), summary_translator, "summaries")  # type: ignore[arg-type]
+            translate(_as_documents(summaries, docs, tgt, plain=True), summary_translator,  # type: ignore[arg-type]
+                      "summaries", "txt")
     else:
         summaries = summarize(docs, "source-summaries")
         final = translator if summary_lang == tgt else summary_translator
-        translate(_as_documents(summaries, docs, src), final, "summaries")  # type: ignore[arg-type]
+        translate(_as_documents(summaries, docs, src, plain=True), final, "summaries", "txt")  # type: ignore[arg-type]
     result.outputs["summarization"] = len(result.stages) - 1
     result.summary_lang = summary_lang
     return result

@@ -15,7 +15,7 @@ import numpy as np
 
 from toolkit.config import default_summarization_model
 from toolkit.engines.base import Engine
-from toolkit.engines.loader import load_engine
+from toolkit.engines.loader import load_engine, with_free_confidence
 from toolkit.errors import ToolkitError
 from toolkit.io.documents import Document, as_documents
 from toolkit.io.results import DocumentResult
@@ -328,6 +328,12 @@ class Seq2SeqSummarizer(Summarizer):
                 extra={"method": "seq2seq", "token_unit": "model", "map_reduce_levels": state.levels,
                        "chunked": bool(state.levels)},
             ))
+            # The final generation's (a map-reduce summary's earlier levels are not in it); written
+            # only when the engine scored it (EngineOptions.confidence), as translation records do.
+            if final.confidence is not None:
+                results[-1].extra["confidence"] = final.confidence
+            if final.hit_length_limit:
+                results[-1].extra["truncated"] = True
         return results
 
 
@@ -341,4 +347,5 @@ def load_summarizer(reference: str | None, lang: str = "en", engine: EngineOptio
         if n < 1:
             raise ToolkitError(f"--model {reference}: the number of sentences must be at least 1")
         return LeadSummarizer(n, lang) if match.group(1) == "lead" else TextRankSummarizer(n, lang)
-    return Seq2SeqSummarizer(load_engine(reference, "summarization", engine, generation), lang)
+    # Its confidence is recorded where it is free (ct2); torch only with ``confidence=True``.
+    return Seq2SeqSummarizer(load_engine(reference, "summarization", with_free_confidence(engine), generation), lang)

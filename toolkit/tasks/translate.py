@@ -25,12 +25,12 @@ from typing import Any, Protocol, runtime_checkable
 
 from toolkit.config import Defaults, default_translation_model
 from toolkit.engines.base import Engine
-from toolkit.engines.loader import load_engine
+from toolkit.engines.loader import load_engine, with_free_confidence
 from toolkit.errors import ModelError, RouteError, ToolkitError
 from toolkit.io.documents import Document, as_documents, chunked
-from toolkit.io.results import DocumentResult, SegmentRecord
+from toolkit.io.results import DocumentResult, SegmentRecord, weighted_confidence
 from toolkit.models.registry import Hop, Registry, Route, hop_for_model, load_registry, resolve_route
-from toolkit.options import EngineOptions, GenerationOptions, LanguageCodes, build, split_options
+from toolkit.options import EngineOptions, GenerationOptions, LanguageCodes, QualityOptions, build, split_options
 from toolkit.tasks.memory import UnitCounts, compose, counts_of
 from toolkit.text.glossary import Glossary
 from toolkit.text.protect import Piece, forbidden_strings, pieces
@@ -97,6 +97,8 @@ class UnitResults:
 
     records: list[SegmentRecord]
     warnings: list[tuple[int, str]] = field(default_factory=list)
+    # Per unit, the hypotheses of an n-best search (best first), when alternatives are asked for.
+    hypotheses: list[list[str]] | None = None
 
     def split(self) -> list[tuple[SegmentRecord, list[str]]]:
         """Per unit: its record and its warnings (what a batcher hands back to each request)."""
@@ -134,15 +136,22 @@ def plan(docs: Sequence[Document], source_lang: str, target_lang: str, glossary:
     return Plan(list(docs), segmented, sentences, units, applied, target_lang, glossary is not None)
 
 
-def restore(planned: Plan, generated: UnitResults, seconds: float = 0.0) -> list[DocumentResult]:
+def restore(planned: Plan, generated: UnitResults, seconds: float = 0.0, alternatives: int = 0) -> list[DocumentResult]:
     """One result per planned document: the units' outputs put back between the protected spans,
     the sentences back in their paragraphs. ``seconds`` (the run's time) is apportioned by each
-    document's share of the source tokens."""
+    document's share of the source tokens. ``alternatives`` > 0 (with ``generated.hypotheses``):
+    each sentence and each document also gets at most that many other translations
+    (:func:`sentence_alternatives`, :func:`document_alternatives`)."""
     if len(generated.records) != len(planned.units):
         raise ValueError(f"{len(generated.records)} unit results for a plan of {len(planned.units)} units")
+    if alternatives and (generated.hypotheses is None or len(generated.hypotheses) != len(planned.units)):
+        raise ValueError("alternatives asked for without one list of hypotheses per unit")
     per_sentence: list[list[SegmentRecord]] = [[] for _ in planned.sentences]
     for (owner, _), record in zip(planned.units, generated.records):
         per_sentence[owner].append(record)
+    hypotheses: list[list[list[str]]] = [[] for _ in planned.sentences]
+    for (owner, _), unit_hypotheses in zip(planned.units, generated.hypotheses or []):
+        hypotheses[owner].append(unit_hypotheses)
     raw_warnings = [(planned.units[i][0], message) for i, message in generated.warnings]
     records = []
     for index, (sentence, done) in enumerate(zip(planned.sentences, per_sentence)):
@@ -159,7 +168,15 @@ def restore(planned: Plan, generated: UnitResults, seconds: float = 0.0) -> list
                  for k in range(hops)],
             protected=sum(part.protected and part.replacement is None for part in parts),
             glossary=sum(part.replacement is not None for part in parts),
+            confidence=weighted_confidence([(r.confidence, r.output_tokens) for r in done]),
+            truncated=True if any(r.truncated for r in done) else None,
+            spans=[part.text for part in parts if part.protected and part.replacement is None],
+            terms={part.text: part.replacement for part in parts if part.replacement is not None},
         ))
+        if alternatives:
+            records[-1].alternatives = sentence_alternatives(
+                output, [r.output for r in done], hypotheses[index], alternatives,
+                partial(put_back, parts, forbidden=forbidden, table_cell=paragraph.table_row, escape=escape))
         if cleaned:
             raw_warnings.append((index, (f"{cleaned} model output(s) held a line break, a table pipe or a copy "
                                          "of a protected span: removed or escaped")))
@@ -179,21 +196,74 @@ def restore(planned: Plan, generated: UnitResults, seconds: float = 0.0) -> list
         warnings = [f"{doc.id}: paragraph {located[i - offset][0] + 1}, sentence {located[i - offset][1] + 1}: {message}"
                     for i, message in raw_warnings if offset <= i < offset + len(located)]
         source_tokens = sum(r.source_tokens for r in doc_records)
+        separator = word_separator(planned.target_lang)
+        output = seg.reassemble(outputs, separator)
         results.append(DocumentResult(
             id=doc.id,
             source=doc.source,
-            output=seg.reassemble(outputs, word_separator(planned.target_lang)),
+            output=output,
             seconds=seconds * source_tokens / total_tokens,
             source_tokens=source_tokens,
             output_tokens=sum(r.output_tokens for r in doc_records),
             segments=doc_records,
             warnings=warnings,
             newline=doc.newline,
+            alternatives=document_alternatives(output, located, doc_records, len(seg.paragraphs), alternatives,
+                                               partial(seg.reassemble, empty_separator=separator))
+            if alternatives else None,
         ))
         if planned.glossary:
             results[-1].extra["glossary"] = {"applied": sum(counts.values()), "per_term": dict(sorted(counts.items()))}
         offset += len(located)
     return results
+
+
+def put_back(parts: Sequence[Piece], outputs: Sequence[str], forbidden: Sequence[str] = (), table_cell: bool = False,
+             escape: Callable[[str], str] | None = None) -> str:
+    """A sentence rebuilt from its pieces with ``outputs`` for its units (protected spans and
+    glossary terms put back as for the translation)."""
+    return restore_pieces(parts, outputs, forbidden, table_cell, escape)[0]
+
+
+def distinct(candidates: Iterable[str], translation: str, count: int) -> list[str]:
+    """At most ``count`` of ``candidates``, in order, without repeats, without ``translation``
+    itself and without empty strings (LibreTranslate's ``filter_unique``)."""
+    seen = {translation, ""}
+    kept: list[str] = []
+    for candidate in candidates:
+        if candidate not in seen and len(kept) < count:
+            seen.add(candidate)
+            kept.append(candidate)
+    return kept
+
+
+def sentence_alternatives(output: str, unit_outputs: list[str], unit_hypotheses: list[list[str]], count: int,
+                          put_back: Callable[[list[str]], str]) -> list[str]:
+    """A sentence's other translations: the k-th is the sentence with each of its units' k-th
+    alternative hypothesis (a unit's hypotheses other than its translation, in the search's order;
+    a unit with fewer keeps its translation), its spans and terms put back by ``put_back``."""
+    if not unit_outputs:
+        return []
+    others = [distinct(hyps, best, count) for best, hyps in zip(unit_outputs, unit_hypotheses)]
+    candidates = (put_back([unit[k] if k < len(unit) else best for best, unit in zip(unit_outputs, others)])
+                  for k in range(max(len(unit) for unit in others)))
+    return distinct(candidates, output, count)
+
+
+def document_alternatives(output: str, located: Sequence[tuple[int, int, str]], records: Sequence[SegmentRecord],
+                          paragraphs: int, count: int, reassemble: Callable[[list[list[str]]], str]) -> list[str]:
+    """A text's other translations, as Argos Translate (LibreTranslate's engine) builds them: the
+    k-th is the text with every sentence's k-th alternative (a sentence with fewer keeps its
+    translation); repeats and copies of the translation left out, at most ``count``."""
+    depth = max((len(r.alternatives or []) for r in records), default=0)
+    candidates = []
+    for k in range(depth):
+        texts: list[list[str]] = [[] for _ in range(paragraphs)]
+        for (p, _, _), record in zip(located, records):
+            others = record.alternatives or []
+            texts[p].append(others[k] if k < len(others) else record.output)
+        candidates.append(reassemble(texts))
+    return distinct(candidates, output, count)
 
 
 # -- sentence translators (the generate step) ------------------------------------------------------
@@ -209,6 +279,11 @@ class SentenceTranslator(Protocol):
 
     def translate_sentences(self, sentences: Sequence[str], on_batch: Callable[[int], None] | None = None
                             ) -> tuple[list[SegmentRecord], list[tuple[int, str]]]: ...
+
+    def translate_hypotheses(self, sentences: Sequence[str], count: int) -> list[list[str]]:
+        """Per sentence, the ``count`` best hypotheses of an n-best search, best first (for
+        alternatives; the translation itself comes from ``translate_sentences``)."""
+        ...
 
     def describe(self) -> dict[str, Any]: ...
 
@@ -247,21 +322,45 @@ class EngineTranslator:
             owners.extend([index] * len(split))
         generated = self.engine.generate(parts, on_batch)
         records = [SegmentRecord(0, i, s, "", 0) for i, s in enumerate(sentences)]
+        scores: list[list[tuple[float | None, int]]] = [[] for _ in sentences]
         for owner, gen in zip(owners, generated):
             record = records[owner]
             record.output = f"{record.output} {gen.text}".strip()
             record.pieces += 1
             record.source_tokens += gen.source_tokens
             record.output_tokens += gen.output_tokens
+            scores[owner].append((gen.confidence, gen.output_tokens))
             if gen.hit_length_limit:
+                record.truncated = True
                 limit = self.engine.output_limit(gen.source_tokens)
                 warnings.append((owner, f"output reached the {limit}-token generation limit and may be cut"))
+        for record, parts_scores in zip(records, scores):
+            record.confidence = weighted_confidence(parts_scores)
         return records, warnings
+
+    def translate_hypotheses(self, sentences: Sequence[str], count: int) -> list[list[str]]:
+        """A sentence split to the input limit: its k-th hypothesis joins its pieces' k-th (a piece
+        with fewer gives its last)."""
+        parts: list[str] = []
+        owners: list[int] = []
+        for index, sentence in enumerate(sentences):
+            split = split_to_budget(sentence, self.engine.count_tokens, self.engine.input_limit)
+            parts.extend(split)
+            owners.extend([index] * len(split))
+        pieces_of: list[list[list[str]]] = [[] for _ in sentences]
+        for owner, hyps in zip(owners, self.engine.hypotheses(parts, count)):
+            pieces_of[owner].append(hyps)
+        return [[" ".join(p[min(k, len(p) - 1)] for p in pieces).strip() for k in range(max(len(p) for p in pieces))]
+                if pieces else [] for pieces in pieces_of]
 
 
 class PivotTranslator:
     """Two (or more) sentence translators in a row, sentence by sentence: every source sentence
-    keeps its alignment to the final output, and the intermediate translations are recorded (``via``)."""
+    keeps its alignment to the final output, and the intermediate translations are recorded (``via``).
+
+    A pivoted sentence's confidence is its least confident hop's (an error in any hop carries
+    through to the output, so the chain is as trustworthy as its weakest link), unknown when any
+    hop's is; it is truncated when any hop was."""
 
     def __init__(self, hops: Sequence[SentenceTranslator], route: Route) -> None:
         if len(hops) < 2:
@@ -285,8 +384,19 @@ class PivotTranslator:
                 record.via.append(record.output)
                 record.output = nxt.output
                 record.output_tokens = nxt.output_tokens
+                record.confidence = (None if record.confidence is None or nxt.confidence is None
+                                     else min(record.confidence, nxt.confidence))
+                record.truncated = True if record.truncated or nxt.truncated else None
             warnings += [(i, f"{hop.source_lang}→{hop.target_lang}: {message}") for i, message in more]
         return records, warnings
+
+    def translate_hypotheses(self, sentences: Sequence[str], count: int) -> list[list[str]]:
+        """The last hop's hypotheses for the earlier hops' translations (not a product of every
+        hop's hypotheses: alternatives differ in the final wording, the pivot text stays one)."""
+        texts = list(sentences)
+        for hop in self.hops[:-1]:
+            texts = [record.output for record in hop.translate_sentences(texts)[0]]
+        return self.hops[-1].translate_hypotheses(texts, count)
 
 
 # -- documents -------------------------------------------------------------------------------------
@@ -300,9 +410,18 @@ class Translator:
     """
 
     def __init__(self, sentences: SentenceTranslator, glossary: Glossary | None = None,
-                 generator: SentenceTranslator | None = None) -> None:
+                 generator: SentenceTranslator | None = None, quality: QualityOptions | None = None,
+                 fallback: SentenceTranslator | None = None) -> None:
         self.sentences = sentences
         self.glossary = glossary
+        # With quality options, every result is assessed (toolkit.quality.annotate): each sentence
+        # gets its flags and risk, each document extra["quality"]; the run's statistics are
+        # learned from each translate_batch call's documents together.
+        self.quality = quality
+        # ``quality.on_risk``: "pivot" translates likely-wrong sentences again with ``fallback``;
+        # "retry" with ``sentences`` under a stricter search (toolkit.tasks.fallback).
+        self.fallback = fallback
+        self._retry: SentenceTranslator | None = None
         # What the generate step calls: ``sentences`` itself, or it behind deduplication and a
         # translation memory (toolkit.tasks.memory; from_pretrained sets it from EngineOptions).
         self.generator = generator if generator is not None else sentences
@@ -315,20 +434,33 @@ class Translator:
     @classmethod
     def from_pretrained(cls, reference: str | None = None, source_lang: str = "fr", target_lang: str = "en", *,
                         engine: EngineOptions | None = None, generation: GenerationOptions | None = None,
-                        hop: Hop | None = None, glossary: Glossary | None = None, **options: Any) -> Translator:
+                        hop: Hop | None = None, glossary: Glossary | None = None,
+                        quality: QualityOptions | None = None, **options: Any) -> Translator:
         """A hub id or local folder (default: the configured model for the pair). Options come
-        as objects (``engine=EngineOptions(...)``) or by field name (``backend="ct2"``, ``num_beams=4``)."""
+        as objects (``engine=EngineOptions(...)``) or by field name (``backend="ct2"``, ``num_beams=4``).
+        ``quality=QualityOptions()`` assesses every sentence (flags, risk), with the model's
+        confidence where it is free (ct2; torch only with ``confidence=True``)."""
         engine_options, generation_options = split_options(options, engine, generation)
+        if quality is not None:
+            engine_options = with_free_confidence(engine_options)
         reference = reference or (hop.model if hop else default_translation_model(source_lang, target_lang))
         codes = LanguageCodes(source_prefix=hop.source_prefix, src_code=hop.src_code,
                               tgt_code=hop.tgt_code) if hop else None
         loaded = load_engine(reference, "translation", engine_options, generation_options, codes)
         sentences = EngineTranslator(loaded, source_lang, target_lang, hop)
-        return cls(sentences, glossary, with_memory(sentences, engine_options))
+        return cls(sentences, glossary, with_memory(sentences, engine_options), quality)
 
     def with_glossary(self, glossary: Glossary | None) -> Translator:
         """The same model with other glossary terms (nothing is loaded again)."""
-        return Translator(self.sentences, glossary, self.generator)
+        return Translator(self.sentences, glossary, self.generator, self.quality, self.fallback)
+
+    def with_quality(self, quality: QualityOptions | None) -> Translator:
+        """The same model, its results assessed with ``quality`` (None: not assessed)."""
+        return Translator(self.sentences, self.glossary, self.generator, quality, self.fallback)
+
+    def with_fallback(self, fallback: SentenceTranslator | None) -> Translator:
+        """The same model; ``--on-risk pivot`` sends likely-wrong sentences to ``fallback``."""
+        return Translator(self.sentences, self.glossary, self.generator, self.quality, fallback)
 
     @property
     def source_lang(self) -> str:
@@ -383,17 +515,57 @@ class Translator:
     def plan(self, docs: Sequence[Document]) -> Plan:
         return plan(docs, self.source_lang, self.target_lang, self.glossary)
 
-    def translate_batch(self, docs: Sequence[Document],
-                        on_batch: Callable[[int], None] | None = None) -> list[DocumentResult]:
+    def translate_batch(self, docs: Sequence[Document], on_batch: Callable[[int], None] | None = None,
+                        alternatives: int = 0) -> list[DocumentResult]:
         """Translate several documents with their sentences batched together.
 
         Many short documents (a JSONL of headlines) then fill batches instead of running one
         sentence at a time. The batches are shared, so each document's ``seconds`` is the run's
-        time apportioned by its share of the source tokens (exact for a single document)."""
+        time apportioned by its share of the source tokens (exact for a single document).
+
+        ``alternatives`` > 0: each result (and each of its sentences) also carries at most that
+        many other translations, from an n-best search of ``alternatives + 1`` hypotheses run
+        after the translation — which is the same as without alternatives, byte for byte."""
+        if alternatives < 0:
+            raise ToolkitError(f"alternatives: {alternatives} must not be negative")
+        if alternatives and self.quality is not None and self.quality.on_risk != "keep":
+            # A replaced sentence's alternatives would be those of the translation it replaced.
+            raise ToolkitError(f"alternatives cannot be combined with on_risk={self.quality.on_risk!r}")
         start = time.perf_counter()
         planned = self.plan(docs)
         records, warnings = self.generator.translate_sentences(planned.texts, on_batch)
-        return restore(planned, UnitResults(records, warnings), time.perf_counter() - start)
+        hypotheses = self.generator.translate_hypotheses(planned.texts, alternatives + 1) \
+            if alternatives and planned.units else None
+        generated = UnitResults(records, warnings, hypotheses or [[] for _ in planned.units])
+        results = restore(planned, generated, time.perf_counter() - start, alternatives)
+        if self.quality is not None:
+            from toolkit.quality.annotate import annotate
+
+            terms = self.glossary.entries if self.glossary is not None else None
+            annotate(results, self.source_lang, self.target_lang, self.quality, terms)
+            if self.quality.on_risk != "keep":
+                from toolkit.tasks.fallback import act_on_risk
+
+                results = act_on_risk(planned, generated, results, self.quality.on_risk, self._alternative(),
+                                      self.source_lang, self.target_lang, self.quality, terms,
+                                      time.perf_counter() - start)
+        return results
+
+    def _alternative(self) -> SentenceTranslator | None:
+        """What ``--on-risk`` translates likely-wrong sentences with (None: ``source`` needs none)."""
+        assert self.quality is not None
+        if self.quality.on_risk == "pivot":
+            if self.fallback is None:
+                raise ToolkitError(f"--on-risk pivot: no pivot route for {self.source_lang}→{self.target_lang} "
+                                   "(the registry has none other than the route used)")
+            return self.fallback
+        if self.quality.on_risk == "retry":
+            if self._retry is None:
+                from toolkit.tasks.fallback import retry_translator
+
+                self._retry = retry_translator(self.sentences)
+            return self._retry
+        return None
 
     def count_sentences(self, doc: Document) -> int:
         return len(segment(doc, self.source_lang).sentences)
@@ -418,12 +590,15 @@ def model_source_language(model: str, revision: str | None = None) -> str | None
 
 def load_translator(model: str | None, src: str, tgt: str, registry: Registry | None = None, allow_pivot: bool = True,
                     pinned: dict[str, str] | None = None, engine: EngineOptions | None = None,
-                    generation: GenerationOptions | None = None, glossary: Glossary | None = None) -> Translator:
+                    generation: GenerationOptions | None = None, glossary: Glossary | None = None,
+                    quality: QualityOptions | None = None) -> Translator:
     """``--model`` if given, else the registry's route for ``src`` → ``tgt`` (one or more hops)."""
     registry = registry or load_registry()
+    if quality is not None:
+        engine = with_free_confidence(engine)
     if model:
         return Translator.from_pretrained(model, src, tgt, hop=hop_for_model(model, src, tgt, registry),
-                                          engine=engine, generation=generation, glossary=glossary)
+                                          engine=engine, generation=generation, glossary=glossary, quality=quality)
     route = resolve_route(src, tgt, registry, allow_pivot, pinned)
     engine = engine or EngineOptions()
     # Deduplication and the memory wrap the whole route once, not each hop.
@@ -431,7 +606,24 @@ def load_translator(model: str | None, src: str, tgt: str, registry: Registry | 
     hops = [Translator.from_pretrained(None, hop.src, hop.tgt, hop=hop, engine=bare, generation=generation).sentences
             for hop in route.hops]
     sentences = hops[0] if len(hops) == 1 else PivotTranslator(hops, route)
-    return Translator(sentences, glossary, with_memory(sentences, engine))
+    return Translator(sentences, glossary, with_memory(sentences, engine), quality)
+
+
+def pivot_fallback(src: str, tgt: str, registry: Registry, pinned: dict[str, str] | None,
+                   engine: EngineOptions | None, generation: GenerationOptions | None) -> SentenceTranslator:
+    """``--on-risk pivot``'s second route: through the registry's pivot language (models loaded
+    now, without deduplication or memory: its outputs are a fallback's, not the route's)."""
+    from toolkit.models.registry import pivot_route
+
+    route = pivot_route(src, tgt, registry, pinned)
+    if route is None:
+        raise ToolkitError(f"--on-risk pivot: the registry has no route for {src}→{tgt} through {registry.pivot} "
+                           "(use --on-risk retry or source)")
+    bare = build(EngineOptions, {**(engine or EngineOptions()).given(), "dedupe": False, "memory": None,
+                                 "memory_max_entries": None})
+    hops = [Translator.from_pretrained(None, hop.src, hop.tgt, hop=hop, engine=bare, generation=generation).sentences
+            for hop in route.hops]
+    return PivotTranslator(hops, route)
 
 
 def with_memory(sentences: SentenceTranslator, engine: EngineOptions) -> SentenceTranslator:
@@ -456,7 +648,8 @@ class DocumentTranslator:
     language's translator."""
 
     def __init__(self, src: str, tgt: str, factory: Callable[[str], Translator],
-                 candidates: frozenset[str] | None = None, glossary: Glossary | None = None) -> None:
+                 candidates: frozenset[str] | None = None, glossary: Glossary | None = None,
+                 quality: QualityOptions | None = None) -> None:
         self.src = src
         self.target_lang = tgt
         self.factory = factory
@@ -468,6 +661,7 @@ class DocumentTranslator:
         self.fallbacks: dict[str, str] = {}
         self.skipped: dict[str, str] = {}
         self.glossary = glossary
+        self.quality = quality  # every language's translator assesses its results with these
 
     def prepare(self, docs: Sequence[Document], require_any: bool = True) -> None:
         """Detect languages (if asked) and load one translator per source language, before any run.
@@ -543,7 +737,8 @@ class DocumentTranslator:
         would fail for every language."""
         if lang not in self._loaded:
             try:
-                self._loaded[lang] = self.factory(lang)
+                loaded = self.factory(lang)
+                self._loaded[lang] = loaded.with_quality(self.quality) if self.quality is not None else loaded
             except (RouteError, ModelError) as exc:
                 self._loaded[lang] = exc
         return self._loaded[lang]
@@ -577,16 +772,20 @@ class DocumentTranslator:
     def translate_document(self, doc: Document, on_batch: Callable[[int], None] | None = None) -> DocumentResult:
         return self.translate_batch([doc], on_batch)[0]
 
-    def translate_batch(self, docs: Sequence[Document],
-                            on_batch: Callable[[int], None] | None = None) -> list[DocumentResult]:
-        """All documents of one source language are batched together; results keep input order."""
+    def translate_batch(self, docs: Sequence[Document], on_batch: Callable[[int], None] | None = None,
+                        alternatives: int = 0) -> list[DocumentResult]:
+        """All documents of one source language are batched together; results keep input order.
+        ``alternatives``: as :meth:`Translator.translate_batch`."""
         results: dict[str, DocumentResult] = {}
         for lang, translator in self.translators.items():
             group = [doc for doc in docs if self.languages[doc.id] == lang]
             if self.glossary is not None:
                 translator = translator.with_glossary(self.glossary)
             if group:
-                for doc, result in zip(group, translator.translate_batch(group, on_batch)):
+                # Asked for only when wanted: a translator of one's own need not know alternatives.
+                done = translator.translate_batch(group, on_batch, alternatives) if alternatives else \
+                    translator.translate_batch(group, on_batch)
+                for doc, result in zip(group, done):
                     results[doc.id] = self._annotate(doc, result)
         return [results[doc.id] for doc in docs]
 
@@ -644,7 +843,8 @@ def translation_pair(src: str | None, tgt: str | None, defaults: Defaults | None
 def document_translator(docs: Sequence[Document], model: str | None = None, src: str | None = None,
                         tgt: str | None = None, *, allow_pivot: bool = True, registry_path: Path | None = None,
                         engine: EngineOptions | None = None, generation: GenerationOptions | None = None,
-                        defaults: Defaults | None = None, glossary: Glossary | None = None) -> DocumentTranslator:
+                        defaults: Defaults | None = None, glossary: Glossary | None = None,
+                        quality: QualityOptions | None = None) -> DocumentTranslator:
     """The translator `toolkit translate` and `pipeline` use: languages from the arguments or the
     configured defaults (``auto``: detected per document), models from ``model`` or the registry,
     loaded (and documents routed) before any work starts.
@@ -652,12 +852,14 @@ def document_translator(docs: Sequence[Document], model: str | None = None, src:
     With ``src="auto"`` and a ``model``, a document is given to the model only in a language the
     model translates from (as its registry entry or its tokenizer's ``source_lang`` says); a
     Spanish document and a French-English model are skipped with the reason. A model that declares
-    nothing takes every detected language."""
+    nothing takes every detected language. ``quality``: every sentence assessed (flags, risk)."""
     from toolkit.config import load_defaults
     from toolkit.models.registry import routable_sources
 
     defaults = defaults or load_defaults()
     source, target = translation_pair(src, tgt, defaults)
+    if quality is not None:
+        engine = with_free_confidence(engine)
     routes = load_registry(registry_path) if registry_path else load_registry()
     # Pairs pinned in the defaults refine the shipped registry; a registry of your own decides alone.
     pinned = {} if registry_path else defaults.translation.models
@@ -665,10 +867,13 @@ def document_translator(docs: Sequence[Document], model: str | None = None, src:
     def factory(lang: str) -> Translator:
         if model and source == "auto":
             _check_model_source(model, lang, target, routes, engine.revision if engine else None)
-        return load_translator(model, lang, target, routes, allow_pivot, pinned, engine, generation)
+        translator = load_translator(model, lang, target, routes, allow_pivot, pinned, engine, generation)
+        if quality is not None and quality.on_risk == "pivot":
+            translator = translator.with_fallback(pivot_fallback(lang, target, routes, pinned, engine, generation))
+        return translator
 
     candidates = routable_sources(target, routes, allow_pivot, pinned) if source == "auto" and not model else None
-    translator = DocumentTranslator(source, target, factory, candidates, glossary)
+    translator = DocumentTranslator(source, target, factory, candidates, glossary, quality)
     translator.prepare(docs)
     return translator
 

@@ -53,6 +53,11 @@ SENTENCE_STARTERS: dict[str, frozenset[str]] = {
         "aux", "d'", "qu'", "s'", "lors", "pourtant", "cependant", "toutefois", "ainsi", "aujourd'hui", "hier",
     }),
 }
+# Units written after a number ("à 10 h.", "pendant 20 min."): the period is the abbreviation's
+# and, before a capitalised word, the sentence's too; an hour never precedes a name the way a
+# title does ("M. Dupont"). Only after a number: "h" alone stays an initial ("H. Dupont").
+UNITS_AFTER_NUMBERS: dict[str, frozenset[str]] = {"fr": frozenset({"h", "min", "mn"})}
+_NUMBER = re.compile(r"\d+(?:[.,:]\d+)?")
 _NEXT_WORD = re.compile(r"[^\W\d_]+['’]?")
 _ACRONYM = re.compile(r"(?:\w\.)+\w|\w+-\w|(?:\w\.)+-\w")
 # Abbreviations that may also end a sentence: a split is made only before a capital letter.
@@ -107,7 +112,7 @@ _SPACES = re.compile(r"\s*")  # re's \s is str.isspace
 
 
 def _rule_accepts(text: str, punct_start: int, end: int, abbreviations: set[str],
-                  starters: frozenset[str] = frozenset()) -> bool:
+                  starters: frozenset[str] = frozenset(), units: frozenset[str] = frozenset()) -> bool:
     """The toolkit's rules for a sentence ending at ``end`` whose final punctuation starts at
     ``punct_start``: a space must follow, then something that can start a sentence, and the
     word before a lone period must not be an abbreviation or an initial. Only the text around
@@ -123,6 +128,8 @@ def _rule_accepts(text: str, punct_start: int, end: int, abbreviations: set[str]
         word = _word_before(text, punct_start).lower()
         if word in SENTENCE_FINAL_ABBREVIATIONS:
             return first.isupper()
+        if word in units and _after_number(text, punct_start - len(word)):
+            return first.isupper()
         if word in abbreviations or word.rstrip(".") in abbreviations:
             return False
         if len(word) == 1 and word.isalpha():
@@ -130,6 +137,14 @@ def _rule_accepts(text: str, punct_start: int, end: int, abbreviations: set[str]
         if _ACRONYM.fullmatch(word) and len(word) <= 5:
             return first.isupper() and _next_word(text, after) in starters  # "F.M.I. Il", not "J.-C. Decaux"
     return True
+
+
+def _after_number(text: str, word_start: int) -> bool:
+    """The token before the word starting at ``word_start`` is a number ("10 h", "1,5 h")."""
+    end = word_start
+    while end > 0 and text[end - 1] in " \u00a0\u202f":
+        end -= 1
+    return end < word_start and _NUMBER.fullmatch(_word_before(text, end)) is not None
 
 
 def _next_word(text: str, start: int) -> str:
@@ -142,11 +157,15 @@ def _starters(lang: str) -> frozenset[str]:
     return SENTENCE_STARTERS.get(base_language(lang), frozenset())
 
 
+def _units(lang: str) -> frozenset[str]:
+    return UNITS_AFTER_NUMBERS.get(base_language(lang), frozenset())
+
+
 def _rule_ends(text: str, lang: str) -> set[int]:
     """Sentence ends found by the toolkit's hand-written rules (the fallback segmenter)."""
-    abbreviations, starters = _abbreviations(lang), _starters(lang)
+    abbreviations, starters, units = _abbreviations(lang), _starters(lang), _units(lang)
     return {m.end() for m in _TERMINAL.finditer(text)
-            if _rule_accepts(text, m.start(), m.end(), abbreviations, starters)}
+            if _rule_accepts(text, m.start(), m.end(), abbreviations, starters, units)}
 
 
 @cache
@@ -222,7 +241,8 @@ def _glued(text: str, end: int) -> bool:
 _INLINE_NUMBER = re.compile(r"\s*\d{1,4}\.(?=\s|$)")
 
 
-def _accepts_library_end(text: str, end: int, abbreviations: set[str], starters: frozenset[str]) -> bool:
+def _accepts_library_end(text: str, end: int, abbreviations: set[str], starters: frozenset[str],
+                         units: frozenset[str]) -> bool:
     """The toolkit's rules applied to a boundary pySBD found (refined languages only)."""
     stop = end
     while stop > 0 and text[stop - 1] in "»”\"’')] \u00a0\u202f":
@@ -238,7 +258,7 @@ def _accepts_library_end(text: str, end: int, abbreviations: set[str], starters:
         while last > 0 and text[last - 1].isspace():
             last -= 1
         return not (text[last - 1:last].islower() and _INLINE_NUMBER.match(text, end))
-    return _rule_accepts(text, start, end, abbreviations, starters)
+    return _rule_accepts(text, start, end, abbreviations, starters, units)
 
 
 def sentence_spans(text: str, lang: str | None = "fr",
@@ -251,8 +271,8 @@ def sentence_spans(text: str, lang: str | None = "fr",
         ends = _rule_ends(text, code)
     elif code in REFINED_LANGUAGES:
         abbreviations = _abbreviations(code)
-        starters = _starters(code)
-        ends = {e for e in ends if _accepts_library_end(text, e, abbreviations, starters)} | _rule_ends(text, code)
+        starters, units = _starters(code), _units(code)
+        ends = {e for e in ends if _accepts_library_end(text, e, abbreviations, starters, units)} | _rule_ends(text, code)
     spans: list[tuple[int, int]] = []
     start = 0
     together = sorted(keep_together)

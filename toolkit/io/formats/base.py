@@ -10,9 +10,10 @@ returns the file's bytes; everything that is not a block's text is written back 
 
 from __future__ import annotations
 
+import copy
 import io
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -150,6 +151,40 @@ def read_member(archive: zipfile.ZipFile, name: str, origin: str) -> bytes:
     if len(data) > info.file_size:
         raise FormatError(f"{origin}: {name} is larger than its declared size: refused")
     return data
+
+
+def rewrite_zip(data: bytes, replaced: Mapping[str, bytes]) -> bytes:
+    """The zip container ``data`` with the members named in ``replaced`` given new bytes; every
+    other member is copied as it was, in the same order, with the same entry (date, compression)."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as target:
+        for info in source.infolist():
+            target.writestr(info, replaced[info.filename] if info.filename in replaced else source.read(info))
+    return buffer.getvalue()
+
+
+def reopen_wrappers(stack: list[tuple[Any, Any]], chain: Sequence[Any], attach: Callable[[Any], None]) -> None:
+    """Make the open inline wrappers (a hyperlink, a span, a tracked insertion) fit the next piece
+    of translated text, for writers that rebuild a paragraph piece by piece.
+
+    ``stack`` holds the wrappers open at the writer's position, outer first, each with its shell
+    (the empty copy that receives the new content); ``chain`` is the next piece's wrappers, outer
+    first. Wrappers both share stay open (consecutive pieces of one link are one link), the others
+    are closed, and the missing ones are opened as shells inside the innermost open one, or given
+    to ``attach`` (the paragraph's level). The piece then goes into ``stack[-1][1]`` (or the
+    paragraph, when ``stack`` is empty)."""
+    keep = 0
+    while keep < len(stack) and keep < len(chain) and stack[keep][0] is chain[keep]:
+        keep += 1
+    del stack[keep:]
+    for wrapper in chain[keep:]:
+        shell = copy.copy(wrapper)
+        for child in list(shell):
+            shell.remove(child)
+        shell.text = shell.tail = None  # the source's text and tail belong to the source's place
+        (stack[-1][1].append(shell) if stack else attach(shell))
+        stack.append((wrapper, shell))
 
 
 def check_xml(data: bytes, origin: str) -> None:

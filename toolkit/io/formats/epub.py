@@ -10,12 +10,11 @@ the metadata (title, description) and the EPUB 2 toc.ncx labels.
 
 from __future__ import annotations
 
-import io
 import re
-import zipfile
 from collections.abc import Sequence
 from posixpath import dirname, join, normpath
 from typing import Any
+from urllib.parse import unquote
 
 from toolkit.io.formats.base import (
     Block,
@@ -28,6 +27,7 @@ from toolkit.io.formats.base import (
     open_zip,
     parse_xml,
     read_member,
+    rewrite_zip,
 )
 from toolkit.options import DocumentOptions
 
@@ -60,7 +60,8 @@ class Epub:
         chapters = []
         for item_id, item in items.items():
             if item.get("media-type") == "application/xhtml+xml":
-                path = normpath(join(base, item.get("href", "")))
+                # An href is a URL: "Chapitre%201.xhtml" names the member "Chapitre 1.xhtml".
+                path = normpath(join(base, unquote(item.get("href", "").split("#", 1)[0])))
                 if path not in names:
                     raise FormatError(f"{origin}: the package lists {path}, which the container lacks")
                 chapters.append((spine.index(item_id) if item_id in spine else len(spine), path))
@@ -85,9 +86,4 @@ class Epub:
         state: Any = doc.state
         data, paths = state
         replaced = {path: "".join(s.text for s in segments).encode("utf-8") for path, segments in zip(paths, translated)}
-        source = zipfile.ZipFile(io.BytesIO(data))
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w") as target:
-            for info in source.infolist():
-                target.writestr(info, replaced.get(info.filename, source.read(info)))
-        return buffer.getvalue()
+        return rewrite_zip(data, replaced)

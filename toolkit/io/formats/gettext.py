@@ -25,6 +25,33 @@ _NPLURALS = re.compile(r"nplurals\s*=\s*(\d+)")
 _STRING_LINE = re.compile(r'(?:#[~|]\s*)?(?:msgctxt|msgid(?:_plural)?|msgstr(?:\[\d+\])?)?\s*"')
 _COMPLETE = re.compile(r'(?:#[~|]\s*)?(?:msgctxt|msgid(?:_plural)?|msgstr(?:\[\d+\])?)?\s*"(?:[^"\\]|\\.)*"\s*')
 _HEADER = re.compile(r'^msgid ""\s*$', re.M)
+_CHARSET = re.compile(rb"charset=([A-Za-z0-9_.:-]+)")
+
+
+def _decode(data: bytes, origin: str) -> tuple[str, bool]:
+    """The catalogue's text, and whether it was read in a legacy charset its header declares
+    (``charset=ISO-8859-1``): gettext allows any, the written file is UTF-8 and says so."""
+    import codecs
+
+    try:
+        return decode_text(data, origin), False
+    except FormatError:
+        declared = _CHARSET.search(data[:8192])
+        if declared is None:
+            raise
+        name = declared.group(1).decode("ascii")
+        try:
+            codec = codecs.lookup(name)
+        except LookupError:
+            raise FormatError(f"{origin}: the catalogue declares charset={name}, which is not a known "
+                              "encoding") from None
+        if codec.name == "utf-8":
+            raise
+        try:
+            return data.decode(codec.name), True
+        except UnicodeDecodeError as exc:
+            raise FormatError(f"{origin}: not valid {name} (its declared charset) at byte offset "
+                              f"{exc.start}") from None
 
 
 def _check_strings(text: str, origin: str) -> None:
@@ -41,6 +68,7 @@ class _State:
     targets: list[tuple[Any, int | None, bool]]  # per block: (entry, plural index or None, is msgid_plural)
     nplurals: int
     source: str
+    legacy_charset: bool  # read in the charset the header declared: the header is changed to UTF-8
 
 
 class Gettext:
@@ -52,7 +80,7 @@ class Gettext:
 
     def read(self, data: bytes, origin: str, options: DocumentOptions) -> Structured:
         polib = require("polib")
-        text = decode_text(data, origin)
+        text, legacy = _decode(data, origin)
         _check_strings(text, origin)
         try:
             catalogue = polib.pofile(text, wrapwidth=78)
@@ -76,7 +104,7 @@ class Gettext:
                 targets.append((entry, None, True))
         counts = {"messages": len(live), "plural_messages": sum(1 for e in live if e.msgid_plural),
                   "obsolete": sum(1 for e in catalogue if e.obsolete)}
-        return Structured(self.name, blocks, counts, _State(catalogue, targets, nplurals, text), skipped)
+        return Structured(self.name, blocks, counts, _State(catalogue, targets, nplurals, text, legacy), skipped)
 
     def write(self, doc: Structured, translated: Sequence[list[Segment]]) -> bytes:
         state: _State = doc.state
@@ -90,6 +118,10 @@ class Gettext:
                 entry.msgstr_plural = {**entry.msgstr_plural, **{k: text for k in range(1, state.nplurals)}}
             if "fuzzy" not in entry.flags:
                 entry.flags.append("fuzzy")
+        content_type = state.catalogue.metadata.get("Content-Type", "")
+        if state.legacy_charset and "charset=" in content_type:  # the bytes written are UTF-8: say so
+            state.catalogue.metadata["Content-Type"] = re.sub(r"charset=[A-Za-z0-9_.:-]+", "charset=UTF-8",
+                                                              content_type)
         text = str(state.catalogue)
         if text.startswith("#\n") and not state.source.startswith("#"):
             text = text[2:]  # polib writes an empty header comment the source did not have

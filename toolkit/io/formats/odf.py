@@ -12,14 +12,12 @@ content in document order; odfpy builds the test files.
 
 from __future__ import annotations
 
-import copy
-import io
 import re
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from toolkit.io.formats import base
 from toolkit.io.formats.base import Block, Format, FormatError, Segment, Structured, open_zip, parse_xml, read_member
 from toolkit.options import DocumentOptions
 
@@ -50,7 +48,7 @@ def _walk(node: Any, chain: list[Any], items: list[tuple[str, Any, list[Any]]]) 
         elif tag in _WRAPPERS:
             _walk(child, [*chain, child], items)
         elif tag == f"{{{TEXT}}}s":
-            items.append(("text", " " * int(child.get(f"{{{TEXT}}}c", "1")), chain))
+            items.append(("text", " " * _space_count(child.get(f"{{{TEXT}}}c", "1")), chain))
         elif tag == f"{{{TEXT}}}tab":
             items.append(("text", "\t", chain))
         elif tag == f"{{{TEXT}}}line-break":
@@ -61,6 +59,18 @@ def _walk(node: Any, chain: list[Any], items: list[tuple[str, Any, list[Any]]]) 
             items.append(("element", child, chain))
         if child.tail:
             items.append(("text", child.tail, chain))
+
+
+# A text:s stands for this many spaces at most: its count is an attribute, so a file of a few
+# bytes could otherwise ask for gigabytes of spaces, past the zip container's limits.
+MAX_SPACES = 10_000
+
+
+def _space_count(value: str) -> int:
+    if not value.strip().isdigit() or not 1 <= int(value) <= MAX_SPACES:
+        raise FormatError(f"a text:s element with text:c={value[:20]!r}: expected a count of spaces from 1 to "
+                          f"{MAX_SPACES}")
+    return int(value)
 
 
 def _stretches(items: list[tuple[str, Any, list[Any]]]) -> list[list[tuple[str, Any, list[Any]]]]:
@@ -106,7 +116,10 @@ class _Odf:
             trees[part] = root
             for number, element in enumerate(e for e in root.iter(*_PARAGRAPHS) if self._wanted(part, e)):
                 items: list[tuple[str, Any, list[Any]]] = []
-                _walk(element, [], items)
+                try:
+                    _walk(element, [], items)
+                except FormatError as exc:
+                    raise FormatError(f"{origin}: {part} paragraph {number + 1}: {exc}") from None
                 place = _Paragraph(part, element, items, {})
                 for index, stretch in enumerate(_stretches(items)):
                     if not any(str(text).strip() for _, text, _ in stretch):
@@ -160,16 +173,8 @@ class _Odf:
         data, trees, paragraphs, chains = doc.state
         for place in paragraphs:
             self._rebuild(place, translated, chains)
-        source = zipfile.ZipFile(io.BytesIO(data))
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w") as target:
-            for info in source.infolist():
-                if info.filename in {place.part for place in paragraphs}:  # other parts: as they were
-                    body = etree.tostring(trees[info.filename].getroottree(), xml_declaration=True, encoding="UTF-8")
-                else:
-                    body = source.read(info)
-                target.writestr(info, body)
-        return buffer.getvalue()
+        return base.rewrite_zip(data, {part: etree.tostring(trees[part].getroottree(), xml_declaration=True, encoding="UTF-8")
+                                  for part in {place.part for place in paragraphs}})  # other parts: as they were
 
     def _rebuild(self, place: _Paragraph, translated: Sequence[list[Segment]], chains: dict[str, list[Any]]) -> None:
         from lxml import etree
@@ -206,17 +211,7 @@ class _Odf:
                     _append_text(node, piece)
 
         for kind, payload, chain in entries:
-            keep = 0
-            while keep < len(stack) and keep < len(chain) and stack[keep][0] is chain[keep]:
-                keep += 1
-            del stack[keep:]
-            for wrapper in chain[keep:]:
-                shell = copy.copy(wrapper)
-                for child in list(shell):
-                    shell.remove(child)
-                shell.text = shell.tail = None
-                top().append(shell)
-                stack.append((wrapper, shell))
+            base.reopen_wrappers(stack, chain, paragraph.append)
             if kind == "text":
                 add_text(payload)
             else:

@@ -18,13 +18,13 @@ each a copy of the first source run of that style (its properties kept).
 from __future__ import annotations
 
 import copy
-import io
 import re
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from toolkit.io.formats import base
 from toolkit.io.formats.base import Block, Format, FormatError, Segment, Structured, open_zip, parse_xml, read_member
 from toolkit.options import DocumentOptions
 
@@ -130,18 +130,12 @@ class _Ooxml:
         state: _State = doc.state
         for place, segments in zip(state.places, translated):
             self._replace(place, segments, state.templates)
-        source = zipfile.ZipFile(io.BytesIO(state.data))
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w") as target:
-            for info in source.infolist():
-                if info.filename in {place.part for place in state.places}:  # other parts: as they were
-                    root = state.trees[info.filename]
-                    body = etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8",
-                                          standalone=root.getroottree().docinfo.standalone)
-                else:
-                    body = source.read(info)
-                target.writestr(info, body)
-        return buffer.getvalue()
+        replaced = {}  # other parts: as they were
+        for part in {place.part for place in state.places}:
+            tree = state.trees[part].getroottree()
+            replaced[part] = etree.tostring(tree, xml_declaration=True, encoding="UTF-8",
+                                            standalone=tree.docinfo.standalone)
+        return base.rewrite_zip(state.data, replaced)
 
     def _replace(self, place: _BlockPlace, segments: Sequence[Segment],
                  templates: dict[str, tuple[Any, list[Any]]]) -> None:
@@ -154,17 +148,7 @@ class _Ooxml:
         open_wrappers: list[tuple[Any, Any]] = []  # (source wrapper, its copy)
         for segment in segments:
             run, wrappers = templates[segment.style]
-            keep = 0
-            while keep < len(open_wrappers) and keep < len(wrappers) and open_wrappers[keep][0] is wrappers[keep]:
-                keep += 1
-            del open_wrappers[keep:]
-            for wrapper in wrappers[keep:]:
-                shell = copy.copy(wrapper)
-                for child in list(shell):
-                    shell.remove(child)
-                shell.text = None
-                (open_wrappers[-1][1].append(shell) if open_wrappers else new.append(shell))
-                open_wrappers.append((wrapper, shell))
+            base.reopen_wrappers(open_wrappers, wrappers, new.append)
             for element in self._runs_for(run, segment.text, place):
                 (open_wrappers[-1][1].append(element) if open_wrappers else new.append(element))
         for element in new:
