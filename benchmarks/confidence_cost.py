@@ -3,7 +3,7 @@ and the checks' time per sentence; with ``--runs``, whole `toolkit translate` pr
 side — ``--no-checks`` against the default (checks, ct2 confidence) — on the seed articles and on
 a larger JSONL corpus (the seeds' paragraphs, repeated).
 
-    python benchmarks/confidence_cost.py [--rounds 5] [--beams 4] [--tokens 40] [--quick]
+    python benchmarks/confidence_cost.py [--rounds 5] [--beams 4] [--tokens 40] [--threads N] [--quick]
     python benchmarks/confidence_cost.py --runs [--rounds 3] [--corpus-docs 200]
 
 The model is the speed benchmark's (opus-mt-fr-en's architecture and vocabulary size, random
@@ -29,9 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from speed import REPO, build_model
 
 
-def timed(engine: Any, texts: list[str]) -> float:
-    start = time.perf_counter()
+def timed(engine: Any, texts: list[str], cpu: list[float] | None = None) -> float:
+    """Wall seconds of one call; its CPU seconds appended to ``cpu`` (steadier than wall time on a
+    loaded machine, and the same measure with one thread)."""
+    start, start_cpu = time.perf_counter(), time.process_time()
     engine.generate(texts)
+    if cpu is not None:
+        cpu.append(time.process_time() - start_cpu)
     return time.perf_counter() - start
 
 
@@ -108,14 +112,18 @@ def main() -> None:
         plain = load_engine(str(model), "translation", options, generation)
         timed(engine, texts[:4])  # warm-up
         timed(plain, texts[:4])
-        with_signals, without = [], []
+        with_signals, without, cpu_with, cpu_without = [], [], [], []
         for _ in range(args.rounds):
-            with_signals.append(timed(engine, texts))
-            without.append(timed(plain, texts))
+            with_signals.append(timed(engine, texts, cpu_with))
+            without.append(timed(plain, texts, cpu_without))
         a, b = statistics.median(with_signals), statistics.median(without)
+        ca, cb = statistics.median(cpu_with), statistics.median(cpu_without)
         figures[backend] = {"with_s": round(a, 3), "without_s": round(b, 3), "cost_pct": round(100 * (a - b) / b, 2),
-                            "rounds_with": [round(x, 3) for x in with_signals], "rounds_without": [round(x, 3) for x in without]}
-        print(f"{backend}: with confidence {a:.3f} s, without {b:.3f} s: {100 * (a - b) / b:+.1f}%", file=sys.stderr)
+                            "rounds_with": [round(x, 3) for x in with_signals], "rounds_without": [round(x, 3) for x in without],
+                            "cpu_with_s": round(ca, 3), "cpu_without_s": round(cb, 3),
+                            "cpu_cost_pct": round(100 * (ca - cb) / cb, 2)}
+        print(f"{backend}: with confidence {a:.3f} s, without {b:.3f} s: {100 * (a - b) / b:+.1f}% "
+              f"(CPU time {ca:.3f} s vs {cb:.3f} s: {100 * (ca - cb) / cb:+.1f}%)", file=sys.stderr)
         outputs = [g.text for g in engine.generate(texts)]
     pairs = [Pair(s, o) for s, o in zip(texts, outputs)]
     start = time.perf_counter()

@@ -29,13 +29,14 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import random
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from toolkit.io.runs import cpu_model
 
 REPO = Path(__file__).resolve().parents[1]
 # The project's shared folder beside the checkout (or beside a worktree's parent: /work/wt/<branch>).
@@ -138,16 +139,6 @@ def translate(corpus_path: Path, out: Path, model: Path, args: argparse.Namespac
             "outputs_sha256": hashlib.sha256(outputs).hexdigest(), "command": " ".join(command[1:])}
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=5000)
@@ -180,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     units = runs["no-dedupe"]["units"] or {}
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": {"cpu": _cpu_model(), "cores": os.cpu_count()},
+        "machine": {"cpu": cpu_model(), "cores": os.cpu_count()},
         "commit": args.commit or subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                                                 text=True, cwd=REPO).stdout.strip(),
         "load_average": {"start": load_start, "end": os.getloadavg()},

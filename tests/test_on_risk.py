@@ -103,3 +103,14 @@ def test_alternatives_with_an_acting_on_risk_are_refused(tiny_marian: Path) -> N
     with pytest.raises(ToolkitError, match="alternatives cannot be combined"):
         translator.translate_batch([doc], alternatives=2)
     assert translator.translate_batch([doc])[0].output  # on_risk alone still works
+
+
+def test_retry_with_a_memory_loads_the_deferred_model(tiny_marian: Path, tmp_path: Path) -> None:
+    # The second run's units all come from the memory (the model's load is deferred), yet its
+    # likely-wrong sentences are decoded again: the retry loads the model, and both runs agree.
+    memory = tmp_path / "news.tm"
+    first = translate(tiny_marian, tmp_path / "r1", "--on-risk", "retry", "--tm", str(memory))
+    second = translate(tiny_marian, tmp_path / "r2", "--on-risk", "retry", "--tm", str(memory))
+    assert second["units"]["decoded"] == 0 and second["units"]["from_memory"] > 0
+    assert documents(first) == documents(second)
+    assert any(s["on_risk"]["replaced"] for s in second["documents"][0]["segments"])

@@ -113,3 +113,51 @@ def test_confidence_is_only_computed_when_asked_for(tiny_marian: Path, backend: 
     assert plain[0].confidence is None
     assert scored[0].confidence is not None and scored[0].confidence <= 0
     assert plain[0].text == scored[0].text
+
+
+def brute_force_confidences(engine, texts: list[str]) -> list[float | None]:
+    """The definition computed from everything: transformers' own processed scores of every step
+    (``output_scores``, rows × vocabulary), renormalised, read at each chosen token through the
+    beam indices; a step with a single allowed token (forced) is not counted."""
+    import torch
+
+    features = engine.tokenizer(texts, padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        result = engine.model.generate(**features, **engine.settings, return_dict_in_generate=True,
+                                       output_scores=True)
+    eos, pad = engine.model.generation_config.eos_token_id, engine.tokenizer.pad_token_id
+    beam_indices = getattr(result, "beam_indices", None)
+    out: list[float | None] = []
+    for row, sequence in enumerate(result.sequences.tolist()):
+        total, count = 0.0, 0
+        for step, scores in enumerate(result.scores):
+            if step + 1 >= len(sequence):
+                break
+            token = sequence[step + 1]
+            origin = row if beam_indices is None else int(beam_indices[row, step])
+            if origin < 0 or (beam_indices is None and token == pad and pad != eos):
+                break
+            distribution = scores[origin]
+            if int(torch.isfinite(distribution).sum()) > 1:  # not forced
+                total += float(torch.log_softmax(distribution, dim=-1)[token])
+                count += 1
+            if beam_indices is None and token == eos:
+                break
+        out.append(min(0.0, total / count) if count else None)
+    return out
+
+
+@pytest.mark.parametrize("beams", [1, 3])
+def test_recorded_confidence_is_the_brute_force_definition(marian_that_ends: Path, tiny_bart: Path,
+                                                           beams: int) -> None:
+    """The recorder keeps only the chosen tokens' log-probabilities (read back from the next
+    step's inputs): the same values as from the full scores of every step, for outputs that end
+    early, run to the limit, and start with a forced token (BART)."""
+    cases = [(marian_that_ends, "translation", SENTENCES[:6], dict(min_new_tokens=3)),
+             (tiny_bart, "summarization", [s[:60] for s in SENTENCES[:4]], {})]
+    for model, task, texts, overrides in cases:
+        engine = load_engine(str(model), task, on_cpu("torch"), GenerationOptions(num_beams=beams, **overrides))
+        recorded = [g.confidence for g in engine.generate(texts)]
+        expected = [c for text in texts for c in brute_force_confidences(engine, [text])]
+        assert None not in recorded
+        assert recorded == pytest.approx(expected, abs=1e-5)

@@ -343,7 +343,9 @@ class TorchEngine(Engine):
         if hypotheses > 1:  # transformers returns the rows of each input together, best first
             settings = {**settings, "num_beams": self.nbest_beams(hypotheses), "num_return_sequences": hypotheses}
         # Confidence is the translation's (a single-hypothesis decoding), never an alternative's.
-        recorder = ChosenTokenScores(int(self.settings.get("num_beams", 1))) \
+        eos = self.model.generation_config.eos_token_id
+        ends = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
+        recorder = ChosenTokenScores(int(self.settings.get("num_beams", 1)), ends) \
             if self.options.confidence and hypotheses == 1 else None
         confidences: list[float | None] = [None] * len(batch)
         with torch.inference_mode():
