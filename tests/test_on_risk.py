@@ -114,3 +114,29 @@ def test_retry_with_a_memory_loads_the_deferred_model(tiny_marian: Path, tmp_pat
     assert second["units"]["decoded"] == 0 and second["units"]["from_memory"] > 0
     assert documents(first) == documents(second)
     assert any(s["on_risk"]["replaced"] for s in second["documents"][0]["segments"])
+
+
+def test_a_short_kept_source_is_never_counted_ok(tiny_marian: Path, tmp_path: Path) -> None:
+    # Copies of one short sentence: the re-assessment alone would learn "Oui" as a name the run
+    # keeps and pass every copy as ok; a source the toolkit kept is untranslated, and to review.
+    source = tmp_path / "oui.txt"
+    source.write_text("Oui. " * 30 + "\n", encoding="utf-8")
+    found = translate(tiny_marian, tmp_path / "s", "--on-risk", "source", source=source)
+    segments = found["documents"][0]["segments"]
+    replaced = [s for s in segments if s["on_risk"]["replaced"]]
+    assert replaced and all(s["risk"] != "ok" and "untranslated" in [f["name"] for f in s["flags"]]
+                            for s in replaced)
+    assert found["quality"]["risk"]["ok"] <= len(segments) - len(replaced)
+    assert found["documents"][0]["quality"]["risk"]["ok"] == found["quality"]["risk"]["ok"]
+
+
+def test_the_summary_line_says_what_was_replaced_and_where_to_review(tiny_marian: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    result = runner.invoke(app, ["translate", str(SEED_FILES[0]), "-m", str(tiny_marian), "--backend", "ct2",
+                                 "--src", "fr", "--out", str(out), "--on-risk", "source"])
+    assert result.exit_code == 0, result.output
+    assert "--on-risk source replaced" in result.output and f"see toolkit review {out}" in result.output
+    streamed = runner.invoke(app, ["translate", "-", "-m", str(tiny_marian), "--backend", "ct2", "--src", "fr",
+                                   "--out", "-", "--on-risk", "source"], input="Le chômage atteint 7,4 %.\n")
+    assert streamed.exit_code == 0, streamed.output
+    assert "Checked 1 sentence(s)" in streamed.output  # stdout runs have no manifest: the line says it

@@ -129,3 +129,15 @@ def test_a_resumed_corpus_run_records_the_same_signals(tiny_marian: Path, tmp_pa
     details = (whole / "details" / "part-00000.jsonl").read_text(encoding="utf-8")
     assert '"risk":' in details and '"flags":' in details and '"confidence":' in details
     assert manifest(cut)["quality"] == manifest(whole)["quality"]  # resumed shards' counts from the log
+
+
+def test_resuming_without_the_checks_names_them_in_a_short_line(tiny_marian: Path, tmp_path: Path) -> None:
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps({"id": str(i), "text": "Le chat dort."}) + "\n" for i in range(3)))
+    command = ["translate", str(corpus), "-m", str(tiny_marian), "--backend", "ct2", "--src", "fr",
+               "--out", str(tmp_path / "run"), "-q"]
+    assert runner.invoke(app, command).exit_code == 0
+    refused = runner.invoke(app, [*command, "--resume", "--no-checks"])
+    assert refused.exit_code == 2
+    line = refused.stderr.strip()
+    assert "quality: set then, not set now" in line and len(line) < 300, line

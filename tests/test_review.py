@@ -279,3 +279,18 @@ def test_review_page_in_a_browser(system, tmp_path: Path) -> None:
             assert dialogs == [] and all(u.startswith("file://") for u in requests)  # no script ran, nothing fetched
         finally:
             browser.close()
+
+
+def test_review_of_a_post_edited_run_folder_says_it_reads_the_recorded_outputs(tiny_marian: Path,
+                                                                                 tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["translate", str(SEED_FILES[0]), "-m", str(tiny_marian), "--backend", "ct2",
+                                 "--out", str(run), "-q"])
+    assert result.exit_code == 0, result.output
+    untouched = review(str(run), "--src-lang", "fr", "--out", str(tmp_path / "r1"))
+    assert untouched.exit_code == 0 and "changed since its run" not in untouched.stderr
+    output = next(run.glob("*.txt"))
+    output.write_text("A sentence a translator corrected.\n" + output.read_text(encoding="utf-8"), encoding="utf-8")
+    edited = review(str(run), "--src-lang", "fr", "--out", str(tmp_path / "r2"))
+    assert edited.exit_code == 0, edited.output
+    assert f"1 output file(s) of {run} changed since its run (first: {output.name})" in edited.stderr

@@ -159,6 +159,8 @@ def emit(run: Any, results: list[Any], warnings: list[str], fmt: str, output_key
     if run is None:
         stream_results(results, fmt, output_key)
         report_warnings(warnings, None)
+        if head.get("quality") is not None and not quiet:  # no manifest: this line is all the user gets
+            stderr.print(quality_line(head["quality"]), markup=False, highlight=False)
         return
     entries = write_results(run, results, fmt, output_key=output_key)
     target = run.commit({**head, "format": fmt, "documents": entries, "warnings": warnings})
@@ -177,13 +179,17 @@ def quality_choice(no_checks: bool, on_risk: OnRisk | None = None) -> Any:
     return quality.replace(on_risk=on_risk.value) if on_risk is not None else quality
 
 
-def quality_line(quality: dict[str, Any]) -> str:
-    """One line of a run's quality summary: risks, then the flags raised."""
+def quality_line(quality: dict[str, Any], target: Path | str | None = None) -> str:
+    """One line of a run's quality summary: risks, the flags raised, what ``--on-risk`` replaced,
+    and the review command for the run folder (none for a run written to stdout)."""
     risks = quality["risk"]
     flags = ", ".join(f"{name} {count}" for name, count in quality["flags"].items() if count)
+    acted = quality.get("on_risk")
+    replaced = (f"; --on-risk {acted['mode']} replaced {acted['replaced']} of {acted['sentences']} likely-wrong "
+                "sentence(s)" if acted else "")
+    review = f"; see toolkit review {target}" if target is not None and (risks["review"] or risks["likely-wrong"]) else ""
     return (f"Checked {quality['sentences']} sentence(s): {risks['ok']} ok, {risks['review']} to review, "
-            f"{risks['likely-wrong']} likely wrong" + (f" (flags: {flags})" if flags else "")
-            + ("; see toolkit review RUN_DIR" if risks["review"] or risks["likely-wrong"] else ""))
+            f"{risks['likely-wrong']} likely wrong" + (f" (flags: {flags})" if flags else "") + replaced + review)
 
 
 def report(target: Path, stages: dict[str, list[dict[str, Any]]], warnings: list[str], as_json: bool, quiet: bool,
@@ -206,7 +212,7 @@ def report(target: Path, stages: dict[str, list[dict[str, Any]]], warnings: list
         for stage, entries in stages.items():
             stderr.print(summary_table(f"{title} {stage}".strip(), entries))
         if quality is not None:
-            stderr.print(quality_line(quality), markup=False, highlight=False)
+            stderr.print(quality_line(quality, target), markup=False, highlight=False)
         stderr.print(f"Wrote {target}/ (manifest.json has the alignment and settings)")
 
 

@@ -163,4 +163,4 @@ def _report(target: Path, result: Any, as_json: bool, quiet: bool) -> None:
         if result.quality is not None:
             from toolkit.cli.common import quality_line
 
-            stderr.print(quality_line(result.quality), markup=False, highlight=False)
+            stderr.print(quality_line(result.quality, target), markup=False, highlight=False)

@@ -33,6 +33,7 @@ def review(
     numbers, terms, truncation; a risk per sentence and a report (review.html) worst first."""
     with user_errors():
         from toolkit.config import load_defaults
+        from toolkit.io.run_core import changed_files
         from toolkit.io.runs import RunFolder, base_manifest, default_run_dir
         from toolkit.quality.report import write_review
         from toolkit.quality.review import review_paths
@@ -55,7 +56,12 @@ def review(
                                  "source_lang": result.source_lang, "target_lang": result.target_lang,
                                  "target_lang_from": result.target_lang_from,
                                  "quality": options.model_dump(mode="json"), "summary": _small(summary)})
+        edited = changed_files(Path(target)) if src is None and (Path(target) / "manifest.json").is_file() else []
         with reader_may_leave():
+            if edited and not quiet:
+                warn(f"{len(edited)} output file(s) of {target} changed since its run (first: {edited[0]}): review "
+                     "read the translations the run recorded, not the edits; review an edited file with --hyp FILE "
+                     "--src SOURCE")
             if result.target_lang_from == "default" and not quiet:
                 warn(f"target language not given: assuming {result.target_lang}, the configured default "
                      "(pass --tgt-lang to set it)")

@@ -251,9 +251,9 @@ def load_segments(path: str, role: str = "hyp", task: str | None = None) -> Segm
         return _load_segments(path, role, task)
     except InputError as exc:
         # The readers' hints name --encoding, which evaluate (and review) lack: they read UTF-8 only.
-        message = str(exc).replace(ENCODING_HINT, "evaluate reads UTF-8: convert the file")
-        message = message.replace(BINARY_HINT, "evaluate reads UTF-8 (a byte-order mark also tells UTF-16/32): "
-                                               "convert the file")
+        message = str(exc).replace(ENCODING_HINT, "evaluate reads UTF-8, as review does: convert the file")
+        message = message.replace(BINARY_HINT, "evaluate reads UTF-8, as review does (a byte-order "
+                                               "mark also tells UTF-16/32): convert the file")
         raise InputError(message) from None
 
 

@@ -76,8 +76,16 @@ def foreign_files(run: Path) -> list[str]:
         elif relative not in checksums:
             found.append(relative)
         elif sha256_file(path) != checksums[relative]:
-            found.append(f"{relative} (changed since the run)")
+            found.append(f"{relative}{CHANGED}")
     return found
+
+
+def changed_files(run: Path) -> list[str]:
+    """The files of a finished run whose bytes are no longer what the run wrote (post-edited)."""
+    return [name.removesuffix(CHANGED) for name in foreign_files(run) if name.endswith(CHANGED)]
+
+
+CHANGED = " (changed since the run)"
 
 
 def _pid_alive(pid: int) -> bool:

@@ -55,7 +55,14 @@ def _differences(old: Any, new: Any, prefix: str = "") -> list[str]:
         return [d for key in keys for d in _differences(old.get(key), new.get(key), f"{prefix}{key}.")]
     if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
         return [d for i, (o, n) in enumerate(zip(old, new)) for d in _differences(o, n, f"{prefix.rstrip('.')}[{i}].")]
-    return [] if old == new else [f"{prefix.rstrip('.')}: {json.dumps(old)} then, {json.dumps(new)} now"]
+    if old == new:
+        return []
+    # A whole settings object present on one side only (e.g. the checks' thresholds, off with
+    # --no-checks): "set" / "not set", not the object's every field.
+    if (old is None) != (new is None) and isinstance(old if old is not None else new, (dict, list)):
+        return [f"{prefix.rstrip('.')}: {'set' if old is not None else 'not set'} then, "
+                f"{'set' if new is not None else 'not set'} now"]
+    return [f"{prefix.rstrip('.')}: {json.dumps(old)} then, {json.dumps(new)} now"]
 
 
 def _temporary(relative: str) -> str | None:

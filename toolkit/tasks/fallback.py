@@ -18,7 +18,7 @@ from typing import Any
 
 from toolkit.io.results import DocumentResult, SegmentRecord
 from toolkit.options import QualityOptions
-from toolkit.quality.annotate import annotate
+from toolkit.quality.annotate import annotate, recorded_counts, worst_entries
 from toolkit.quality.types import risk_rank
 from toolkit.tasks.memory import DeferredTranslator
 from toolkit.tasks.translate import EngineTranslator, PivotTranslator, Plan, SentenceTranslator, UnitResults, restore
@@ -96,11 +96,29 @@ def act_on_risk(planned: Plan, generated: UnitResults, results: list[DocumentRes
         if replaced:
             action["output_before"] = first.output
         done[i].on_risk = action
+        if mode == "source" and replaced:
+            mark_kept_source(done[i])
     for result in final:
         acted = [r.on_risk for r in result.segments if r.on_risk is not None]
         if acted:
+            if mode == "source":  # the marks changed its counts
+                result.extra["quality"] = {**recorded_counts([result]),
+                                           "worst": [e["position"] for e in worst_entries([result])]}
             result.extra["quality"]["on_risk"] = on_risk_counts(acted, mode)
     return final
+
+
+KEPT_SOURCE = "its source, kept in place of a likely-wrong translation (--on-risk source)"
+
+
+def mark_kept_source(record: SegmentRecord) -> None:
+    """A sentence ``--on-risk source`` replaced by its source is untranslated, whatever the checks
+    say of the copy (a short one may pass as language-neutral, or its words as names the run keeps):
+    flagged ``untranslated`` and at least ``review``."""
+    if not any(flag["name"] == "untranslated" for flag in record.flags or []):
+        record.flags = [{"name": "untranslated", "reason": KEPT_SOURCE}, *(record.flags or [])]
+    if record.risk == "ok":
+        record.risk = "review"
 
 
 def on_risk_counts(actions: Sequence[Mapping[str, Any]], mode: str) -> dict[str, Any]:
