@@ -56,7 +56,7 @@ class EngineOptions(Options):
     max_batch_tokens: int = Field(8192, **field_bounds("max_batch_tokens"))
     revision: str | None = None
     # Each output's mean log-probability (toolkit/engines/confidence.py). Off until a caller uses
-    # it: free on ct2, but the torch backend's per-step recorder measured +11% translate time.
+    # it: free on ct2; the torch backend's per-step recorder measured +1.7% CPU time (docs/trust.md).
     confidence: bool = False
     # Work never done twice (toolkit.tasks.memory): identical units of a run are decoded once, and
     # with ``memory`` (a translation-memory file) once across runs. Neither changes an output byte.
