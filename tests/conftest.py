@@ -140,3 +140,12 @@ def manifests_follow_the_schema() -> Iterator[None]:
     patcher.setattr(ShardedRun, "finish", finish)
     yield
     patcher.undo()
+
+
+def interactive_signals() -> None:
+    """A ``preexec_fn`` for children that tests interrupt: a shell's background jobs (a CI runner
+    started with ``&``) have SIGINT ignored, which Python keeps, so Ctrl-C would never arrive; the
+    child gets the disposition an interactive user's process has."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

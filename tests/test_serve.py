@@ -23,7 +23,7 @@ import pytest
 pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
 
-from conftest import SEED_FILES, seed_texts  # noqa: E402  (after the skips: the server's extra may be absent)
+from conftest import SEED_FILES, interactive_signals, seed_texts  # noqa: E402  (after the skips: the server's extra may be absent)
 from serve_helpers import free_port, running  # noqa: E402
 
 from toolkit.io.documents import Document  # noqa: E402
@@ -396,7 +396,7 @@ def test_access_log_has_no_texts_by_default(client: httpx.Client, caplog: pytest
 
 def _serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     return subprocess.Popen([str(TOOLKIT), "serve", *args], env=env or {**os.environ, "HF_HUB_OFFLINE": "1"},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interactive_signals)
 
 
 def _wait_healthy(url: str, process: subprocess.Popen) -> None:

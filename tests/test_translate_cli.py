@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, SEED_FILES, SEEDS
+from conftest import REPO, SEED_FILES, SEEDS, interactive_signals
 from typer.testing import CliRunner
 
 from toolkit.cli import app
@@ -271,7 +271,8 @@ def test_ctrl_c_on_the_ct2_backend_stops_within_seconds(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "TOOLKIT_CACHE": str(tmp_path / "cache")}
     command = [sys.executable, "-m", "toolkit", "translate", *map(str, SEED_FILES), "-m", str(model), "--backend",
                "ct2", "--src", "fr", "--tgt", "en", "--threads", "2", "--out", str(tmp_path / "out")]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                               preexec_fn=interactive_signals)
     lines: list[str] = []
 
     def read() -> None:
