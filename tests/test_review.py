@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
+from browser import headless_page
 from conftest import SEED_FILES
 from typer.testing import CliRunner
 
@@ -230,11 +230,6 @@ def test_review_uses_a_runs_recorded_signals_text_and_corpus(tiny_marian: Path, 
 
 @pytest.mark.slow
 def test_review_page_in_a_browser(system, tmp_path: Path) -> None:
-    browser_path = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)),
-                        None)
-    if browser_path is None:
-        pytest.skip("no chromium found (apt-get install chromium; `make test` installs it where apt-get works)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
     src, hyp, mistakes = system
     lines = hyp.read_text(encoding="utf-8").splitlines()
     hostile = json.loads(lines[0])
@@ -247,38 +242,31 @@ def test_review_page_in_a_browser(system, tmp_path: Path) -> None:
     with_numbers = sum(any(f["name"] == "numbers" for f in r["flags"]) for r in records)
     likely_wrong = sum(r["risk"] == "likely-wrong" for r in records)
     assert with_numbers >= 2 and likely_wrong >= 2
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=browser_path, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        try:
-            page = browser.new_page()
-            requests: list[str] = []
-            page.on("request", lambda r: requests.append(r.url))
-            dialogs: list[str] = []
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.goto((out / "review.html").as_uri())
-            rows = page.locator("#rows tr")
-            assert rows.count() == len(mistakes) + 1  # flagged sentences only, by default
-            risks = [rows.nth(i).get_attribute("data-risk") for i in range(rows.count())]
-            assert risks == sorted(risks, key=["likely-wrong", "review", "ok"].index)  # worst first
-            assert page.locator("#rows tr td.output", has_text="</script><img").count() == 1  # shown as text
-            page.select_option("#flag", "numbers")
-            assert rows.count() == with_numbers and all("numbers" in rows.nth(i).locator("td.flags").text_content()
-                                                        for i in range(with_numbers))
-            page.select_option("#flag", "")
-            page.select_option("#risk", "all")
-            assert rows.count() == 25
-            page.select_option("#risk", "likely-wrong")
-            assert rows.count() == likely_wrong
-            link = rows.nth(0).locator("td.where a")
-            href = link.get_attribute("href")
-            link.click()
-            assert page.evaluate("location.hash") == href and page.locator(href).count() == 1
-            assert "#" in link.text_content()  # document and position
-            assert dialogs == [] and all(u.startswith("file://") for u in requests)  # no script ran, nothing fetched
-        finally:
-            browser.close()
+    with headless_page() as page:
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto((out / "review.html").as_uri())
+        rows = page.locator("#rows tr")
+        assert rows.count() == len(mistakes) + 1  # flagged sentences only, by default
+        risks = [rows.nth(i).get_attribute("data-risk") for i in range(rows.count())]
+        assert risks == sorted(risks, key=["likely-wrong", "review", "ok"].index)  # worst first
+        assert page.locator("#rows tr td.output", has_text="</script><img").count() == 1  # shown as text
+        page.select_option("#flag", "numbers")
+        assert rows.count() == with_numbers and all("numbers" in rows.nth(i).locator("td.flags").text_content()
+                                                    for i in range(with_numbers))
+        page.select_option("#flag", "")
+        page.select_option("#risk", "all")
+        assert rows.count() == 25
+        page.select_option("#risk", "likely-wrong")
+        assert rows.count() == likely_wrong
+        link = rows.nth(0).locator("td.where a")
+        href = link.get_attribute("href")
+        link.click()
+        assert page.evaluate("location.hash") == href and page.locator(href).count() == 1
+        assert "#" in link.text_content()  # document and position
+        assert dialogs == [] and all(u.startswith("file://") for u in requests)  # no script ran, nothing fetched
 
 
 def test_review_of_a_post_edited_run_folder_says_it_reads_the_recorded_outputs(tiny_marian: Path,

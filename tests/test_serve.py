@@ -23,6 +23,7 @@ import pytest
 pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
 
+from browser import headless_page  # noqa: E402
 from conftest import SEED_FILES, interactive_signals, seed_texts  # noqa: E402  (after the skips: the server's extra may be absent)
 from serve_helpers import free_port, running  # noqa: E402
 
@@ -465,46 +466,27 @@ def test_a_port_in_use_is_one_line(tiny_marian: Path) -> None:
 
 # -- the web page, in a real headless browser --------------------------------------------------------
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
 @pytest.mark.slow
 def test_web_page_translates_and_summarises_in_a_browser(base: str, client: httpx.Client) -> None:
-    browser_path = _chromium()
-    if browser_path is None:
-        pytest.skip("no chromium found (apt-get install chromium; `make test` installs it where apt-get works)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
     text = "Bonjour à tous.\nLe gouvernement a présenté mercredi un nouveau projet de loi sur le logement."
     expected = client.post("/translate", json={"q": text, "source": "auto", "target": "en"}).json()
     summary = client.post("/summarize", json={"q": text, "lang": "auto"}).json()
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=browser_path, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        try:
-            page = browser.new_page()
-            page.goto(base + "/")
-            page.wait_for_function("document.querySelectorAll('#source-lang option').length > 1")
-            assert page.locator("#target-lang").input_value() == "en"
-            page.fill("#source-text", text)
-            page.click("#translate")
-            page.wait_for_function("document.getElementById('timing').textContent.startsWith('Translated in')")
-            assert page.locator("#result").text_content() == expected["translatedText"]
-            assert "French (fr" in page.locator("#detected").text_content()
-            page.click("#summarize")
-            page.wait_for_function("document.getElementById('timing').textContent.startsWith('Summarised in')")
-            assert page.locator("#result").text_content() == summary["summary"]
-            page.select_option("#source-lang", "fr")
-            page.fill("#source-text", "   ")
-            page.click("#translate")
-            assert "Type or paste" in page.locator("#error").text_content()
-        finally:
-            browser.close()
+    with headless_page() as page:
+        page.goto(base + "/")
+        page.wait_for_function("document.querySelectorAll('#source-lang option').length > 1")
+        assert page.locator("#target-lang").input_value() == "en"
+        page.fill("#source-text", text)
+        page.click("#translate")
+        page.wait_for_function("document.getElementById('timing').textContent.startsWith('Translated in')")
+        assert page.locator("#result").text_content() == expected["translatedText"]
+        assert "French (fr" in page.locator("#detected").text_content()
+        page.click("#summarize")
+        page.wait_for_function("document.getElementById('timing').textContent.startsWith('Summarised in')")
+        assert page.locator("#result").text_content() == summary["summary"]
+        page.select_option("#source-lang", "fr")
+        page.fill("#source-text", "   ")
+        page.click("#translate")
+        assert "Type or paste" in page.locator("#error").text_content()
 
 
 def _fake_hub_cache(root: Path, repo_id: str, model: Path) -> None:

@@ -16,9 +16,10 @@ import pytest
 pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
 
+from browser import headless_page  # noqa: E402
 from serve_helpers import abandoned_request, metric, running  # noqa: E402
 from test_documents import PO, _docx, _pdf, _srt_bytes, _zip  # noqa: E402
-from test_serve import _chromium, assert_clean_error  # noqa: E402
+from test_serve import assert_clean_error  # noqa: E402
 
 from toolkit.serve.settings import ServeSettings  # noqa: E402
 
@@ -242,38 +243,27 @@ def test_files_can_be_turned_off(tiny_marian: Path) -> None:
 
 @pytest.mark.slow
 def test_web_page_uploads_a_file_and_offers_its_download(client: httpx.Client) -> None:
-    browser_path = _chromium()
-    if browser_path is None:
-        pytest.skip("no chromium found (apt-get install chromium; `make test` installs it where apt-get works)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
     expected = download(client, upload(client, "talk.srt", SRT)).content
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=browser_path, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        try:
-            page = browser.new_page()
-            page.goto(str(client.base_url) + "/")
-            page.wait_for_function("!document.getElementById('files').hidden")
-            assert ".srt" in (page.locator("#source-file").get_attribute("accept") or "")
-            page.select_option("#source-lang", "fr")
-            page.click("#translate-file")
-            assert "Choose a file" in page.locator("#error").text_content()
-            page.set_input_files("#source-file", files=[{"name": "talk.srt", "mimeType": "application/x-subrip",
-                                                         "buffer": SRT}])
-            page.click("#translate-file")
-            page.wait_for_function("document.getElementById('timing').textContent.startsWith('File translated in')")
-            href = page.locator("#download").get_attribute("href")
-            assert href and "/download_file/" in href and page.locator("#download").is_visible()
-            assert client.get(href).content == expected
-            page.set_input_files("#source-file", files=[{"name": "broken.srt", "mimeType": "application/x-subrip",
-                                                         "buffer": b"1\nnot a timing line\nBonjour\n"}])
-            page.click("#translate-file")
-            page.wait_for_function("document.getElementById('error').textContent.length > 0")
-            assert "expected a cue number and a timing line" in page.locator("#error").text_content()
-            assert page.locator("#download").is_hidden()
-        finally:
-            browser.close()
+    with headless_page() as page:
+        page.goto(str(client.base_url) + "/")
+        page.wait_for_function("!document.getElementById('files').hidden")
+        assert ".srt" in (page.locator("#source-file").get_attribute("accept") or "")
+        page.select_option("#source-lang", "fr")
+        page.click("#translate-file")
+        assert "Choose a file" in page.locator("#error").text_content()
+        page.set_input_files("#source-file", files=[{"name": "talk.srt", "mimeType": "application/x-subrip",
+                                                     "buffer": SRT}])
+        page.click("#translate-file")
+        page.wait_for_function("document.getElementById('timing').textContent.startsWith('File translated in')")
+        href = page.locator("#download").get_attribute("href")
+        assert href and "/download_file/" in href and page.locator("#download").is_visible()
+        assert client.get(href).content == expected
+        page.set_input_files("#source-file", files=[{"name": "broken.srt", "mimeType": "application/x-subrip",
+                                                     "buffer": b"1\nnot a timing line\nBonjour\n"}])
+        page.click("#translate-file")
+        page.wait_for_function("document.getElementById('error').textContent.length > 0")
+        assert "expected a cue number and a timing line" in page.locator("#error").text_content()
+        assert page.locator("#download").is_hidden()
 
 
 # -- the batcher: a large file shares it, and a client that goes away takes its file's work along -------
