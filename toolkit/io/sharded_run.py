@@ -251,29 +251,21 @@ class ShardedRun:
     # -- writing ------------------------------------------------------------------------------
 
     def _write(self, relative: str, data: bytes) -> str:
-        path = inside(self.target, relative)
-        tmp = path.parent / f".{path.name}.tmp"
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise self._fail(f"cannot write {relative} ({exc.strerror or exc})") from None
-        return hashlib.sha256(data).hexdigest()
+        return self._write_chunks(relative, [data])
 
     def _write_lines(self, relative: str, lines: Iterable[str]) -> str:
         """Like ``_write``, streamed: the lines are never one string in memory."""
+        return self._write_chunks(relative, (line.encode("utf-8") for line in lines))
+
+    def _write_chunks(self, relative: str, chunks: Iterable[bytes]) -> str:
+        """Write ``relative`` atomically (a temporary file, synced, then renamed); its sha256."""
         path = inside(self.target, relative)
         tmp = path.parent / f".{path.name}.tmp"
         digest = hashlib.sha256()
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             with open(tmp, "wb") as handle:
-                for line in lines:
-                    data = line.encode("utf-8")
+                for data in chunks:
                     digest.update(data)
                     handle.write(data)
                 handle.flush()
